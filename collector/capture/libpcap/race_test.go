@@ -1,0 +1,5 @@
+//go:build race
+
+package libpcap
+
+const raceEnabled = true

@@ -1,0 +1,170 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+)
+
+// Capture methods.
+const (
+	MethodAFPacket = "afpacket"
+	MethodPcap     = "pcap"
+)
+
+// LiveConfig configures a live capture on one interface.
+type LiveConfig struct {
+	Interface   string
+	Method      string // MethodAFPacket or MethodPcap
+	Filter      string // BPF expression, compiled with libpcap and run in the kernel
+	Snaplen     int
+	Promiscuous bool
+	BufferBytes int // kernel ring (AF_PACKET) or buffer (libpcap) size
+}
+
+// ErrNoSuchInterface is returned when the interface does not exist.
+var ErrNoSuchInterface = errors.New("no such interface")
+
+// ErrPermission is returned when the process may not capture.
+var ErrPermission = errors.New("permission denied")
+
+// OpenLive opens a live capture. Errors say what to do about them.
+func OpenLive(cfg LiveConfig) (Source, error) {
+	if cfg.Snaplen < 64 || cfg.Snaplen > 262144 {
+		return nil, fmt.Errorf("snaplen %d out of range: use 64 to 262144 bytes (256 captures all headers)", cfg.Snaplen)
+	}
+	if cfg.Interface != "any" {
+		if _, err := net.InterfaceByName(cfg.Interface); err != nil {
+			return nil, fmt.Errorf("%w %q: list the interfaces with --capture.list-interfaces", ErrNoSuchInterface, cfg.Interface)
+		}
+	}
+	switch cfg.Method {
+	case MethodAFPacket:
+		return openAFPacket(cfg)
+	case MethodPcap:
+		return openPcap(cfg)
+	default:
+		return nil, fmt.Errorf("unknown capture method %q: use afpacket or pcap", cfg.Method)
+	}
+}
+
+// pcapSource captures with libpcap, loaded at run time.
+type pcapSource struct {
+	h    *libpcap.Handle
+	link uint16
+	// libpcap's counters are 32-bit and wrap: keep our own running totals.
+	recv, drop, ifdrop wrapCounter
+}
+
+func openPcap(cfg LiveConfig) (Source, error) {
+	h, err := libpcap.OpenLive(cfg.Interface, cfg.Snaplen, cfg.Promiscuous, cfg.BufferBytes, PollInterval)
+	if err != nil {
+		return nil, liveErr(cfg.Interface, err)
+	}
+	if cfg.Filter != "" {
+		if err := h.SetFilter(cfg.Filter); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture filter on %q: %w", cfg.Interface, err)
+		}
+	}
+	return &pcapSource{h: h, link: uint16(h.LinkType())}, nil
+}
+
+func (s *pcapSource) Next() (Packet, error) {
+	data, ts, wire, err := s.h.ReadPacket()
+	if err != nil {
+		if errors.Is(err, libpcap.ErrTimeout) {
+			return Packet{}, ErrTimeout
+		}
+		return Packet{}, err
+	}
+	return Packet{Data: data, TimeNanos: ts, WireLen: wire, LinkType: s.link}, nil
+}
+
+func (s *pcapSource) Clock() (int64, bool) { return time.Now().UnixNano(), true }
+
+func (s *pcapSource) Stats() Stats {
+	recv, drop, ifdrop, err := s.h.Stats()
+	if err == nil {
+		s.recv.update(recv)
+		s.drop.update(drop)
+		s.ifdrop.update(ifdrop)
+	}
+	return Stats{Received: s.recv.total, KernelDropped: s.drop.total, IfDropped: s.ifdrop.total}
+}
+
+func (s *pcapSource) Close() error { s.h.Close(); return nil }
+
+// wrapCounter turns a 32-bit counter that wraps into a running total.
+type wrapCounter struct {
+	last  uint32
+	total uint64
+}
+
+func (c *wrapCounter) update(v uint64) {
+	cur := uint32(v)
+	c.total += uint64(cur - c.last) // modular arithmetic absorbs one wrap
+	c.last = cur
+}
+
+// liveErr maps capture errors to the sentinel errors with their remedy.
+func liveErr(iface string, err error) error {
+	switch {
+	case errors.Is(err, libpcap.ErrNoSuchDevice):
+		return fmt.Errorf("%w %q: list the interfaces with --capture.list-interfaces", ErrNoSuchInterface, iface)
+	case errors.Is(err, libpcap.ErrPermission), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w capturing on %q: the exporter needs CAP_NET_RAW (and CAP_NET_ADMIN for --capture.promiscuous): run as root or `setcap cap_net_raw,cap_net_admin+eip` on the binary", ErrPermission, iface)
+	}
+	return fmt.Errorf("open capture on %q: %w", iface, err)
+}
+
+// Interface describes a capturable interface.
+type Interface struct {
+	Name     string
+	Up       bool
+	LinkType uint16
+	Addrs    []string
+}
+
+// ListInterfaces lists the interfaces this host can capture on.
+func ListInterfaces() ([]Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	out := make([]Interface, 0, len(ifs)+1)
+	for _, i := range ifs {
+		var addrs []string
+		if as, err := i.Addrs(); err == nil {
+			for _, a := range as {
+				addrs = append(addrs, a.String())
+			}
+		}
+		out = append(out, Interface{Name: i.Name, Up: i.Flags&net.FlagUp != 0, LinkType: interfaceLinkType(i.Name), Addrs: addrs})
+	}
+	out = append(out, Interface{Name: "any", Up: true, LinkType: decode.LinkRaw})
+	return out, nil
+}
+
+// interfaceLinkType maps the kernel's ARPHRD type to the link type of the
+// frames an AF_PACKET raw socket returns.
+func interfaceLinkType(name string) uint16 {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	if err != nil {
+		return decode.LinkEthernet
+	}
+	t, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	switch t {
+	case 1, 772: // ARPHRD_ETHER; loopback frames carry an Ethernet header too
+		return decode.LinkEthernet
+	default: // tun, wireguard, sit, ipip: bare IP
+		return decode.LinkRaw
+	}
+}

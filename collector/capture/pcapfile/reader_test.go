@@ -1,0 +1,629 @@
+package pcapfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+var (
+	le byteOrder = binary.LittleEndian
+	be byteOrder = binary.BigEndian
+)
+
+// readAll reads until an error, copying Data because the reader reuses it.
+func readAll(t testing.TB, r *Reader) ([]Packet, error) {
+	t.Helper()
+	var ps []Packet
+	for range 1_000_000 {
+		p, err := r.Next()
+		if err != nil {
+			return ps, err
+		}
+		if p.CaptureLength != len(p.Data) {
+			t.Fatalf("packet %d: CaptureLength %d but len(Data) %d", len(ps), p.CaptureLength, len(p.Data))
+		}
+		p.Data = bytes.Clone(p.Data)
+		ps = append(ps, p)
+	}
+	t.Fatal("reader never ended")
+	return nil, nil
+}
+
+func checkPackets(t *testing.T, got, want []Packet) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d packets, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if w.CaptureLength == 0 {
+			w.CaptureLength = len(w.Data)
+		}
+		if g.TimeNanos != w.TimeNanos {
+			t.Errorf("packet %d: TimeNanos %d (%s), want %d (%s)", i, g.TimeNanos,
+				time.Unix(0, g.TimeNanos).UTC().Format(time.RFC3339Nano), w.TimeNanos,
+				time.Unix(0, w.TimeNanos).UTC().Format(time.RFC3339Nano))
+		}
+		if g.CaptureLength != w.CaptureLength || g.WireLength != w.WireLength {
+			t.Errorf("packet %d: lengths %d/%d, want %d/%d", i, g.CaptureLength, g.WireLength, w.CaptureLength, w.WireLength)
+		}
+		if g.LinkType != w.LinkType || g.Interface != w.Interface {
+			t.Errorf("packet %d: link type %d interface %d, want %d and %d", i, g.LinkType, g.Interface, w.LinkType, w.Interface)
+		}
+		if !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("packet %d: data %x, want %x", i, g.Data, w.Data)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func openAll(t *testing.T, path string) (*Reader, []Packet, error) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	ps, err := readAll(t, r)
+	return r, ps, err
+}
+
+func TestPcapFromGopacket(t *testing.T) {
+	times := []time.Time{
+		time.Date(2024, 3, 1, 12, 0, 0, 123456789, time.UTC),
+		time.Date(2024, 3, 1, 12, 0, 1, 500007, time.UTC),
+		time.Unix(4_000_000_000, 999_999_999).UTC(), // past 2038: seconds are unsigned
+	}
+	datas := [][]byte{frame(60, 1), frame(100, 2), {}}
+	wires := []int{60, 1514, 64}
+	for _, nanos := range []bool{false, true} {
+		name := map[bool]string{false: "microseconds", true: "nanoseconds"}[nanos]
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := pcapgo.NewWriter(&buf)
+			if nanos {
+				w = pcapgo.NewWriterNanos(&buf)
+			}
+			if err := w.WriteFileHeader(65535, layers.LinkTypeLinuxSLL); err != nil {
+				t.Fatal(err)
+			}
+			var want []Packet
+			for i, ts := range times {
+				ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(datas[i]), Length: wires[i]}
+				if err := w.WritePacket(ci, datas[i]); err != nil {
+					t.Fatal(err)
+				}
+				ns := ts.UnixNano()
+				if !nanos {
+					ns = ns / 1000 * 1000
+				}
+				want = append(want, Packet{TimeNanos: ns, WireLength: wires[i], LinkType: 113, Data: datas[i]})
+			}
+			// No extension: detection must not depend on the name.
+			r, got, err := openAll(t, writeTemp(t, "capture", buf.Bytes()))
+			if err != io.EOF {
+				t.Fatalf("final error %v, want io.EOF", err)
+			}
+			if r.Format() != "pcap" || r.Compressed() || r.LinkType() != 113 {
+				t.Errorf("Format %q Compressed %v LinkType %d", r.Format(), r.Compressed(), r.LinkType())
+			}
+			checkPackets(t, got, want)
+		})
+	}
+}
+
+func TestPcapngFromGopacket(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gopacket writes if_tsoffset but still stores absolute timestamps, so
+	// the reader's times are the written ones plus the offset.
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, TimestampOffset: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "wlan0", LinkType: layers.LinkTypeIEEE80211Radio, SnapLength: 128}); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2023, 11, 14, 22, 13, 20, 987654321, time.UTC)
+	ifs := []int{0, 1, 2, 0, 1}
+	links := []uint16{1, 101, 127}
+	offsets := []int64{0, 100e9, 0}
+	var want []Packet
+	for i, id := range ifs {
+		ts := base.Add(time.Duration(i)*time.Millisecond + time.Duration(i))
+		d := frame(40+i*7, byte(i))
+		ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(d), Length: len(d) + i, InterfaceIndex: id}
+		if err := w.WritePacket(ci, d); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if err := w.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{LastUpdate: ts, PacketsReceived: 3, PacketsDropped: pcapgo.NgNoValue64}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append(want, Packet{TimeNanos: ts.UnixNano() + offsets[id], WireLength: len(d) + i, LinkType: links[id], Interface: id, Data: d})
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, got, err := openAll(t, writeTemp(t, "capture.pcap", buf.Bytes()))
+	if err != io.EOF {
+		t.Fatalf("final error %v, want io.EOF", err)
+	}
+	if r.Format() != "pcapng" || r.Compressed() || r.LinkType() != 1 {
+		t.Errorf("Format %q Compressed %v LinkType %d", r.Format(), r.Compressed(), r.LinkType())
+	}
+	checkPackets(t, got, want)
+}
+
+func TestPcapByteOrdersAndPrecision(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		order byteOrder
+		nanos bool
+	}{
+		{"little-endian microseconds", le, false},
+		{"big-endian microseconds", be, false},
+		{"little-endian nanoseconds", le, true},
+		{"big-endian nanoseconds", be, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frac, unit := uint32(999_999), int64(1000)
+			if tc.nanos {
+				frac, unit = 999_999_999, 1
+			}
+			// The upper bits of the link-type field carry FCS information.
+			b := pcapHeader(tc.order, tc.nanos, 96, 0x1400_0000|228)
+			b = append(b, pcapRecord(tc.order, 1_700_000_000, frac, frame(20, 9), 1500)...)
+			b = append(b, pcapRecord(tc.order, 0, 1, frame(96, 3), 96)...)
+			r, err := NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.LinkType() != 228 {
+				t.Errorf("LinkType %d, want 228 with the FCS bits masked off", r.LinkType())
+			}
+			got, err := readAll(t, r)
+			if err != io.EOF {
+				t.Fatalf("final error %v", err)
+			}
+			checkPackets(t, got, []Packet{
+				{TimeNanos: 1_700_000_000e9 + int64(frac)*unit, WireLength: 1500, LinkType: 228, Data: frame(20, 9)},
+				{TimeNanos: unit, WireLength: 96, LinkType: 228, Data: frame(96, 3)},
+			})
+		})
+	}
+}
+
+func TestPcapngTimestampResolution(t *testing.T) {
+	const s = 1_700_000_000
+	for _, tc := range []struct {
+		name   string
+		opts   func(n *ng) [][]byte
+		units  uint64
+		wantNs int64
+	}{
+		{"default microseconds", nil, s*1e6 + 123456, s*1e9 + 123456000},
+		{"10^-9", func(n *ng) [][]byte { return [][]byte{n.tsresol(9)} }, s*1e9 + 123456789, s*1e9 + 123456789},
+		{"10^-3", func(n *ng) [][]byte { return [][]byte{n.tsresol(3)} }, s*1e3 + 7, s*1e9 + 7e6},
+		{"10^0", func(n *ng) [][]byte { return [][]byte{n.tsresol(0)} }, s, s * 1e9},
+		{"10^-12 rounds toward zero", func(n *ng) [][]byte { return [][]byte{n.tsresol(12)} }, 17_000_000_001_234_567_890, 17_000_000_001_234_567},
+		{"10^-28", func(n *ng) [][]byte { return [][]byte{n.tsresol(28)} }, ^uint64(0), 1},
+		{"10^-30 is below a nanosecond", func(n *ng) [][]byte { return [][]byte{n.tsresol(30)} }, ^uint64(0), 0},
+		{"2^-20 half second", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80 | 20)} }, s<<20 | 1<<19, s*1e9 + 5e8},
+		{"2^-20 one unit", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80 | 20)} }, s<<20 | 1, s*1e9 + 953},
+		{"2^0", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80)} }, s, s * 1e9},
+		{"2^-40", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80 | 40)} }, 3<<40 | 1<<39, 3_500_000_000},
+		{"2^-64", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80 | 64)} }, 1 << 63, 5e8},
+		{"2^-127", func(n *ng) [][]byte { return [][]byte{n.tsresol(0x80 | 127)} }, ^uint64(0), 0},
+		{"offset", func(n *ng) [][]byte { return [][]byte{n.tsresol(9), n.tsoffset(s)} }, 123, s*1e9 + 123},
+		{"negative offset", func(n *ng) [][]byte { return [][]byte{n.tsoffset(-10)} }, 20e6, 10e9},
+		{"wrong-size option ignored", func(n *ng) [][]byte { return [][]byte{n.opt(nil, optTSResol, []byte{9, 9})} }, 5e6, 5e9},
+	} {
+		for _, order := range []byteOrder{le, be} {
+			t.Run(tc.name+"/"+order.String(), func(t *testing.T) {
+				n := newNG(order).shb()
+				var opts [][]byte
+				if tc.opts != nil {
+					opts = tc.opts(n)
+				}
+				b := n.idb(1, 0, opts...).epb(0, tc.units, frame(10, 0), 10).bytes()
+				r, err := NewReader(bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := readAll(t, r)
+				if err != io.EOF {
+					t.Fatalf("final error %v", err)
+				}
+				checkPackets(t, got, []Packet{{TimeNanos: tc.wantNs, WireLength: 10, LinkType: 1, Data: frame(10, 0)}})
+			})
+		}
+	}
+}
+
+// TestPcapngBlocks covers several interfaces, every packet block type and
+// skipped blocks in one section.
+func TestPcapngBlocks(t *testing.T) {
+	for _, order := range []byteOrder{le, be} {
+		t.Run(order.String(), func(t *testing.T) {
+			n := newNG(order).shb()
+			n.block(4, []byte{1, 0, 8, 0, 10, 0, 0, 1, 'h', 'o', 's', 't', 0, 0, 0, 0}) // name resolution
+			n.idb(1, 0, n.tsresol(9))
+			n.idb(101, 0)
+			n.idb(113, 0, n.tsresol(3), n.opt(nil, 2, []byte("any")))
+			n.block(0x40000bad, frame(100, 0)) // custom block
+			n.epb(0, 1_700_000_000_123_456_789, frame(60, 1), 60)
+			n.epb(1, 1_700_000_000_123_456, frame(41, 2), 1500)
+			n.block(5, make([]byte, 40)) // interface statistics
+			n.pb(2, 1_700_000_001_000, frame(70, 3), 70)
+			n.spb(frame(33, 4), 33)
+			n.block(0x0a, make([]byte, 16)) // decryption secrets
+			n.epb(2, 1_700_000_002_000, nil, 0)
+			r, err := NewReader(bytes.NewReader(n.bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.LinkType() != 1 {
+				t.Errorf("LinkType %d, want 1 (the first interface)", r.LinkType())
+			}
+			got, err := readAll(t, r)
+			if err != io.EOF {
+				t.Fatalf("final error %v", err)
+			}
+			checkPackets(t, got, []Packet{
+				{TimeNanos: 1_700_000_000_123_456_789, WireLength: 60, LinkType: 1, Data: frame(60, 1)},
+				{TimeNanos: 1_700_000_000_123_456_000, WireLength: 1500, LinkType: 101, Interface: 1, Data: frame(41, 2)},
+				{TimeNanos: 1_700_000_001_000_000_000, WireLength: 70, LinkType: 113, Interface: 2, Data: frame(70, 3)},
+				// A simple packet block has no time: the previous packet's.
+				{TimeNanos: 1_700_000_001_000_000_000, WireLength: 33, LinkType: 1, Data: frame(33, 4)},
+				{TimeNanos: 1_700_000_002_000_000_000, WireLength: 0, LinkType: 113, Interface: 2, Data: []byte{}},
+			})
+		})
+	}
+}
+
+func TestSimplePacketBlockSnaplen(t *testing.T) {
+	n := newNG(le).shb().idb(228, 32)
+	n.spb(frame(32, 1), 100) // cut to the snapshot length
+	n.spb(frame(10, 2), 10)  // padded to 12: the wire length bounds it
+	n.epb(0, 5e6, frame(8, 3), 8)
+	n.spb(frame(20, 4), 20)
+	r, err := NewReader(bytes.NewReader(n.bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r)
+	if err != io.EOF {
+		t.Fatalf("final error %v", err)
+	}
+	checkPackets(t, got, []Packet{
+		{TimeNanos: 0, WireLength: 100, LinkType: 228, Data: frame(32, 1)},
+		{TimeNanos: 0, WireLength: 10, LinkType: 228, Data: frame(10, 2)},
+		{TimeNanos: 5e9, WireLength: 8, LinkType: 228, Data: frame(8, 3)},
+		{TimeNanos: 5e9, WireLength: 20, LinkType: 228, Data: frame(20, 4)},
+	})
+}
+
+// TestPcapngSections checks that a new section may switch byte order and
+// brings its own interfaces.
+func TestPcapngSections(t *testing.T) {
+	b := newNG(le).shb().idb(1, 0).epb(0, 1e6, frame(20, 1), 20).bytes()
+	n := newNG(be).shb().idb(101, 0, n2tsresol(be, 3)).idb(228, 0)
+	n.epb(1, 2e6, frame(21, 2), 21).epb(0, 3e3, frame(22, 3), 22)
+	b = append(b, n.bytes()...)
+	b = append(b, newNG(le).shb().idb(276, 0).epb(0, 4e6, frame(23, 4), 23).bytes()...)
+	r, err := NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r)
+	if err != io.EOF {
+		t.Fatalf("final error %v", err)
+	}
+	checkPackets(t, got, []Packet{
+		{TimeNanos: 1e9, WireLength: 20, LinkType: 1, Data: frame(20, 1)},
+		{TimeNanos: 2e9, WireLength: 21, LinkType: 228, Interface: 1, Data: frame(21, 2)},
+		{TimeNanos: 3e9, WireLength: 22, LinkType: 101, Data: frame(22, 3)},
+		{TimeNanos: 4e9, WireLength: 23, LinkType: 276, Data: frame(23, 4)},
+	})
+	if r.LinkType() != 1 {
+		t.Errorf("LinkType %d, want the first interface's 1", r.LinkType())
+	}
+}
+
+func n2tsresol(order byteOrder, v uint8) []byte { return newNG(order).tsresol(v) }
+
+func TestEmptyCaptures(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"pcap header only": pcapHeader(le, false, 65535, 1),
+		"pcapng SHB only":  newNG(le).shb().bytes(),
+		"pcapng no packet": newNG(be).shb().idb(127, 0).block(5, make([]byte, 12)).bytes(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if _, err := r.Next(); err != io.EOF {
+					t.Fatalf("Next: %v, want io.EOF", err)
+				}
+			}
+		})
+	}
+}
+
+func TestGzip(t *testing.T) {
+	pcap := append(pcapHeader(be, true, 65535, 1), pcapRecord(be, 10, 5, frame(60, 1), 60)...)
+	pcapng := newNG(be).shb().idb(101, 0, n2tsresol(be, 9)).epb(0, 10e9+5, frame(60, 1), 60).bytes()
+	for _, tc := range []struct {
+		name, format string
+		data         []byte
+		link         uint16
+	}{
+		{"pcap", "pcap", pcap, 1},
+		{"pcapng", "pcapng", pcapng, 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, got, err := openAll(t, writeTemp(t, "capture.pcap", gzipBytes(t, tc.data)))
+			if err != io.EOF {
+				t.Fatalf("final error %v", err)
+			}
+			if !r.Compressed() || r.Format() != tc.format || r.LinkType() != tc.link {
+				t.Errorf("Compressed %v Format %q LinkType %d", r.Compressed(), r.Format(), r.LinkType())
+			}
+			checkPackets(t, got, []Packet{{TimeNanos: 10e9 + 5, WireLength: 60, LinkType: tc.link, Data: frame(60, 1)}})
+		})
+	}
+}
+
+func TestNotCapture(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"empty", nil, []string{"empty file"}},
+		{"html", []byte("<!DOCTYPE html><html><body>404</body></html>"), []string{"(first bytes 3c 21 44 4f)", "editcap -F pcap"}},
+		{"short", []byte("ab"), []string{"first bytes 61 62)"}},
+		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), []string{"zip archive"}},
+		{"modified pcap", []byte("\x34\xcd\xb2\xa1\x02\x00\x04\x00"), []string{"Kuznetzov"}},
+		{"pcapng bad byte-order magic", []byte("\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x01\x02\x03\x04"), []string{"first bytes 0a 0d 0d 0a"}},
+		{"gzip of nothing", gzipBytes(t, nil), []string{"empty file inside gzip"}},
+		{"gzip of html", gzipBytes(t, []byte("<html>")), []string{"inside gzip (first bytes 3c 68 74 6d)"}},
+		{"gzip of gzip", gzipBytes(t, gzipBytes(t, pcapHeader(le, false, 1, 1))), []string{"gzip inside gzip"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(tc.data))
+			if !errors.Is(err, ErrNotCapture) || r != nil {
+				t.Fatalf("NewReader: %v, want ErrNotCapture", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	p := writeTemp(t, "index.pcap", []byte("<!DOCTYPE html>"))
+	_, err := Open(p)
+	if !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), p) {
+		t.Errorf("Open(html): %v, want ErrNotCapture naming the file", err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pcap")
+	if _, err := Open(missing); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Open(missing): %v", err)
+	}
+	r, err := Open(writeTemp(t, "x", pcapHeader(le, false, 1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err == nil || err == io.EOF {
+		t.Errorf("Next after Close: %v", err)
+	}
+}
+
+// threePcap is a valid three-packet capture for the truncation tests.
+func threePcap() []byte {
+	b := pcapHeader(le, false, 65535, 1)
+	for i := range 3 {
+		b = append(b, pcapRecord(le, uint32(i), 0, frame(60, byte(i)), 60)...)
+	}
+	return b
+}
+
+func threePcapng() []byte {
+	n := newNG(le).shb().idb(1, 0)
+	for i := range 3 {
+		n.epb(0, uint64(i)*1e6, frame(60, byte(i)), 60)
+	}
+	return n.bytes()
+}
+
+func TestDamagedCaptures(t *testing.T) {
+	pcap, pcapng := threePcap(), threePcapng()
+	shbLen, idbLen := len(newNG(le).shb().bytes()), len(newNG(le).idb(1, 0).bytes())
+	valid := newNG(le).shb().idb(1, 0).epb(0, 0, frame(60, 0), 60)
+	withBlock := func(raw []byte) []byte { return append(valid.bytes(), raw...) }
+	blockWithLen := func(l uint32) []byte {
+		b := le.AppendUint32(nil, 6)
+		b = le.AppendUint32(b, l)
+		return append(b, make([]byte, 40)...)
+	}
+	badTrailer := newNG(le).epb(0, 0, frame(8, 0), 8).bytes()
+	badTrailer[len(badTrailer)-1] = 0x7f
+	wrongBOM := newNG(le).shb().bytes()
+	copy(wrongBOM[8:], []byte{1, 2, 3, 4})
+	v2 := newNG(le).shb().bytes()
+	v2[12] = 2
+	overrun := le.AppendUint16(nil, 1)
+	overrun = le.AppendUint16(overrun, 0)
+	overrun = le.AppendUint32(overrun, 0)
+	overrun = le.AppendUint16(overrun, 2)   // if_name
+	overrun = le.AppendUint16(overrun, 200) // longer than the block
+	overrun = append(overrun, "eth0"...)
+	tooMany := newNG(le).shb()
+	for range MaxInterfaces + 1 {
+		tooMany.idb(1, 0)
+	}
+	epbTooLong := le.AppendUint32(nil, 0)
+	epbTooLong = le.AppendUint32(epbTooLong, 0)
+	epbTooLong = le.AppendUint32(epbTooLong, 0)
+	epbTooLong = le.AppendUint32(epbTooLong, 100) // captured length
+	epbTooLong = le.AppendUint32(epbTooLong, 100)
+	epbTooLong = append(epbTooLong, make([]byte, 8)...)
+	gz := gzipBytes(t, pcap)
+
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		newErr   error // expected from NewReader; nil when NewReader succeeds
+		packets  int   // complete packets before the error
+		nextErr  error
+		contains []string
+	}{
+		{name: "pcap header cut", data: pcap[:10], newErr: ErrTruncated, contains: []string{"pcap file header (10 of 24 bytes)"}},
+		{name: "pcap cut in record header", data: pcap[:24+76+9], packets: 1, nextErr: ErrTruncated,
+			contains: []string{"inside record 2 at offset 100", "after 1 complete packets"}},
+		{name: "pcap cut in record data", data: pcap[:len(pcap)-5], packets: 2, nextErr: ErrTruncated,
+			contains: []string{"inside record 3", "after 2 complete packets"}},
+		{name: "pcap oversize record", data: le.AppendUint32(le.AppendUint32(append(pcap[:24+76:24+76], make([]byte, 8)...), 300000), 300000),
+			packets: 1, nextErr: ErrCorrupt, contains: []string{"record 2", "captured length 300000 exceeds the maximum 262144"}},
+		{name: "gzip cut", data: gz[:len(gz)-12], nextErr: ErrTruncated, packets: -1},
+		{name: "gzip bad checksum", data: append(gz[:len(gz)-8:len(gz)-8], 1, 2, 3, 4, 0xfc, 0, 0, 0), nextErr: ErrCorrupt, packets: 3},
+		{name: "pcapng section header cut", data: pcapng[:20], newErr: ErrTruncated},
+		{name: "pcapng cut after the magic", data: pcapng[:6], newErr: ErrTruncated},
+		{name: "pcapng cut in interface", data: pcapng[:shbLen+10], newErr: ErrTruncated},
+		{name: "pcapng cut in packet", data: pcapng[:len(pcapng)-7], packets: 2, nextErr: ErrTruncated,
+			contains: []string{"inside block 5", "after 2 complete packets"}},
+		{name: "pcapng cut in block header", data: pcapng[:shbLen+idbLen+4], nextErr: ErrTruncated, contains: []string{"after 0 complete packets"}},
+		{name: "block length 13", data: withBlock(blockWithLen(13)), packets: 1, nextErr: ErrCorrupt, contains: []string{"block 4", "invalid length 13"}},
+		{name: "block length 8", data: withBlock(blockWithLen(8)), packets: 1, nextErr: ErrCorrupt, contains: []string{"invalid length 8"}},
+		{name: "block length 0", data: withBlock(blockWithLen(0)), packets: 1, nextErr: ErrCorrupt, contains: []string{"invalid length 0"}},
+		{name: "block over 16 MiB", data: withBlock(blockWithLen(MaxBlockSize + 4)), packets: 1, nextErr: ErrCorrupt, contains: []string{"invalid length 16777220"}},
+		{name: "unknown interface", data: withBlock(newNG(le).epb(5, 0, frame(8, 0), 8).bytes()), packets: 1, nextErr: ErrCorrupt,
+			contains: []string{"block 4", "unknown interface 5 (interfaces described in this section: 1)"}},
+		{name: "interfaces reset per section", data: withBlock(newNG(le).shb().idb(1, 0).epb(1, 0, nil, 0).bytes()), packets: 1, nextErr: ErrCorrupt,
+			contains: []string{"interface 1"}},
+		{name: "oversize packet block", data: withBlock(newNG(le).block(blockEPB, append(le.AppendUint32(make([]byte, 12), 300000), make([]byte, 300004)...)).bytes()),
+			packets: 1, nextErr: ErrCorrupt, contains: []string{"captured length 300000 exceeds the maximum 262144"}},
+		{name: "captured length beyond block", data: withBlock(newNG(le).block(blockEPB, epbTooLong).bytes()), packets: 1, nextErr: ErrCorrupt,
+			contains: []string{"captured length 100 does not fit in block length 40"}},
+		{name: "trailing length mismatch", data: withBlock(badTrailer), packets: 1, nextErr: ErrCorrupt, contains: []string{"trailing block length"}},
+		{name: "section byte-order magic", data: withBlock(wrongBOM), packets: 1, nextErr: ErrCorrupt, contains: []string{"byte-order magic 01 02 03 04"}},
+		{name: "pcapng version 2", data: v2, newErr: ErrCorrupt, contains: []string{"unsupported pcapng version 2.0"}},
+		{name: "option overruns block", data: newNG(le).shb().block(blockIDB, overrun).bytes(), newErr: ErrCorrupt, contains: []string{"block 2", "option 2 of length 200 overruns"}},
+		{name: "simple packet before interface", data: newNG(le).shb().spb(frame(8, 0), 8).bytes(), newErr: ErrCorrupt, contains: []string{"no interface"}},
+		{name: "too many interfaces", data: tooMany.bytes(), nextErr: ErrCorrupt, contains: []string{"more than 4096 interfaces"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(tc.data))
+			var got []Packet
+			if tc.newErr != nil {
+				if !errors.Is(err, tc.newErr) {
+					t.Fatalf("NewReader: %v, want %v", err, tc.newErr)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("NewReader: %v", err)
+				}
+				got, err = readAll(t, r)
+				if !errors.Is(err, tc.nextErr) {
+					t.Fatalf("after %d packets: %v, want %v", len(got), err, tc.nextErr)
+				}
+				if tc.packets >= 0 && len(got) != tc.packets {
+					t.Errorf("%d packets before the error, want %d", len(got), tc.packets)
+				}
+				if _, again := r.Next(); again != err {
+					t.Errorf("second Next: %v, want the same error", again)
+				}
+			}
+			for _, w := range tc.contains {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestTruncatedKeepsPackets is the caller's view: every complete packet,
+// with correct content, comes before ErrTruncated.
+func TestTruncatedKeepsPackets(t *testing.T) {
+	for name, b := range map[string][]byte{"pcap": threePcap(), "pcapng": threePcapng()} {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(b[:len(b)-1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(t, r)
+			if !errors.Is(err, ErrTruncated) {
+				t.Fatalf("final error %v", err)
+			}
+			var want []Packet
+			for i := range 2 {
+				want = append(want, Packet{TimeNanos: int64(i) * 1e9, WireLength: 60, LinkType: 1, Data: frame(60, byte(i))})
+			}
+			checkPackets(t, got, want)
+		})
+	}
+}
+
+func TestZeroAllocsPerPacket(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters change allocation counts")
+	}
+	const pkts = 3000
+	for _, name := range []string{"pcap", "pcapng", "pcapng with skipped blocks"} {
+		t.Run(name, func(t *testing.T) {
+			b := benchCapture(t, name, pkts)
+			r, err := NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first packets grow the buffer; after that none may allocate.
+			for range 10 {
+				if _, err := r.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			allocs := testing.AllocsPerRun(pkts-100, func() {
+				if _, err := r.Next(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per packet, want 0", allocs)
+			}
+		})
+	}
+}

@@ -1,0 +1,47 @@
+// Package capture provides packet sources: AF_PACKET and libpcap on live
+// interfaces, and pcap/pcapng files replayed at any speed. Sources hand out
+// frames; they neither decode nor count features.
+package capture
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrTimeout is returned by Next when no packet arrived within the poll
+// interval. The caller gets a chance to close idle windows and try again.
+var ErrTimeout = errors.New("capture: timeout")
+
+// PollInterval is how long a source waits for a packet before returning
+// ErrTimeout.
+const PollInterval = 250 * time.Millisecond
+
+// Packet is one captured frame. Data aliases the source's buffer and is
+// valid only until the next call to Next.
+type Packet struct {
+	Data      []byte
+	TimeNanos int64 // Unix nanoseconds
+	WireLen   int
+	LinkType  uint16
+}
+
+// Stats are cumulative since the source was opened.
+type Stats struct {
+	Received      uint64 // packets handed out by the kernel or read from the file
+	KernelDropped uint64 // packets the kernel dropped for lack of buffer space
+	IfDropped     uint64 // packets the interface dropped, where reported
+}
+
+// Source is a packet source for one interface or file.
+type Source interface {
+	// Next returns the next packet, ErrTimeout when none arrived within
+	// PollInterval, or io.EOF when a file ended.
+	Next() (Packet, error)
+	// Clock returns the current time on the packet clock: the wall clock
+	// for live captures, the replayed time for paced files, and false when
+	// there is no such clock (files replayed as fast as possible).
+	Clock() (int64, bool)
+	// Stats returns cumulative counters.
+	Stats() Stats
+	Close() error
+}

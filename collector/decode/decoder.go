@@ -1,0 +1,367 @@
+package decode
+
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Link types (LINKTYPE_* values as found in capture files and on sockets).
+const (
+	LinkNull     uint16 = 0
+	LinkEthernet uint16 = 1
+	LinkRawBSD   uint16 = 12 // DLT_RAW on most systems
+	LinkRawOBSD  uint16 = 14 // DLT_RAW on OpenBSD
+	LinkRaw      uint16 = 101
+	LinkLoop     uint16 = 108
+	LinkSLL      uint16 = 113
+	LinkIPv4     uint16 = 228
+	LinkIPv6     uint16 = 229
+	LinkSLL2     uint16 = 276
+)
+
+// SupportedLink reports whether frames of this link type can be decoded.
+func SupportedLink(link uint16) bool {
+	switch link {
+	case LinkNull, LinkEthernet, LinkRawBSD, LinkRawOBSD, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+		return true
+	}
+	return false
+}
+
+// Layer names where a decode error happened.
+type Layer uint8
+
+// The layers for decode error accounting.
+const (
+	LayerLink Layer = iota
+	LayerNetwork
+	LayerTransport
+	LayerApplication
+	NumLayers
+)
+
+var layerNames = [NumLayers]string{"link", "network", "transport", "application"}
+
+func (l Layer) String() string { return layerNames[l] }
+
+// LayerNames returns the error layer labels in order.
+func LayerNames() []string { return layerNames[:] }
+
+// Decoder decodes frames with gopacket's DecodingLayerParser into
+// PacketInfo. It is not safe for concurrent use: use one per worker. Its
+// counters are plain fields read by the owner of the decoder.
+type Decoder struct {
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	mpls    mplsLayer
+	pppoe   pppoeSessionLayer
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	ip6ext  layers.IPv6ExtensionSkipper
+	ip6frag layers.IPv6Fragment
+	ah      layers.IPSecAH
+	tcp     layers.TCP
+	udp     layers.UDP
+	icmp4   layers.ICMPv4
+	icmp6   layers.ICMPv6
+	arp     layers.ARP
+
+	ethParser, sllParser, sll2Parser, loopParser, ip4Parser, ip6Parser *gopacket.DecodingLayerParser
+
+	decoded []gopacket.LayerType
+
+	// Errors counts frames with a malformed header, by the layer that
+	// failed. Such frames are still counted as packets.
+	Errors [NumLayers]uint64
+	// UnsupportedLink counts frames of a link type that cannot be decoded;
+	// they are skipped.
+	UnsupportedLink uint64
+}
+
+// NewDecoder returns a decoder with all layers preallocated.
+func NewDecoder() *Decoder {
+	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 32)}
+	// The extension skipper is registered before the fragment layer so that
+	// the fragment layer wins for its own type.
+	ls := []gopacket.DecodingLayer{
+		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.pppoe,
+		&d.ip4, &d.ip6, &d.ip6ext, &d.ip6frag, &d.ah,
+		&d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp,
+	}
+	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+		p := gopacket.NewDecodingLayerParser(first)
+		c := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+		for _, l := range ls {
+			c = c.Put(l)
+		}
+		p.SetDecodingLayerContainer(c)
+		// An upper layer we do not decode (GRE, ESP, payloads) is normal.
+		p.IgnoreUnsupported = true
+		return p
+	}
+	d.ethParser = mk(layers.LayerTypeEthernet)
+	d.sllParser = mk(layers.LayerTypeLinuxSLL)
+	d.sll2Parser = mk(layers.LayerTypeLinuxSLL2)
+	d.loopParser = mk(layers.LayerTypeLoopback)
+	d.ip4Parser = mk(layers.LayerTypeIPv4)
+	d.ip6Parser = mk(layers.LayerTypeIPv6)
+	return d
+}
+
+// Decode fills p (except Time and WireLen, which come from the capture)
+// from one frame. It returns false when the link type is not supported; the
+// frame is then counted in UnsupportedLink and should be skipped.
+func (d *Decoder) Decode(link uint16, data []byte, p *PacketInfo) bool {
+	t, w := p.Time, p.WireLen
+	*p = PacketInfo{Time: t, WireLen: w, CapLen: uint32(len(data)), Proto: ProtoOther}
+
+	var parser *gopacket.DecodingLayerParser
+	switch link {
+	case LinkEthernet:
+		parser = d.ethParser
+	case LinkSLL:
+		parser = d.sllParser
+	case LinkSLL2:
+		parser = d.sll2Parser
+	case LinkNull, LinkLoop:
+		parser = d.loopParser
+	case LinkIPv4:
+		parser = d.ip4Parser
+	case LinkIPv6:
+		parser = d.ip6Parser
+	case LinkRaw, LinkRawBSD, LinkRawOBSD:
+		if len(data) > 0 && data[0]>>4 == 6 {
+			parser = d.ip6Parser
+		} else {
+			parser = d.ip4Parser
+		}
+	default:
+		d.UnsupportedLink++
+		return false
+	}
+
+	err := parser.DecodeLayers(data, &d.decoded)
+	d.fill(p)
+	if err != nil {
+		d.Errors[d.failedLayer(parser)]++
+	}
+	return true
+}
+
+// failedLayer names the layer that DecodeLayers was working on when it
+// failed: the one after the last decoded layer.
+func (d *Decoder) failedLayer(parser *gopacket.DecodingLayerParser) Layer {
+	if len(d.decoded) == 0 {
+		if parser == d.ip4Parser || parser == d.ip6Parser {
+			return LayerNetwork
+		}
+		return LayerLink
+	}
+	switch d.decoded[len(d.decoded)-1] {
+	case layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeDot1Q, layers.LayerTypeMPLS, layers.LayerTypePPPoE:
+		return LayerNetwork
+	default:
+		return LayerTransport
+	}
+}
+
+// fill reads the decoded layers into p.
+func (d *Decoder) fill(p *PacketInfo) {
+	ipSeen := false
+	var upper layers.IPProtocol
+	for _, typ := range d.decoded {
+		switch typ {
+		case layers.LayerTypeEthernet:
+			copy(p.SrcMAC[:], d.eth.SrcMAC)
+		case layers.LayerTypeDot1Q:
+			if !p.HasVLAN {
+				p.HasVLAN, p.VLAN = true, d.dot1q.VLANIdentifier
+			}
+		case layers.LayerTypeARP:
+			p.L3, p.Proto = L3ARP, ProtoARP
+			p.ARPOp = d.arp.Operation
+			if len(d.arp.SourceHwAddress) == 6 {
+				copy(p.SrcMAC[:], d.arp.SourceHwAddress)
+			}
+			if len(d.arp.SourceProtAddress) == 4 && len(d.arp.DstProtAddress) == 4 {
+				p.Src = mapped4(d.arp.SourceProtAddress)
+				p.Dst = mapped4(d.arp.DstProtAddress)
+			}
+			return
+		case layers.LayerTypeIPv4:
+			// IP in IP: tshark counts the first layer-4 header after the
+			// first IP header, which is the inner one; so do we. The layer
+			// object then holds the inner header, so its addresses are
+			// reported: rare enough not to keep a second set of layers.
+			upper = d.ip4.Protocol
+			if ipSeen {
+				continue
+			}
+			ipSeen = true
+			p.L3 = L3IPv4
+			p.Src, p.Dst = mapped4(d.ip4.SrcIP), mapped4(d.ip4.DstIP)
+			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+				p.Fragment = true
+				p.NonFirstFragment = d.ip4.FragOffset != 0
+			}
+		case layers.LayerTypeIPv6:
+			upper = d.ip6.NextHeader
+			if d.ip6.HopByHop != nil {
+				upper = d.ip6.HopByHop.NextHeader
+			}
+			if ipSeen {
+				continue
+			}
+			ipSeen = true
+			p.L3 = L3IPv6
+			copy(p.Src[:], d.ip6.SrcIP)
+			copy(p.Dst[:], d.ip6.DstIP)
+		case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
+			upper = d.ip6ext.NextHeader
+		case layers.LayerTypeIPv6Fragment:
+			upper = d.ip6frag.NextHeader
+			p.Fragment = true
+			p.NonFirstFragment = p.NonFirstFragment || d.ip6frag.FragmentOffset != 0
+		case layers.LayerTypeIPSecAH:
+			upper = d.ah.NextHeader
+		case layers.LayerTypeTCP:
+			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
+			p.TCPFlags = tcpFlags(d.tcp.Contents)
+			p.Payload = uint32(len(d.tcp.Payload))
+			d.finishL4(p, upper)
+			return
+		case layers.LayerTypeUDP:
+			p.SrcPort, p.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+			p.Payload = uint32(len(d.udp.Payload))
+			if d.udp.Length >= 8 {
+				p.Payload = uint32(d.udp.Length) - 8
+			}
+			d.finishL4(p, upper)
+			return
+		case layers.LayerTypeICMPv4:
+			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
+			p.Payload = uint32(len(d.icmp4.Payload))
+			d.finishL4(p, upper)
+			return
+		case layers.LayerTypeICMPv6:
+			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
+			p.Payload = uint32(len(d.icmp6.Payload))
+			d.finishL4(p, upper)
+			return
+		}
+	}
+	if !ipSeen {
+		return
+	}
+	// The parser stopped before a layer-4 header: a fragment, a protocol we
+	// do not decode, or a malformed header. The protocol still comes from
+	// the IP header, as tshark reports it.
+	d.finishL4(p, upper)
+	if p.Fragment && !p.NonFirstFragment {
+		// A first fragment carries the layer-4 header: read what it has.
+		d.firstFragmentL4(p)
+	}
+}
+
+// finishL4 sets the protocol, application and DNS fields once the layer-4
+// header is known.
+func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol) {
+	p.IPProto = uint8(upper)
+	if p.NonFirstFragment {
+		// No layer-4 header in this frame: tshark shows it as bare IP.
+		p.Proto = ProtoOther
+		return
+	}
+	switch upper {
+	case layers.IPProtocolTCP:
+		p.Proto = ProtoTCP
+	case layers.IPProtocolUDP:
+		p.Proto = ProtoUDP
+	case layers.IPProtocolICMPv4:
+		p.Proto = ProtoICMP
+	case layers.IPProtocolICMPv6:
+		p.Proto = ProtoICMPv6
+	default:
+		p.Proto = ProtoOther
+	}
+	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
+		p.App = classifyApp(p.Proto, p.SrcPort, p.DstPort)
+		if p.App == AppDNS {
+			d.dns(p)
+		}
+	}
+}
+
+// firstFragmentL4 reads ports and flags from a first fragment, whose
+// layer-4 header the parser does not follow.
+func (d *Decoder) firstFragmentL4(p *PacketInfo) {
+	var payload []byte
+	if p.L3 == L3IPv4 {
+		payload = d.ip4.Payload
+	} else {
+		payload = d.ip6frag.Payload
+	}
+	switch p.Proto {
+	case ProtoTCP, ProtoUDP:
+		if len(payload) >= 4 {
+			p.SrcPort = binary.BigEndian.Uint16(payload[0:2])
+			p.DstPort = binary.BigEndian.Uint16(payload[2:4])
+			p.App = classifyApp(p.Proto, p.SrcPort, p.DstPort)
+		}
+		if p.Proto == ProtoTCP && len(payload) >= 14 {
+			p.TCPFlags = payload[13]
+		}
+	case ProtoICMP, ProtoICMPv6:
+		if len(payload) >= 2 {
+			p.ICMPType, p.ICMPCode = payload[0], payload[1]
+		}
+	}
+}
+
+// dns reads the fixed 12-byte DNS header of a UDP or TCP payload on port
+// 53. Only the header is read, so no name parsing can be abused.
+func (d *Decoder) dns(p *PacketInfo) {
+	var b []byte
+	if p.Proto == ProtoUDP {
+		b = d.udp.Payload
+	} else {
+		b = d.tcp.Payload
+		if len(b) == 0 {
+			return // handshake or ack: no DNS message
+		}
+		if len(b) < 2 {
+			d.Errors[LayerApplication]++
+			return
+		}
+		b = b[2:] // DNS over TCP has a 2-byte length prefix
+	}
+	if len(b) < 12 {
+		d.Errors[LayerApplication]++
+		return
+	}
+	p.DNS = true
+	p.DNSResponse = b[2]&0x80 != 0
+	p.DNSRcode = b[3] & 0x0f
+	p.DNSQueries = binary.BigEndian.Uint16(b[4:6])
+	p.DNSAnswers = binary.BigEndian.Uint16(b[6:8])
+}
+
+// tcpFlags returns the 8 classic flag bits from a TCP header.
+func tcpFlags(h []byte) uint8 {
+	if len(h) < 14 {
+		return 0
+	}
+	return h[13]
+}
+
+// mapped4 returns an IPv4 address as IPv4-mapped IPv6.
+func mapped4(b []byte) (a [16]byte) {
+	a[10], a[11] = 0xff, 0xff
+	copy(a[12:], b)
+	return a
+}

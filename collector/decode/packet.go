@@ -1,0 +1,179 @@
+// Package decode turns captured frames into small fixed PacketInfo values.
+//
+// Only the outer headers are counted: an ICMP error that quotes a TCP header
+// is ICMP, and a GRE tunnel is GRE. Malformed, truncated and hostile frames
+// are counted by layer and never panic.
+package decode
+
+import "net/netip"
+
+// Protocol is the outer layer-4 protocol of a packet. The set is fixed so
+// that it can be a metric label; the sum over it is every packet.
+type Protocol uint8
+
+// The protocols, in label order.
+const (
+	ProtoTCP Protocol = iota
+	ProtoUDP
+	ProtoICMP
+	ProtoICMPv6
+	ProtoARP
+	ProtoOther
+	NumProtocols
+)
+
+var protocolNames = [NumProtocols]string{"tcp", "udp", "icmp", "icmpv6", "arp", "other"}
+
+func (p Protocol) String() string {
+	if p < NumProtocols {
+		return protocolNames[p]
+	}
+	return "other"
+}
+
+// App is an application protocol guessed from a well-known port. The set is
+// fixed so that it can be a metric label.
+type App uint8
+
+// The applications, in label order.
+const (
+	AppNone App = iota
+	AppDNS
+	AppHTTP
+	AppTLS
+	AppQUIC
+	AppSSH
+	AppTelnet
+	AppFTP
+	AppSMTP
+	AppRDP
+	AppSMB
+	AppNTP
+	AppSNMP
+	AppSSDP
+	AppMemcached
+	AppLDAP
+	AppDHCP
+	NumApps
+)
+
+var appNames = [NumApps]string{"none", "dns", "http", "tls", "quic", "ssh", "telnet", "ftp", "smtp", "rdp", "smb", "ntp", "snmp", "ssdp", "memcached", "ldap", "dhcp"}
+
+func (a App) String() string {
+	if a < NumApps {
+		return appNames[a]
+	}
+	return "none"
+}
+
+// AppNames returns the application labels in order.
+func AppNames() []string { return appNames[:] }
+
+// ProtocolNames returns the protocol labels in order.
+func ProtocolNames() []string { return protocolNames[:] }
+
+// TCP flag bits as they appear in the header's flags byte.
+const (
+	TCPFin = 0x01
+	TCPSyn = 0x02
+	TCPRst = 0x04
+	TCPPsh = 0x08
+	TCPAck = 0x10
+	TCPUrg = 0x20
+	TCPEce = 0x40
+	TCPCwr = 0x80
+)
+
+// Network layer kinds.
+const (
+	L3None uint8 = 0
+	L3IPv4 uint8 = 4
+	L3IPv6 uint8 = 6
+	L3ARP  uint8 = 1
+)
+
+// PacketInfo is everything the feature stage needs from one frame. It is a
+// plain value without pointers, so passing it around never allocates.
+type PacketInfo struct {
+	Time    int64  // Unix nanoseconds from the capture
+	WireLen uint32 // length on the wire
+	CapLen  uint32 // bytes captured
+
+	L3      uint8    // L3None, L3IPv4, L3IPv6 or L3ARP
+	Proto   Protocol // outer layer-4 protocol
+	IPProto uint8    // IP protocol number of the outer IP header chain
+	App     App      // application by well-known port
+
+	// Src and Dst are IP addresses, IPv4 as IPv4-mapped IPv6. For ARP they
+	// are the sender and target protocol addresses.
+	Src, Dst         [16]byte
+	SrcPort, DstPort uint16
+	SrcMAC           [6]byte // Ethernet source, or ARP sender hardware address
+
+	TCPFlags uint8
+	ICMPType uint8
+	ICMPCode uint8
+	ARPOp    uint16
+
+	Fragment         bool // any IP fragment
+	NonFirstFragment bool // a fragment without the layer-4 header
+
+	VLAN    uint16 // outermost 802.1Q VLAN id
+	HasVLAN bool
+
+	Payload uint32 // layer-4 payload bytes as claimed by the headers
+
+	DNS         bool // a DNS header was read on port 53
+	DNSResponse bool
+	DNSRcode    uint8
+	DNSAnswers  uint16
+	DNSQueries  uint16
+}
+
+// IsIP reports whether the packet had an IPv4 or IPv6 header.
+func (p *PacketInfo) IsIP() bool { return p.L3 == L3IPv4 || p.L3 == L3IPv6 }
+
+// SrcAddr returns the source as a netip.Addr, unmapped for IPv4.
+func (p *PacketInfo) SrcAddr() netip.Addr { return netip.AddrFrom16(p.Src).Unmap() }
+
+// DstAddr returns the destination as a netip.Addr, unmapped for IPv4.
+func (p *PacketInfo) DstAddr() netip.Addr { return netip.AddrFrom16(p.Dst).Unmap() }
+
+// appByPort maps well-known ports to applications. Ports not listed are
+// AppNone. It is a fixed array so the lookup never allocates.
+var appByPort = func() (m [65536]App) {
+	set := func(a App, ports ...uint16) {
+		for _, p := range ports {
+			m[p] = a
+		}
+	}
+	set(AppDNS, 53)
+	set(AppHTTP, 80, 8080, 8000, 8008)
+	set(AppTLS, 443, 8443, 853, 993, 995)
+	set(AppSSH, 22)
+	set(AppTelnet, 23, 2323)
+	set(AppFTP, 20, 21)
+	set(AppSMTP, 25, 465, 587)
+	set(AppRDP, 3389)
+	set(AppSMB, 139, 445)
+	set(AppNTP, 123)
+	set(AppSNMP, 161, 162)
+	set(AppSSDP, 1900)
+	set(AppMemcached, 11211)
+	set(AppLDAP, 389, 636)
+	set(AppDHCP, 67, 68, 546, 547)
+	return m
+}()
+
+// classifyApp picks the application from the server side of a conversation:
+// the well-known port, preferring the destination, then the lower port.
+func classifyApp(proto Protocol, src, dst uint16) App {
+	a := appByPort[dst]
+	if a == AppNone {
+		a = appByPort[src]
+	}
+	if proto == ProtoUDP && a == AppTLS && (src == 443 || dst == 443) {
+		a = AppQUIC
+	}
+	return a
+}

@@ -1,0 +1,561 @@
+package features
+
+import (
+	"math"
+	"math/bits"
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
+)
+
+// Config bounds and shapes an Aggregator.
+type Config struct {
+	Window      time.Duration // window length, cut on packet timestamps
+	FlowsMax    int           // flow table capacity
+	FlowIdle    time.Duration // a flow without packets for this long ends
+	FlowActive  time.Duration // a flow older than this ends
+	TopK        int           // top sources and destinations by bytes; 0 disables
+	MaxGapFills int           // empty windows emitted for a gap before skipping ahead
+}
+
+// DefaultConfig returns the defaults the exporter's flags use.
+func DefaultConfig() Config {
+	return Config{
+		Window:      10 * time.Second,
+		FlowsMax:    65536,
+		FlowIdle:    30 * time.Second,
+		FlowActive:  5 * time.Minute,
+		MaxGapFills: 360,
+	}
+}
+
+// MaxTopK caps Config.TopK: each entry becomes a labelled series.
+const MaxTopK = 50
+
+// Sketch sizes. They bound memory per interface whatever the traffic.
+const (
+	hllPrecision   = 14      // 16 KiB each, standard error 0.8%
+	entropyBuckets = 4096    // address entropy saturates near 12 bits
+	fanoutBits     = 1 << 23 // 1 MiB per Bloom filter: <0.3% false positives at 500k pairs
+	fanoutK        = 4
+	heavyK         = 32 // heavy-hitter slots per summary
+)
+
+// SizeBuckets are the upper bounds of the packet size histogram, in bytes.
+var SizeBuckets = []float64{64, 128, 256, 512, 1024, 1518, 9000, 65535}
+
+// TopEntry is one heavy hitter by bytes.
+type TopEntry struct {
+	Addr  [16]byte
+	Bytes uint64
+}
+
+// Window is the result of one closed window on one interface.
+type Window struct {
+	Interface  string
+	Start, End int64   // Unix nanoseconds, End exclusive
+	Seconds    float64 // time the rates are divided by
+	Features   Vector
+	Packets    [decode.NumProtocols]uint64
+	Bytes      [decode.NumProtocols]uint64
+	TopSources []TopEntry // by bytes, when Config.TopK > 0
+	TopDests   []TopEntry
+	Partial    bool // closed early at the end of a capture file
+}
+
+// Counters are cumulative since the aggregator started.
+type Counters struct {
+	Packets     [decode.NumProtocols]uint64
+	Bytes       [decode.NumProtocols]uint64
+	AppPackets  [decode.NumApps]uint64
+	AppBytes    [decode.NumApps]uint64
+	SizeCounts  []uint64 // per SizeBuckets entry, not cumulative, plus +Inf
+	SizeSum     float64
+	Flows       FlowStats
+	FlowsActive int
+	FlowsMax    int
+	Windows     uint64 // windows closed
+	GapSkipped  uint64 // empty windows not emitted because a gap was too long
+	ClockResets uint64 // times the packet clock jumped back by more than a window
+}
+
+// windowState is the per-window accumulation, reset at each window.
+type windowState struct {
+	packets, bytes    uint64
+	sizeSq            float64
+	iaCount           uint64
+	iaSum, iaSq       float64
+	sec               int64
+	secPackets        uint64
+	secBytes          uint64
+	peakPkts, peakBit uint64
+	proto             [decode.NumProtocols]uint64
+	protoBytes        [decode.NumProtocols]uint64
+	syn, synAck       uint64
+	rst, fin          uint64
+	unreach, echo     uint64
+	dnsQ, dnsR        uint64
+	dnsErr            uint64
+	dnsRBytes         uint64
+	frags             uint64
+	arpReq, arpRep    uint64
+	ipPackets         uint64
+	portCount         uint64
+	ports             [65536 / 64]uint64
+}
+
+// Aggregator turns PacketInfo into windows. It is not safe for concurrent
+// use: one goroutine owns it and hands out copies.
+type Aggregator struct {
+	cfg    Config
+	iface  string
+	length int64
+	emit   func(*Window)
+
+	started    bool
+	start      int64
+	lastTime   int64
+	havePacket bool
+
+	w        windowState
+	counters Counters
+
+	srcHLL, dstHLL, connHLL *sketch.HLL
+	srcEnt, dstEnt, portEnt *sketch.Histogram
+	portPairs, hostPairs    *sketch.Bloom
+	portFanout, hostFanout  *sketch.SpaceSaving
+	srcPackets              *sketch.SpaceSaving
+	topSrc, topDst          *sketch.SpaceSaving
+	flows                   *flowTable
+	scratch                 []sketch.Entry
+}
+
+// NewAggregator returns an aggregator for one interface. emit is called
+// synchronously with each closed window; the window is the caller's to keep.
+func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
+	def := DefaultConfig()
+	if cfg.Window <= 0 {
+		cfg.Window = def.Window
+	}
+	if cfg.FlowsMax <= 0 {
+		cfg.FlowsMax = def.FlowsMax
+	}
+	if cfg.FlowIdle <= 0 {
+		cfg.FlowIdle = def.FlowIdle
+	}
+	if cfg.FlowActive <= 0 {
+		cfg.FlowActive = def.FlowActive
+	}
+	if cfg.MaxGapFills <= 0 {
+		cfg.MaxGapFills = def.MaxGapFills
+	}
+	cfg.TopK = min(max(cfg.TopK, 0), MaxTopK)
+	a := &Aggregator{
+		cfg:        cfg,
+		iface:      iface,
+		length:     int64(cfg.Window),
+		emit:       emit,
+		srcHLL:     sketch.NewHLL(hllPrecision),
+		dstHLL:     sketch.NewHLL(hllPrecision),
+		connHLL:    sketch.NewHLL(hllPrecision),
+		srcEnt:     sketch.NewHistogram(entropyBuckets),
+		dstEnt:     sketch.NewHistogram(entropyBuckets),
+		portEnt:    sketch.NewHistogram(65536),
+		portPairs:  sketch.NewBloom(fanoutBits, fanoutK),
+		hostPairs:  sketch.NewBloom(fanoutBits, fanoutK),
+		portFanout: sketch.NewSpaceSaving(heavyK),
+		hostFanout: sketch.NewSpaceSaving(heavyK),
+		srcPackets: sketch.NewSpaceSaving(heavyK),
+		flows:      newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
+		scratch:    make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
+	}
+	if cfg.TopK > 0 {
+		// A few spare slots make the reported top-k more accurate.
+		a.topSrc = sketch.NewSpaceSaving(cfg.TopK * 2)
+		a.topDst = sketch.NewSpaceSaving(cfg.TopK * 2)
+	}
+	a.counters.SizeCounts = make([]uint64, len(SizeBuckets)+1)
+	a.counters.FlowsMax = a.flows.capacity()
+	return a
+}
+
+// Config returns the configuration in effect after defaults and caps.
+func (a *Aggregator) Config() Config { return a.cfg }
+
+// Counters returns a copy of the cumulative counters.
+func (a *Aggregator) Counters() Counters {
+	c := a.counters
+	c.SizeCounts = append([]uint64(nil), a.counters.SizeCounts...)
+	c.Flows = a.flows.stats
+	c.FlowsActive = a.flows.used
+	return c
+}
+
+// CountersInto copies the cumulative counters into c, reusing its slices.
+func (a *Aggregator) CountersInto(c *Counters) {
+	sizes := c.SizeCounts
+	*c = a.counters
+	c.SizeCounts = append(sizes[:0], a.counters.SizeCounts...)
+	c.Flows = a.flows.stats
+	c.FlowsActive = a.flows.used
+}
+
+// Add accounts one decoded packet.
+func (a *Aggregator) Add(p *decode.PacketInfo) {
+	t := p.Time
+	if !a.started {
+		a.started = true
+		a.start = floorDiv(t, a.length) * a.length
+		a.w.sec = floorDiv(t, int64(time.Second))
+	}
+	switch {
+	case t >= a.start+a.length:
+		a.advanceTo(t, false)
+	case t < a.start-a.length:
+		// The clock went back by more than a window (a capture stored twice,
+		// a clock step): start over at the new time rather than pour the
+		// past into the current window.
+		a.closeWindow(false)
+		a.counters.ClockResets++
+		a.start = floorDiv(t, a.length) * a.length
+		a.w.sec = floorDiv(t, int64(time.Second))
+		a.havePacket = false
+	}
+	a.account(p)
+}
+
+// Advance closes every window that ended before now (packet clock, Unix
+// nanoseconds). It lets quiet links report zero windows.
+func (a *Aggregator) Advance(now int64) {
+	if !a.started {
+		a.started = true
+		a.start = floorDiv(now, a.length) * a.length
+		a.w.sec = floorDiv(now, int64(time.Second))
+		return
+	}
+	if now >= a.start+a.length {
+		a.advanceTo(now, false)
+	}
+}
+
+// Flush closes the current window even though it is not over, as at the
+// end of a capture file. Rates are divided by the time the window covers.
+func (a *Aggregator) Flush() {
+	if !a.started || (a.w.packets == 0 && !a.havePacket) {
+		return
+	}
+	a.closeWindow(true)
+	a.start += a.length
+	a.havePacket = false
+}
+
+// advanceTo closes the current window and the empty ones up to t.
+func (a *Aggregator) advanceTo(t int64, partial bool) {
+	a.closeWindow(partial)
+	a.start += a.length
+	a.havePacket = false
+	gaps := (t - a.start) / a.length
+	if gaps <= 0 {
+		return
+	}
+	fill := min(gaps, int64(a.cfg.MaxGapFills))
+	for range fill {
+		a.closeWindow(false)
+		a.start += a.length
+	}
+	if skipped := gaps - fill; skipped > 0 {
+		a.counters.GapSkipped += uint64(skipped)
+		a.start += skipped * a.length
+	}
+}
+
+func (a *Aggregator) account(p *decode.PacketInfo) {
+	w := &a.w
+	size := uint64(p.WireLen)
+	c := &a.counters
+	c.Packets[p.Proto]++
+	c.Bytes[p.Proto] += size
+	c.AppPackets[p.App]++
+	c.AppBytes[p.App] += size
+	c.SizeCounts[sizeBucket(p.WireLen)]++
+	c.SizeSum += float64(size)
+
+	if a.havePacket {
+		if d := p.Time - a.lastTime; d > 0 {
+			ds := float64(d) / 1e9
+			w.iaSum += ds
+			w.iaSq += ds * ds
+		}
+		w.iaCount++
+	}
+	a.havePacket = true
+	a.lastTime = p.Time
+
+	if sec := floorDiv(p.Time, int64(time.Second)); sec != w.sec {
+		a.closeSecond()
+		w.sec = sec
+	}
+	w.secPackets++
+	w.secBytes += size
+
+	w.packets++
+	w.bytes += size
+	w.sizeSq += float64(size) * float64(size)
+	w.proto[p.Proto]++
+	w.protoBytes[p.Proto] += size
+
+	if p.Fragment {
+		w.frags++
+	}
+	switch p.Proto {
+	case decode.ProtoTCP:
+		f := p.TCPFlags
+		if f&decode.TCPSyn != 0 {
+			if f&decode.TCPAck != 0 {
+				w.synAck++
+			} else {
+				w.syn++
+			}
+		}
+		if f&decode.TCPRst != 0 {
+			w.rst++
+		}
+		if f&decode.TCPFin != 0 {
+			w.fin++
+		}
+	case decode.ProtoICMP:
+		switch p.ICMPType {
+		case 3:
+			w.unreach++
+		case 8:
+			w.echo++
+		}
+	case decode.ProtoICMPv6:
+		switch p.ICMPType {
+		case 1:
+			w.unreach++
+		case 128:
+			w.echo++
+		}
+	case decode.ProtoARP:
+		switch p.ARPOp {
+		case 1:
+			w.arpReq++
+		case 2:
+			w.arpRep++
+		}
+	}
+	if p.DNS {
+		if p.DNSResponse {
+			w.dnsR++
+			w.dnsRBytes += size
+			if p.DNSRcode != 0 {
+				w.dnsErr++
+			}
+		} else {
+			w.dnsQ++
+		}
+	}
+
+	if !p.IsIP() && p.L3 != decode.L3ARP {
+		return
+	}
+	hs, hd := sketch.HashAddr(p.Src), sketch.HashAddr(p.Dst)
+	a.srcHLL.Add(hs)
+	a.dstHLL.Add(hd)
+	a.srcEnt.Add(hs, 1)
+	a.dstEnt.Add(hd, 1)
+	a.srcPackets.Add(p.Src, hs, 1)
+	if a.topSrc != nil {
+		a.topSrc.Add(p.Src, hs, size)
+		a.topDst.Add(p.Dst, hd, size)
+	}
+	if !a.hostPairs.TestAndAdd(hs ^ sketch.Mix64(hd)) {
+		a.hostFanout.Add(p.Src, hs, 1)
+	}
+	if p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP {
+		port := p.DstPort
+		bit := uint64(1) << (port & 63)
+		if w.ports[port>>6]&bit == 0 {
+			w.ports[port>>6] |= bit
+			w.portCount++
+		}
+		a.portEnt.AddIndex(uint32(port), 1)
+		// Port fan-out counts TCP and UDP ports apart: a UDP scan and a
+		// TCP scan of the same ports are two sets.
+		pk := uint64(port)<<1 | uint64(p.Proto)&1
+		if !a.portPairs.TestAndAdd(hs ^ sketch.Mix64(pk+0x51afd7ed558ccd)) {
+			a.portFanout.Add(p.Src, hs, 1)
+		}
+	}
+	if p.IsIP() {
+		w.ipPackets++
+		a.connHLL.Add(a.flows.update(p))
+	}
+}
+
+// closeSecond folds the finished second into the window's peaks.
+func (a *Aggregator) closeSecond() {
+	w := &a.w
+	w.peakPkts = max(w.peakPkts, w.secPackets)
+	w.peakBit = max(w.peakBit, w.secBytes*8)
+	w.secPackets, w.secBytes = 0, 0
+}
+
+// closeWindow computes the feature vector, emits it and resets the state.
+func (a *Aggregator) closeWindow(partial bool) {
+	a.closeSecond()
+	end := a.start + a.length
+	a.flows.expire(end)
+	secs := float64(a.length) / 1e9
+	if partial {
+		secs = max(float64(a.lastTime-a.start)/1e9, 1)
+		secs = min(secs, float64(a.length)/1e9)
+	}
+	w := &a.w
+	win := &Window{
+		Interface: a.iface,
+		Start:     a.start,
+		End:       end,
+		Seconds:   secs,
+		Packets:   w.proto,
+		Bytes:     w.protoBytes,
+		Partial:   partial,
+	}
+	f := &win.Features
+	n := float64(w.packets)
+	f[PacketsPerSecond] = n / secs
+	f[BitsPerSecond] = float64(w.bytes) * 8 / secs
+	f[PeakPacketsPerSecond] = float64(w.peakPkts)
+	f[PeakBitsPerSecond] = float64(w.peakBit)
+	if w.packets > 0 {
+		mean := float64(w.bytes) / n
+		f[PacketSizeMean] = mean
+		f[PacketSizeStddev] = stddev(mean, w.sizeSq/n)
+	}
+	if w.iaCount > 0 {
+		mean := w.iaSum / float64(w.iaCount)
+		f[InterarrivalMean] = mean
+		f[InterarrivalStddev] = stddev(mean, w.iaSq/float64(w.iaCount))
+	}
+	f[TCPPacketsPerSecond] = float64(w.proto[decode.ProtoTCP]) / secs
+	f[UDPPacketsPerSecond] = float64(w.proto[decode.ProtoUDP]) / secs
+	f[ICMPPacketsPerSecond] = float64(w.proto[decode.ProtoICMP]+w.proto[decode.ProtoICMPv6]) / secs
+	f[ARPPacketsPerSecond] = float64(w.proto[decode.ProtoARP]) / secs
+	f[OtherPacketsPerSecond] = float64(w.proto[decode.ProtoOther]) / secs
+	f[UniqueSources] = float64(a.srcHLL.Estimate())
+	f[UniqueDestinations] = float64(a.dstHLL.Estimate())
+	f[UniqueDestinationPorts] = float64(w.portCount)
+	conns := a.connHLL.Estimate()
+	f[UniqueConnections] = float64(conns)
+	if conns > 0 {
+		f[PacketsPerConnection] = float64(w.ipPackets) / float64(conns)
+	}
+	f[NewFlowsPerSecond] = float64(a.flows.created) / secs
+	f[ActiveFlows] = float64(a.flows.used)
+	if a.flows.endedCount > 0 {
+		f[FlowDurationMean] = float64(a.flows.endedNanos) / 1e9 / float64(a.flows.endedCount)
+	}
+	f[TCPSyn] = float64(w.syn)
+	f[TCPSynAck] = float64(w.synAck)
+	f[TCPRst] = float64(w.rst)
+	f[TCPFin] = float64(w.fin)
+	if w.syn > 0 {
+		f[TCPHalfOpenRatio] = float64(w.syn-min(w.synAck, w.syn)) / float64(w.syn)
+	}
+	f[ICMPUnreachable] = float64(w.unreach)
+	f[ICMPEchoRequests] = float64(w.echo)
+	f[DNSQueries] = float64(w.dnsQ)
+	f[DNSResponses] = float64(w.dnsR)
+	f[DNSErrorResponses] = float64(w.dnsErr)
+	if w.dnsR > 0 {
+		f[DNSResponseSizeMean] = float64(w.dnsRBytes) / float64(w.dnsR)
+	}
+	f[MaxSourcePortFanout] = float64(a.topLowerBound(a.portFanout))
+	f[MaxSourceHostFanout] = float64(a.topLowerBound(a.hostFanout))
+	if total := a.srcPackets.Total(); total > 0 {
+		f[TopSourceShare] = float64(a.topLowerBound(a.srcPackets)) / float64(total)
+	}
+	f[SourceEntropy] = a.srcEnt.Entropy()
+	f[DestinationEntropy] = a.dstEnt.Entropy()
+	f[DestinationPortEntropy] = a.portEnt.Entropy()
+	f[Fragments] = float64(w.frags)
+	f[ARPRequests] = float64(w.arpReq)
+	f[ARPReplies] = float64(w.arpRep)
+	if a.topSrc != nil {
+		win.TopSources = a.top(a.topSrc)
+		win.TopDests = a.top(a.topDst)
+	}
+
+	a.counters.Windows++
+	a.reset()
+	if a.emit != nil {
+		a.emit(win)
+	}
+}
+
+// topLowerBound is the guaranteed count of the heaviest key.
+func (a *Aggregator) topLowerBound(s *sketch.SpaceSaving) uint64 {
+	a.scratch = s.Top(a.scratch[:0])
+	if len(a.scratch) == 0 {
+		return 0
+	}
+	return a.scratch[0].Count - a.scratch[0].Err
+}
+
+func (a *Aggregator) top(s *sketch.SpaceSaving) []TopEntry {
+	a.scratch = s.Top(a.scratch[:0])
+	n := min(len(a.scratch), a.cfg.TopK)
+	out := make([]TopEntry, n)
+	for i := range n {
+		out[i] = TopEntry{Addr: a.scratch[i].Key, Bytes: a.scratch[i].Count}
+	}
+	return out
+}
+
+func (a *Aggregator) reset() {
+	sec := a.w.sec
+	a.w = windowState{sec: sec}
+	a.srcHLL.Reset()
+	a.dstHLL.Reset()
+	a.connHLL.Reset()
+	a.srcEnt.Reset()
+	a.dstEnt.Reset()
+	a.portEnt.Reset()
+	a.portPairs.Reset()
+	a.hostPairs.Reset()
+	a.portFanout.Reset()
+	a.hostFanout.Reset()
+	a.srcPackets.Reset()
+	if a.topSrc != nil {
+		a.topSrc.Reset()
+		a.topDst.Reset()
+	}
+	a.flows.resetWindow()
+}
+
+func sizeBucket(n uint32) int {
+	for i, b := range SizeBuckets {
+		if float64(n) <= b {
+			return i
+		}
+	}
+	return len(SizeBuckets)
+}
+
+func stddev(mean, meanSq float64) float64 {
+	return math.Sqrt(max(meanSq-mean*mean, 0))
+}
+
+// floorDiv divides rounding toward negative infinity, so that windows of
+// captures from before 1970 still align.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+var _ = bits.OnesCount64

@@ -1,0 +1,125 @@
+// Package features cuts packets into windows on their own timestamps and
+// computes, per window, one feature vector from a single schema shared by
+// the metrics, the README and the detector.
+//
+// Every structure that grows with hosts, ports or flows is bounded: unique
+// counts go through sketches, per-source fan-out through Bloom filters and a
+// heavy-hitter summary, flows through a fixed-size table that evicts.
+package features
+
+// Feature describes one entry of the feature vector.
+type Feature struct {
+	Name string // metric-friendly name, also the key in model files
+	Unit string
+	Help string // one sentence ending in a period
+}
+
+// Index of each feature in a Vector. The order is part of the model file
+// contract: append new features, never reorder.
+const (
+	PacketsPerSecond Index = iota
+	BitsPerSecond
+	PeakPacketsPerSecond
+	PeakBitsPerSecond
+	PacketSizeMean
+	PacketSizeStddev
+	InterarrivalMean
+	InterarrivalStddev
+	TCPPacketsPerSecond
+	UDPPacketsPerSecond
+	ICMPPacketsPerSecond
+	ARPPacketsPerSecond
+	OtherPacketsPerSecond
+	UniqueSources
+	UniqueDestinations
+	UniqueDestinationPorts
+	UniqueConnections
+	PacketsPerConnection
+	NewFlowsPerSecond
+	ActiveFlows
+	FlowDurationMean
+	TCPSyn
+	TCPSynAck
+	TCPRst
+	TCPFin
+	TCPHalfOpenRatio
+	ICMPUnreachable
+	ICMPEchoRequests
+	DNSQueries
+	DNSResponses
+	DNSErrorResponses
+	DNSResponseSizeMean
+	MaxSourcePortFanout
+	MaxSourceHostFanout
+	TopSourceShare
+	SourceEntropy
+	DestinationEntropy
+	DestinationPortEntropy
+	Fragments
+	ARPRequests
+	ARPReplies
+	NumFeatures
+)
+
+// Index names a position in a Vector.
+type Index int
+
+// Vector is one window's features in Schema order.
+type Vector [NumFeatures]float64
+
+// Schema lists every feature in Vector order.
+var Schema = [NumFeatures]Feature{
+	PacketsPerSecond:       {"packets_per_second", "packets/s", "Packets per second averaged over the window."},
+	BitsPerSecond:          {"bits_per_second", "bits/s", "Bits on the wire per second averaged over the window."},
+	PeakPacketsPerSecond:   {"peak_packets_per_second", "packets/s", "Highest packet count in one second of the window."},
+	PeakBitsPerSecond:      {"peak_bits_per_second", "bits/s", "Highest bit count in one second of the window."},
+	PacketSizeMean:         {"packet_size_mean_bytes", "bytes", "Mean packet size on the wire."},
+	PacketSizeStddev:       {"packet_size_stddev_bytes", "bytes", "Standard deviation of the packet size on the wire."},
+	InterarrivalMean:       {"interarrival_mean_seconds", "seconds", "Mean time between consecutive packets."},
+	InterarrivalStddev:     {"interarrival_stddev_seconds", "seconds", "Standard deviation of the time between consecutive packets."},
+	TCPPacketsPerSecond:    {"tcp_packets_per_second", "packets/s", "TCP packets per second."},
+	UDPPacketsPerSecond:    {"udp_packets_per_second", "packets/s", "UDP packets per second."},
+	ICMPPacketsPerSecond:   {"icmp_packets_per_second", "packets/s", "ICMP and ICMPv6 packets per second."},
+	ARPPacketsPerSecond:    {"arp_packets_per_second", "packets/s", "ARP packets per second."},
+	OtherPacketsPerSecond:  {"other_packets_per_second", "packets/s", "Packets of other protocols (fragments, GRE, non-IP) per second."},
+	UniqueSources:          {"unique_source_addresses", "addresses", "Distinct source IP addresses (sketch, error under 2%)."},
+	UniqueDestinations:     {"unique_destination_addresses", "addresses", "Distinct destination IP addresses (sketch, error under 2%)."},
+	UniqueDestinationPorts: {"unique_destination_ports", "ports", "Distinct TCP and UDP destination ports."},
+	UniqueConnections:      {"unique_connections", "connections", "Distinct connections (5-tuples, both directions joined; sketch)."},
+	PacketsPerConnection:   {"packets_per_connection", "packets", "TCP and UDP packets per distinct connection."},
+	NewFlowsPerSecond:      {"new_flows_per_second", "flows/s", "Flows first seen in the window, per second."},
+	ActiveFlows:            {"active_flows", "flows", "Flows in the flow table at the end of the window."},
+	FlowDurationMean:       {"flow_duration_mean_seconds", "seconds", "Mean duration of the flows that ended in the window."},
+	TCPSyn:                 {"tcp_syn_packets", "packets", "TCP packets with SYN and without ACK."},
+	TCPSynAck:              {"tcp_synack_packets", "packets", "TCP packets with SYN and ACK."},
+	TCPRst:                 {"tcp_rst_packets", "packets", "TCP packets with RST."},
+	TCPFin:                 {"tcp_fin_packets", "packets", "TCP packets with FIN."},
+	TCPHalfOpenRatio:       {"tcp_half_open_ratio", "ratio", "Share of SYNs not answered by a SYN-ACK in the window."},
+	ICMPUnreachable:        {"icmp_unreachable_packets", "packets", "ICMP and ICMPv6 destination-unreachable packets."},
+	ICMPEchoRequests:       {"icmp_echo_request_packets", "packets", "ICMP and ICMPv6 echo requests."},
+	DNSQueries:             {"dns_queries", "messages", "DNS queries seen on port 53."},
+	DNSResponses:           {"dns_responses", "messages", "DNS responses seen on port 53."},
+	DNSErrorResponses:      {"dns_error_responses", "messages", "DNS responses with a non-zero response code."},
+	DNSResponseSizeMean:    {"dns_response_size_mean_bytes", "bytes", "Mean size on the wire of DNS responses."},
+	MaxSourcePortFanout:    {"max_source_port_fanout", "ports", "Most distinct destination ports contacted by one source."},
+	MaxSourceHostFanout:    {"max_source_host_fanout", "addresses", "Most distinct destination addresses contacted by one source."},
+	TopSourceShare:         {"top_source_share", "ratio", "Share of the window's packets sent by the busiest source."},
+	SourceEntropy:          {"source_address_entropy_bits", "bits", "Shannon entropy of source addresses by packets."},
+	DestinationEntropy:     {"destination_address_entropy_bits", "bits", "Shannon entropy of destination addresses by packets."},
+	DestinationPortEntropy: {"destination_port_entropy_bits", "bits", "Shannon entropy of TCP and UDP destination ports by packets."},
+	Fragments:              {"fragment_packets", "packets", "IPv4 and IPv6 fragments."},
+	ARPRequests:            {"arp_request_packets", "packets", "ARP requests."},
+	ARPReplies:             {"arp_reply_packets", "packets", "ARP replies."},
+}
+
+// Names returns the feature names in order.
+func Names() []string {
+	n := make([]string, NumFeatures)
+	for i, f := range Schema {
+		n[i] = f.Name
+	}
+	return n
+}
+
+// Get returns the value of feature i.
+func (v *Vector) Get(i Index) float64 { return v[i] }

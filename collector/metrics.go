@@ -1,0 +1,152 @@
+package collector
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+const namespace = "netanomaly"
+
+func desc(subsystem, name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, nil)
+}
+
+var (
+	packetsDesc    = desc("", "packets_total", "Packets by outer layer-4 protocol.", "interface", "protocol")
+	bytesDesc      = desc("", "bytes_total", "Bytes on the wire by outer layer-4 protocol.", "interface", "protocol")
+	appPacketsDesc = desc("", "app_packets_total", "Packets by application, guessed from well-known ports.", "interface", "app")
+	appBytesDesc   = desc("", "app_bytes_total", "Bytes on the wire by application, guessed from well-known ports.", "interface", "app")
+	sizeDesc       = desc("", "packet_size_bytes", "Packet size on the wire.", "interface")
+
+	windowsDesc      = desc("", "windows_total", "Feature windows closed.", "interface")
+	windowStartDesc  = desc("window", "start_timestamp_seconds", "Start of the last closed window on the packet clock.", "interface")
+	windowLengthDesc = desc("window", "length_seconds", "Time the last closed window's rates are divided by.", "interface")
+	gapSkippedDesc   = desc("window", "gaps_skipped_total", "Empty windows not emitted because the packet clock jumped too far ahead.", "interface")
+	clockResetsDesc  = desc("window", "clock_resets_total", "Times the packet clock went back by more than a window.", "interface")
+	topSrcDesc       = desc("", "top_source_bytes", "Bytes sent by the busiest sources in the last window (opt-in, capped top-k).", "interface", "rank", "address")
+	topDstDesc       = desc("", "top_destination_bytes", "Bytes received by the busiest destinations in the last window (opt-in, capped top-k).", "interface", "rank", "address")
+
+	flowsActiveDesc  = desc("flows", "active", "Flows in the flow table.", "interface")
+	flowsMaxDesc     = desc("flows", "max", "Capacity of the flow table (--flows.max, rounded up).", "interface")
+	flowsCreatedDesc = desc("flows", "created_total", "Flows inserted into the flow table.", "interface")
+	flowsEndedDesc   = desc("flows", "ended_total", "Flows that timed out or closed.", "interface")
+	flowsEvictedDesc = desc("flows", "evicted_total", "Flows pushed out of a full flow table by new flows.", "interface")
+
+	upDesc          = desc("capture", "up", "Whether the capture source is open (1) or down and being reopened (0).", "interface")
+	receivedDesc    = desc("capture", "packets_received_total", "Packets received from the kernel or read from the file.", "interface")
+	droppedDesc     = desc("capture", "packets_dropped_total", "Packets dropped before counting, by stage: kernel (ring full), interface (driver), queue (our own queue full).", "interface", "stage")
+	reopensDesc     = desc("capture", "reopens_total", "Times the capture source was reopened after a failure.", "interface")
+	decodeErrDesc   = desc("decode", "errors_total", "Frames with a malformed header, by layer; they are still counted as packets.", "interface", "layer")
+	unsupportedDesc = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
+	busyDesc        = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
+)
+
+// featureDescs has one gauge per schema feature: netanomaly_window_<name>.
+var featureDescs = func() (d [features.NumFeatures]*prometheus.Desc) {
+	for i, f := range features.Schema {
+		d[i] = desc("window", f.Name, f.Help+" Last closed window.", "interface")
+	}
+	return d
+}()
+
+// Exporter is the prometheus.Collector for all pipelines. Collect only
+// reads published snapshots: a scrape never waits for capture.
+type Exporter struct {
+	pipelines []*Pipeline
+	anon      *Anonymizer
+}
+
+// NewExporter returns a collector over the pipelines.
+func NewExporter(pipelines []*Pipeline, anon *Anonymizer) *Exporter {
+	return &Exporter{pipelines: pipelines, anon: anon}
+}
+
+// Describe sends no descriptors: the exporter is unchecked, because the
+// top-k series depend on traffic.
+func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
+
+// Collect emits const metrics from each pipeline's last snapshot.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range e.pipelines {
+		e.collect(ch, p)
+	}
+}
+
+func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
+	s := p.Snapshot()
+	iface := s.Interface
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{iface}, labels...)...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{iface}, labels...)...)
+	}
+	c := &s.Counters
+
+	up := 0.0
+	if p.Up() {
+		up = 1
+	}
+	gauge(upDesc, up)
+	counter(receivedDesc, float64(s.Source.Received))
+	counter(droppedDesc, float64(s.Source.KernelDropped), "kernel")
+	counter(droppedDesc, float64(s.Source.IfDropped), "interface")
+	counter(droppedDesc, float64(s.QueueDropped), "queue")
+	counter(reopensDesc, float64(s.Reopens))
+	for l, name := range decode.LayerNames() {
+		counter(decodeErrDesc, float64(s.DecodeErrors[l]), name)
+	}
+	counter(unsupportedDesc, float64(s.UnsupportedLink))
+	counter(busyDesc, s.BusySeconds)
+
+	for i, name := range decode.ProtocolNames() {
+		counter(packetsDesc, float64(c.Packets[i]), name)
+		counter(bytesDesc, float64(c.Bytes[i]), name)
+	}
+	for i, name := range decode.AppNames() {
+		if decode.App(i) == decode.AppNone {
+			continue
+		}
+		counter(appPacketsDesc, float64(c.AppPackets[i]), name)
+		counter(appBytesDesc, float64(c.AppBytes[i]), name)
+	}
+	if len(c.SizeCounts) == len(features.SizeBuckets)+1 {
+		buckets := make(map[float64]uint64, len(features.SizeBuckets))
+		var cum uint64
+		for i, ub := range features.SizeBuckets {
+			cum += c.SizeCounts[i]
+			buckets[ub] = cum
+		}
+		cum += c.SizeCounts[len(features.SizeBuckets)]
+		ch <- prometheus.MustNewConstHistogram(sizeDesc, cum, c.SizeSum, buckets, iface)
+	}
+
+	counter(windowsDesc, float64(c.Windows))
+	counter(gapSkippedDesc, float64(c.GapSkipped))
+	counter(clockResetsDesc, float64(c.ClockResets))
+	gauge(flowsActiveDesc, float64(c.FlowsActive))
+	gauge(flowsMaxDesc, float64(c.FlowsMax))
+	counter(flowsCreatedDesc, float64(c.Flows.Created))
+	counter(flowsEndedDesc, float64(c.Flows.Ended))
+	counter(flowsEvictedDesc, float64(c.Flows.Evicted))
+
+	w := s.Window
+	if w == nil {
+		return // no window closed yet: no feature values to report
+	}
+	gauge(windowStartDesc, float64(w.Start)/1e9)
+	gauge(windowLengthDesc, w.Seconds)
+	for i, d := range featureDescs {
+		gauge(d, w.Features[i])
+	}
+	for i, t := range w.TopSources {
+		gauge(topSrcDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
+	}
+	for i, t := range w.TopDests {
+		gauge(topDstDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
+	}
+}

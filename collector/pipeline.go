@@ -1,0 +1,302 @@
+// Package collector joins a packet source, the decoder and the window
+// aggregator per interface, and exposes their snapshots to Prometheus.
+package collector
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture"
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+const (
+	batchSize = 256
+	// queueBatches bounds the queue between capture and features: 64
+	// batches of 256 packets. A live source drops whole batches when it is
+	// full (counted), a file source waits.
+	queueBatches    = 64
+	publishInterval = 100 * time.Millisecond
+	statsInterval   = time.Second
+	// idleGrace lets late packets in before a quiet window is closed.
+	idleGrace = time.Second
+	reopenMin = time.Second
+	reopenMax = 30 * time.Second
+)
+
+// Opener opens (or reopens) the source of a live interface.
+type Opener func() (capture.Source, error)
+
+// PipelineConfig configures one interface's pipeline.
+type PipelineConfig struct {
+	Interface string
+	Features  features.Config
+	// Lossless makes the capture stage wait for the feature stage instead
+	// of dropping: right for files, wrong for live links.
+	Lossless bool
+	// Reopen, if set, is used to reopen a live source that failed.
+	Reopen Opener
+	// OnWindow is called from the feature goroutine for each closed window.
+	OnWindow func(*features.Window)
+}
+
+// Snapshot is what a scrape reads: cumulative counters and the last closed
+// window. It is immutable once published.
+type Snapshot struct {
+	Interface       string
+	Counters        features.Counters
+	Window          *features.Window
+	DecodeErrors    [decode.NumLayers]uint64
+	UnsupportedLink uint64
+	Source          capture.Stats
+	QueueDropped    uint64
+	BusySeconds     float64 // time the feature stage spent working
+	Reopens         uint64
+}
+
+// batch carries decoded packets and the capture stage's cumulative
+// counters from the capture goroutine to the feature goroutine.
+type batch struct {
+	n        int
+	infos    [batchSize]decode.PacketInfo
+	clock    int64 // packet clock when the batch was sent, if hasClock
+	hasClock bool
+	eof      bool
+
+	decodeErrors    [decode.NumLayers]uint64
+	unsupportedLink uint64
+	source          capture.Stats
+	reopens         uint64
+}
+
+// Pipeline captures, decodes and aggregates one interface.
+type Pipeline struct {
+	cfg    PipelineConfig
+	logger *slog.Logger
+
+	src     capture.Source
+	up      atomic.Bool
+	snap    atomic.Pointer[Snapshot]
+	queue   chan *batch
+	free    chan *batch
+	done    chan struct{}
+	dropped atomic.Uint64
+	reopens uint64
+
+	decoder *decode.Decoder
+	agg     *features.Aggregator
+
+	lastWindow *features.Window
+	busy       float64
+	stats      capture.Stats
+	unsupWarn  sync.Once
+}
+
+// NewPipeline prepares a pipeline on an opened source. Run starts it.
+func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *Pipeline {
+	p := &Pipeline{
+		cfg:     cfg,
+		logger:  logger.With("interface", cfg.Interface),
+		src:     src,
+		queue:   make(chan *batch, queueBatches),
+		free:    make(chan *batch, queueBatches+2),
+		done:    make(chan struct{}),
+		decoder: decode.NewDecoder(),
+	}
+	for range queueBatches + 2 {
+		p.free <- &batch{}
+	}
+	p.agg = features.NewAggregator(cfg.Features, cfg.Interface, p.onWindow)
+	p.up.Store(src != nil)
+	p.snap.Store(&Snapshot{Interface: cfg.Interface, Counters: p.agg.Counters()})
+	return p
+}
+
+// Interface returns the interface label.
+func (p *Pipeline) Interface() string { return p.cfg.Interface }
+
+// Up reports whether the source is open and delivering.
+func (p *Pipeline) Up() bool { return p.up.Load() }
+
+// Snapshot returns the last published snapshot.
+func (p *Pipeline) Snapshot() *Snapshot { return p.snap.Load() }
+
+// Done is closed when the pipeline has stopped: the file ended, or the
+// context was cancelled. The last snapshot stays readable.
+func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
+// Run runs both stages until ctx is cancelled or a file source ends.
+func (p *Pipeline) Run(ctx context.Context) {
+	go p.captureLoop(ctx)
+	p.featureLoop()
+	close(p.done)
+}
+
+// captureLoop is stage one: read, decode, batch.
+func (p *Pipeline) captureLoop(ctx context.Context) {
+	defer close(p.queue)
+	b := <-p.free
+	lastStats := time.Now()
+	backoff := reopenMin
+	for {
+		if ctx.Err() != nil {
+			p.closeSource()
+			p.send(b, true, true)
+			return
+		}
+		if p.src == nil {
+			if b = p.reopen(ctx, &backoff, b); p.src == nil {
+				continue
+			}
+		}
+		pkt, err := p.src.Next()
+		switch {
+		case err == nil:
+			info := &b.infos[b.n]
+			info.Time = pkt.TimeNanos
+			info.WireLen = uint32(pkt.WireLen)
+			if !p.decoder.Decode(pkt.LinkType, pkt.Data, info) {
+				p.unsupWarn.Do(func() {
+					p.logger.Warn("skipping frames of an unsupported link type; they are counted in netanomaly_decode_unsupported_link_total", "link_type", pkt.LinkType)
+				})
+				continue
+			}
+			b.n++
+			if b.n == batchSize {
+				if now := time.Now(); now.Sub(lastStats) >= statsInterval {
+					lastStats = now
+					p.stats = p.src.Stats()
+				}
+				b = p.send(b, false, false)
+			}
+		case errors.Is(err, capture.ErrTimeout):
+			p.stats = p.src.Stats()
+			b = p.send(b, false, true)
+		case errors.Is(err, io.EOF):
+			p.stats = p.src.Stats()
+			p.closeSource()
+			p.send(b, true, false)
+			return
+		default:
+			p.logger.Error("capture failed; reopening", "err", err)
+			p.stats = p.src.Stats()
+			p.closeSource()
+			if p.cfg.Reopen == nil {
+				p.send(b, true, false)
+				return
+			}
+			b = p.send(b, false, false)
+		}
+	}
+}
+
+// reopen tries to open the source again after a failure, sending clock
+// ticks meanwhile so that quiet windows still close. It sends b and
+// returns the batch to fill next.
+func (p *Pipeline) reopen(ctx context.Context, backoff *time.Duration, b *batch) *batch {
+	src, err := p.cfg.Reopen()
+	if err == nil {
+		p.src = src
+		p.reopens++
+		p.up.Store(true)
+		*backoff = reopenMin
+		p.logger.Info("capture reopened")
+		return p.send(b, false, false)
+	}
+	p.logger.Warn("capture still down; retrying", "err", err, "retry_in", *backoff)
+	b.clock, b.hasClock = time.Now().UnixNano(), true
+	b = p.send(b, false, false)
+	select {
+	case <-ctx.Done():
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, reopenMax)
+	return b
+}
+
+func (p *Pipeline) closeSource() {
+	if p.src != nil {
+		_ = p.src.Close()
+		p.src = nil
+	}
+	p.up.Store(false)
+}
+
+// send hands b to the feature stage and returns an empty batch to fill.
+func (p *Pipeline) send(b *batch, eof, tick bool) *batch {
+	b.eof = eof
+	if tick && p.src != nil {
+		b.clock, b.hasClock = p.src.Clock()
+	}
+	b.decodeErrors = p.decoder.Errors
+	b.unsupportedLink = p.decoder.UnsupportedLink
+	b.source = p.stats
+	b.reopens = p.reopens
+	if p.cfg.Lossless || eof {
+		p.queue <- b
+		if eof {
+			return nil
+		}
+		return <-p.free
+	}
+	select {
+	case p.queue <- b:
+		return <-p.free
+	default:
+		// The feature stage is behind: drop this batch rather than stall the
+		// kernel ring, and count it.
+		p.dropped.Add(uint64(b.n))
+		b.n, b.hasClock = 0, false
+		return b
+	}
+}
+
+// featureLoop is stage two: aggregate and publish.
+func (p *Pipeline) featureLoop() {
+	var lastPublish time.Time
+	for b := range p.queue {
+		t0 := time.Now()
+		for i := range b.n {
+			p.agg.Add(&b.infos[i])
+		}
+		if b.hasClock {
+			p.agg.Advance(b.clock - int64(idleGrace))
+		}
+		if b.eof {
+			p.agg.Flush()
+		}
+		now := time.Now()
+		p.busy += now.Sub(t0).Seconds()
+		if b.eof || b.hasClock || now.Sub(lastPublish) >= publishInterval {
+			lastPublish = now
+			snap := &Snapshot{
+				Interface:       p.cfg.Interface,
+				Window:          p.lastWindow,
+				DecodeErrors:    b.decodeErrors,
+				UnsupportedLink: b.unsupportedLink,
+				Source:          b.source,
+				QueueDropped:    p.dropped.Load(),
+				BusySeconds:     p.busy,
+				Reopens:         b.reopens,
+			}
+			p.agg.CountersInto(&snap.Counters)
+			p.snap.Store(snap)
+		}
+		b.n, b.hasClock, b.eof = 0, false, false
+		p.free <- b
+	}
+}
+
+// onWindow runs in the feature goroutine when a window closes.
+func (p *Pipeline) onWindow(w *features.Window) {
+	p.lastWindow = w
+	if p.cfg.OnWindow != nil {
+		p.cfg.OnWindow(w)
+	}
+}
