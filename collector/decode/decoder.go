@@ -172,7 +172,7 @@ func (d *Decoder) failedLayer(parser *gopacket.DecodingLayerParser) Layer {
 
 // fill reads the decoded layers into p.
 func (d *Decoder) fill(p *PacketInfo) {
-	ipSeen := false
+	ipSeen, inner6 := false, false
 	var upper layers.IPProtocol
 	for _, typ := range d.decoded {
 		switch typ {
@@ -198,7 +198,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			// first IP header, which is the inner one; so do we. The layer
 			// object then holds the inner header, so its addresses are
 			// reported: rare enough not to keep a second set of layers.
-			upper = d.ip4.Protocol
+			upper, inner6 = d.ip4.Protocol, false
 			if ipSeen {
 				continue
 			}
@@ -210,7 +210,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 				p.NonFirstFragment = d.ip4.FragOffset != 0
 			}
 		case layers.LayerTypeIPv6:
-			upper = d.ip6.NextHeader
+			upper, inner6 = d.ip6.NextHeader, true
 			if d.ip6.HopByHop != nil {
 				upper = d.ip6.HopByHop.NextHeader
 			}
@@ -233,7 +233,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.TCPFlags = tcpFlags(d.tcp.Contents)
 			p.Payload = uint32(len(d.tcp.Payload))
-			d.finishL4(p, upper)
+			d.finishL4(p, upper, inner6)
 			return
 		case layers.LayerTypeUDP:
 			p.SrcPort, p.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
@@ -241,27 +241,28 @@ func (d *Decoder) fill(p *PacketInfo) {
 			if d.udp.Length >= 8 {
 				p.Payload = uint32(d.udp.Length) - 8
 			}
-			d.finishL4(p, upper)
+			d.finishL4(p, upper, inner6)
 			return
 		case layers.LayerTypeICMPv4:
 			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp4.Payload))
-			d.finishL4(p, upper)
+			d.finishL4(p, upper, inner6)
 			return
 		case layers.LayerTypeICMPv6:
 			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp6.Payload))
-			d.finishL4(p, upper)
+			d.finishL4(p, upper, inner6)
 			return
 		}
 	}
 	if !ipSeen {
+		d.rarp(p)
 		return
 	}
 	// The parser stopped before a layer-4 header: a fragment, a protocol we
 	// do not decode, or a malformed header. The protocol still comes from
 	// the IP header, as tshark reports it.
-	d.finishL4(p, upper)
+	d.finishL4(p, upper, inner6)
 	if p.Fragment && !p.NonFirstFragment {
 		// A first fragment carries the layer-4 header: read what it has.
 		d.firstFragmentL4(p)
@@ -270,7 +271,9 @@ func (d *Decoder) fill(p *PacketInfo) {
 
 // finishL4 sets the protocol, application and DNS fields once the layer-4
 // header is known.
-func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol) {
+// ICMP counts as icmp only behind IPv4 and icmpv6 only behind IPv6, as in
+// tshark: nmap's protocol scan sends protocol 58 over IPv4.
+func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool) {
 	p.IPProto = uint8(upper)
 	if p.NonFirstFragment {
 		// No layer-4 header in this frame: tshark shows it as bare IP.
@@ -283,9 +286,13 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol) {
 	case layers.IPProtocolUDP:
 		p.Proto = ProtoUDP
 	case layers.IPProtocolICMPv4:
-		p.Proto = ProtoICMP
+		if !v6 {
+			p.Proto = ProtoICMP
+		}
 	case layers.IPProtocolICMPv6:
-		p.Proto = ProtoICMPv6
+		if v6 {
+			p.Proto = ProtoICMPv6
+		}
 	default:
 		p.Proto = ProtoOther
 	}
@@ -295,6 +302,40 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol) {
 			d.dns(p)
 		}
 	}
+}
+
+// ethertypeRARP is reverse ARP, which gopacket does not map to a layer but
+// which has the ARP packet format; tshark counts it as ARP.
+const ethertypeRARP = 0x8035
+
+// rarp decodes a reverse ARP frame that the parser stopped at.
+func (d *Decoder) rarp(p *PacketInfo) {
+	if len(d.decoded) == 0 {
+		return
+	}
+	var et layers.EthernetType
+	var payload []byte
+	switch d.decoded[len(d.decoded)-1] {
+	case layers.LayerTypeEthernet:
+		et, payload = d.eth.EthernetType, d.eth.Payload
+	case layers.LayerTypeDot1Q:
+		et, payload = d.dot1q.Type, d.dot1q.Payload
+	case layers.LayerTypeLinuxSLL:
+		et, payload = d.sll.EthernetType, d.sll.Payload
+	case layers.LayerTypeLinuxSLL2:
+		et, payload = d.sll2.ProtocolType, d.sll2.Payload
+	default:
+		return
+	}
+	if et != ethertypeRARP {
+		return
+	}
+	p.L3, p.Proto = L3ARP, ProtoARP
+	if d.arp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
+		d.Errors[LayerNetwork]++
+		return
+	}
+	p.ARPOp = d.arp.Operation
 }
 
 // firstFragmentL4 reads ports and flags from a first fragment, whose
