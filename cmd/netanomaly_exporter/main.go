@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	cmd, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v; try --help\n", err)
+		fmt.Fprintf(stderr, "netanomaly_exporter: error: %s%v; try --help\n", flagOf(args, err), err)
 		return 2
 	}
 	logConfig.Writer = stderr
@@ -117,6 +117,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(o, webConfig, logger, stderr)
 	}
 	return 2
+}
+
+// flagOf names the flag whose value an error quotes, since kingpin's value
+// errors ("time: invalid duration \"abc\"") do not say which flag it was.
+func flagOf(args []string, err error) string {
+	msg := err.Error()
+	for i, a := range args {
+		if !strings.HasPrefix(a, "--") {
+			continue
+		}
+		name, value, ok := strings.Cut(a, "=")
+		if !ok && i+1 < len(args) {
+			value = args[i+1]
+		}
+		if value != "" && (strings.Contains(msg, `"`+value+`"`) || strings.Contains(msg, "'"+value+"'")) {
+			return name + ": "
+		}
+	}
+	return ""
 }
 
 func defaultMethod() string {

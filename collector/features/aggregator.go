@@ -2,7 +2,6 @@ package features
 
 import (
 	"math"
-	"math/bits"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -82,27 +81,27 @@ type Counters struct {
 
 // windowState is the per-window accumulation, reset at each window.
 type windowState struct {
-	packets, bytes    uint64
-	sizeSq            float64
-	iaCount           uint64
-	iaSum, iaSq       float64
-	sec               int64
-	secPackets        uint64
-	secBytes          uint64
-	peakPkts, peakBit uint64
-	proto             [decode.NumProtocols]uint64
-	protoBytes        [decode.NumProtocols]uint64
-	syn, synAck       uint64
-	rst, fin          uint64
-	unreach, echo     uint64
-	dnsQ, dnsR        uint64
-	dnsErr            uint64
-	dnsRBytes         uint64
-	frags             uint64
-	arpReq, arpRep    uint64
-	ipPackets         uint64
-	portCount         uint64
-	ports             [65536 / 64]uint64
+	packets, bytes      uint64
+	sizeSq              float64
+	iaCount             uint64
+	iaSum, iaSq         float64
+	sec                 int64
+	secPackets          uint64
+	secBytes            uint64
+	peakPkts, peakBytes uint64
+	proto               [decode.NumProtocols]uint64
+	protoBytes          [decode.NumProtocols]uint64
+	syn, synAck         uint64
+	rst, fin            uint64
+	unreach, echo       uint64
+	dnsQ, dnsR          uint64
+	dnsErr              uint64
+	dnsRBytes           uint64
+	frags               uint64
+	arpReq, arpRep      uint64
+	ipPackets           uint64
+	portCount           uint64
+	ports               [65536 / 64]uint64
 }
 
 // Aggregator turns PacketInfo into windows. It is not safe for concurrent
@@ -399,7 +398,7 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 func (a *Aggregator) closeSecond() {
 	w := &a.w
 	w.peakPkts = max(w.peakPkts, w.secPackets)
-	w.peakBit = max(w.peakBit, w.secBytes*8)
+	w.peakBytes = max(w.peakBytes, w.secBytes)
 	w.secPackets, w.secBytes = 0, 0
 }
 
@@ -426,9 +425,9 @@ func (a *Aggregator) closeWindow(partial bool) {
 	f := &win.Features
 	n := float64(w.packets)
 	f[PacketsPerSecond] = n / secs
-	f[BitsPerSecond] = float64(w.bytes) * 8 / secs
+	f[BytesPerSecond] = float64(w.bytes) / secs
 	f[PeakPacketsPerSecond] = float64(w.peakPkts)
-	f[PeakBitsPerSecond] = float64(w.peakBit)
+	f[PeakBytesPerSecond] = float64(w.peakBytes)
 	if w.packets > 0 {
 		mean := float64(w.bytes) / n
 		f[PacketSizeMean] = mean
@@ -557,5 +556,3 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
-
-var _ = bits.OnesCount64

@@ -18,9 +18,9 @@ type Feature struct {
 // contract: append new features, never reorder.
 const (
 	PacketsPerSecond Index = iota
-	BitsPerSecond
+	BytesPerSecond
 	PeakPacketsPerSecond
-	PeakBitsPerSecond
+	PeakBytesPerSecond
 	PacketSizeMean
 	PacketSizeStddev
 	InterarrivalMean
@@ -70,9 +70,9 @@ type Vector [NumFeatures]float64
 // Schema lists every feature in Vector order.
 var Schema = [NumFeatures]Feature{
 	PacketsPerSecond:       {"packets_per_second", "packets/s", "Packets per second averaged over the window."},
-	BitsPerSecond:          {"bits_per_second", "bits/s", "Bits on the wire per second averaged over the window."},
+	BytesPerSecond:         {"bytes_per_second", "bytes/s", "Bytes on the wire per second averaged over the window."},
 	PeakPacketsPerSecond:   {"peak_packets_per_second", "packets/s", "Highest packet count in one second of the window."},
-	PeakBitsPerSecond:      {"peak_bits_per_second", "bits/s", "Highest bit count in one second of the window."},
+	PeakBytesPerSecond:     {"peak_bytes_per_second", "bytes/s", "Highest byte count in one second of the window."},
 	PacketSizeMean:         {"packet_size_mean_bytes", "bytes", "Mean packet size on the wire."},
 	PacketSizeStddev:       {"packet_size_stddev_bytes", "bytes", "Standard deviation of the packet size on the wire."},
 	InterarrivalMean:       {"interarrival_mean_seconds", "seconds", "Mean time between consecutive packets."},
@@ -104,9 +104,9 @@ var Schema = [NumFeatures]Feature{
 	MaxSourcePortFanout:    {"max_source_port_fanout", "ports", "Most distinct destination ports contacted by one source."},
 	MaxSourceHostFanout:    {"max_source_host_fanout", "addresses", "Most distinct destination addresses contacted by one source."},
 	TopSourceShare:         {"top_source_share", "ratio", "Share of the window's packets sent by the busiest source."},
-	SourceEntropy:          {"source_address_entropy_bits", "bits", "Shannon entropy of source addresses by packets."},
-	DestinationEntropy:     {"destination_address_entropy_bits", "bits", "Shannon entropy of destination addresses by packets."},
-	DestinationPortEntropy: {"destination_port_entropy_bits", "bits", "Shannon entropy of TCP and UDP destination ports by packets."},
+	SourceEntropy:          {"source_address_entropy", "bits", "Shannon entropy in bits of source addresses by packets."},
+	DestinationEntropy:     {"destination_address_entropy", "bits", "Shannon entropy in bits of destination addresses by packets."},
+	DestinationPortEntropy: {"destination_port_entropy", "bits", "Shannon entropy in bits of TCP and UDP destination ports by packets."},
 	Fragments:              {"fragment_packets", "packets", "IPv4 and IPv6 fragments."},
 	ARPRequests:            {"arp_request_packets", "packets", "ARP requests."},
 	ARPReplies:             {"arp_reply_packets", "packets", "ARP replies."},
@@ -120,6 +120,3 @@ func Names() []string {
 	}
 	return n
 }
-
-// Get returns the value of feature i.
-func (v *Vector) Get(i Index) float64 { return v[i] }

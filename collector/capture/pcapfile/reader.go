@@ -27,8 +27,9 @@ const (
 	// corruption or an attack, and it caps the reader's only packet buffer.
 	MaxRecordSize = 262144
 
-	// MaxBlockSize is the largest pcapng block accepted, the same limit
-	// Wireshark applies; larger blocks are only ever seen in crafted files.
+	// MaxBlockSize is the largest pcapng block accepted. Real blocks hold at
+	// most one MaxRecordSize packet plus options, far below it, so a larger
+	// length is damage or a crafted file and must not be trusted for skipping.
 	MaxBlockSize = 16 << 20
 
 	// MaxInterfaces is the most interface descriptions accepted in one pcapng
@@ -115,9 +116,9 @@ const (
 )
 
 const (
-	maxBufSize  = 1 << 20
-	minBufSize  = 4096
-	byteOrderLE = 0x1a2b3c4d
+	maxBufSize     = 1 << 20
+	minBufSize     = 4096
+	byteOrderMagic = 0x1a2b3c4d
 )
 
 var pow10 = [...]uint64{
@@ -465,7 +466,7 @@ func (r *Reader) startNG() error {
 	if err != nil {
 		return streamErr(err, fmt.Sprintf("reading the pcapng section header (%d of 12 bytes)", len(h)))
 	}
-	if bom := binary.LittleEndian.Uint32(h[8:]); bom != byteOrderLE && bom != bits.ReverseBytes32(byteOrderLE) {
+	if bom := binary.LittleEndian.Uint32(h[8:]); bom != byteOrderMagic && bom != bits.ReverseBytes32(byteOrderMagic) {
 		return notCapture(h[:8], r.compressed)
 	}
 	r.ng = true
@@ -522,9 +523,9 @@ func (r *Reader) readBlock() (p Packet, ok bool, err error) {
 			return Packet{}, false, r.recordErr(err)
 		}
 		switch binary.LittleEndian.Uint32(bom) {
-		case byteOrderLE:
+		case byteOrderMagic:
 			r.bigEndian = false
-		case bits.ReverseBytes32(byteOrderLE):
+		case bits.ReverseBytes32(byteOrderMagic):
 			r.bigEndian = true
 		default:
 			return Packet{}, false, r.corrupt("section header has unknown byte-order magic % x", bom)

@@ -603,7 +603,7 @@ func TestZeroAllocsPerPacket(t *testing.T) {
 		t.Skip("coverage counters change allocation counts")
 	}
 	const pkts = 3000
-	for _, name := range []string{"pcap", "pcapng", "pcapng with skipped blocks"} {
+	for _, name := range []string{"pcap", "pcapng", "pcapng with skipped blocks", "pcap.gz"} {
 		t.Run(name, func(t *testing.T) {
 			b := benchCapture(t, name, pkts)
 			r, err := NewReader(bytes.NewReader(b))
@@ -625,5 +625,41 @@ func TestZeroAllocsPerPacket(t *testing.T) {
 				t.Errorf("%v allocations per packet, want 0", allocs)
 			}
 		})
+	}
+}
+
+func TestBadGzipHeader(t *testing.T) {
+	// Compression method 7 does not exist.
+	_, err := NewReader(bytes.NewReader([]byte{0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 0xff, 0, 0}))
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "gzip header") {
+		t.Errorf("NewReader: %v, want ErrCorrupt about the gzip header", err)
+	}
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// TestReadErrorsPassThrough checks that an I/O failure is neither hidden as
+// corruption nor as truncation, and keeps its cause for errors.Is.
+func TestReadErrorsPassThrough(t *testing.T) {
+	disk := errors.New("disk on fire")
+	for name, prefix := range map[string][]byte{"pcap": threePcap()[:120], "pcapng": threePcapng()[:250]} {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewReader(io.MultiReader(bytes.NewReader(prefix), failingReader{disk}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = readAll(t, r)
+			if !errors.Is(err, disk) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt) {
+				t.Fatalf("final error %v, want the disk error alone", err)
+			}
+			if !strings.Contains(err.Error(), "at offset") {
+				t.Errorf("error %q does not say where", err)
+			}
+		})
+	}
+	if _, err := NewReader(failingReader{disk}); !errors.Is(err, disk) {
+		t.Errorf("NewReader: %v, want the disk error", err)
 	}
 }

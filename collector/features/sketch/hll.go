@@ -40,8 +40,9 @@ func (h *HLL) Add(hash uint64) {
 }
 
 // Estimate returns the estimated number of distinct hashes added. Small
-// counts use linear counting, which is exact or off by one for counts far
-// below the register count. Larger counts use Ertl's improved estimator
+// counts use linear counting, which only register collisions make inexact:
+// at precision 14, counts up to about 30 come out within one, and 100 does
+// in 96% of key sets. Larger counts use Ertl's improved estimator
 // ("New cardinality estimation algorithms for HyperLogLog sketches", 2017),
 // which removes the bias of the classic raw estimate in the mid range
 // without empirical tables. Hashes are 64-bit, so no large-range correction

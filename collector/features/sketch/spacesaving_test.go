@@ -30,17 +30,17 @@ func exactTop(counts map[[16]byte]uint64) []Entry {
 // checkInvariants verifies the heap and the index against the entries.
 func checkInvariants(t *testing.T, s *SpaceSaving, k int) {
 	t.Helper()
-	if cap(s.entries) != k || cap(s.heap) != k || len(s.hashes) != k || len(s.heapPos) != k {
-		t.Fatalf("storage changed size: entries %d, heap %d, want %d", cap(s.entries), cap(s.heap), k)
+	if cap(s.keys) != k || cap(s.heap) != k || len(s.errs) != k || len(s.hashes) != k || len(s.heapPos) != k {
+		t.Fatalf("storage changed size: keys %d, heap %d, want %d", cap(s.keys), cap(s.heap), k)
 	}
-	if len(s.heap) != len(s.entries) {
-		t.Fatalf("heap holds %d entries, want %d", len(s.heap), len(s.entries))
+	if len(s.heap) != len(s.keys) {
+		t.Fatalf("heap holds %d entries, want %d", len(s.heap), len(s.keys))
 	}
-	for i, e := range s.heap {
-		if int(s.heapPos[e]) != i {
-			t.Fatalf("heapPos[%d] = %d, want %d", e, s.heapPos[e], i)
+	for i, n := range s.heap {
+		if int(s.heapPos[n.e]) != i {
+			t.Fatalf("heapPos[%d] = %d, want %d", n.e, s.heapPos[n.e], i)
 		}
-		if i > 0 && s.entries[e].Count < s.entries[s.heap[(i-1)/2]].Count {
+		if i > 0 && n.count < s.heap[(i-1)/2].count {
 			t.Fatalf("heap order broken at %d", i)
 		}
 	}
@@ -50,12 +50,16 @@ func checkInvariants(t *testing.T, s *SpaceSaving, k int) {
 			used++
 		}
 	}
-	if used != len(s.entries) {
-		t.Fatalf("index holds %d entries, want %d", used, len(s.entries))
+	if used != len(s.keys) {
+		t.Fatalf("index holds %d entries, want %d", used, len(s.keys))
 	}
-	for e := range s.entries {
+	for e, key := range s.keys {
+		h := uint32(HashAddr(key))
+		if s.hashes[e] != h && s.hashes[e] != uint32(collidingHash) {
+			t.Fatalf("entry %d: stored hash %#x, want %#x", e, s.hashes[e], h)
+		}
 		i := s.hashes[e] & s.mask
-		for s.index[i] != int32(e)+1 {
+		for s.index[i] != uint64(s.hashes[e])<<32|uint64(e+1) {
 			if s.index[i] == 0 {
 				t.Fatalf("entry %d unreachable from its home slot", e)
 			}
@@ -218,6 +222,8 @@ func TestSpaceSavingFlood(t *testing.T) {
 // and with every hash equal, the worst case an attacker can force: the
 // output must be identical, which also exercises backward-shift deletion
 // along one long probe run.
+const collidingHash = 0x5eed
+
 func TestSpaceSavingHashOnlyAffectsSpeed(t *testing.T) {
 	const k = 64
 	good, bad := NewSpaceSaving(k), NewSpaceSaving(k)
@@ -225,7 +231,7 @@ func TestSpaceSavingHashOnlyAffectsSpeed(t *testing.T) {
 	for range 100000 {
 		key := addr(z.Uint64())
 		good.Add(key, HashAddr(key), 1)
-		bad.Add(key, 0x5eed, 1)
+		bad.Add(key, collidingHash, 1)
 	}
 	checkInvariants(t, good, k)
 	checkInvariants(t, bad, k)

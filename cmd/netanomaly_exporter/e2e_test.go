@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var update = flag.Bool("u", false, "update the golden files")
+
+// buildBinary builds the exporter once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "netanomaly_exporter")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// volatile matches series whose values change from run to run.
+var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total)`)
+
+// stableMetrics drops volatile series and comments about them.
+func stableMetrics(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		name := strings.TrimPrefix(strings.TrimPrefix(line, "# HELP "), "# TYPE ")
+		if line == "" || volatile.MatchString(name) {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (create it with go test ./cmd/netanomaly_exporter -u)", err)
+	}
+	if string(want) == got {
+		return
+	}
+	// Show a unified diff, as the node_exporter end-to-end test does.
+	gotFile := filepath.Join(t.TempDir(), "got.prom")
+	_ = os.WriteFile(gotFile, []byte(got), 0o644)
+	out, _ := exec.Command("diff", "-u", golden, gotFile).CombinedOutput()
+	t.Fatalf("metrics differ from %s (update with -u if the change is intended):\n%s", golden, out)
+}
+
+func promtoolCheck(t *testing.T, text string) {
+	t.Helper()
+	if _, err := exec.LookPath("promtool"); err != nil {
+		t.Log("promtool not installed (apt-get install prometheus): skipping promtool check metrics")
+		return
+	}
+	cmd := exec.Command("promtool", "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestEndToEnd starts the exporter on two bundled captures, waits for the
+// replays to finish, and diffs /metrics against a golden file.
+func TestEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin,
+		"--web.listen-address="+addr,
+		"--capture.pcap=testdata/ftp_bruteforce.pcap",
+		"--capture.pcap=demo/wikipedia.pcap",
+		"--capture.pcap.speed=0",
+		"--features.top-k=3",
+		"--privacy.ip=truncate",
+		"--log.level=warn",
+	)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	// After a replay that does not loop, the exporter keeps serving the
+	// final values: wait until both pipelines are down and stable.
+	var text string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("replay did not finish in time; last scrape:\n%s\nstderr:\n%s", text, stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		if strings.Count(text, "netanomaly_capture_up{") == 2 && !strings.Contains(text, "} 1\nnetanomaly_capture_up") && !regexp.MustCompile(`netanomaly_capture_up\{[^}]*\} 1`).MatchString(text) {
+			break
+		}
+	}
+	// One more scrape after the pipelines stopped, so the values are final.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	promtoolCheck(t, string(b))
+	compareGolden(t, "testdata/e2e.golden.prom", stableMetrics(string(b)))
+
+	for _, path := range []string{"/", "/-/healthy", "/-/ready"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d", path, resp.StatusCode)
+		}
+	}
+	if strings.Contains(stderr.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", stderr.String())
+	}
+}
+
+// TestReplayCommand checks the replay contract: Prometheus text on stdout,
+// exit 0, and the same numbers as the tshark-checked counts.
+func TestReplayCommand(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap").Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("replay output is not the Prometheus text format: %v", err)
+	}
+	get := func(name string, labels map[string]string) float64 {
+		mf, ok := mfs[name]
+		if !ok {
+			t.Fatalf("%s missing from replay output", name)
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+		t.Fatalf("%s%v missing", name, labels)
+		return 0
+	}
+	// tshark: 606 TCP packets, 30 logins to port 21.
+	if got := get("netanomaly_packets_total", map[string]string{"protocol": "tcp"}); got != 606 {
+		t.Errorf("tcp packets = %v, want 606", got)
+	}
+	if got := get("netanomaly_capture_packets_received_total", nil); got != 606 {
+		t.Errorf("received = %v, want 606", got)
+	}
+	if got := get("netanomaly_windows_total", nil); got < 6 {
+		t.Errorf("windows = %v, want at least 6 for 59 s at 10 s", got)
+	}
+	promtoolCheck(t, string(out))
+}
+
+// TestBadInput checks that bad input gives one clear error line and a
+// non-zero exit, before anything starts.
+func TestBadInput(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "page.html")
+	_ = os.WriteFile(notCapture, []byte("<!DOCTYPE html><html></html>"), 0o644)
+	truncated := filepath.Join(dir, "cut.pcap")
+	full, _ := os.ReadFile("testdata/ftp_bruteforce.pcap")
+	_ = os.WriteFile(truncated, full[:len(full)/2], 0o644)
+	unknownLink := filepath.Join(dir, "fddi.pcap")
+	hdr := append([]byte{}, full[:24]...)
+	hdr[20] = 10 // LINKTYPE_FDDI
+	_ = os.WriteFile(unknownLink, append(hdr, full[24:200]...), 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{"replay", "--capture.pcap=" + filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
+		{"not a capture", []string{"replay", "--capture.pcap=" + notCapture}, 1, "not a pcap or pcapng"},
+		{"missing interface", []string{"--capture.interface=nonexistent0"}, 1, "list the interfaces with --capture.list-interfaces"},
+		{"bad flag value", []string{"--window.length=abc"}, 2, "window.length"},
+		{"window too short", []string{"--window.length=10ms"}, 2, "too short"},
+		{"unknown flag", []string{"--capture.nope"}, 2, "unknown long flag"},
+		{"bad method", []string{"--capture.method=dpdk"}, 2, "capture.method"},
+		{"top-k cap", []string{"--features.top-k=51"}, 2, "out of range"},
+		{"bad privacy", []string{"--privacy.ip=none"}, 2, "privacy.ip"},
+		{"replay without file", []string{"replay"}, 1, "replay needs --capture.pcap"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != c.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, c.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr does not mention %q:\n%s", c.want, stderr.String())
+			}
+			if n := strings.Count(strings.TrimSpace(stderr.String()), "\n"); n > 0 {
+				t.Errorf("want one error line, got %d:\n%s", n+1, stderr.String())
+			}
+		})
+	}
+
+	// A truncated capture keeps what was read, warns once and exits 0.
+	cmd := exec.Command(bin, "replay", "--capture.pcap="+truncated)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("truncated capture: %v\n%s", err, stderr.String())
+	}
+	if n := len(regexp.MustCompile(`(?m)^.*truncated.*$`).FindAllString(stderr.String(), -1)); n != 1 {
+		t.Errorf("want one truncation warning, got:\n%s", stderr.String())
+	}
+	if !regexp.MustCompile(`netanomaly_packets_total\{interface="cut",protocol="tcp"\} [1-9]`).Match(out) {
+		t.Errorf("packets before the cut were lost:\n%s", out)
+	}
+
+	// An unknown link type is skipped, counted and warned about once.
+	cmd = exec.Command(bin, "replay", "--capture.pcap="+unknownLink)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("unknown link type: %v\n%s", err, stderr.String())
+	}
+	if strings.Count(stderr.String(), "unsupported link type") != 1 {
+		t.Errorf("want one warning about the link type, got:\n%s", stderr.String())
+	}
+	if !regexp.MustCompile(`netanomaly_decode_unsupported_link_total\{interface="fddi"\} [1-9]`).Match(out) {
+		t.Errorf("unsupported frames not counted:\n%s", out)
+	}
+}
