@@ -174,13 +174,26 @@ func (d *Decoder) failedLayer(parser *gopacket.DecodingLayerParser) Layer {
 func (d *Decoder) fill(p *PacketInfo) {
 	ipSeen, inner6 := false, false
 	var upper layers.IPProtocol
+	// Each layer object holds the last header of its type once the frame
+	// is decoded, so the outer VLAN tag is read from the bytes after the
+	// link header, and a fragment's payload is taken from the header that
+	// fragments the packet.
+	var linkPayload, fragPayload []byte
 	for _, typ := range d.decoded {
 		switch typ {
 		case layers.LayerTypeEthernet:
 			copy(p.SrcMAC[:], d.eth.SrcMAC)
+			linkPayload = d.eth.Payload
+		case layers.LayerTypeLinuxSLL:
+			linkPayload = d.sll.Payload
+		case layers.LayerTypeLinuxSLL2:
+			linkPayload = d.sll2.Payload
 		case layers.LayerTypeDot1Q:
 			if !p.HasVLAN {
 				p.HasVLAN, p.VLAN = true, d.dot1q.VLANIdentifier
+				if len(linkPayload) >= 2 {
+					p.VLAN = binary.BigEndian.Uint16(linkPayload) & 0x0fff
+				}
 			}
 		case layers.LayerTypeARP:
 			p.L3, p.Proto = L3ARP, ProtoARP
@@ -199,16 +212,19 @@ func (d *Decoder) fill(p *PacketInfo) {
 			// object then holds the inner header, so its addresses are
 			// reported: rare enough not to keep a second set of layers.
 			upper, inner6 = d.ip4.Protocol, false
+			// A fragment ends the parse, so this is the header that
+			// fragments, also when it is inside an IPv6 tunnel.
+			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+				p.Fragment = true
+				p.NonFirstFragment = d.ip4.FragOffset != 0
+				fragPayload = d.ip4.Payload
+			}
 			if ipSeen {
 				continue
 			}
 			ipSeen = true
 			p.L3 = L3IPv4
 			p.Src, p.Dst = mapped4(d.ip4.SrcIP), mapped4(d.ip4.DstIP)
-			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
-				p.Fragment = true
-				p.NonFirstFragment = d.ip4.FragOffset != 0
-			}
 		case layers.LayerTypeIPv6:
 			upper, inner6 = d.ip6.NextHeader, true
 			if d.ip6.HopByHop != nil {
@@ -227,6 +243,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			upper = d.ip6frag.NextHeader
 			p.Fragment = true
 			p.NonFirstFragment = p.NonFirstFragment || d.ip6frag.FragmentOffset != 0
+			fragPayload = d.ip6frag.Payload
 		case layers.LayerTypeIPSecAH:
 			upper = d.ah.NextHeader
 		case layers.LayerTypeTCP:
@@ -265,7 +282,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 	d.finishL4(p, upper, inner6)
 	if p.Fragment && !p.NonFirstFragment {
 		// A first fragment carries the layer-4 header: read what it has.
-		d.firstFragmentL4(p)
+		d.firstFragmentL4(p, fragPayload)
 	}
 }
 
@@ -298,8 +315,14 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool) {
 	}
 	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
 		p.App = classifyApp(p.Proto, p.SrcPort, p.DstPort)
-		if p.App == AppDNS {
-			d.dns(p)
+		// Not p.App == AppDNS: a reflected response from port 53 to the
+		// victim's port 80 is still DNS.
+		if p.SrcPort == 53 || p.DstPort == 53 {
+			if p.Proto == ProtoUDP {
+				d.dns(p, d.udp.Payload)
+			} else {
+				d.dns(p, d.tcp.Payload)
+			}
 		}
 	}
 }
@@ -340,13 +363,7 @@ func (d *Decoder) rarp(p *PacketInfo) {
 
 // firstFragmentL4 reads ports and flags from a first fragment, whose
 // layer-4 header the parser does not follow.
-func (d *Decoder) firstFragmentL4(p *PacketInfo) {
-	var payload []byte
-	if p.L3 == L3IPv4 {
-		payload = d.ip4.Payload
-	} else {
-		payload = d.ip6frag.Payload
-	}
+func (d *Decoder) firstFragmentL4(p *PacketInfo, payload []byte) {
 	switch p.Proto {
 	case ProtoTCP, ProtoUDP:
 		if len(payload) >= 4 {
@@ -354,8 +371,15 @@ func (d *Decoder) firstFragmentL4(p *PacketInfo) {
 			p.DstPort = binary.BigEndian.Uint16(payload[2:4])
 			p.App = classifyApp(p.Proto, p.SrcPort, p.DstPort)
 		}
-		if p.Proto == ProtoTCP && len(payload) >= 14 {
+		// The flags count only in a header with a valid data offset, as
+		// in an unfragmented segment.
+		if p.Proto == ProtoTCP && len(payload) >= 14 && payload[12]>>4 >= 5 {
 			p.TCPFlags = payload[13]
+		}
+		// A large DNS response is fragmented: its header is in the first
+		// fragment, behind the UDP header.
+		if p.Proto == ProtoUDP && (p.SrcPort == 53 || p.DstPort == 53) && len(payload) >= 8+12 {
+			d.dns(p, payload[8:])
 		}
 	case ProtoICMP, ProtoICMPv6:
 		if len(payload) >= 2 {
@@ -364,14 +388,10 @@ func (d *Decoder) firstFragmentL4(p *PacketInfo) {
 	}
 }
 
-// dns reads the fixed 12-byte DNS header of a UDP or TCP payload on port
+// dns reads the fixed 12-byte DNS header of a UDP or TCP payload b on port
 // 53. Only the header is read, so no name parsing can be abused.
-func (d *Decoder) dns(p *PacketInfo) {
-	var b []byte
-	if p.Proto == ProtoUDP {
-		b = d.udp.Payload
-	} else {
-		b = d.tcp.Payload
+func (d *Decoder) dns(p *PacketInfo, b []byte) {
+	if p.Proto == ProtoTCP {
 		if len(b) == 0 {
 			return // handshake or ack: no DNS message
 		}

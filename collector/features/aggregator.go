@@ -36,9 +36,9 @@ const MaxTopK = 50
 const (
 	hllPrecision   = 14      // 16 KiB each, standard error 0.8%
 	entropyBuckets = 4096    // address entropy saturates near 12 bits
-	fanoutBits     = 1 << 23 // 1 MiB per Bloom filter: <0.3% false positives at 500k pairs
+	fanoutBits     = 1 << 22 // 512 KiB per Bloom filter: about 2.5% false positives at 500k pairs
 	fanoutK        = 4
-	heavyK         = 32 // heavy-hitter slots per summary
+	heavyK         = 16 // heavy-hitter slots per summary
 )
 
 // SizeBuckets are the upper bounds of the packet size histogram, in bytes.
@@ -211,10 +211,13 @@ func (a *Aggregator) Add(p *decode.PacketInfo) {
 	switch {
 	case t >= a.start+a.length:
 		a.advanceTo(t, false)
-	case t < a.start-a.length:
+	case t < a.start-a.length || (a.havePacket && t < a.lastTime-a.length):
 		// The clock went back by more than a window (a capture stored twice,
 		// a clock step): start over at the new time rather than pour the
-		// past into the current window.
+		// past into the current window. The flows end too: they were last
+		// seen after the new time, so they would never time out, and a
+		// replay would find its own flows already open.
+		a.flows.endAll()
 		a.closeWindow(false)
 		a.counters.ClockResets++
 		a.start = floorDiv(t, a.length) * a.length

@@ -15,12 +15,10 @@ const flowBucket = 8
 // flow is one conversation, both directions joined: A is the endpoint that
 // sorts first.
 type flow struct {
-	hash         uint64 // 0 marks an empty slot
 	a, b         [16]byte
 	aPort, bPort uint16
 	proto        uint8
 	state        uint8
-	first, last  int64
 	packets      uint64
 }
 
@@ -38,8 +36,13 @@ type FlowStats struct {
 	Evicted uint64 // flows pushed out by a new flow in a full bucket
 }
 
-// flowTable is a fixed-size, bucketed hash table of flows.
+// flowTable is a fixed-size, bucketed hash table of flows. The hashes and
+// last-seen times of a bucket sit in their own arrays, one cache line each,
+// so that a lookup or an eviction touches the flow records only on a hit.
 type flowTable struct {
+	hashes []uint64 // 0 marks an empty slot
+	lasts  []int64
+	firsts []int64
 	slots  []flow
 	mask   uint64 // bucket count - 1
 	idle   int64
@@ -60,6 +63,9 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 		buckets <<= 1
 	}
 	return &flowTable{
+		hashes: make([]uint64, buckets*flowBucket),
+		lasts:  make([]int64, buckets*flowBucket),
+		firsts: make([]int64, buckets*flowBucket),
 		slots:  make([]flow, buckets*flowBucket),
 		mask:   uint64(buckets - 1),
 		idle:   idle,
@@ -95,32 +101,40 @@ func (t *flowTable) update(p *decode.PacketInfo) uint64 {
 	a, b, ap, bp, fromA := flowKey(p)
 	h := hashFlow(a, b, ap, bp, p.IPProto)
 	base := int(h&t.mask) * flowBucket
-	bucket := t.slots[base : base+flowBucket]
-	victim := -1
-	for i := range bucket {
-		f := &bucket[i]
-		if f.hash == h && f.aPort == ap && f.bPort == bp && f.proto == p.IPProto && f.a == a && f.b == b {
-			f.last = max(f.last, p.Time)
+	hashes := t.hashes[base : base+flowBucket]
+	for i, fh := range hashes {
+		if fh != h {
+			continue
+		}
+		f := &t.slots[base+i]
+		if f.aPort == ap && f.bPort == bp && f.proto == p.IPProto && f.a == a && f.b == b {
+			t.lasts[base+i] = max(t.lasts[base+i], p.Time)
 			f.packets++
 			f.state |= tcpState(p, fromA)
 			return h
 		}
-		if f.hash == 0 {
-			if victim < 0 || bucket[victim].hash != 0 {
-				victim = i
-			}
-		} else if victim < 0 || (bucket[victim].hash != 0 && f.last < bucket[victim].last) {
+	}
+	// A new flow: take an empty slot, or evict the least recently seen.
+	victim := -1
+	lasts := t.lasts[base : base+flowBucket]
+	for i, fh := range hashes {
+		if fh == 0 {
+			victim = i
+			break
+		}
+		if victim < 0 || lasts[i] < lasts[victim] {
 			victim = i
 		}
 	}
-	f := &bucket[victim]
-	if f.hash != 0 {
+	i := base + victim
+	if t.hashes[i] != 0 {
 		t.stats.Evicted++
-		t.end(f)
+		t.end(i)
 	} else {
 		t.used++
 	}
-	*f = flow{hash: h, a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, first: p.Time, last: p.Time, packets: 1, state: tcpState(p, fromA)}
+	t.hashes[i], t.lasts[i], t.firsts[i] = h, p.Time, p.Time
+	t.slots[i] = flow{a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, packets: 1, state: tcpState(p, fromA)}
 	t.stats.Created++
 	t.created++
 	return h
@@ -144,26 +158,36 @@ func tcpState(p *decode.PacketInfo, fromA bool) uint8 {
 	return s
 }
 
-func (t *flowTable) end(f *flow) {
+func (t *flowTable) end(i int) {
 	t.stats.Ended++
 	t.endedCount++
-	t.endedNanos += f.last - f.first
-	f.hash = 0
+	t.endedNanos += t.lasts[i] - t.firsts[i]
+	t.hashes[i] = 0
 }
 
 // expire ends the flows that are idle, too old, or closed, as of now.
 func (t *flowTable) expire(now int64) {
-	for i := range t.slots {
-		f := &t.slots[i]
-		if f.hash == 0 {
+	for i, h := range t.hashes {
+		if h == 0 {
 			continue
 		}
-		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
-		if closed || now-f.last >= t.idle || now-f.first >= t.active {
-			t.end(f)
+		st := t.slots[i].state
+		closed := st&flowRst != 0 || st&(flowFinA|flowFinB) == flowFinA|flowFinB
+		if closed || now-t.lasts[i] >= t.idle || now-t.firsts[i] >= t.active {
+			t.end(i)
 			t.used--
 		}
 	}
+}
+
+// endAll ends every flow, as when the packet clock starts over.
+func (t *flowTable) endAll() {
+	for i, h := range t.hashes {
+		if h != 0 {
+			t.end(i)
+		}
+	}
+	t.used = 0
 }
 
 // resetWindow clears the per-window counters.

@@ -3,16 +3,19 @@
 package libpcap
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
 	"structs"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/unix"
 )
 
 // pcapPkthdr mirrors struct pcap_pkthdr on LP64 Linux:
@@ -40,18 +43,23 @@ var (
 	_ [unsafe.Sizeof(pcapStat{}) - 12]struct{}
 )
 
-// nextExOut receives pcap_next_ex's two output pointers. It is allocated on
-// the Go heap once per Handle (heap objects do not move) and only ever holds
-// C pointers, stored as uintptr so the GC never looks at them.
-type nextExOut struct {
+// readState is the per-Handle scratch memory used by ReadPacket. It is
+// allocated on the Go heap once per Handle (heap objects do not move) and
+// is what makes ReadPacket allocation-free.
+type readState struct {
+	// pcap_next_ex's two output pointers. They only ever hold C pointers,
+	// stored as uintptr so the GC never looks at them.
 	hdr  uintptr // const struct pcap_pkthdr *
 	data uintptr // const u_char *
 	// args holds pcap_next_ex's arguments. Passing an existing slice to the
 	// variadic purego.SyscallN avoids the per-call heap allocation of its
 	// argument slice (SyscallN is go:uintptrescapes, so a literal argument
-	// list escapes). The pointers stored here are to this same heap object,
-	// which h.out keeps alive and which the GC does not move.
+	// list escapes). The pointers stored here point into this same object.
 	args [3]uintptr
+
+	pfds [2]unix.PollFd // pcap socket, wake eventfd
+	ts   unix.Timespec  // ppoll timeout
+	buf  [8]byte        // eventfd counter
 }
 
 // Handle is a live libpcap capture handle.
@@ -59,18 +67,27 @@ type nextExOut struct {
 // ReadPacket and SetFilter are serialised with each other; Stats, LinkType
 // and BreakLoop may be called concurrently with ReadPacket (for example
 // Stats from a metrics scrape while another goroutine reads). Close may be
-// called from any goroutine; it interrupts a pending ReadPacket (at once with
-// libpcap >= 1.10, otherwise within the read timeout) and waits for it.
+// called from any goroutine; it interrupts a pending ReadPacket and waits
+// for it to return.
 type Handle struct {
-	// mu protects the lifetime of p: every operation holds it shared,
-	// Close holds it exclusively.
+	// mu protects the lifetime of p and wakeFd: every operation holds it
+	// shared, Close holds it exclusively.
 	mu     sync.RWMutex
 	p      uintptr // pcap_t *, 0 once closed
 	readMu sync.Mutex
 	statMu sync.Mutex
-	out    *nextExOut
+	rs     *readState
 	nano   bool // timestamps are in nanoseconds
 	link   int
+
+	// In non-blocking mode (always used when libpcap supports it) ReadPacket
+	// waits with ppoll on the pcap socket and wakeFd itself, which is what
+	// makes the read timeout reliable (see OpenLive). wakeFd is -1 in
+	// blocking mode.
+	nonblock bool
+	wakeFd   int
+	timeout  time.Duration // <= 0: wait forever
+	breakReq atomic.Bool
 
 	device  string
 	cleanup runtime.Cleanup
@@ -79,12 +96,19 @@ type Handle struct {
 // OpenLive opens device for live capture with pcap_create/pcap_activate.
 //
 // snaplen <= 0 means 262144. bufferBytes <= 0 keeps libpcap's default kernel
-// buffer size (2 MiB on Linux). timeout is the read timeout (rounded up to
-// whole milliseconds): ReadPacket returns ErrTimeout when it expires without
-// a packet. A timeout <= 0 makes ReadPacket block until a packet arrives,
-// which is not recommended. Immediate mode is left off so packets are
-// delivered in batches, at the latest when the timeout expires. Nanosecond
-// timestamps are requested when libpcap supports them.
+// buffer size (2 MiB on Linux). timeout is the read timeout: ReadPacket
+// returns ErrTimeout when no packet arrived within it; timeout <= 0 makes
+// ReadPacket wait until a packet arrives or BreakLoop/Close is called.
+// Immediate mode is left off, so on Linux (TPACKET_V3) packets are delivered
+// in batches, at the latest when the timeout expires. Nanosecond timestamps
+// are requested when libpcap supports them.
+//
+// libpcap's own timeout is not reliable on Linux with TPACKET_V3: the kernel
+// only retires non-empty blocks, so a blocking pcap_next_ex on a quiet
+// interface never returns. The handle is therefore switched to non-blocking
+// mode and ReadPacket waits with ppoll on libpcap's selectable descriptor and
+// on an eventfd used by BreakLoop and Close. If that is not possible (very
+// old libpcap) the handle stays blocking and relies on libpcap's timeout.
 //
 // A missing interface yields an error wrapping ErrNoSuchDevice, missing
 // privileges an error wrapping ErrPermission. Activation warnings (such as
@@ -163,14 +187,36 @@ func OpenLive(device string, snaplen int, promisc bool, bufferBytes int, timeout
 	}
 
 	h := &Handle{
-		p:      p,
-		out:    new(nextExOut),
-		nano:   nano,
-		link:   int(pcapDatalink(p)),
-		device: device,
+		p:       p,
+		rs:      new(readState),
+		nano:    nano,
+		link:    int(pcapDatalink(p)),
+		wakeFd:  -1,
+		timeout: timeout,
+		device:  device,
 	}
-	// Release the pcap_t if the Handle is dropped without Close.
-	h.cleanup = runtime.AddCleanup(h, func(p uintptr) { pcapClose(p) }, p)
+	if pcapSetnonblock != nil && pcapSelectableFd != nil {
+		if fd := pcapSelectableFd(p); fd >= 0 {
+			efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+			if err == nil && pcapSetnonblock(p, 1, &errbuf[0]) == 0 {
+				h.nonblock, h.wakeFd = true, efd
+				h.rs.pfds = [2]unix.PollFd{
+					{Fd: fd, Events: unix.POLLIN},
+					{Fd: int32(efd), Events: unix.POLLIN},
+				}
+			} else if err == nil {
+				unix.Close(efd)
+			}
+		}
+	}
+	// Release the pcap_t (and eventfd) if the Handle is dropped without
+	// Close.
+	h.cleanup = runtime.AddCleanup(h, func(r [2]uintptr) {
+		pcapClose(r[0])
+		if int(r[1]) >= 0 {
+			unix.Close(int(r[1]))
+		}
+	}, [2]uintptr{p, uintptr(h.wakeFd)})
 	return h, nil
 }
 
@@ -185,7 +231,8 @@ func cstr(b []byte) string {
 // SetFilter compiles expr on the live handle and installs it
 // (pcap_compile + pcap_setfilter). On Linux libpcap attaches the program to
 // the kernel socket, with VLAN-aware code generation. It waits for a pending
-// ReadPacket to return.
+// ReadPacket to return: at most the read timeout, but with a timeout <= 0
+// until a packet arrives, so install the filter before starting to read.
 func (h *Handle) SetFilter(expr string) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -237,24 +284,77 @@ func (h *Handle) ReadPacket() (data []byte, tsNanos int64, wireLen int, err erro
 	h.readMu.Lock()
 	defer h.readMu.Unlock()
 
-	out := h.out
-	out.args = [3]uintptr{h.p, uintptr(unsafe.Pointer(&out.hdr)), uintptr(unsafe.Pointer(&out.data))}
-	r1, _, _ := purego.SyscallN(pcapNextExSym, out.args[:]...)
-	runtime.KeepAlive(out)
-	switch rc := int32(r1); rc {
-	case pcapNextExOK:
-	case pcapNextExTimeout:
-		return nil, 0, 0, ErrTimeout
-	case pcapNextExEOF:
-		return nil, 0, 0, io.EOF
-	default:
-		return nil, 0, 0, fmt.Errorf("read packet on %q: %s", h.device, statusText(h.p, rc))
+	rs := h.rs
+	var deadline time.Time
+	errWait := false
+	for {
+		if h.nonblock && h.breakReq.Swap(false) {
+			h.drainWake()
+			return nil, 0, 0, io.EOF
+		}
+		rs.args = [3]uintptr{h.p, uintptr(unsafe.Pointer(&rs.hdr)), uintptr(unsafe.Pointer(&rs.data))}
+		r1, _, _ := purego.SyscallN(pcapNextExSym, rs.args[:]...)
+		switch rc := int32(r1); rc {
+		case pcapNextExOK:
+			return h.packet()
+		case pcapNextExTimeout:
+			if !h.nonblock {
+				return nil, 0, 0, ErrTimeout
+			}
+		case pcapNextExEOF:
+			return nil, 0, 0, io.EOF
+		default:
+			return nil, 0, 0, fmt.Errorf("read packet on %q: %s", h.device, statusText(h.p, rc))
+		}
+
+		// Non-blocking mode and nothing to read: wait for the socket, a
+		// BreakLoop/Close, or the deadline.
+		ts := &rs.ts
+		if h.timeout > 0 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(h.timeout)
+			}
+			rem := deadline.Sub(now)
+			if rem <= 0 {
+				return nil, 0, 0, ErrTimeout
+			}
+			*ts = unix.NsecToTimespec(int64(rem))
+		} else {
+			ts = nil
+		}
+		fds := rs.pfds[:]
+		if errWait {
+			// The socket reported an error condition that libpcap
+			// handled without returning a packet or an error (e.g.
+			// ENETDOWN while it checks whether the interface is gone).
+			// Follow libpcap's required select timeout of 1 ms instead
+			// of spinning on the socket; keep listening for BreakLoop.
+			fds = rs.pfds[1:]
+			if ts == nil || ts.Nano() > int64(time.Millisecond) {
+				rs.ts = unix.NsecToTimespec(int64(time.Millisecond))
+				ts = &rs.ts
+			}
+		}
+		rs.pfds[0].Revents, rs.pfds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(fds, ts, nil); err != nil && err != unix.EINTR {
+			return nil, 0, 0, fmt.Errorf("read packet on %q: poll: %w", h.device, err)
+		}
+		errWait = !errWait && rs.pfds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0
+		if rs.pfds[1].Revents&unix.POLLIN != 0 && !h.breakReq.Load() {
+			h.drainWake() // stale wake-up from an already consumed BreakLoop
+		}
 	}
+}
+
+// packet converts the header and data returned by pcap_next_ex.
+func (h *Handle) packet() (data []byte, tsNanos int64, wireLen int, err error) {
+	rs := h.rs
 	// Both pointers refer to C memory owned by libpcap (the header lives in
 	// the pcap_t, the data in the capture ring). Converting through
 	// *unsafe.Pointer avoids a uintptr->unsafe.Pointer conversion, which vet
 	// reports.
-	hdr := (*pcapPkthdr)(*(*unsafe.Pointer)(unsafe.Pointer(&out.hdr)))
+	hdr := (*pcapPkthdr)(*(*unsafe.Pointer)(unsafe.Pointer(&rs.hdr)))
 	ts := hdr.Sec * 1e9
 	if h.nano {
 		ts += hdr.Usec
@@ -262,9 +362,14 @@ func (h *Handle) ReadPacket() (data []byte, tsNanos int64, wireLen int, err erro
 		ts += hdr.Usec * 1e3
 	}
 	if hdr.Caplen > 0 {
-		data = unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&out.data))), hdr.Caplen)
+		data = unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&rs.data))), hdr.Caplen)
 	}
 	return data, ts, int(hdr.Len), nil
+}
+
+// drainWake resets the wake eventfd.
+func (h *Handle) drainWake() {
+	_, _ = unix.Read(h.wakeFd, h.rs.buf[:])
 }
 
 // Stats returns libpcap's counters (pcap_stats): packets received by the
@@ -286,15 +391,24 @@ func (h *Handle) Stats() (received, dropped, ifDropped uint64, err error) {
 	return uint64(st.Recv), uint64(st.Drop), uint64(st.IfDrop), nil
 }
 
-// BreakLoop interrupts a pending or the next ReadPacket, which then returns
-// io.EOF (pcap_breakloop). With libpcap < 1.10 a read blocked in the kernel
-// only returns when its timeout expires. It is a no-op after Close.
+// BreakLoop makes a pending ReadPacket, or the next one if none is
+// pending, return io.EOF (like pcap_breakloop). It is a no-op after Close.
 func (h *Handle) BreakLoop() {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.p != 0 {
-		pcapBreakloop(h.p)
+	if h.p == 0 {
+		return
 	}
+	if !h.nonblock {
+		// Wakes a blocked read with libpcap >= 1.10; older versions
+		// return when the timeout expires (if packets flow).
+		pcapBreakloop(h.p)
+		return
+	}
+	h.breakReq.Store(true)
+	var one [8]byte // eventfd counter increment, in host byte order
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(h.wakeFd, one[:])
 }
 
 // Close interrupts a pending ReadPacket, waits for the handle's operations
@@ -310,4 +424,8 @@ func (h *Handle) Close() {
 	h.cleanup.Stop()
 	pcapClose(h.p)
 	h.p = 0
+	if h.wakeFd >= 0 {
+		unix.Close(h.wakeFd)
+		h.wakeFd = -1
+	}
 }

@@ -180,6 +180,9 @@ func TestOpenLiveCapture(t *testing.T) {
 	for {
 		_, _, _, err := h.ReadPacket()
 		if errors.Is(err, io.EOF) {
+			if d := time.Since(start); d > 50*time.Millisecond {
+				t.Errorf("io.EOF after BreakLoop took %v", d)
+			}
 			break
 		}
 		if err != nil && !errors.Is(err, ErrTimeout) {
@@ -207,17 +210,69 @@ func TestOpenLiveCapture(t *testing.T) {
 	h.BreakLoop() // no-op
 }
 
+// quietFilter matches nothing that this test suite sends.
+const quietFilter = "udp and src port 9 and dst port 9 and host 127.0.0.254"
+
+// TestReadTimeoutQuiet checks that ReadPacket returns ErrTimeout on a
+// handle that sees no packets. With libpcap's blocking pcap_next_ex on Linux
+// (TPACKET_V3) this would block forever.
+func TestReadTimeoutQuiet(t *testing.T) {
+	requireCapture(t)
+	const timeout = 100 * time.Millisecond
+	h, err := OpenLive("lo", 128, false, 0, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if !h.nonblock {
+		t.Logf("libpcap handle is in blocking mode: timeout relies on libpcap")
+	}
+	if err := h.SetFilter(quietFilter); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			_, _, _, err := h.ReadPacket()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("read %d: %v, want ErrTimeout", i, err)
+			}
+			if d := time.Since(start); d < timeout-10*time.Millisecond || d > timeout+500*time.Millisecond {
+				t.Errorf("read %d: ErrTimeout after %v, want about %v", i, d, timeout)
+			}
+		case <-time.After(5 * time.Second):
+			h.Close() // unblocks the goroutine
+			t.Fatalf("read %d: ReadPacket still blocked after 5 s with a %v timeout", i, timeout)
+		}
+	}
+	// The timeout path (ppoll) does not allocate either.
+	allocs := testing.AllocsPerRun(2, func() {
+		if _, _, _, err := h.ReadPacket(); !errors.Is(err, ErrTimeout) {
+			t.Errorf("ReadPacket: %v", err)
+		}
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Errorf("ReadPacket (timeout) allocates %v times per call, want 0", allocs)
+	}
+}
+
 // TestCloseInterruptsRead checks that Close from another goroutine ends a
 // blocked ReadPacket without waiting for a long timeout, and that concurrent
 // Stats calls are safe (run with -race).
 func TestCloseInterruptsRead(t *testing.T) {
 	requireCapture(t)
-	h, err := OpenLive("lo", 128, false, 0, 5*time.Second)
+	// No timeout: only Close can end the read.
+	h, err := OpenLive("lo", 128, false, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A filter nothing matches, so the read blocks.
-	if err := h.SetFilter("udp and dst port 9 and src port 9 and host 127.0.0.254"); err != nil {
+	if err := h.SetFilter(quietFilter); err != nil {
 		t.Fatal(err)
 	}
 	readErr := make(chan error, 1)

@@ -14,7 +14,6 @@ import (
 const (
 	pcapErrbufSize = 256
 
-	pcapError                        = -1
 	pcapErrorBreak                   = -2
 	pcapErrorNoSuchDevice            = -5
 	pcapErrorPermDenied              = -8
@@ -63,6 +62,8 @@ var (
 	pcapSetTsPrec    func(p uintptr, prec int32) int32 // optional (libpcap >= 1.5)
 	pcapGetTsPrec    func(p uintptr) int32             // optional (libpcap >= 1.5)
 	pcapStatusToStr  func(status int32) string         // optional (libpcap >= 1.0)
+	pcapSetnonblock  func(p uintptr, nonblock int32, errbuf *byte) int32
+	pcapSelectableFd func(p uintptr) int32
 
 	// pcap_next_ex is called through purego.SyscallN rather than a
 	// RegisterFunc wrapper: the reflect-based wrapper allocates on every
@@ -136,6 +137,8 @@ func load(names []string) error {
 		{&pcapSetTsPrec, "pcap_set_tstamp_precision"},
 		{&pcapGetTsPrec, "pcap_get_tstamp_precision"},
 		{&pcapStatusToStr, "pcap_statustostr"},
+		{&pcapSetnonblock, "pcap_setnonblock"},
+		{&pcapSelectableFd, "pcap_get_selectable_fd"},
 	}
 	var missing []string
 	// Resolve everything before registering anything, so a failed load

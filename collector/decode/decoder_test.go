@@ -1,0 +1,651 @@
+package decode
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Test addresses. The Ethernet source and the ARP sender differ in the ARP
+// reply case so that the test shows which one SrcMAC holds.
+var (
+	macA  = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0xaa}
+	macB  = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0xbb}
+	macC  = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0xcc}
+	bcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+)
+
+func mac6(m net.HardwareAddr) (a [6]byte) {
+	copy(a[:], m)
+	return a
+}
+
+// addr16 is the PacketInfo form of an address: IPv4 comes out as
+// IPv4-mapped IPv6, which is what netip's As16 returns for it.
+func addr16(s string) [16]byte { return netip.MustParseAddr(s).As16() }
+
+func ipOf(s string) net.IP {
+	a := netip.MustParseAddr(s)
+	if a.Is4() {
+		v := a.As4()
+		return net.IP(v[:])
+	}
+	v := a.As16()
+	return net.IP(v[:])
+}
+
+// frame serializes layers with lengths and checksums fixed, as a real
+// stack would send them. Ethernet frames come out padded to 60 bytes, so
+// every padded case also checks that trailers are not taken for payload.
+func frame(tb testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	tb.Helper()
+	var nl gopacket.NetworkLayer
+	for _, l := range ls {
+		var err error
+		switch l := l.(type) {
+		case *layers.IPv4:
+			nl = l
+		case *layers.IPv6:
+			nl = l
+		case *layers.TCP:
+			err = l.SetNetworkLayerForChecksum(nl)
+		case *layers.UDP:
+			err = l.SetNetworkLayerForChecksum(nl)
+		case *layers.ICMPv6:
+			err = l.SetNetworkLayerForChecksum(nl)
+		}
+		if err != nil {
+			tb.Fatalf("checksum network layer: %v", err)
+		}
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
+		tb.Fatalf("serialize: %v", err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+func cat(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// ethHdr is an unpadded Ethernet header, for frames that must end exactly
+// where the test says.
+func ethHdr(typ layers.EthernetType) []byte {
+	return binary.BigEndian.AppendUint16(cat(macB, macA), uint16(typ))
+}
+
+func eth(typ layers.EthernetType) *layers.Ethernet {
+	return &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: typ}
+}
+
+func ip4(src, dst string, proto layers.IPProtocol) *layers.IPv4 {
+	return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 7, Protocol: proto, SrcIP: ipOf(src), DstIP: ipOf(dst)}
+}
+
+func ip6(src, dst string, next layers.IPProtocol) *layers.IPv6 {
+	return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next, SrcIP: ipOf(src), DstIP: ipOf(dst)}
+}
+
+func tcp(src, dst uint16, flags uint8) *layers.TCP {
+	return &layers.TCP{
+		SrcPort: layers.TCPPort(src), DstPort: layers.TCPPort(dst), Seq: 1000, Window: 64240,
+		FIN: flags&TCPFin != 0, SYN: flags&TCPSyn != 0, RST: flags&TCPRst != 0, PSH: flags&TCPPsh != 0,
+		ACK: flags&TCPAck != 0, URG: flags&TCPUrg != 0, ECE: flags&TCPEce != 0, CWR: flags&TCPCwr != 0,
+	}
+}
+
+func udp(src, dst uint16) *layers.UDP {
+	return &layers.UDP{SrcPort: layers.UDPPort(src), DstPort: layers.UDPPort(dst)}
+}
+
+func dnsMsg(tb testing.TB, response bool, rcode layers.DNSResponseCode, answers int) []byte {
+	m := &layers.DNS{
+		ID: 0x1234, QR: response, RD: true, RA: response, ResponseCode: rcode,
+		Questions: []layers.DNSQuestion{{Name: []byte("example.com"), Type: layers.DNSTypeA, Class: layers.DNSClassIN}},
+	}
+	for i := range answers {
+		m.Answers = append(m.Answers, layers.DNSResourceRecord{
+			Name: []byte("example.com"), Type: layers.DNSTypeA, Class: layers.DNSClassIN, TTL: 300,
+			IP: net.IP{192, 0, 2, byte(i + 1)},
+		})
+	}
+	return frame(tb, m)
+}
+
+// rawUDPHeader is a UDP header claiming a datagram of length bytes, for
+// fragments, whose header the serializer must not fix.
+func rawUDPHeader(src, dst uint16, length uint16) []byte {
+	b := binary.BigEndian.AppendUint16(nil, src)
+	b = binary.BigEndian.AppendUint16(b, dst)
+	b = binary.BigEndian.AppendUint16(b, length)
+	return append(b, 0, 0)
+}
+
+func filler(n int) gopacket.Payload {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + 1)
+	}
+	return b
+}
+
+// mplsLabel is one label stack entry.
+func mplsLabel(label uint32, bottom bool) []byte {
+	v := label<<12 | 64
+	if bottom {
+		v |= 1 << 8
+	}
+	return binary.BigEndian.AppendUint32(nil, v)
+}
+
+// sllHdr is a Linux cooked capture (v1) header for an incoming frame.
+func sllHdr(proto layers.EthernetType) []byte {
+	b := []byte{0, 0, 0, 1, 0, 6}
+	b = append(b, macA...)
+	b = append(b, 0, 0)
+	return binary.BigEndian.AppendUint16(b, uint16(proto))
+}
+
+// sll2Hdr is a Linux cooked capture v2 header.
+func sll2Hdr(proto layers.EthernetType) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(proto))
+	b = append(b, 0, 0)       // reserved
+	b = append(b, 0, 0, 0, 2) // interface index
+	b = append(b, 0, 1)       // ARPHRD_ETHER
+	b = append(b, 0, 6)       // to us, address length 6
+	b = append(b, macA...)
+	return append(b, 0, 0)
+}
+
+type decodeCase struct {
+	name    string
+	link    uint16
+	data    []byte
+	want    PacketInfo // Time, WireLen and CapLen are filled in by the test
+	wantErr Layer      // layer whose error counter must go up by one
+	hasErr  bool
+}
+
+func decodeCases(tb testing.TB) []decodeCase {
+	v4a, v4b := addr16("10.0.0.1"), addr16("10.0.0.2")
+	v6a, v6b := addr16("2001:db8::1"), addr16("2001:db8::53")
+	srcMAC := mac6(macA)
+
+	query := dnsMsg(tb, false, layers.DNSResponseCodeNoErr, 0)
+	answer := dnsMsg(tb, true, layers.DNSResponseCodeNoErr, 2)
+	nxdomain := dnsMsg(tb, true, layers.DNSResponseCodeNXDomain, 0)
+	dnsTCP := cat(binary.BigEndian.AppendUint16(nil, uint16(len(answer))), answer)
+
+	// The ICMP error quotes the IP header and the whole TCP header of the
+	// SYN it answers: a decoder that follows the quote would see a SYN.
+	quotedSYN := frame(tb, ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(51000, 22, TCPSyn))
+
+	ip4TCP := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
+	ip6UDP := frame(tb, ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolUDP), udp(5353, 53), gopacket.Payload(query))
+
+	// First and non-first IPv4 fragments of a 1208-byte NTP datagram.
+	frag1 := ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP)
+	frag1.Flags = layers.IPv4MoreFragments
+	frag2 := ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP)
+	frag2.FragOffset = 1480 / 8
+
+	// IPv6 fragments of a UDP datagram, and a TCP segment behind a
+	// hop-by-hop and a destination options header (each 8 bytes: next
+	// header, length 0, one PadN option of 4 bytes).
+	v6frag1 := &layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, MoreFragments: true, Identification: 99}
+	v6frag2 := &layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, FragmentOffset: 1232 / 8, Identification: 99}
+	extHdrs := []byte{
+		byte(layers.IPProtocolIPv6Destination), 0, 1, 4, 0, 0, 0, 0,
+		byte(layers.IPProtocolTCP), 0, 1, 4, 0, 0, 0, 0,
+	}
+
+	// A TCP header cut to 10 bytes behind an IPv4 header that agrees.
+	cutTCP := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), filler(10))
+	ihl4 := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
+	ihl4[0] = 0x44
+
+	tcpSYN := PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn}
+	withMAC := func(p PacketInfo) PacketInfo { p.SrcMAC = srcMAC; return p }
+	tcpSYNv6 := PacketInfo{L3: L3IPv6, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v6a, Dst: v6b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn}
+	ip6TCP := frame(tb, ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
+	dnsQueryV6 := PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6a, Dst: v6b, SrcPort: 5353, DstPort: 53,
+		Payload: uint32(len(query)), DNS: true, DNSQueries: 1}
+
+	return []decodeCase{
+		{
+			name: "ethernet ipv4 tcp syn", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn)),
+			want: withMAC(tcpSYN),
+		},
+		{
+			name: "ethernet ipv4 tcp syn-ack from the server port", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(443, 51000, TCPSyn|TCPAck)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppTLS, Src: v4b, Dst: v4a, SrcPort: 443, DstPort: 51000,
+				TCPFlags: TCPSyn | TCPAck, SrcMAC: srcMAC},
+		},
+		{
+			name: "tcp segment with payload", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 22, TCPPsh|TCPAck), filler(100)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppSSH, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 22,
+				TCPFlags: TCPPsh | TCPAck, SrcMAC: srcMAC, Payload: 100},
+		},
+		{
+			name: "ethernet ipv6 udp dns query", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolUDP), udp(5353, 53), gopacket.Payload(query)),
+			want: withMAC(dnsQueryV6),
+		},
+		{
+			name: "ethernet ipv6 udp dns response with two answers", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolUDP), udp(53, 5353), gopacket.Payload(answer)),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6b, Dst: v6a, SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC,
+				Payload: uint32(len(answer)), DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			name: "ethernet ipv6 udp dns nxdomain", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolUDP), udp(53, 5353), gopacket.Payload(nxdomain)),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6b, Dst: v6a, SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC,
+				Payload: uint32(len(nxdomain)), DNS: true, DNSResponse: true, DNSRcode: 3, DNSQueries: 1},
+		},
+		{
+			name: "dns response over tcp after the length prefix", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(53, 40000, TCPPsh|TCPAck), gopacket.Payload(dnsTCP)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppDNS, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 40000, SrcMAC: srcMAC,
+				TCPFlags: TCPPsh | TCPAck, Payload: uint32(len(dnsTCP)), DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			name: "dns handshake segment over tcp is not a dns message", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(40000, 53, TCPSyn)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppDNS, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 53, SrcMAC: srcMAC, TCPFlags: TCPSyn},
+		},
+		{
+			name: "udp on port 53 shorter than a dns header", link: LinkEthernet,
+			data:   frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(40000, 53), filler(5)),
+			want:   PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 53, SrcMAC: srcMAC, Payload: 5},
+			hasErr: true, wantErr: LayerApplication,
+		},
+		{
+			// The application is guessed from the destination port, but the
+			// DNS header is read whenever one side is port 53.
+			name: "dns response reflected to port 80", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP), udp(53, 80), gopacket.Payload(answer)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppHTTP, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 80, SrcMAC: srcMAC,
+				Payload: uint32(len(answer)), DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			name: "udp 443 is quic", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(50000, 443), filler(20)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppQUIC, Src: v4a, Dst: v4b, SrcPort: 50000, DstPort: 443, SrcMAC: srcMAC, Payload: 20},
+		},
+		{
+			name: "802.1q", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+				ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn)),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.HasVLAN, p.VLAN = true, 100; return p }(),
+		},
+		{
+			name: "qinq reports the outer vlan", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeQinQ),
+				&layers.Dot1Q{Priority: 5, VLANIdentifier: 200, Type: layers.EthernetTypeDot1Q},
+				&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+				ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn)),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.HasVLAN, p.VLAN = true, 200; return p }(),
+		},
+		{
+			name: "mpls label stack", link: LinkEthernet,
+			data: cat(ethHdr(layers.EthernetTypeMPLSUnicast), mplsLabel(16, false), mplsLabel(17, true), ip4TCP),
+			want: withMAC(tcpSYN),
+		},
+		{
+			name: "mpls label stack without a bottom", link: LinkEthernet,
+			data: cat(ethHdr(layers.EthernetTypeMPLSUnicast), mplsLabel(16, false), mplsLabel(17, false)),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "pppoe session", link: LinkEthernet,
+			data: cat(ethHdr(layers.EthernetTypePPPoESession), []byte{0x11, 0x00, 0x00, 0x01}, binary.BigEndian.AppendUint16(nil, uint16(len(ip4TCP)+2)), []byte{0x00, 0x21}, ip4TCP),
+			want: withMAC(tcpSYN),
+		},
+		{
+			name: "pppoe ipv6 session", link: LinkEthernet,
+			data: cat(ethHdr(layers.EthernetTypePPPoESession), []byte{0x11, 0x00, 0x00, 0x01}, binary.BigEndian.AppendUint16(nil, uint16(len(ip6TCP)+2)), []byte{0x00, 0x57}, ip6TCP),
+			want: withMAC(tcpSYNv6),
+		},
+		{
+			name: "pppoe discovery is not ip", link: LinkEthernet,
+			data: cat(ethHdr(layers.EthernetTypePPPoEDiscovery), []byte{0x11, 0x09, 0x00, 0x00, 0x00, 0x04, 0x01, 0x01, 0x00, 0x00}),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC},
+		},
+		{
+			name: "arp request", link: LinkEthernet,
+			data: frame(tb, &layers.Ethernet{SrcMAC: macA, DstMAC: bcast, EthernetType: layers.EthernetTypeARP}, &layers.ARP{
+				AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+				Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: ipOf("10.0.0.1"),
+				DstHwAddress: make(net.HardwareAddr, 6), DstProtAddress: ipOf("10.0.0.9"),
+			}),
+			want: PacketInfo{L3: L3ARP, Proto: ProtoARP, ARPOp: 1, Src: v4a, Dst: addr16("10.0.0.9"), SrcMAC: srcMAC},
+		},
+		{
+			name: "arp reply names the arp sender, not the ethernet source", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeARP), &layers.ARP{
+				AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+				Operation: layers.ARPReply, SourceHwAddress: macC, SourceProtAddress: ipOf("10.0.0.9"),
+				DstHwAddress: macB, DstProtAddress: ipOf("10.0.0.1"),
+			}),
+			want: PacketInfo{L3: L3ARP, Proto: ProtoARP, ARPOp: 2, Src: addr16("10.0.0.9"), Dst: v4a, SrcMAC: mac6(macC)},
+		},
+		{
+			name: "icmp echo request", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}, filler(32)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 8, Payload: 32},
+		},
+		{
+			name: "icmp port unreachable quoting a tcp syn counts the outer header only", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(quotedSYN)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 3, ICMPCode: 3,
+				Payload: uint32(len(quotedSYN))},
+		},
+		{
+			name: "icmpv6 echo request", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolICMPv6),
+				&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, &layers.ICMPv6Echo{Identifier: 1, SeqNumber: 1}, filler(16)),
+			// The ICMPv6 payload starts after the 4-byte type, code and
+			// checksum: identifier, sequence number, then the data.
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoICMPv6, IPProto: 58, Src: v6a, Dst: v6b, SrcMAC: srcMAC, ICMPType: 128, Payload: 4 + 16},
+		},
+		{
+			name: "ipv4 first fragment reads the udp ports", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), frag1, gopacket.Payload(cat(rawUDPHeader(123, 40000, 1208), filler(1472)))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppNTP, Src: v4b, Dst: v4a, SrcPort: 123, DstPort: 40000, SrcMAC: srcMAC,
+				Fragment: true},
+		},
+		{
+			name: "ipv4 first fragment of a tcp segment reads the flags", link: LinkEthernet,
+			data: func() []byte {
+				// The first 16 bytes of the TCP header: ports, sequence
+				// number, acknowledgment number and the flags byte.
+				h := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))[20:36]
+				ip := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP)
+				ip.Flags = layers.IPv4MoreFragments
+				return frame(tb, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(h))
+			}(),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.Fragment = true; return p }(),
+		},
+		{
+			// DNS amplification: responses reflected to the victim's SSH
+			// port, too large for one packet.
+			name: "ipv4 first fragment of a dns response to port 22", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), frag1, gopacket.Payload(cat(rawUDPHeader(53, 22, 3000), answer, filler(1400)))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppSSH, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 22, SrcMAC: srcMAC,
+				Fragment: true, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			name: "ipv4 first fragment with a bad tcp data offset has no flags", link: LinkEthernet,
+			data: func() []byte {
+				h := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))[20:36]
+				h[12] = 0x20 // data offset 2 words
+				ip := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP)
+				ip.Flags = layers.IPv4MoreFragments
+				return frame(tb, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(h))
+			}(),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.Fragment, p.TCPFlags = true, 0; return p }(),
+		},
+		{
+			name: "ipv4 non-first fragment has no layer 4", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), frag2, filler(200)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 17, Src: v4b, Dst: v4a, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+		},
+		{
+			name: "ipv6 first fragment", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Fragment), v6frag1,
+				gopacket.Payload(cat(rawUDPHeader(53, 5353, 3000), answer, filler(1000)))),
+			// A large DNS response is fragmented; its header is in the
+			// first fragment.
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6b, Dst: v6a, SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC,
+				Fragment: true, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			name: "ipv6 non-first fragment", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Fragment), v6frag2, filler(500)),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6b, Dst: v6a, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+		},
+		{
+			name: "ipv6 hop-by-hop and destination options before tcp", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolIPv6HopByHop),
+				gopacket.Payload(extHdrs), tcp(51000, 80, TCPSyn)),
+			want: withMAC(tcpSYNv6),
+		},
+		{
+			name: "ipv6 in ipv4 with an ipv6 fragment header", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("192.0.2.1", "192.0.2.2", layers.IPProtocolIPv6),
+				ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Fragment), v6frag1,
+				gopacket.Payload(cat(rawUDPHeader(53, 5353, 3000), nxdomain))),
+			// IPv4 is the outer network layer; the layer-4 header is the one
+			// behind the first IP header chain, here in the inner IPv6
+			// fragment.
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: addr16("192.0.2.1"), Dst: addr16("192.0.2.2"),
+				SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC, Fragment: true, DNS: true, DNSResponse: true, DNSRcode: 3, DNSQueries: 1},
+		},
+		{
+			name: "ipv4 non-first fragment in ipv6", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolIPv4), frag2, filler(200)),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6a, Dst: v6b, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+		},
+		{
+			name: "ipv4 first fragment in ipv6", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolIPv4), frag1,
+				gopacket.Payload(cat(rawUDPHeader(123, 40000, 1208), filler(100)))),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppNTP, Src: v6a, Dst: v6b, SrcPort: 123, DstPort: 40000, SrcMAC: srcMAC,
+				Fragment: true},
+		},
+		{
+			name: "gre is counted as other", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolGRE), &layers.GRE{Protocol: layers.EthernetTypeIPv4}, gopacket.Payload(ip4TCP)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 47, Src: v4a, Dst: v4b, SrcMAC: srcMAC},
+		},
+
+		// Link types.
+		{name: "linux sll", link: LinkSLL, data: cat(sllHdr(layers.EthernetTypeIPv4), ip4TCP), want: tcpSYN},
+		{name: "linux sll2", link: LinkSLL2, data: cat(sll2Hdr(layers.EthernetTypeIPv6), ip6UDP), want: dnsQueryV6},
+		{
+			name: "linux sll with a vlan tag", link: LinkSLL,
+			data: cat(sllHdr(layers.EthernetTypeDot1Q), []byte{0x00, 0x2a, 0x08, 0x00}, ip4TCP),
+			want: func() PacketInfo { p := tcpSYN; p.HasVLAN, p.VLAN = true, 42; return p }(),
+		},
+		{name: "raw 101 ipv4", link: LinkRaw, data: ip4TCP, want: tcpSYN},
+		{name: "raw 101 ipv6", link: LinkRaw, data: ip6UDP, want: dnsQueryV6},
+		{name: "raw 12 ipv4", link: LinkRawBSD, data: ip4TCP, want: tcpSYN},
+		{name: "raw 12 ipv6", link: LinkRawBSD, data: ip6UDP, want: dnsQueryV6},
+		{name: "raw 14 ipv4", link: LinkRawOBSD, data: ip4TCP, want: tcpSYN},
+		{name: "raw 14 ipv6", link: LinkRawOBSD, data: ip6UDP, want: dnsQueryV6},
+		{name: "ipv4 228", link: LinkIPv4, data: ip4TCP, want: tcpSYN},
+		{name: "ipv6 229", link: LinkIPv6, data: ip6UDP, want: dnsQueryV6},
+		{name: "null little-endian ipv4", link: LinkNull, data: cat([]byte{2, 0, 0, 0}, ip4TCP), want: tcpSYN},
+		{name: "null big-endian ipv4", link: LinkNull, data: cat([]byte{0, 0, 0, 2}, ip4TCP), want: tcpSYN},
+		{name: "null little-endian ipv6 (darwin)", link: LinkNull, data: cat([]byte{30, 0, 0, 0}, ip6UDP), want: dnsQueryV6},
+		{name: "null big-endian ipv6 (freebsd)", link: LinkNull, data: cat([]byte{0, 0, 0, 28}, ip6UDP), want: dnsQueryV6},
+		{name: "openbsd loop ipv6", link: LinkLoop, data: cat([]byte{0, 0, 0, 24}, ip6UDP), want: dnsQueryV6},
+
+		// Malformed frames: counted once, at the layer that broke.
+		{
+			name: "empty ethernet frame", link: LinkEthernet, data: []byte{},
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerLink,
+		},
+		{
+			name: "one-byte ethernet frame", link: LinkEthernet, data: []byte{0xff},
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerLink,
+		},
+		{
+			name: "empty raw frame", link: LinkRaw, data: nil,
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "one-byte raw frame", link: LinkRaw, data: []byte{0x45},
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "truncated null header", link: LinkNull, data: []byte{2, 0},
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerLink,
+		},
+		{
+			name: "truncated sll header", link: LinkSLL, data: sllHdr(layers.EthernetTypeIPv4)[:10],
+			want: PacketInfo{Proto: ProtoOther}, hasErr: true, wantErr: LayerLink,
+		},
+		{
+			name: "ipv4 header truncated to 10 bytes", link: LinkEthernet, data: cat(ethHdr(layers.EthernetTypeIPv4), ip4TCP[:10]),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "ipv4 header length below 5 words", link: LinkEthernet, data: cat(ethHdr(layers.EthernetTypeIPv4), ihl4),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "ipv6 header truncated", link: LinkEthernet, data: cat(ethHdr(layers.EthernetTypeIPv6), ip6UDP[:30]),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			name: "802.1q tag truncated", link: LinkEthernet, data: cat(ethHdr(layers.EthernetTypeDot1Q), []byte{0x00}),
+			want: PacketInfo{Proto: ProtoOther, SrcMAC: srcMAC}, hasErr: true, wantErr: LayerNetwork,
+		},
+		{
+			// The protocol comes from the IP header, as tshark counts a
+			// malformed TCP header as TCP.
+			name: "tcp header cut to 10 bytes", link: LinkEthernet, data: cat(ethHdr(layers.EthernetTypeIPv4), cutTCP),
+			want:   PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, Src: v4a, Dst: v4b, SrcMAC: srcMAC},
+			hasErr: true, wantErr: LayerTransport,
+		},
+		{
+			name: "udp header cut to 4 bytes", link: LinkRaw,
+			data: frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), filler(4)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, Src: v4a, Dst: v4b}, hasErr: true, wantErr: LayerTransport,
+		},
+	}
+}
+
+// TestDecode runs every case through one decoder, in order, so that state
+// left by one frame (layer objects are reused) would show in the next.
+func TestDecode(t *testing.T) {
+	d := NewDecoder()
+	for _, tc := range decodeCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			before := d.Errors
+			unsupported := d.UnsupportedLink
+			// Garbage in p must not survive, except the capture's fields.
+			p := PacketInfo{Time: -5, WireLen: 9000, Proto: ProtoICMP, DNS: true, VLAN: 7, HasVLAN: true, SrcPort: 1}
+			if !d.Decode(tc.link, tc.data, &p) {
+				t.Fatalf("Decode(link %d) = false, want true", tc.link)
+			}
+			want := tc.want
+			want.Time, want.WireLen, want.CapLen = -5, 9000, uint32(len(tc.data))
+			if p != want {
+				t.Errorf("PacketInfo mismatch\n got %+v\nwant %+v", p, want)
+			}
+			var wantErrs [NumLayers]uint64
+			if tc.hasErr {
+				wantErrs[tc.wantErr] = 1
+			}
+			for l := range NumLayers {
+				if got := d.Errors[l] - before[l]; got != wantErrs[l] {
+					t.Errorf("Errors[%v] went up by %d, want %d", l, got, wantErrs[l])
+				}
+			}
+			if d.UnsupportedLink != unsupported {
+				t.Errorf("UnsupportedLink went up on a supported link")
+			}
+		})
+	}
+}
+
+func TestDecodeUnsupportedLink(t *testing.T) {
+	d := NewDecoder()
+	data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
+	for i, link := range []uint16{105, 104, 239, 65535} {
+		if SupportedLink(link) {
+			t.Errorf("SupportedLink(%d) = true", link)
+		}
+		p := PacketInfo{Time: 1, WireLen: 60}
+		if d.Decode(link, data, &p) {
+			t.Errorf("Decode(link %d) = true, want false", link)
+		}
+		if d.UnsupportedLink != uint64(i+1) {
+			t.Errorf("after link %d: UnsupportedLink = %d, want %d", link, d.UnsupportedLink, i+1)
+		}
+		if p.Proto != ProtoOther || p.L3 != L3None || p.Time != 1 || p.WireLen != 60 {
+			t.Errorf("link %d: skipped frame left %+v", link, p)
+		}
+	}
+	if d.Errors != [NumLayers]uint64{} {
+		t.Errorf("unsupported frames counted as decode errors: %v", d.Errors)
+	}
+	for _, link := range []uint16{LinkNull, LinkEthernet, LinkRawBSD, LinkRawOBSD, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2} {
+		if !SupportedLink(link) {
+			t.Errorf("SupportedLink(%d) = false", link)
+		}
+	}
+}
+
+// TestDecodeDoesNotAllocate guards the per-packet path: the decoder runs
+// for every captured frame.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	frames := map[string][]byte{
+		"tcp": frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 443, TCPAck|TCPPsh), filler(200)),
+		"dns": frame(t, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolUDP), udp(53, 5353),
+			gopacket.Payload(dnsMsg(t, true, layers.DNSResponseCodeNoErr, 2))),
+		"vlan icmp": frame(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 10, Type: layers.EthernetTypeIPv4},
+			ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}),
+	}
+	for name, data := range frames {
+		d := NewDecoder()
+		var p PacketInfo
+		d.Decode(LinkEthernet, data, &p) // first use may size internal slices
+		if n := testing.AllocsPerRun(1000, func() { d.Decode(LinkEthernet, data, &p) }); n != 0 {
+			t.Errorf("%s: Decode allocates %v times per packet, want 0", name, n)
+		}
+	}
+}
+
+func benchFrames(tb testing.TB) [][]byte {
+	return [][]byte{
+		frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 443, TCPAck|TCPPsh), filler(1200)),
+		frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51001, 80, TCPSyn)),
+		frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.53", layers.IPProtocolUDP), udp(40000, 53),
+			gopacket.Payload(dnsMsg(tb, false, layers.DNSResponseCodeNoErr, 0))),
+		frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.53", "10.0.0.1", layers.IPProtocolUDP), udp(53, 40000),
+			gopacket.Payload(dnsMsg(tb, true, layers.DNSResponseCodeNoErr, 2))),
+		frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}, filler(56)),
+		frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::2", layers.IPProtocolTCP), tcp(51000, 443, TCPAck), filler(600)),
+		frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::2", layers.IPProtocolUDP), udp(50000, 443), filler(1200)),
+		frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::2", layers.IPProtocolICMPv6),
+			&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, &layers.ICMPv6Echo{Identifier: 1, SeqNumber: 1}),
+	}
+}
+
+// BenchmarkDecode reports the cost of one packet over a mix of TCP, DNS,
+// ICMP and IPv6 frames.
+func BenchmarkDecode(b *testing.B) {
+	frames := benchFrames(b)
+	d := NewDecoder()
+	var p PacketInfo
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		d.Decode(LinkEthernet, frames[i], &p)
+		if i++; i == len(frames) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+}

@@ -1,0 +1,103 @@
+// Package testpcap writes synthetic captures for benchmarks and tests.
+package testpcap
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"math/rand/v2"
+)
+
+// WriteFlood writes a classic pcap of n Ethernet frames from random IPv4
+// sources and ports to 16 destinations: a mix of TCP SYNs, UDP and ICMP,
+// every packet a new flow, the worst case for per-source and per-flow
+// state. Timestamps advance by gap nanoseconds. The output is
+// deterministic for a seed.
+func WriteFlood(w io.Writer, n int, seed uint64, gap int64) error {
+	return write(w, n, seed, gap, 0)
+}
+
+// WriteTraffic is like WriteFlood but draws sources from a pool of
+// sources hosts, each using 4 source ports towards 8 service ports, so
+// that flows carry many packets as on a busy but normal link.
+func WriteTraffic(w io.Writer, n int, seed uint64, gap int64, sources int) error {
+	return write(w, n, seed, gap, sources)
+}
+
+var services = [8]uint16{53, 80, 443, 22, 25, 123, 993, 8080}
+
+func write(w io.Writer, n int, seed uint64, gap int64, sources int) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b23c4d) // nanosecond pcap
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 262144)
+	binary.LittleEndian.PutUint32(hdr[20:], 1)
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6e6574616e6f6d))
+	frame := make([]byte, 16+14+20+20)
+	t := int64(1_700_000_000) * 1e9
+	for range n {
+		var l4 []byte
+		proto := byte(6)
+		switch r := rng.IntN(10); {
+		case r < 6: // TCP SYN
+			l4 = frame[16+34 : 16+54]
+			clear(l4)
+			sp, dp := uint16(rng.IntN(64512)+1024), uint16(rng.IntN(1024))
+			if sources > 0 {
+				sp, dp = 40000+uint16(rng.IntN(4)), services[rng.IntN(len(services))]
+			}
+			binary.BigEndian.PutUint16(l4[0:], sp)
+			binary.BigEndian.PutUint16(l4[2:], dp)
+			l4[12] = 5 << 4
+			l4[13] = 0x02
+		case r < 9: // UDP
+			proto = 17
+			l4 = frame[16+34 : 16+42]
+			sp, dp := uint16(rng.IntN(64512)+1024), uint16(rng.IntN(65535)+1)
+			if sources > 0 {
+				sp, dp = 40000+uint16(rng.IntN(4)), services[rng.IntN(len(services))]
+			}
+			binary.BigEndian.PutUint16(l4[0:], sp)
+			binary.BigEndian.PutUint16(l4[2:], dp)
+			binary.BigEndian.PutUint16(l4[4:], 8)
+			binary.BigEndian.PutUint16(l4[6:], 0)
+		default: // ICMP echo
+			proto = 1
+			l4 = frame[16+34 : 16+42]
+			clear(l4)
+			l4[0] = 8
+		}
+		pkt := frame[16 : 16+34+len(l4)]
+		eth := pkt[:14]
+		copy(eth[0:6], []byte{0x02, 0, 0, 0, 0, 1})
+		copy(eth[6:12], []byte{0x02, 0, 0, 0, 0, 2})
+		eth[12], eth[13] = 0x08, 0x00
+		ip := pkt[14:34]
+		clear(ip)
+		ip[0] = 0x45
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
+		ip[8] = 64
+		ip[9] = proto
+		src := rng.Uint32() | 0x01000000
+		if sources > 0 {
+			src = 0x0a010000 + uint32(rng.IntN(sources))
+		}
+		binary.BigEndian.PutUint32(ip[12:], src)
+		binary.BigEndian.PutUint32(ip[16:], 0x0a000000|uint32(rng.IntN(16)))
+		rec := frame[:16]
+		binary.LittleEndian.PutUint32(rec[0:], uint32(t/1e9))
+		binary.LittleEndian.PutUint32(rec[4:], uint32(t%1e9))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
+		if _, err := bw.Write(frame[:16+len(pkt)]); err != nil {
+			return err
+		}
+		t += gap
+	}
+	return bw.Flush()
+}
