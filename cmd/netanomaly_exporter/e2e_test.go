@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,16 +23,39 @@ import (
 
 var update = flag.Bool("u", false, "update the golden files")
 
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
 // buildBinary builds the exporter once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "netanomaly_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("build: %v", err)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "netanomaly-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "netanomaly_exporter")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 func freePort(t *testing.T) string {
@@ -292,5 +317,34 @@ func TestBadInput(t *testing.T) {
 	}
 	if !regexp.MustCompile(`netanomaly_decode_unsupported_link_total\{interface="fddi"\} [1-9]`).Match(out) {
 		t.Errorf("unsupported frames not counted:\n%s", out)
+	}
+}
+
+// TestREADMEUpToDate checks that README.md documents every metric the
+// exporter emits and every flag it accepts.
+func TestREADMEUpToDate(t *testing.T) {
+	bin := buildBinary(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--features.top-k=2").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+)`).FindAllStringSubmatch(string(out), -1) {
+		if !bytes.Contains(readme, []byte("`"+m[1]+"`")) {
+			t.Errorf("README.md metrics table lacks %s", m[1])
+		}
+	}
+	help, _ := exec.Command(bin, "--help").CombinedOutput()
+	for _, m := range regexp.MustCompile(`--(?:\[no-\])?([a-z][a-z.-]+)`).FindAllStringSubmatch(string(help), -1) {
+		switch m[1] {
+		case "help", "help-long", "help-man", "version":
+			continue
+		}
+		if !bytes.Contains(readme, []byte("--"+m[1])) {
+			t.Errorf("README.md flags table lacks --%s", m[1])
+		}
 	}
 }
