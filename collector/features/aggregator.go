@@ -39,6 +39,10 @@ const (
 	fanoutBits     = 1 << 22 // 512 KiB per Bloom filter: about 2.5% false positives at 500k pairs
 	fanoutK        = 4
 	heavyK         = 16 // heavy-hitter slots per summary
+	// filterWidth counters per row admit new keys into the summaries: a
+	// flood of sources seen once each then costs two increments per packet
+	// instead of an eviction (32 KiB per row).
+	filterWidth = 8192
 )
 
 // SizeBuckets are the upper bounds of the packet size histogram, in bytes.
@@ -163,9 +167,9 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		portEnt:    sketch.NewHistogram(65536),
 		portPairs:  sketch.NewBloom(fanoutBits, fanoutK),
 		hostPairs:  sketch.NewBloom(fanoutBits, fanoutK),
-		portFanout: sketch.NewSpaceSaving(heavyK),
-		hostFanout: sketch.NewSpaceSaving(heavyK),
-		srcPackets: sketch.NewSpaceSaving(heavyK),
+		portFanout: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		hostFanout: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		srcPackets: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
 		flows:      newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
 		scratch:    make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
 	}

@@ -37,6 +37,11 @@ type SpaceSaving struct {
 	index []uint64
 	mask  uint32 // len(index) - 1
 	total uint64
+
+	// filter, if set, is a two-row count-min sketch that admits a new key
+	// only when its estimated weight beats the lightest tracked entry.
+	filter     []uint32
+	filterMask uint64
 }
 
 // heapNode keeps the count next to the heap order so that sifting does not
@@ -69,6 +74,43 @@ func NewSpaceSaving(k int) *SpaceSaving {
 	}
 }
 
+// NewFilteredSpaceSaving is NewSpaceSaving with an admission filter: a
+// count-min sketch of two rows of width counters (a power of two) in front
+// of the summary. A key not tracked yet replaces the lightest entry only
+// when its estimated weight exceeds that entry's count. Under a flood of
+// keys seen once each, plain SpaceSaving evicts on every Add; the filter
+// turns that into two counter increments and keeps the summary for keys
+// that recur. Counts of admitted keys start at the estimate (an upper
+// bound) with Err such that Count-Err is the weight added since admission,
+// a lower bound.
+func NewFilteredSpaceSaving(k, width int) *SpaceSaving {
+	s := NewSpaceSaving(k)
+	w := 2
+	for w < width {
+		w <<= 1
+	}
+	s.filter = make([]uint32, 2*w)
+	s.filterMask = uint64(w - 1)
+	return s
+}
+
+// estimate adds weight to the filter with conservative update (only the
+// smallest counters grow) and returns the key's estimated weight.
+func (s *SpaceSaving) estimate(hash uint64, weight uint64) uint64 {
+	w := uint32(min(weight, 1<<31))
+	i0 := (hash >> 32) & s.filterMask
+	i1 := uint64(len(s.filter)/2) + (Mix64(hash)>>32)&s.filterMask
+	c0, c1 := s.filter[i0], s.filter[i1]
+	est := min(c0, c1)
+	if est > ^uint32(0)-w {
+		return uint64(est)
+	}
+	est += w
+	s.filter[i0] = max(c0, est)
+	s.filter[i1] = max(c1, est)
+	return uint64(est)
+}
+
 // Add adds weight to key; hash must be a well-mixed hash of key (HashAddr).
 // A zero weight is ignored so that it cannot evict a tracked key.
 func (s *SpaceSaving) Add(key [16]byte, hash uint64, weight uint64) {
@@ -76,6 +118,10 @@ func (s *SpaceSaving) Add(key [16]byte, hash uint64, weight uint64) {
 		return
 	}
 	s.total += weight
+	var est uint64
+	if s.filter != nil {
+		est = s.estimate(hash, weight)
+	}
 	h := uint32(hash)
 	i := h & s.mask
 	for ; s.index[i] != 0; i = (i + 1) & s.mask {
@@ -88,26 +134,37 @@ func (s *SpaceSaving) Add(key [16]byte, hash uint64, weight uint64) {
 			return
 		}
 	}
+	count, errw := weight, uint64(0)
+	if s.filter != nil {
+		count, errw = est, est-weight
+	}
 	if len(s.keys) < cap(s.keys) {
 		e := int32(len(s.keys))
 		s.keys = append(s.keys, key)
-		s.errs[e] = 0
+		s.errs[e] = errw
 		s.hashes[e] = h
 		s.index[i] = uint64(h)<<32 | uint64(e+1)
 		s.heapPos[e] = int32(len(s.heap))
-		s.heap = append(s.heap, heapNode{count: weight, e: e})
+		s.heap = append(s.heap, heapNode{count: count, e: e})
 		s.up(len(s.heap) - 1)
 		return
 	}
-	// The newcomer takes over the lightest entry and inherits its count as
-	// possible overestimate, which keeps Count an upper bound.
 	root := &s.heap[0]
+	if s.filter != nil && est <= root.count {
+		return // not heavy enough to displace the lightest entry
+	}
 	e := root.e
 	s.unindex(e)
 	s.keys[e] = key
-	s.errs[e] = root.count
 	s.hashes[e] = h
-	root.count += weight
+	if s.filter != nil {
+		root.count, s.errs[e] = count, errw
+	} else {
+		// The newcomer takes over the lightest entry and inherits its count
+		// as possible overestimate, which keeps Count an upper bound.
+		s.errs[e] = root.count
+		root.count += weight
+	}
 	// Probe again: the removal may have shifted entries into slot i.
 	i = h & s.mask
 	for s.index[i] != 0 {
@@ -144,6 +201,7 @@ func (s *SpaceSaving) Reset() {
 	s.keys = s.keys[:0]
 	s.heap = s.heap[:0]
 	clear(s.index)
+	clear(s.filter)
 	s.total = 0
 }
 

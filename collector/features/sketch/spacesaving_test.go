@@ -270,3 +270,61 @@ func TestSpaceSavingAddAllocs(t *testing.T) {
 		t.Errorf("Add allocates %v times, want 0", n)
 	}
 }
+
+// TestFilteredSpaceSavingExactWhenSmall: with no more keys than slots and
+// an empty filter, counts are exact.
+func TestFilteredSpaceSavingExactWhenSmall(t *testing.T) {
+	s := NewFilteredSpaceSaving(16, 1024)
+	want := map[[16]byte]uint64{}
+	for i := range 10 {
+		k := keyN(uint64(i))
+		for range i + 1 {
+			s.Add(k, HashAddr(k), 1)
+			want[k]++
+		}
+	}
+	for _, e := range s.Top(nil) {
+		if e.Count != want[e.Key] || e.Err != 0 {
+			t.Errorf("key %x: Count %d Err %d, want %d exact", e.Key[12:], e.Count, e.Err, want[e.Key])
+		}
+	}
+}
+
+// TestFilteredSpaceSavingFindsHeavyInFlood hides one key seen 2000 times in a
+// flood of a million keys seen once: the filter must still admit it, and
+// Count-Err must be a lower bound close to its weight.
+func TestFilteredSpaceSavingFindsHeavyInFlood(t *testing.T) {
+	s := NewFilteredSpaceSaving(16, 8192)
+	heavy := keyN(1 << 40)
+	for i := range uint64(1_000_000) {
+		k := keyN(i)
+		s.Add(k, HashAddr(k), 1)
+		if i%500 == 0 {
+			s.Add(heavy, HashAddr(heavy), 1)
+		}
+	}
+	top := s.Top(nil)
+	if top[0].Key != heavy {
+		t.Fatalf("heaviest entry %x (count %d), want the heavy key", top[0].Key[12:], top[0].Count)
+	}
+	lower := top[0].Count - top[0].Err
+	if lower > 2000 || lower < 1800 {
+		t.Errorf("heavy key lower bound %d, want within 10%% below its 2000", lower)
+	}
+	for _, e := range top[1:] {
+		if e.Count-e.Err > 1 {
+			t.Errorf("flood key %x has lower bound %d, want at most 1", e.Key[12:], e.Count-e.Err)
+		}
+	}
+	if n := testing.AllocsPerRun(1000, func() { k := keyN(7); s.Add(k, HashAddr(k), 1) }); n != 0 {
+		t.Errorf("Add allocates %v times", n)
+	}
+}
+
+// keyN is the 16-byte key for n, big-endian in the last 8 bytes.
+func keyN(n uint64) (k [16]byte) {
+	for i := range 8 {
+		k[15-i] = byte(n >> (8 * i))
+	}
+	return k
+}
