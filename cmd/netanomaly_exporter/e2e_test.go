@@ -14,11 +14,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
 )
 
 var update = flag.Bool("u", false, "update the golden files")
@@ -38,6 +41,8 @@ func buildBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		// Readable by all: one test runs the binary as an unprivileged user.
+		_ = os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "netanomaly_exporter")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
@@ -287,6 +292,34 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("want one error line, got %d:\n%s", n+1, stderr.String())
 			}
 		})
+	}
+
+	// A bad BPF expression is reported with libpcap's message before any
+	// socket is opened.
+	if err := libpcap.Load(); err != nil {
+		t.Logf("libpcap not installed: skipping the bad-filter case (%v)", err)
+	} else {
+		cmd := exec.Command(bin, "--capture.interface=lo", "--capture.filter=tcp prot 80")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), `"tcp prot 80"`) || !strings.Contains(stderr.String(), "syntax error") {
+			t.Errorf("bad filter: err %v, stderr:\n%s", err, stderr.String())
+		}
+	}
+
+	// Without CAP_NET_RAW, live capture names the capability.
+	if os.Geteuid() != 0 {
+		t.Log("not root: skipping the missing-capability case (it runs the binary as nobody)")
+	} else {
+		cmd := exec.Command(bin, "--capture.interface=lo")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "CAP_NET_RAW") {
+			t.Errorf("unprivileged capture: err %v, stderr:\n%s", err, stderr.String())
+		}
 	}
 
 	// A truncated capture keeps what was read, warns once and exits 0.

@@ -3,12 +3,14 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -16,14 +18,21 @@ import (
 
 // afpacketSource reads a TPACKET_V3 ring.
 type afpacketSource struct {
-	tp   *afpacket.TPacket
-	link uint16
+	tp    *afpacket.TPacket
+	link  uint16
+	iface string
+	// ifindex is the index of the capture interface (0 for "any"), and
+	// ctl a socket in the capture's network namespace used to check that
+	// the interface still exists (-1 if none).
+	ifindex int
+	ctl     int
 	// gopacket keeps 32-bit running totals that wrap.
 	recv, drop wrapCounter
 }
 
 func openAFPacket(cfg LiveConfig) (Source, error) {
 	link := decode.LinkEthernet
+	ifindex := 0
 	opts := []any{
 		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
 		afpacket.OptPollTimeout(PollInterval),
@@ -37,6 +46,11 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 	} else {
 		opts = append(opts, afpacket.OptInterface(cfg.Interface))
 		link = interfaceLinkType(cfg.Interface)
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: list the interfaces with --capture.list-interfaces", ErrNoSuchInterface, cfg.Interface)
+		}
+		ifindex = ifi.Index
 	}
 	frame, block, blocks := ringSize(cfg.Snaplen, cfg.BufferBytes)
 	opts = append(opts, afpacket.OptFrameSize(frame), afpacket.OptBlockSize(block), afpacket.OptNumBlocks(blocks))
@@ -70,7 +84,15 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 			return nil, fmt.Errorf("promiscuous mode on %q: %w", cfg.Interface, err)
 		}
 	}
-	return &afpacketSource{tp: tp, link: link}, nil
+	ctl := -1
+	if ifindex != 0 {
+		// Created here, it lives in the same network namespace as tp.
+		if ctl, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("open AF_PACKET socket on %q: %w", cfg.Interface, err)
+		}
+	}
+	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl}, nil
 }
 
 // ringSize splits the requested ring into TPACKET_V3 blocks. Frames hold
@@ -92,12 +114,43 @@ func ringSize(snaplen, bufferBytes int) (frame, block, blocks int) {
 func (s *afpacketSource) Next() (Packet, error) {
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
 	if err != nil {
-		if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, afpacket.ErrPoll) {
+		if errors.Is(err, afpacket.ErrTimeout) {
 			return Packet{}, ErrTimeout
 		}
-		return Packet{}, err
+		if errors.Is(err, afpacket.ErrPoll) {
+			// POLLERR: the kernel set ENETDOWN on the socket because the
+			// interface went down or was removed. gopacket never reads
+			// the error, so poll keeps failing at once: fail if the
+			// interface is gone (a socket bound to a removed interface
+			// never receives again, even if it comes back), otherwise
+			// wait like a timeout instead of spinning.
+			if err := s.checkInterface(); err != nil {
+				return Packet{}, err
+			}
+			time.Sleep(PollInterval)
+			return Packet{}, ErrTimeout
+		}
+		return Packet{}, fmt.Errorf("read packet on %q: %w", s.iface, err)
 	}
 	return Packet{Data: data, TimeNanos: ci.Timestamp.UnixNano(), WireLen: ci.Length, LinkType: s.link}, nil
+}
+
+// checkInterface returns an error wrapping ErrNoSuchInterface when the
+// interface the socket is bound to no longer exists (by index: a new
+// interface with the same name is another interface).
+func (s *afpacketSource) checkInterface() error {
+	if s.ctl < 0 {
+		return nil
+	}
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return nil
+	}
+	ifr.SetUint32(uint32(s.ifindex))
+	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFNAME, ifr); errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("%w %q: it disappeared during the capture", ErrNoSuchInterface, s.iface)
+	}
+	return nil
 }
 
 func (s *afpacketSource) Clock() (int64, bool) { return time.Now().UnixNano(), true }
@@ -113,4 +166,11 @@ func (s *afpacketSource) Stats() Stats {
 	return Stats{Received: s.recv.total, KernelDropped: s.drop.total}
 }
 
-func (s *afpacketSource) Close() error { s.tp.Close(); return nil }
+func (s *afpacketSource) Close() error {
+	s.tp.Close()
+	if s.ctl >= 0 {
+		_ = unix.Close(s.ctl)
+		s.ctl = -1
+	}
+	return nil
+}
