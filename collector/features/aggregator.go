@@ -64,7 +64,7 @@ type Window struct {
 	Bytes      [decode.NumProtocols]uint64
 	TopSources []TopEntry // by bytes, when Config.TopK > 0
 	TopDests   []TopEntry
-	Partial    bool // closed early at the end of a capture file
+	Partial    bool // closed early: end of a capture file, or the clock went back
 }
 
 // Counters are cumulative since the aggregator started.
@@ -214,7 +214,7 @@ func (a *Aggregator) Add(p *decode.PacketInfo) {
 	}
 	switch {
 	case t >= a.start+a.length:
-		a.advanceTo(t, false)
+		a.advanceTo(t)
 	case t < a.start-a.length || (a.havePacket && t < a.lastTime-a.length):
 		// The clock went back by more than a window (a capture stored twice,
 		// a clock step): start over at the new time rather than pour the
@@ -222,7 +222,7 @@ func (a *Aggregator) Add(p *decode.PacketInfo) {
 		// seen after the new time, so they would never time out, and a
 		// replay would find its own flows already open.
 		a.flows.endAll()
-		a.closeWindow(false)
+		a.closeWindow(true) // it ends early: divide by the time it covered
 		a.counters.ClockResets++
 		a.start = floorDiv(t, a.length) * a.length
 		a.w.sec = floorDiv(t, int64(time.Second))
@@ -241,7 +241,7 @@ func (a *Aggregator) Advance(now int64) {
 		return
 	}
 	if now >= a.start+a.length {
-		a.advanceTo(now, false)
+		a.advanceTo(now)
 	}
 }
 
@@ -257,8 +257,8 @@ func (a *Aggregator) Flush() {
 }
 
 // advanceTo closes the current window and the empty ones up to t.
-func (a *Aggregator) advanceTo(t int64, partial bool) {
-	a.closeWindow(partial)
+func (a *Aggregator) advanceTo(t int64) {
+	a.closeWindow(false)
 	a.start += a.length
 	a.havePacket = false
 	gaps := (t - a.start) / a.length
@@ -501,13 +501,16 @@ func (a *Aggregator) closeWindow(partial bool) {
 	}
 }
 
-// topLowerBound is the guaranteed count of the heaviest key.
+// topLowerBound is the largest guaranteed count (Count-Err) of any tracked
+// key: the entry with the highest Count may be one admitted on a noisy
+// estimate.
 func (a *Aggregator) topLowerBound(s *sketch.SpaceSaving) uint64 {
 	a.scratch = s.Top(a.scratch[:0])
-	if len(a.scratch) == 0 {
-		return 0
+	var best uint64
+	for _, e := range a.scratch {
+		best = max(best, e.Count-e.Err)
 	}
-	return a.scratch[0].Count - a.scratch[0].Err
+	return best
 }
 
 func (a *Aggregator) top(s *sketch.SpaceSaving) []TopEntry {
