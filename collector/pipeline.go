@@ -96,6 +96,10 @@ type Pipeline struct {
 	busy       float64
 	stats      capture.Stats
 	unsupWarn  sync.Once
+
+	// statsBase holds the counters of the sources closed before the
+	// current one: reopening must not reset cumulative counters.
+	statsBase capture.Stats
 }
 
 // NewPipeline prepares a pipeline on an opened source. Run starts it.
@@ -171,21 +175,21 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 			if b.n == batchSize {
 				if now := time.Now(); now.Sub(lastStats) >= statsInterval {
 					lastStats = now
-					p.stats = p.src.Stats()
+					p.updateStats()
 				}
 				b = p.send(b, false, false)
 			}
 		case errors.Is(err, capture.ErrTimeout):
-			p.stats = p.src.Stats()
+			p.updateStats()
 			b = p.send(b, false, true)
 		case errors.Is(err, io.EOF):
-			p.stats = p.src.Stats()
+			p.updateStats()
 			p.closeSource()
 			p.send(b, true, false)
 			return
 		default:
 			p.logger.Error("capture failed; reopening", "err", err)
-			p.stats = p.src.Stats()
+			p.updateStats()
 			p.closeSource()
 			if p.cfg.Reopen == nil {
 				p.send(b, true, false)
@@ -220,8 +224,20 @@ func (p *Pipeline) reopen(ctx context.Context, backoff *time.Duration, b *batch)
 	return b
 }
 
+// updateStats reads the source's counters, added to those of the sources
+// it replaced.
+func (p *Pipeline) updateStats() {
+	s := p.src.Stats()
+	p.stats = capture.Stats{
+		Received:      p.statsBase.Received + s.Received,
+		KernelDropped: p.statsBase.KernelDropped + s.KernelDropped,
+		IfDropped:     p.statsBase.IfDropped + s.IfDropped,
+	}
+}
+
 func (p *Pipeline) closeSource() {
 	if p.src != nil {
+		p.statsBase = p.stats
 		_ = p.src.Close()
 		p.src = nil
 	}

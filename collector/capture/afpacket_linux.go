@@ -61,6 +61,10 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		if prog, err = libpcap.CompileBPF(int(link), cfg.Snaplen, cfg.Filter); err != nil {
 			return nil, fmt.Errorf("capture filter on %q: %w", cfg.Interface, err)
 		}
+	} else {
+		// The ring holds whole frames otherwise: accept all, cut at snaplen
+		// (a compiled filter returns snaplen too).
+		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(cfg.Snaplen)}})
 	}
 	tp, err := afpacket.NewTPacket(opts...)
 	if err != nil {
@@ -89,7 +93,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		// Created here, it lives in the same network namespace as tp.
 		if ctl, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 			tp.Close()
-			return nil, fmt.Errorf("open AF_PACKET socket on %q: %w", cfg.Interface, err)
+			return nil, fmt.Errorf("open control socket for %q: %w", cfg.Interface, err)
 		}
 	}
 	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl}, nil
@@ -120,13 +124,11 @@ func (s *afpacketSource) Next() (Packet, error) {
 		if errors.Is(err, afpacket.ErrPoll) {
 			// POLLERR: the kernel set ENETDOWN on the socket because the
 			// interface went down or was removed. gopacket never reads
-			// the error, so poll keeps failing at once: fail if the
-			// interface is gone (a socket bound to a removed interface
-			// never receives again, even if it comes back), otherwise
-			// wait like a timeout instead of spinning.
+			// that error, so every later poll fails at once.
 			if err := s.checkInterface(); err != nil {
 				return Packet{}, err
 			}
+			// Down: nothing to capture; wait as for a timeout, do not spin.
 			time.Sleep(PollInterval)
 			return Packet{}, ErrTimeout
 		}
@@ -135,9 +137,11 @@ func (s *afpacketSource) Next() (Packet, error) {
 	return Packet{Data: data, TimeNanos: ci.Timestamp.UnixNano(), WireLen: ci.Length, LinkType: s.link}, nil
 }
 
-// checkInterface returns an error wrapping ErrNoSuchInterface when the
-// interface the socket is bound to no longer exists (by index: a new
-// interface with the same name is another interface).
+// checkInterface is called when the socket reports an error. It returns an
+// error wrapping ErrNoSuchInterface when the interface no longer exists (by
+// index: a new interface with the same name is another one, the socket
+// never receives again), an error asking for a reopen when it is up again
+// (the socket keeps failing poll), and nil while it is down.
 func (s *afpacketSource) checkInterface() error {
 	if s.ctl < 0 {
 		return nil
@@ -149,6 +153,11 @@ func (s *afpacketSource) checkInterface() error {
 	ifr.SetUint32(uint32(s.ifindex))
 	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFNAME, ifr); errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("%w %q: it disappeared during the capture", ErrNoSuchInterface, s.iface)
+	} else if err != nil {
+		return nil
+	}
+	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFFLAGS, ifr); err == nil && ifr.Uint16()&unix.IFF_UP != 0 {
+		return fmt.Errorf("capture on %q: the interface went down and up again: reopen the capture", s.iface)
 	}
 	return nil
 }

@@ -1,0 +1,780 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+)
+
+// requireNetns skips unless the test can create network namespaces.
+func requireNetns(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping live capture test: needs root to create network namespaces and capture")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping live capture test: needs the ip command (iproute2)")
+	}
+}
+
+var nsSeq atomic.Int64
+
+func ipCmd(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// vethLab is a veth pair between two network namespaces created for one
+// test: a0 (10.251.77.1/24) in nsA, b0 (10.251.77.2/24) in nsB. Nothing is
+// routed anywhere else: the namespaces have no default route.
+type vethLab struct {
+	nsA, nsB     string
+	addrA, addrB net.IP
+}
+
+func newVethLab(t *testing.T) *vethLab {
+	t.Helper()
+	requireNetns(t)
+	id := fmt.Sprintf("%d-%d", os.Getpid(), nsSeq.Add(1))
+	l := &vethLab{
+		nsA:   "natest-a-" + id,
+		nsB:   "natest-b-" + id,
+		addrA: net.IPv4(10, 251, 77, 1).To4(),
+		addrB: net.IPv4(10, 251, 77, 2).To4(),
+	}
+	for _, ns := range []string{l.nsA, l.nsB} {
+		if err := ipCmd("netns", "add", ns); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := ipCmd("netns", "del", ns); err != nil {
+				t.Error(err)
+			}
+		})
+		// Quiet links: no IPv6 autoconfiguration chatter.
+		_ = exec.Command("ip", "netns", "exec", ns, "sh", "-c",
+			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6").Run()
+		if err := ipCmd("-n", ns, "link", "set", "lo", "up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.addLink(t)
+	return l
+}
+
+// addLink (re)creates the veth pair.
+func (l *vethLab) addLink(t *testing.T) {
+	t.Helper()
+	steps := [][]string{
+		{"-n", l.nsA, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", l.nsB},
+		{"-n", l.nsA, "addr", "add", l.addrA.String() + "/24", "dev", "a0"},
+		{"-n", l.nsB, "addr", "add", l.addrB.String() + "/24", "dev", "b0"},
+		{"-n", l.nsA, "link", "set", "a0", "up"},
+		{"-n", l.nsB, "link", "set", "b0", "up"},
+	}
+	for _, s := range steps {
+		if err := ipCmd(s...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLowerUp(t, l.nsA, "a0")
+	waitLowerUp(t, l.nsB, "b0")
+}
+
+// waitLowerUp waits until dev has carrier: before that the kernel drops
+// what is sent on it.
+func waitLowerUp(t *testing.T, ns, dev string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, err := exec.Command("ip", "-n", ns, "link", "show", dev).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip -n %s link show %s: %v: %s", ns, dev, err, out)
+		}
+		if strings.Contains(string(out), "LOWER_UP") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s has no carrier after 3s: %s", dev, ns, out)
+		}
+	}
+}
+
+// inNetns runs fn on an OS thread switched to the named namespace. Sockets
+// created by fn stay in that namespace and may be used from anywhere.
+func inNetns(name string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is unlocked only once back in its own namespace;
+		// otherwise it dies with this goroutine.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/var/run/netns/" + name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", name, err)
+			return
+		}
+		ferr := fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// openIn opens a live capture inside namespace ns.
+func openIn(t *testing.T, ns string, cfg LiveConfig) (Source, error) {
+	t.Helper()
+	var src Source
+	err := inNetns(ns, func() error {
+		var err error
+		src, err = OpenLive(cfg)
+		return err
+	})
+	if err == nil {
+		t.Cleanup(func() { src.Close() })
+	}
+	return src, err
+}
+
+// listenIn opens a packet socket (net.ListenPacket) inside namespace ns.
+func listenIn(t *testing.T, ns, network, addr string) net.PacketConn {
+	t.Helper()
+	var c net.PacketConn
+	err := inNetns(ns, func() error {
+		var err error
+		c, err = net.ListenPacket(network, addr)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen %s %s in %s: %v", network, addr, ns, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// echoRequest builds an ICMP echo request carrying payload.
+func echoRequest(id, seq uint16, payload []byte) []byte {
+	b := make([]byte, 8+len(payload))
+	b[0] = 8
+	binary.BigEndian.PutUint16(b[4:], id)
+	binary.BigEndian.PutUint16(b[6:], seq)
+	copy(b[8:], payload)
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(b[2:], ^uint16(sum))
+	return b
+}
+
+// forEachMethod runs fn as a subtest per capture method. The pcap method,
+// and every method when needsLibpcap (filters are compiled by libpcap), is
+// skipped when libpcap cannot be loaded.
+func forEachMethod(t *testing.T, needsLibpcap bool, fn func(t *testing.T, method string)) {
+	for _, m := range []string{MethodAFPacket, MethodPcap} {
+		t.Run(m, func(t *testing.T) {
+			if m == MethodPcap || needsLibpcap {
+				if err := libpcap.Load(); err != nil {
+					t.Skipf("skipping: %v", err)
+				}
+			}
+			fn(t, m)
+		})
+	}
+}
+
+// capturedIPv4 is the part of a captured IPv4 packet the tests look at,
+// copied out of the capture buffer.
+type capturedIPv4 struct {
+	proto    byte
+	src, dst net.IP
+	l4       []byte
+}
+
+func parseCapturedIPv4(b []byte) (capturedIPv4, bool) {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return capturedIPv4{}, false
+	}
+	ihl, total := int(b[0]&0x0f)*4, int(binary.BigEndian.Uint16(b[2:]))
+	if ihl < 20 || total < ihl || len(b) < ihl {
+		return capturedIPv4{}, false
+	}
+	end := min(total, len(b))
+	return capturedIPv4{
+		proto: b[9],
+		src:   net.IP(slices.Clone(b[12:16])),
+		dst:   net.IP(slices.Clone(b[16:20])),
+		l4:    slices.Clone(b[ihl:end]),
+	}, true
+}
+
+// parseCapturedEther parses an Ethernet frame carrying IPv4.
+func parseCapturedEther(frame []byte) (capturedIPv4, bool) {
+	if len(frame) < 14 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 {
+		return capturedIPv4{}, false
+	}
+	return parseCapturedIPv4(frame[14:])
+}
+
+// ports returns the UDP ports, ok false for anything else.
+func (p capturedIPv4) ports() (src, dst int, ok bool) {
+	if p.proto != 17 || len(p.l4) < 8 {
+		return 0, 0, false
+	}
+	return int(binary.BigEndian.Uint16(p.l4[0:])), int(binary.BigEndian.Uint16(p.l4[2:])), true
+}
+
+// labSender sends bounded traffic from namespace A to b0's address.
+type labSender struct {
+	icmp, udp net.PacketConn
+	peer      net.IP
+	id        uint16
+	marker    []byte
+}
+
+func (l *vethLab) newSender(t *testing.T) *labSender {
+	t.Helper()
+	return &labSender{
+		icmp:   listenIn(t, l.nsA, "ip4:icmp", l.addrA.String()),
+		udp:    listenIn(t, l.nsA, "udp4", l.addrA.String()+":0"),
+		peer:   l.addrB,
+		id:     uint16(os.Getpid()),
+		marker: fmt.Appendf(nil, "netanomaly live test %d", os.Getpid()),
+	}
+}
+
+func (s *labSender) ping(seq uint16) error {
+	_, err := s.icmp.WriteTo(echoRequest(s.id, seq, s.marker), &net.IPAddr{IP: s.peer})
+	return err
+}
+
+func (s *labSender) sendUDP(port int, seq byte) error {
+	_, err := s.udp.WriteTo(append(slices.Clone(s.marker), seq), &net.UDPAddr{IP: s.peer, Port: port})
+	return err
+}
+
+// pingAsync sends n echo requests, every apart, from a goroutine that the
+// test's cleanup waits for.
+func (s *labSender) pingAsync(t *testing.T, n int, every time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if err := s.ping(uint16(i)); err != nil {
+				t.Errorf("ping %d: %v", i, err)
+				return
+			}
+			time.Sleep(every)
+		}
+	}()
+	t.Cleanup(func() { <-done })
+}
+
+// echoSeq returns the sequence number of one of s's echo requests.
+func (s *labSender) echoSeq(p capturedIPv4) (uint16, bool) {
+	if p.proto != 1 || len(p.l4) < 8 || p.l4[0] != 8 || binary.BigEndian.Uint16(p.l4[4:]) != s.id || !bytes.Equal(p.l4[8:], s.marker) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(p.l4[6:]), true
+}
+
+// readUntil calls Next until done returns true, for at most limit. It
+// returns the number of packets read.
+func readUntil(t *testing.T, src Source, limit time.Duration, each func(Packet), done func() bool) int {
+	t.Helper()
+	n := 0
+	for deadline := time.Now().Add(limit); !done(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v and %d packets", limit, n)
+		}
+		p, err := src.Next()
+		if errors.Is(err, ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		n++
+		each(p)
+	}
+	return n
+}
+
+// drainUntilTimeout reads until a timeout, passing the packets to each.
+func drainUntilTimeout(t *testing.T, src Source, each func(Packet)) int {
+	t.Helper()
+	n := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		p, err := src.Next()
+		if errors.Is(err, ErrTimeout) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		n++
+		each(p)
+	}
+	t.Fatal("no timeout within 3s on a quiet link")
+	return n
+}
+
+func TestLiveCapture(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, BufferBytes: 1 << 20})
+		if err != nil {
+			t.Fatalf("OpenLive(b0, %s): %v", method, err)
+		}
+		s := l.newSender(t)
+		const n = 20
+		s.pingAsync(t, n, 50*time.Millisecond)
+		seen := map[uint16]bool{}
+		wantLen := 14 + 20 + 8 + len(s.marker)
+		readUntil(t, src, 5*time.Second, func(p Packet) {
+			if p.LinkType != decode.LinkEthernet {
+				t.Fatalf("LinkType %d; want Ethernet (1)", p.LinkType)
+			}
+			if d := time.Since(time.Unix(0, p.TimeNanos)); d < -2*time.Second || d > 5*time.Second {
+				t.Errorf("packet time %v is %v away from now", time.Unix(0, p.TimeNanos), d)
+			}
+			ip, ok := parseCapturedEther(p.Data)
+			if !ok {
+				return // ARP
+			}
+			seq, ok := s.echoSeq(ip)
+			if !ok {
+				return // echo replies
+			}
+			if !ip.src.Equal(l.addrA) || !ip.dst.Equal(l.addrB) {
+				t.Errorf("echo request %d from %v to %v; want %v to %v", seq, ip.src, ip.dst, l.addrA, l.addrB)
+			}
+			if len(p.Data) != wantLen || p.WireLen != wantLen {
+				t.Errorf("echo request %d: captured %d of %d bytes; want %d of %d", seq, len(p.Data), p.WireLen, wantLen, wantLen)
+			}
+			seen[seq] = true
+		}, func() bool { return len(seen) == n })
+		if st := src.Stats(); st.Received < n {
+			t.Errorf("Stats() = %+v; want Received >= %d", st, n)
+		}
+		if c, ok := src.Clock(); !ok || time.Since(time.Unix(0, c)).Abs() > time.Second {
+			t.Errorf("Clock() = %v, %v; want the wall clock", time.Unix(0, c), ok)
+		}
+	})
+}
+
+func TestLiveSnaplen(t *testing.T) {
+	l := newVethLab(t)
+	for _, filter := range []string{"", "icmp"} {
+		t.Run(fmt.Sprintf("filter=%q", filter), func(t *testing.T) {
+			forEachMethod(t, filter != "", func(t *testing.T, method string) {
+				src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: filter, Snaplen: 64})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := l.newSender(t)
+				s.marker = bytes.Repeat([]byte("x"), 500)
+				s.pingAsync(t, 3, 20*time.Millisecond)
+				got := 0
+				readUntil(t, src, 5*time.Second, func(p Packet) {
+					if p.WireLen == 14+20+8+500 {
+						got++
+						if len(p.Data) != 64 {
+							t.Errorf("captured %d bytes with snaplen 64", len(p.Data))
+						}
+					}
+				}, func() bool { return got >= 3 })
+			})
+		})
+	}
+}
+
+func TestLiveFilter(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, true, func(t *testing.T, method string) {
+		for _, tc := range []struct {
+			filter string
+			match  func(capturedIPv4) bool
+		}{
+			{"icmp", func(p capturedIPv4) bool { return p.proto == 1 }},
+			{"udp port 9", func(p capturedIPv4) bool {
+				sp, dp, ok := p.ports()
+				return ok && (sp == 9 || dp == 9)
+			}},
+		} {
+			t.Run(tc.filter, func(t *testing.T) {
+				src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: tc.filter, Snaplen: 256})
+				if err != nil {
+					t.Fatalf("OpenLive with filter %q: %v", tc.filter, err)
+				}
+				// Traffic on both sides of the matching packets: 5 UDP
+				// datagrams to port 7, 5 echo requests, 5 datagrams to
+				// port 9 (and the replies b0 sends back).
+				s := l.newSender(t)
+				const n = 5
+				for i := range n {
+					if err := s.sendUDP(7, byte(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i := range n {
+					if err := s.ping(uint16(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i := range n {
+					if err := s.sendUDP(9, byte(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var echoes, port9 int
+				check := func(p Packet) {
+					ip, ok := parseCapturedEther(p.Data)
+					if !ok || !tc.match(ip) {
+						t.Errorf("filter %q let through %x", tc.filter, p.Data)
+						return
+					}
+					if _, ok := s.echoSeq(ip); ok {
+						echoes++
+					}
+					if _, dp, ok := ip.ports(); ok && dp == 9 && bytes.HasPrefix(ip.l4[8:], s.marker) {
+						port9++
+					}
+				}
+				want := &echoes
+				if tc.filter != "icmp" {
+					want = &port9
+				}
+				read := readUntil(t, src, 5*time.Second, check, func() bool { return *want == n })
+				// Whatever else passed the filter has arrived by now.
+				read += drainUntilTimeout(t, src, check)
+				if echoes+port9 != n {
+					t.Errorf("saw %d echo requests and %d datagrams to port 9; want only %d of the matching kind", echoes, port9, n)
+				}
+				// The kernel counts only what the filter accepted.
+				if st := src.Stats(); st.Received != uint64(read) {
+					t.Errorf("Stats().Received = %d; want the %d packets the filter accepted", st.Received, read)
+				}
+			})
+		}
+	})
+}
+
+func TestLiveTimeout(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nothing is sent: IPv6 is off and nobody talks on the link.
+		timeouts := 0
+		for i := 0; i < 10 && timeouts < 3; i++ {
+			start := time.Now()
+			_, err := src.Next()
+			d := time.Since(start)
+			if err == nil {
+				continue // a stray packet
+			}
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("Next on a quiet link: %v; want ErrTimeout", err)
+			}
+			timeouts++
+			if d > PollInterval+500*time.Millisecond {
+				t.Errorf("ErrTimeout after %v; want about PollInterval (%v)", d, PollInterval)
+			}
+			if d < PollInterval/2 {
+				t.Errorf("ErrTimeout after only %v; want about PollInterval (%v)", d, PollInterval)
+			}
+		}
+		if timeouts < 3 {
+			t.Errorf("%d timeouts in 10 calls on a quiet link", timeouts)
+		}
+	})
+}
+
+// promiscuity returns the kernel's promiscuity count of dev in ns.
+// Promiscuous mode requested by a packet socket (PACKET_MR_PROMISC, used by
+// both methods) raises this count; the PROMISC flag that `ip link show`
+// prints only reflects `ip link set promisc on`.
+func promiscuity(t *testing.T, ns, dev string) int {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "-d", "link", "show", dev).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link show: %v: %s", err, out)
+	}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "promiscuity" {
+			n, err := strconv.Atoi(f[i+1])
+			if err != nil {
+				t.Fatalf("promiscuity %q: %v", f[i+1], err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no promiscuity count in %s", out)
+	return 0
+}
+
+func TestLivePromiscuous(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+			t.Fatalf("promiscuity %d before opening", n)
+		}
+		plain, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+			t.Errorf("promiscuity %d with Promiscuous false", n)
+		}
+		plain.Close()
+		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, Promiscuous: true})
+		if err != nil {
+			t.Fatalf("OpenLive with Promiscuous: %v", err)
+		}
+		if n := promiscuity(t, l.nsB, "b0"); n != 1 {
+			t.Errorf("promiscuity %d while open with Promiscuous true; want 1", n)
+		}
+		src.Close()
+		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+			t.Errorf("promiscuity %d after Close; want 0", n)
+		}
+	})
+}
+
+func TestLiveAnyAFPacket(t *testing.T) {
+	l := newVethLab(t)
+	// Loopback traffic inside namespace B: sockets bound to 127.0.0.1 so
+	// that nothing answers with port unreachable.
+	sink := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
+	other := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
+	from := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
+	port := sink.LocalAddr().(*net.UDPAddr).Port
+	otherPort := other.LocalAddr().(*net.UDPAddr).Port
+	marker := fmt.Appendf(nil, "netanomaly any %d", os.Getpid())
+	send := func(t *testing.T, to, n int) {
+		for i := range n {
+			if _, err := from.WriteTo(append(slices.Clone(marker), byte(i)), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: to}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, filter := range []string{"", fmt.Sprintf("udp dst port %d", port)} {
+		t.Run(fmt.Sprintf("filter=%q", filter), func(t *testing.T) {
+			if filter != "" {
+				if err := libpcap.Load(); err != nil {
+					t.Skipf("skipping: %v", err)
+				}
+			}
+			src, err := openIn(t, l.nsB, LiveConfig{Interface: "any", Method: MethodAFPacket, Filter: filter, Snaplen: 256})
+			if err != nil {
+				t.Fatalf("OpenLive(any): %v", err)
+			}
+			const n = 10
+			send(t, otherPort, n)
+			send(t, port, n)
+			seen := map[byte]bool{}
+			check := func(p Packet) {
+				if p.LinkType != decode.LinkRaw {
+					t.Fatalf("LinkType %d on any; want raw IP (%d)", p.LinkType, decode.LinkRaw)
+				}
+				ip, ok := parseCapturedIPv4(p.Data)
+				if !ok {
+					return
+				}
+				_, dp, ok := ip.ports()
+				if !ok {
+					return
+				}
+				if filter != "" && dp != port {
+					t.Errorf("filter %q let through a datagram to port %d", filter, dp)
+				}
+				if dp == port && bytes.HasPrefix(ip.l4[8:], marker) && ip.dst.Equal(net.IPv4(127, 0, 0, 1)) {
+					seen[ip.l4[len(ip.l4)-1]] = true
+				}
+			}
+			readUntil(t, src, 5*time.Second, check, func() bool { return len(seen) == n })
+			if filter != "" {
+				drainUntilTimeout(t, src, check)
+			}
+		})
+	}
+}
+
+func TestLiveBadFilter(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, true, func(t *testing.T, method string) {
+		const expr = "tcp port 80 andd host"
+		_, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: expr, Snaplen: 256})
+		if err == nil || !strings.Contains(err.Error(), expr) {
+			t.Fatalf("OpenLive with filter %q = %v; want an error quoting it", expr, err)
+		}
+	})
+}
+
+func TestOpenLiveErrors(t *testing.T) {
+	for _, snaplen := range []int{-1, 0, 63, 262145} {
+		_, err := OpenLive(LiveConfig{Interface: "lo", Method: MethodAFPacket, Snaplen: snaplen})
+		if err == nil || !strings.Contains(err.Error(), "snaplen") {
+			t.Errorf("snaplen %d: %v; want a snaplen error", snaplen, err)
+		}
+	}
+	for _, method := range []string{MethodAFPacket, MethodPcap} {
+		const name = "nosuch-na0"
+		_, err := OpenLive(LiveConfig{Interface: name, Method: method, Snaplen: 256})
+		if !errors.Is(err, ErrNoSuchInterface) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s on a missing interface: %v; want ErrNoSuchInterface naming it", method, err)
+		}
+	}
+	if _, err := OpenLive(LiveConfig{Interface: "lo", Method: "dpdk", Snaplen: 256}); err == nil || !strings.Contains(err.Error(), "dpdk") {
+		t.Errorf("unknown method: %v; want an error naming it", err)
+	}
+}
+
+func TestLiveNoSuchInterfaceInNetns(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		// a0 exists, but in namespace A, not in B.
+		_, err := openIn(t, l.nsB, LiveConfig{Interface: "a0", Method: method, Snaplen: 256})
+		if !errors.Is(err, ErrNoSuchInterface) {
+			t.Fatalf("OpenLive(a0) in %s: %v; want ErrNoSuchInterface", l.nsB, err)
+		}
+	})
+}
+
+func TestLiveInterfaceRemoved(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Next(); err != nil && !errors.Is(err, ErrTimeout) {
+			t.Fatalf("Next before removal: %v", err)
+		}
+		if err := ipCmd("-n", l.nsA, "link", "del", "a0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.addLink(t) })
+		start := time.Now()
+		calls := 0
+		for {
+			_, err := src.Next()
+			calls++
+			if err == nil || errors.Is(err, ErrTimeout) {
+				if time.Since(start) > 3*time.Second {
+					t.Fatalf("Next still returns %v %v after the interface was removed (%d calls)", err, time.Since(start), calls)
+				}
+				continue
+			}
+			if !strings.Contains(err.Error(), "b0") {
+				t.Errorf("error %q does not name the interface", err)
+			}
+			if method == MethodAFPacket && !errors.Is(err, ErrNoSuchInterface) {
+				t.Errorf("error %v; want ErrNoSuchInterface", err)
+			}
+			t.Logf("after %v and %d calls: %v", time.Since(start), calls, err)
+			break
+		}
+	})
+}
+
+func TestLiveLinkDownUp(t *testing.T) {
+	l := newVethLab(t)
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ipCmd("-n", l.nsB, "link", "set", "b0", "down"); err != nil {
+			t.Fatal(err)
+		}
+		// Down is not gone: timeouts at the usual pace, no spinning.
+		calls := 0
+		for start := time.Now(); time.Since(start) < time.Second; calls++ {
+			if _, err := src.Next(); err != nil && !errors.Is(err, ErrTimeout) {
+				t.Fatalf("Next on a down interface: %v; want ErrTimeout", err)
+			}
+		}
+		if max := int(time.Second/PollInterval) + 2; calls > max {
+			t.Errorf("%d calls to Next in 1s on a down interface; want at most %d (one per PollInterval)", calls, max)
+		}
+		if err := ipCmd("-n", l.nsB, "link", "set", "b0", "up"); err != nil {
+			t.Fatal(err)
+		}
+		waitLowerUp(t, l.nsA, "a0")
+		waitLowerUp(t, l.nsB, "b0")
+		if method == MethodAFPacket {
+			// The AF_PACKET socket keeps reporting the error of the down
+			// event: once the link is back the source asks for a reopen
+			// (Pipeline reopens at once) rather than fail every poll.
+			start := time.Now()
+			for err = nil; err == nil || errors.Is(err, ErrTimeout); _, err = src.Next() {
+				if time.Since(start) > 3*time.Second {
+					t.Fatalf("no reopen request within 3s of the link coming back")
+				}
+			}
+			if errors.Is(err, ErrNoSuchInterface) || !strings.Contains(err.Error(), "b0") {
+				t.Fatalf("Next after the link came back: %v; want an error naming b0, not ErrNoSuchInterface", err)
+			}
+			t.Logf("after %v: %v", time.Since(start), err)
+			src.Close()
+			if src, err = openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The capture resumes when the link is back.
+		s := l.newSender(t)
+		const n = 10
+		s.pingAsync(t, n, 50*time.Millisecond)
+		seen := map[uint16]bool{}
+		readUntil(t, src, 5*time.Second, func(p Packet) {
+			if ip, ok := parseCapturedEther(p.Data); ok {
+				if seq, ok := s.echoSeq(ip); ok {
+					seen[seq] = true
+				}
+			}
+		}, func() bool { return len(seen) == n })
+	})
+}
