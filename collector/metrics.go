@@ -21,6 +21,7 @@ var (
 	appPacketsDesc = desc("", "app_packets_total", "Packets by application, guessed from well-known ports.", "interface", "app")
 	appBytesDesc   = desc("", "app_bytes_total", "Bytes on the wire by application, guessed from well-known ports.", "interface", "app")
 	sizeDesc       = desc("", "packet_size_bytes", "Packet size on the wire.", "interface")
+	fragmentsDesc  = desc("", "fragments_total", "IP fragments, first and later ones, by the protocol of the datagram they belong to (later fragments are protocol other in netanomaly_packets_total).", "interface", "protocol")
 
 	windowsDesc      = desc("", "windows_total", "Feature windows closed.", "interface")
 	windowStartDesc  = desc("window", "start_timestamp_seconds", "Start of the last closed window on the packet clock.", "interface")
@@ -106,6 +107,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	for i, name := range decode.ProtocolNames() {
 		counter(packetsDesc, float64(c.Packets[i]), name)
 		counter(bytesDesc, float64(c.Bytes[i]), name)
+		counter(fragmentsDesc, float64(c.Fragments[i]), name)
 	}
 	for i, name := range decode.AppNames() {
 		if decode.App(i) == decode.AppNone {

@@ -292,27 +292,16 @@ func (d *Decoder) fill(p *PacketInfo) {
 // tshark: nmap's protocol scan sends protocol 58 over IPv4.
 func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool) {
 	p.IPProto = uint8(upper)
+	proto := protocolOf(upper, v6)
+	if p.Fragment {
+		p.FragmentProto = proto
+	}
 	if p.NonFirstFragment {
 		// No layer-4 header in this frame: tshark shows it as bare IP.
 		p.Proto = ProtoOther
 		return
 	}
-	switch upper {
-	case layers.IPProtocolTCP:
-		p.Proto = ProtoTCP
-	case layers.IPProtocolUDP:
-		p.Proto = ProtoUDP
-	case layers.IPProtocolICMPv4:
-		if !v6 {
-			p.Proto = ProtoICMP
-		}
-	case layers.IPProtocolICMPv6:
-		if v6 {
-			p.Proto = ProtoICMPv6
-		}
-	default:
-		p.Proto = ProtoOther
-	}
+	p.Proto = proto
 	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
 		p.App = classifyApp(p.Proto, p.SrcPort, p.DstPort)
 		// Not p.App == AppDNS: a reflected response from port 53 to the
@@ -359,6 +348,21 @@ func (d *Decoder) rarp(p *PacketInfo) {
 		return
 	}
 	p.ARPOp = d.arp.Operation
+}
+
+// protocolOf maps an IP protocol number to its label.
+func protocolOf(upper layers.IPProtocol, v6 bool) Protocol {
+	switch {
+	case upper == layers.IPProtocolTCP:
+		return ProtoTCP
+	case upper == layers.IPProtocolUDP:
+		return ProtoUDP
+	case upper == layers.IPProtocolICMPv4 && !v6:
+		return ProtoICMP
+	case upper == layers.IPProtocolICMPv6 && v6:
+		return ProtoICMPv6
+	}
+	return ProtoOther
 }
 
 // firstFragmentL4 reads ports and flags from a first fragment, whose

@@ -368,7 +368,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "ipv4 first fragment reads the udp ports", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), frag1, gopacket.Payload(cat(rawUDPHeader(123, 40000, 1208), filler(1472)))),
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppNTP, Src: v4b, Dst: v4a, SrcPort: 123, DstPort: 40000, SrcMAC: srcMAC,
-				Fragment: true},
+				Fragment: true, FragmentProto: ProtoUDP},
 		},
 		{
 			name: "ipv4 first fragment of a tcp segment reads the flags", link: LinkEthernet,
@@ -388,7 +388,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "ipv4 first fragment of a dns response to port 22", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), frag1, gopacket.Payload(cat(rawUDPHeader(53, 22, 3000), answer, filler(1400)))),
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppSSH, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 22, SrcMAC: srcMAC,
-				Fragment: true, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+				Fragment: true, FragmentProto: ProtoUDP, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
 		},
 		{
 			name: "ipv4 first fragment with a bad tcp data offset has no flags", link: LinkEthernet,
@@ -404,7 +404,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 		{
 			name: "ipv4 non-first fragment has no layer 4", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), frag2, filler(200)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 17, Src: v4b, Dst: v4a, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 17, Src: v4b, Dst: v4a, SrcMAC: srcMAC, Fragment: true, FragmentProto: ProtoUDP, NonFirstFragment: true},
 		},
 		{
 			name: "ipv6 first fragment", link: LinkEthernet,
@@ -413,12 +413,12 @@ func decodeCases(tb testing.TB) []decodeCase {
 			// A large DNS response is fragmented; its header is in the
 			// first fragment.
 			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6b, Dst: v6a, SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC,
-				Fragment: true, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+				Fragment: true, FragmentProto: ProtoUDP, DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
 		},
 		{
 			name: "ipv6 non-first fragment", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Fragment), v6frag2, filler(500)),
-			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6b, Dst: v6a, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6b, Dst: v6a, SrcMAC: srcMAC, Fragment: true, FragmentProto: ProtoUDP, NonFirstFragment: true},
 		},
 		{
 			name: "ipv6 hop-by-hop and destination options before tcp", link: LinkEthernet,
@@ -435,19 +435,19 @@ func decodeCases(tb testing.TB) []decodeCase {
 			// behind the first IP header chain, here in the inner IPv6
 			// fragment.
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: addr16("192.0.2.1"), Dst: addr16("192.0.2.2"),
-				SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC, Fragment: true, DNS: true, DNSResponse: true, DNSRcode: 3, DNSQueries: 1},
+				SrcPort: 53, DstPort: 5353, SrcMAC: srcMAC, Fragment: true, FragmentProto: ProtoUDP, DNS: true, DNSResponse: true, DNSRcode: 3, DNSQueries: 1},
 		},
 		{
 			name: "ipv4 non-first fragment in ipv6", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolIPv4), frag2, filler(200)),
-			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6a, Dst: v6b, SrcMAC: srcMAC, Fragment: true, NonFirstFragment: true},
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6a, Dst: v6b, SrcMAC: srcMAC, Fragment: true, FragmentProto: ProtoUDP, NonFirstFragment: true},
 		},
 		{
 			name: "ipv4 first fragment in ipv6", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolIPv4), frag1,
 				gopacket.Payload(cat(rawUDPHeader(123, 40000, 1208), filler(100)))),
 			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppNTP, Src: v6a, Dst: v6b, SrcPort: 123, DstPort: 40000, SrcMAC: srcMAC,
-				Fragment: true},
+				Fragment: true, FragmentProto: ProtoUDP},
 		},
 		{
 			name: "gre is counted as other", link: LinkEthernet,

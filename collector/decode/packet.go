@@ -115,8 +115,9 @@ type PacketInfo struct {
 	ICMPCode uint8
 	ARPOp    uint16
 
-	Fragment         bool // any IP fragment
-	NonFirstFragment bool // a fragment without the layer-4 header
+	Fragment         bool     // any IP fragment
+	NonFirstFragment bool     // a fragment without the layer-4 header
+	FragmentProto    Protocol // for fragments: the IP header's protocol
 
 	VLAN    uint16 // outermost 802.1Q VLAN id
 	HasVLAN bool

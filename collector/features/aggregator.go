@@ -73,7 +73,8 @@ type Counters struct {
 	Bytes       [decode.NumProtocols]uint64
 	AppPackets  [decode.NumApps]uint64
 	AppBytes    [decode.NumApps]uint64
-	SizeCounts  []uint64 // per SizeBuckets entry, not cumulative, plus +Inf
+	Fragments   [decode.NumProtocols]uint64 // IP fragments by the protocol they carry
+	SizeCounts  []uint64                    // per SizeBuckets entry, not cumulative, plus +Inf
 	SizeSum     float64
 	Flows       FlowStats
 	FlowsActive int
@@ -313,6 +314,7 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 
 	if p.Fragment {
 		w.frags++
+		c.Fragments[p.FragmentProto]++
 	}
 	switch p.Proto {
 	case decode.ProtoTCP:
