@@ -1,7 +1,9 @@
 package features
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -54,6 +56,24 @@ type TopEntry struct {
 	Bytes uint64
 }
 
+// HeavyReported is how many heavy hitters a window reports per kind.
+const HeavyReported = 5
+
+// HeavyHitter is an address with its guaranteed count in the window.
+type HeavyHitter struct {
+	Addr  [16]byte
+	Count uint64
+}
+
+// Heavy lists a window's heaviest sources and destinations by kind.
+type Heavy struct {
+	SourcesByPackets      []HeavyHitter
+	DestinationsByPackets []HeavyHitter
+	PortFanout            []HeavyHitter // distinct destination ports per source
+	HostFanout            []HeavyHitter // distinct destination hosts per source
+	AuthAttempts          []HeavyHitter // SYNs to authentication ports per source
+}
+
 // Window is the result of one closed window on one interface.
 type Window struct {
 	Interface  string
@@ -64,7 +84,10 @@ type Window struct {
 	Bytes      [decode.NumProtocols]uint64
 	TopSources []TopEntry // by bytes, when Config.TopK > 0
 	TopDests   []TopEntry
-	Partial    bool // closed early: end of a capture file, or the clock went back
+	// Heavy hitters of the window, always kept (at most HeavyReported
+	// each): the addresses behind a scan, a flood or a brute force.
+	Heavy   Heavy
+	Partial bool // closed early: end of a capture file, or the clock went back
 }
 
 // Counters are cumulative since the aggregator started.
@@ -104,6 +127,9 @@ type windowState struct {
 	dnsRBytes           uint64
 	frags               uint64
 	arpReq, arpRep      uint64
+	arpConflicts        uint64
+	reflResp, reflReq   uint64
+	auth                uint64
 	ipPackets           uint64
 	portCount           uint64
 	ports               [65536 / 64]uint64
@@ -129,8 +155,10 @@ type Aggregator struct {
 	srcEnt, dstEnt, portEnt *sketch.Histogram
 	portPairs, hostPairs    *sketch.Bloom
 	portFanout, hostFanout  *sketch.SpaceSaving
-	srcPackets              *sketch.SpaceSaving
+	srcPackets, dstPackets  *sketch.SpaceSaving
+	authSources             *sketch.SpaceSaving
 	topSrc, topDst          *sketch.SpaceSaving
+	arp                     arpTable
 	flows                   *flowTable
 	scratch                 []sketch.Entry
 }
@@ -156,23 +184,25 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 	}
 	cfg.TopK = min(max(cfg.TopK, 0), MaxTopK)
 	a := &Aggregator{
-		cfg:        cfg,
-		iface:      iface,
-		length:     int64(cfg.Window),
-		emit:       emit,
-		srcHLL:     sketch.NewHLL(hllPrecision),
-		dstHLL:     sketch.NewHLL(hllPrecision),
-		connHLL:    sketch.NewHLL(hllPrecision),
-		srcEnt:     sketch.NewHistogram(entropyBuckets),
-		dstEnt:     sketch.NewHistogram(entropyBuckets),
-		portEnt:    sketch.NewHistogram(65536),
-		portPairs:  sketch.NewBloom(fanoutBits, fanoutK),
-		hostPairs:  sketch.NewBloom(fanoutBits, fanoutK),
-		portFanout: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
-		hostFanout: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
-		srcPackets: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
-		flows:      newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
-		scratch:    make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
+		cfg:         cfg,
+		iface:       iface,
+		length:      int64(cfg.Window),
+		emit:        emit,
+		srcHLL:      sketch.NewHLL(hllPrecision),
+		dstHLL:      sketch.NewHLL(hllPrecision),
+		connHLL:     sketch.NewHLL(hllPrecision),
+		srcEnt:      sketch.NewHistogram(entropyBuckets),
+		dstEnt:      sketch.NewHistogram(entropyBuckets),
+		portEnt:     sketch.NewHistogram(65536),
+		portPairs:   sketch.NewBloom(fanoutBits, fanoutK),
+		hostPairs:   sketch.NewBloom(fanoutBits, fanoutK),
+		portFanout:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		hostFanout:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		srcPackets:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		dstPackets:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		authSources: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		flows:       newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
+		scratch:     make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
 	}
 	if cfg.TopK > 0 {
 		// A few spare slots make the reported top-k more accurate.
@@ -324,6 +354,10 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 				w.synAck++
 			} else {
 				w.syn++
+				if authPorts[p.DstPort] {
+					w.auth++
+					a.authSources.Add(p.Src, sketch.HashAddr(p.Src), 1)
+				}
 			}
 		}
 		if f&decode.TCPRst != 0 {
@@ -346,12 +380,22 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 		case 128:
 			w.echo++
 		}
+	case decode.ProtoUDP:
+		if reflectionPorts[p.SrcPort] {
+			w.reflResp += size
+		}
+		if reflectionPorts[p.DstPort] {
+			w.reflReq += size
+		}
 	case decode.ProtoARP:
 		switch p.ARPOp {
 		case 1:
 			w.arpReq++
 		case 2:
 			w.arpRep++
+		}
+		if a.arp.claim(p.Src, p.SrcMAC) {
+			w.arpConflicts++
 		}
 	}
 	if p.DNS {
@@ -375,6 +419,7 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 	a.srcEnt.Add(hs, 1)
 	a.dstEnt.Add(hd, 1)
 	a.srcPackets.Add(p.Src, hs, 1)
+	a.dstPackets.Add(p.Dst, hd, 1)
 	if a.topSrc != nil {
 		a.topSrc.Add(p.Src, hs, size)
 		a.topDst.Add(p.Dst, hd, size)
@@ -491,6 +536,22 @@ func (a *Aggregator) closeWindow(partial bool) {
 	f[Fragments] = float64(w.frags)
 	f[ARPRequests] = float64(w.arpReq)
 	f[ARPReplies] = float64(w.arpRep)
+	f[ReflectionResponseBytes] = float64(w.reflResp) / secs
+	f[ReflectionRequestBytes] = float64(w.reflReq) / secs
+	f[AuthAttempts] = float64(w.auth)
+	f[MaxSourceAuthAttempts] = float64(a.topLowerBound(a.authSources))
+	f[HTTPIdleConnections] = float64(a.flows.idleHTTP)
+	f[ARPAddressConflicts] = float64(w.arpConflicts)
+	if total := a.dstPackets.Total(); total > 0 {
+		f[TopDestinationShare] = float64(a.topLowerBound(a.dstPackets)) / float64(total)
+	}
+	win.Heavy = Heavy{
+		SourcesByPackets:      a.heavy(a.srcPackets),
+		DestinationsByPackets: a.heavy(a.dstPackets),
+		PortFanout:            a.heavy(a.portFanout),
+		HostFanout:            a.heavy(a.hostFanout),
+		AuthAttempts:          a.heavy(a.authSources),
+	}
 	if a.topSrc != nil {
 		win.TopSources = a.top(a.topSrc)
 		win.TopDests = a.top(a.topDst)
@@ -513,6 +574,19 @@ func (a *Aggregator) topLowerBound(s *sketch.SpaceSaving) uint64 {
 		best = max(best, e.Count-e.Err)
 	}
 	return best
+}
+
+// heavy returns the tracked keys by guaranteed count, heaviest first.
+func (a *Aggregator) heavy(s *sketch.SpaceSaving) []HeavyHitter {
+	a.scratch = s.Top(a.scratch[:0])
+	out := make([]HeavyHitter, 0, HeavyReported)
+	for _, e := range a.scratch {
+		if lb := e.Count - e.Err; lb > 0 {
+			out = append(out, HeavyHitter{Addr: e.Key, Count: lb})
+		}
+	}
+	slices.SortStableFunc(out, func(x, y HeavyHitter) int { return cmp.Compare(y.Count, x.Count) })
+	return out[:min(len(out), HeavyReported)]
 }
 
 func (a *Aggregator) top(s *sketch.SpaceSaving) []TopEntry {
@@ -539,11 +613,30 @@ func (a *Aggregator) reset() {
 	a.portFanout.Reset()
 	a.hostFanout.Reset()
 	a.srcPackets.Reset()
+	a.dstPackets.Reset()
+	a.authSources.Reset()
 	if a.topSrc != nil {
 		a.topSrc.Reset()
 		a.topDst.Reset()
 	}
 	a.flows.resetWindow()
+}
+
+// reflectionPorts are UDP services abused for amplification: chargen, qotd,
+// DNS, portmap, NTP, SNMP, CLDAP, ISAKMP, SSDP, WS-Discovery, NAT-T, mDNS,
+// memcached, DVR (37810), BACnet.
+var reflectionPorts = portSet(17, 19, 53, 111, 123, 161, 389, 500, 1900, 3702, 4500, 5353, 11211, 37810, 47808)
+
+// authPorts are TCP services that take passwords: FTP, SSH, Telnet, SMTP
+// submission, POP3, IMAP, SMB, databases, RDP, VNC.
+var authPorts = portSet(21, 22, 23, 2323, 110, 143, 445, 587, 993, 995, 1433, 3306, 3389, 5432, 5900)
+
+func portSet(ports ...uint16) *[65536]bool {
+	var s [65536]bool
+	for _, p := range ports {
+		s[p] = true
+	}
+	return &s
 }
 
 func sizeBucket(n uint32) int {

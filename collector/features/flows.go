@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
@@ -50,6 +51,8 @@ type flowTable struct {
 	used   int // occupied slots
 
 	stats FlowStats
+
+	idleHTTP uint64 // slow, long-lived web connections at the last expire
 
 	// per window, reset by the aggregator
 	created    uint64
@@ -166,19 +169,33 @@ func (t *flowTable) end(i int) {
 }
 
 // expire ends the flows that are idle, too old, or closed, as of now.
+// It also counts the open web connections that are old and nearly idle,
+// the mark of slowloris: at least idleHTTPAge old, under one packet per
+// second on average.
 func (t *flowTable) expire(now int64) {
+	t.idleHTTP = 0
 	for i, h := range t.hashes {
 		if h == 0 {
 			continue
 		}
-		st := t.slots[i].state
-		closed := st&flowRst != 0 || st&(flowFinA|flowFinB) == flowFinA|flowFinB
-		if closed || now-t.lasts[i] >= t.idle || now-t.firsts[i] >= t.active {
+		f := &t.slots[i]
+		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
+		age := now - t.firsts[i]
+		if closed || now-t.lasts[i] >= t.idle || age >= t.active {
 			t.end(i)
 			t.used--
+			continue
+		}
+		if f.proto == 6 && (webPorts[f.aPort] || webPorts[f.bPort]) && age >= idleHTTPAge && f.packets*1e9 < uint64(age) {
+			t.idleHTTP++
 		}
 	}
 }
+
+// idleHTTPAge is how old a web connection must be to count as idle.
+const idleHTTPAge = int64(20 * time.Second)
+
+var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 
 // endAll ends every flow, as when the packet clock starts over.
 func (t *flowTable) endAll() {
@@ -193,4 +210,28 @@ func (t *flowTable) endAll() {
 // resetWindow clears the per-window counters.
 func (t *flowTable) resetWindow() {
 	t.created, t.endedCount, t.endedNanos = 0, 0, 0
+}
+
+// arpTable remembers which MAC last claimed each IPv4 address, in a fixed
+// table: a flood of ARP from random addresses overwrites slots, it does
+// not grow the table.
+type arpTable struct {
+	ips  [arpSlots]uint32
+	macs [arpSlots][6]byte
+	used [arpSlots]bool
+}
+
+const arpSlots = 4096
+
+// claim records that mac claims the IPv4-mapped address ip, and reports
+// whether another MAC claimed it before.
+func (t *arpTable) claim(ip [16]byte, mac [6]byte) bool {
+	v4 := uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+	if v4 == 0 || mac == ([6]byte{}) {
+		return false // probes and unanswered requests claim nothing
+	}
+	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
+	conflict := t.used[i] && t.ips[i] == v4 && t.macs[i] != mac
+	t.ips[i], t.macs[i], t.used[i] = v4, mac, true
+	return conflict
 }

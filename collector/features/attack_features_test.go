@@ -1,0 +1,103 @@
+package features
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+)
+
+// TestAttackFeatures checks the features the detector's attack rules read,
+// on traffic shaped like each attack.
+func TestAttackFeatures(t *testing.T) {
+	t.Run("dns amplification", func(t *testing.T) {
+		var pkts []decode.PacketInfo
+		for i := range 100 { // 100 reflectors x 1400-byte answers to one victim
+			pkts = append(pkts, withSize(udpPkt(at(float64(i)*0.05), fmt.Sprintf("198.51.100.%d", i), "10.0.0.9", 53, 4444), 1400))
+		}
+		pkts = append(pkts, withSize(udpPkt(at(6), "10.0.0.9", "198.51.100.1", 4444, 53), 80)) // one request
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		f := wins[0].Features
+		if f[ReflectionResponseBytes] != 100*1400/10.0 || f[ReflectionRequestBytes] != 8 {
+			t.Errorf("reflection response %v B/s request %v B/s, want 14000 and 8", f[ReflectionResponseBytes], f[ReflectionRequestBytes])
+		}
+		if got := f[TopDestinationShare]; got != 100.0/101 {
+			t.Errorf("top destination share %v, want 100/101", got)
+		}
+		if h := wins[0].Heavy.DestinationsByPackets; len(h) == 0 || h[0].Addr != addr("10.0.0.9") || h[0].Count != 100 {
+			t.Errorf("heaviest destination %v, want the victim with 100", h)
+		}
+	})
+	t.Run("brute force", func(t *testing.T) {
+		var pkts []decode.PacketInfo
+		for i := range 40 { // 40 SSH connection attempts from one source
+			pkts = append(pkts, tcpPkt(at(float64(i)*0.2), "203.0.113.7", "10.0.0.22", uint16(40000+i), 22, decode.TCPSyn))
+		}
+		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.22", 50000, 22, decode.TCPSyn))
+		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.80", 50001, 80, decode.TCPSyn)) // not an auth port
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		f := wins[0].Features
+		if f[AuthAttempts] != 41 || f[MaxSourceAuthAttempts] != 40 {
+			t.Errorf("auth attempts %v, max per source %v, want 41 and 40", f[AuthAttempts], f[MaxSourceAuthAttempts])
+		}
+		if h := wins[0].Heavy.AuthAttempts; len(h) != 2 || h[0].Addr != addr("203.0.113.7") || h[0].Count != 40 {
+			t.Errorf("auth heavy hitters %v, want the attacker first with 40", h)
+		}
+	})
+	t.Run("slowloris", func(t *testing.T) {
+		var pkts []decode.PacketInfo
+		// 50 connections to port 80 opened at 0-1 s, one header every 15 s,
+		// plus 5 busy connections that carry 5 packets per second.
+		for c := range 50 {
+			for s := 0.0; s < 40; s += 15 {
+				pkts = append(pkts, tcpPkt(at(s+float64(c)*0.02), "203.0.113.9", "10.0.0.80", uint16(30000+c), 80, decode.TCPAck))
+			}
+		}
+		for c := range 5 {
+			for s := 0.0; s < 40; s += 0.2 {
+				pkts = append(pkts, tcpPkt(at(s+float64(c)*0.01), "10.0.0.5", "10.0.0.80", uint16(50000+c), 443, decode.TCPAck))
+			}
+		}
+		sortByTime(pkts)
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 40*sec) })
+		// At the end of the window [20, 30) the slow connections are 29 s old
+		// with 2 packets each: idle; the busy ones are not.
+		if got := wins[2].Features[HTTPIdleConnections]; got != 50 {
+			t.Errorf("idle web connections at 30 s: %v, want 50", got)
+		}
+		if got := wins[0].Features[HTTPIdleConnections]; got != 0 {
+			t.Errorf("idle web connections at 10 s: %v, want 0 (too young)", got)
+		}
+	})
+	t.Run("arp spoofing", func(t *testing.T) {
+		gw := func(t int64, mac byte) decode.PacketInfo {
+			p := arpPkt(t, 2, "10.0.0.1", "10.0.0.5")
+			p.SrcMAC = [6]byte{2, 0, 0, 0, 0, mac}
+			return p
+		}
+		pkts := []decode.PacketInfo{gw(at(0), 1), gw(at(1), 1), gw(at(2), 0x66), gw(at(3), 1), gw(at(4), 0x66)}
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		if got := wins[0].Features[ARPAddressConflicts]; got != 3 {
+			t.Errorf("ARP conflicts %v, want 3 (each change of MAC for 10.0.0.1)", got)
+		}
+	})
+	t.Run("port scan heavy hitter", func(t *testing.T) {
+		var pkts []decode.PacketInfo
+		for p := range 300 {
+			pkts = append(pkts, tcpPkt(at(float64(p)*0.01), "203.0.113.50", "10.0.0.7", 55555, uint16(1+p), decode.TCPSyn))
+		}
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		h := wins[0].Heavy.PortFanout
+		if len(h) != 1 || h[0].Addr != addr("203.0.113.50") || h[0].Count != 300 {
+			t.Errorf("port fan-out heavy hitters %v, want the scanner with 300", h)
+		}
+	})
+}
+
+func sortByTime(p []decode.PacketInfo) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && p[j].Time < p[j-1].Time; j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
