@@ -7,6 +7,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 const namespace = "netanomaly"
@@ -38,12 +39,38 @@ var (
 	flowsEvictedDesc = desc("flows", "evicted_total", "Flows pushed out of a full flow table by new flows.", "interface")
 
 	upDesc          = desc("capture", "up", "Whether the capture source is open (1) or down and being reopened (0).", "interface")
+	pausedDesc      = desc("capture", "paused", "Whether capture was stopped through the admin API (1) or not (0).", "interface")
 	receivedDesc    = desc("capture", "packets_received_total", "Packets received from the kernel or read from the file.", "interface")
 	droppedDesc     = desc("capture", "packets_dropped_total", "Packets dropped before counting, by stage: kernel (ring full), interface (driver), queue (our own queue full).", "interface", "stage")
 	reopensDesc     = desc("capture", "reopens_total", "Times the capture source was reopened after a failure.", "interface")
 	decodeErrDesc   = desc("decode", "errors_total", "Frames with a malformed header, by layer; they are still counted as packets.", "interface", "layer")
 	unsupportedDesc = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
 	busyDesc        = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
+)
+
+var (
+	scoreDesc        = desc("", "anomaly_score", "Ensemble anomaly score of the last window, in [0,1].", "interface")
+	thresholdDesc    = desc("", "anomaly_threshold", "Ensemble score at and above which a window is anomalous.", "interface")
+	modelScoreDesc   = desc("", "model_score", "Each model's calibrated anomaly score of the last window, in [0,1].", "interface", "model")
+	anomalousDesc    = desc("", "anomalous", "Whether the last window was anomalous (1) or not (0).", "interface")
+	threatDesc       = desc("", "threat_level", "Threat level of the last window: 0 none, 1 low, 2 medium, 3 high.", "interface")
+	confidenceDesc   = desc("", "confidence", "Confidence in the last window's verdict, in [0,1].", "interface")
+	attackDesc       = desc("", "attack", "Whether an attack of this type is in progress (1) or not (0); one attack stays 1 from its first to its last window.", "interface", "type")
+	attackConfDesc   = desc("", "attack_confidence", "Confidence that the attack in progress is of this type, in [0,1]; 0 when none is.", "interface", "type")
+	attacksDesc      = desc("", "attacks_total", "Attacks started, by type.", "interface", "type")
+	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
+	attackSourceDesc = desc("", "attack_source_info", "Top addresses behind an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
+	explValueDesc    = desc("", "explanation_value", "Value of the features that deviate most in the last window.", "interface", "rank", "feature")
+	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
+	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
+	protoDevDesc     = desc("", "protocol_deviation", "Largest robust z-score among each protocol's features in the last window: which protocol is abnormal.", "interface", "protocol")
+	trainedDesc      = desc("detector", "trained", "Whether the detector has trained models (1) or is warming up (0); no verdicts before.", "interface")
+	warmupDesc       = desc("detector", "warmup_progress", "Share of the warm-up done, in [0,1].", "interface")
+	trainWindowsDesc = desc("detector", "training_windows", "Windows the current models were trained on.", "interface")
+	lastTrainDesc    = desc("detector", "last_train_timestamp_seconds", "Wall-clock time the current models were trained or loaded.", "interface")
+	retrainsDesc     = desc("detector", "retrains_total", "Trainings completed since start.", "interface")
+	scoringDesc      = desc("detector", "scoring_seconds_total", "Time spent scoring windows.", "interface")
 )
 
 // featureDescs has one gauge per schema feature: netanomaly_window_<name>.
@@ -57,13 +84,15 @@ var featureDescs = func() (d [features.NumFeatures]*prometheus.Desc) {
 // Exporter is the prometheus.Collector for all pipelines. Collect only
 // reads published snapshots: a scrape never waits for capture.
 type Exporter struct {
-	pipelines []*Pipeline
-	anon      *Anonymizer
+	pipelines     []*Pipeline
+	anon          *Anonymizer
+	attackSources int
 }
 
-// NewExporter returns a collector over the pipelines.
-func NewExporter(pipelines []*Pipeline, anon *Anonymizer) *Exporter {
-	return &Exporter{pipelines: pipelines, anon: anon}
+// NewExporter returns a collector over the pipelines. attackSources is how
+// many addresses per attack to export as labels (0 = none).
+func NewExporter(pipelines []*Pipeline, anon *Anonymizer, attackSources int) *Exporter {
+	return &Exporter{pipelines: pipelines, anon: anon, attackSources: attackSources}
 }
 
 // Describe sends no descriptors: the exporter is unchecked, because the
@@ -88,11 +117,8 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	}
 	c := &s.Counters
 
-	up := 0.0
-	if p.Up() {
-		up = 1
-	}
-	gauge(upDesc, up)
+	gauge(upDesc, b2f(p.Up()))
+	gauge(pausedDesc, b2f(p.Paused()))
 	counter(receivedDesc, float64(s.Source.Received))
 	counter(droppedDesc, float64(s.Source.KernelDropped), "kernel")
 	counter(droppedDesc, float64(s.Source.IfDropped), "interface")
@@ -136,6 +162,10 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	counter(flowsEndedDesc, float64(c.Flows.Ended))
 	counter(flowsEvictedDesc, float64(c.Flows.Evicted))
 
+	if s.Detector != nil {
+		e.collectDetector(gauge, counter, s.Detector)
+	}
+
 	w := s.Window
 	if w == nil {
 		return // no window closed yet: no feature values to report
@@ -151,4 +181,62 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	for i, t := range w.TopDests {
 		gauge(topDstDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
 	}
+}
+
+func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), d *DetectorSnapshot) {
+	gauge(trainedDesc, b2f(d.Trained))
+	gauge(warmupDesc, d.WarmupProgress)
+	gauge(trainWindowsDesc, float64(d.Windows))
+	counter(retrainsDesc, float64(d.Retrains))
+	counter(scoringDesc, d.ScoringSeconds)
+	if !d.LastTrain.IsZero() {
+		gauge(lastTrainDesc, float64(d.LastTrain.UnixNano())/1e9)
+	}
+	for _, t := range detector.AttackTypes {
+		counter(attacksDesc, float64(d.Attacks[t]), t)
+		counter(anomaliesDesc, float64(d.Anomalies[t]), t)
+	}
+	counter(anomaliesDesc, float64(d.Anomalies["unknown"]), "unknown")
+
+	v := d.Verdict
+	if v == nil || !v.Trained {
+		return // no verdicts before training
+	}
+	gauge(scoreDesc, v.Score)
+	gauge(thresholdDesc, v.Threshold)
+	for _, m := range v.Models {
+		gauge(modelScoreDesc, m.Score, m.Model)
+	}
+	gauge(anomalousDesc, b2f(v.Anomalous))
+	gauge(threatDesc, float64(v.Threat))
+	gauge(confidenceDesc, v.Confidence)
+	active := map[string]detector.ActiveAttack{}
+	for _, a := range v.Active {
+		active[a.Type] = a
+	}
+	for _, t := range detector.AttackTypes {
+		a, ok := active[t]
+		gauge(attackDesc, b2f(ok), t)
+		gauge(attackConfDesc, a.Confidence, t)
+		for i, src := range a.Sources[:min(len(a.Sources), e.attackSources)] {
+			gauge(attackSourceDesc, 1, t, strconv.Itoa(i+1), e.anon.Addr(src))
+		}
+	}
+	for i, x := range v.Explanations {
+		rank := strconv.Itoa(i + 1)
+		gauge(explZDesc, x.Z, rank, x.Feature)
+		gauge(explValueDesc, x.Value, rank, x.Feature)
+		gauge(explLowDesc, x.ExpectedLow, rank, x.Feature)
+		gauge(explHighDesc, x.ExpectedHigh, rank, x.Feature)
+	}
+	for _, pd := range v.Protocols {
+		gauge(protoDevDesc, pd.Z, pd.Protocol)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 const (
@@ -44,6 +46,28 @@ type PipelineConfig struct {
 	Reopen Opener
 	// OnWindow is called from the feature goroutine for each closed window.
 	OnWindow func(*features.Window)
+	// Detector, if set, judges every closed window.
+	Detector *detector.Detector
+	// OnModels is called from the feature goroutine with a copy of the
+	// detector's models each time they were (re)trained, to save them.
+	OnModels func(iface string, set *detector.ModelSet)
+	// OnVerdict is called from the feature goroutine with each verdict
+	// (event log, verdict files).
+	OnVerdict func(*detector.Verdict)
+}
+
+// DetectorSnapshot is the detector's part of a snapshot.
+type DetectorSnapshot struct {
+	Verdict        *detector.Verdict // last verdict, nil before the first window
+	Trained        bool
+	WarmupProgress float64
+	Windows        int // windows the models were trained on
+	Retrains       int
+	LastTrain      time.Time
+	Anomalies      map[string]uint64 // anomalous windows by attack type, "unknown" without one
+	Attacks        map[string]uint64 // attack starts by type
+	ScoringSeconds float64
+	Members        []string
 }
 
 // Snapshot is what a scrape reads: cumulative counters and the last closed
@@ -58,6 +82,7 @@ type Snapshot struct {
 	QueueDropped    uint64
 	BusySeconds     float64 // time the feature stage spent working
 	Reopens         uint64
+	Detector        *DetectorSnapshot // nil without a detector
 }
 
 // batch carries decoded packets and the capture stage's cumulative
@@ -82,6 +107,7 @@ type Pipeline struct {
 
 	src     capture.Source
 	up      atomic.Bool
+	paused  atomic.Bool
 	snap    atomic.Pointer[Snapshot]
 	queue   chan *batch
 	free    chan *batch
@@ -92,10 +118,15 @@ type Pipeline struct {
 	decoder *decode.Decoder
 	agg     *features.Aggregator
 
-	lastWindow *features.Window
-	busy       float64
-	stats      capture.Stats
-	unsupWarn  sync.Once
+	lastWindow  *features.Window
+	lastVerdict *detector.Verdict
+	savedSet    *detector.ModelSet
+	scoring     float64
+	anomalies   map[string]uint64
+	attacks     map[string]uint64
+	busy        float64
+	stats       capture.Stats
+	unsupWarn   sync.Once
 
 	// statsBase holds the counters of the sources closed before the
 	// current one: reopening must not reset cumulative counters.
@@ -117,6 +148,7 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 		p.free <- &batch{}
 	}
 	p.agg = features.NewAggregator(cfg.Features, cfg.Interface, p.onWindow)
+	p.anomalies, p.attacks = map[string]uint64{}, map[string]uint64{}
 	p.up.Store(src != nil)
 	p.snap.Store(&Snapshot{Interface: cfg.Interface, Counters: p.agg.Counters()})
 	return p
@@ -127,6 +159,25 @@ func (p *Pipeline) Interface() string { return p.cfg.Interface }
 
 // Up reports whether the source is open and delivering.
 func (p *Pipeline) Up() bool { return p.up.Load() }
+
+// Paused reports whether capture was stopped through the admin API.
+func (p *Pipeline) Paused() bool { return p.paused.Load() }
+
+// StopCapture closes the live source until StartCapture; windows keep
+// closing, empty. A capture file cannot be stopped and resumed.
+func (p *Pipeline) StopCapture() error {
+	if p.cfg.Reopen == nil {
+		return errors.New("only live interfaces can be stopped and started")
+	}
+	p.paused.Store(true)
+	return nil
+}
+
+// StartCapture reopens a source stopped by StopCapture.
+func (p *Pipeline) StartCapture() { p.paused.Store(false) }
+
+// Detector returns the pipeline's detector, nil without one.
+func (p *Pipeline) Detector() *detector.Detector { return p.cfg.Detector }
 
 // Snapshot returns the last published snapshot.
 func (p *Pipeline) Snapshot() *Snapshot { return p.snap.Load() }
@@ -153,6 +204,21 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 			p.closeSource()
 			p.send(b, true, true)
 			return
+		}
+		if p.paused.Load() {
+			if p.src != nil {
+				p.updateStats()
+				p.closeSource()
+				p.logger.Info("capture stopped through the admin API")
+			}
+			// Keep closing windows on the wall clock while stopped.
+			b.clock, b.hasClock = time.Now().UnixNano(), true
+			b = p.send(b, false, false)
+			select {
+			case <-ctx.Done():
+			case <-time.After(capture.PollInterval):
+			}
+			continue
 		}
 		if p.src == nil {
 			if b = p.reopen(ctx, &backoff, b); p.src == nil {
@@ -302,6 +368,7 @@ func (p *Pipeline) featureLoop() {
 				Reopens:         b.reopens,
 			}
 			p.agg.CountersInto(&snap.Counters)
+			snap.Detector = p.detectorSnapshot()
 			p.snap.Store(snap)
 		}
 		b.n, b.hasClock, b.eof = 0, false, false
@@ -315,4 +382,52 @@ func (p *Pipeline) onWindow(w *features.Window) {
 	if p.cfg.OnWindow != nil {
 		p.cfg.OnWindow(w)
 	}
+	d := p.cfg.Detector
+	if d == nil {
+		return
+	}
+	t0 := time.Now()
+	v := d.Observe(w)
+	p.scoring += time.Since(t0).Seconds()
+	if set := d.Models(); set != nil && set != p.savedSet && p.cfg.OnModels != nil {
+		// A copy, made here where no window is being scored: online
+		// members change the live set as they learn.
+		if c, err := set.Clone(); err == nil {
+			p.savedSet = set
+			p.cfg.OnModels(p.cfg.Interface, c)
+		} else {
+			p.logger.Error("cannot copy the models to save them", "err", err)
+		}
+	}
+	if v.Anomalous {
+		if len(v.Attacks) == 0 {
+			p.anomalies["unknown"]++
+		}
+		for _, a := range v.Attacks {
+			p.anomalies[a.Type]++
+		}
+	}
+	for _, e := range v.Events {
+		if e.Kind == "attack_start" {
+			p.attacks[e.Type]++
+		}
+	}
+	p.lastVerdict = v
+	if p.cfg.OnVerdict != nil {
+		p.cfg.OnVerdict(v)
+	}
+}
+
+// detectorSnapshot copies the detector's state for a scrape.
+func (p *Pipeline) detectorSnapshot() *DetectorSnapshot {
+	d := p.cfg.Detector
+	if d == nil {
+		return nil
+	}
+	s := &DetectorSnapshot{Verdict: p.lastVerdict, ScoringSeconds: p.scoring, Anomalies: maps.Clone(p.anomalies), Attacks: maps.Clone(p.attacks)}
+	s.Trained, s.WarmupProgress, s.Windows, s.Retrains, s.LastTrain = d.State()
+	if set := d.Models(); set != nil {
+		s.Members = set.Members()
+	}
+	return s
 }

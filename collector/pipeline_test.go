@@ -171,7 +171,7 @@ func TestExporterCollect(t *testing.T) {
 	p.Run(context.Background())
 	anon, _ := NewAnonymizer(PrivacyFull, nil)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon))
+	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
 	want := `
 # HELP netanomaly_capture_up Whether the capture source is open (1) or down and being reopened (0).
 # TYPE netanomaly_capture_up gauge

@@ -74,7 +74,7 @@ func freePort(t *testing.T) string {
 }
 
 // volatile matches series whose values change from run to run.
-var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total)`)
+var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total|netanomaly_detector_scoring_seconds_total|netanomaly_detector_last_train_timestamp_seconds)`)
 
 // stableMetrics drops volatile series and comments about them.
 func stableMetrics(text string) string {
@@ -270,7 +270,12 @@ func TestBadInput(t *testing.T) {
 		{"bad method", []string{"--capture.method=dpdk"}, 2, "capture.method"},
 		{"top-k cap", []string{"--features.top-k=51"}, 2, "out of range"},
 		{"bad privacy", []string{"--privacy.ip=none"}, 2, "privacy.ip"},
-		{"replay without file", []string{"replay"}, 1, "replay needs --capture.pcap"},
+		{"replay without file", []string{"replay"}, 2, "this command needs --capture.pcap"},
+		{"train without model file", []string{"train", "--capture.pcap=testdata/ftp_bruteforce.pcap"}, 2, "--detector.model-file"},
+		{"evaluate without labels", []string{"evaluate", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--detector.model-file=x"}, 2, "--labels"},
+		{"bad allow", []string{"--detector.allow=10.0.0.0/33"}, 2, "not a CIDR"},
+		{"unknown model", []string{"--detector.models=iforest,svm"}, 2, "unknown model \"svm\""},
+		{"bad contamination", []string{"--detector.contamination=0.9"}, 2, "contamination"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -370,8 +375,12 @@ func TestREADMEUpToDate(t *testing.T) {
 			t.Errorf("README.md metrics table lacks %s", m[1])
 		}
 	}
-	help, _ := exec.Command(bin, "--help").CombinedOutput()
-	for _, m := range regexp.MustCompile(`--(?:\[no-\])?([a-z][a-z.-]+)`).FindAllStringSubmatch(string(help), -1) {
+	var help []byte
+	for _, cmd := range []string{"serve", "train", "evaluate"} {
+		out, _ := exec.Command(bin, "help", cmd).CombinedOutput()
+		help = append(help, out...)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+--(?:\[no-\])?([a-z][a-z.-]*[a-z])`).FindAllStringSubmatch(string(help), -1) {
 		switch m[1] {
 		case "help", "help-long", "help-man", "version":
 			continue

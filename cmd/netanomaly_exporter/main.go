@@ -3,35 +3,27 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
+	"net/netip"
 	"os"
-	"os/signal"
-	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/alecthomas/units"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 //go:embed demo/wikipedia.pcap
@@ -58,15 +50,42 @@ type options struct {
 	privacy     string
 	privacyKey  string
 	metricsPath string
+	adminAPI    bool
+
+	detectorOn    bool
+	warmup        time.Duration
+	retrain       time.Duration
+	contamination float64
+	members       string
+	seed          uint64
+	modelFile     string
+	allow         []string
+	endAfter      int
+	attackSources int
+
+	eventsFile   string
+	eventsFormat string
+	eventsSize   units.Base2Bytes
+	eventsKeep   int
+
+	labels   string
+	verdicts string
+	format   string
+
+	det detector.Config // built by validate
 }
 
+// maxAttackSources caps --detector.attack-sources: each is a labelled series.
+const maxAttackSources = 5
+
 func run(args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New("netanomaly_exporter", "Prometheus exporter that captures packets and reports traffic features per interface and window.")
+	app := kingpin.New("netanomaly_exporter", "Prometheus exporter that captures packets, reports traffic features per interface and window, and detects anomalies and attacks.")
 	app.Writer(stderr)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
 	var o options
 	o.window = features.DefaultConfig()
+	def := detector.DefaultConfig()
 
 	app.Flag("capture.interface", "Interface to capture on (repeatable; 'any' for all). Each interface is its own pipeline and 'interface' label.").StringsVar(&o.interfaces)
 	app.Flag("capture.method", "Live capture method: afpacket (Linux TPACKET_V3) or pcap (libpcap, loaded at run time).").Default(defaultMethod()).EnumVar(&o.method, capture.MethodAFPacket, capture.MethodPcap)
@@ -85,7 +104,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("features.top-k", fmt.Sprintf("Export the top K sources and destinations by bytes as labelled series (0 = off, at most %d).", features.MaxTopK)).Default("0").IntVar(&o.topK)
 	app.Flag("privacy.ip", "How addresses appear in labels and logs: full, truncate (/24, /48) or hash (HMAC-SHA256).").Default(collector.PrivacyFull).EnumVar(&o.privacy, collector.PrivacyFull, collector.PrivacyTruncate, collector.PrivacyHash)
 	app.Flag("privacy.hash-key-file", "File holding the secret key for --privacy.ip=hash.").Default("").StringVar(&o.privacyKey)
+	app.Flag("detector.enable", "Score every window with the model ensemble and the attack rules.").Default("true").BoolVar(&o.detectorOn)
+	app.Flag("detector.warmup", "Traffic observed before the first training; no verdicts before it.").Default("1h").DurationVar(&o.warmup)
+	app.Flag("detector.retrain-interval", "Retrain the batch models on recent normal windows this often (0 = never).").Default("6h").DurationVar(&o.retrain)
+	app.Flag("detector.contamination", "Expected share of anomalous windows in training traffic; sets the ensemble threshold.").Default(fmt.Sprint(def.Train.Contamination)).Float64Var(&o.contamination)
+	app.Flag("detector.models", "Comma-separated ensemble members: "+strings.Join(detector.AllMembers, ",")+".").Default(strings.Join(detector.AllMembers, ",")).StringVar(&o.members)
+	app.Flag("detector.seed", "Seed of the models' randomness: same capture, model file and seed give the same verdicts.").Default("1").Uint64Var(&o.seed)
+	app.Flag("detector.model-file", "Model file: loaded at start, saved after each training and on shutdown.").Default("").StringVar(&o.modelFile)
+	app.Flag("detector.allow", "Never raise attacks from or to this CIDR (repeatable; backups, speed tests, your own scanners).").StringsVar(&o.allow)
+	app.Flag("detector.attack-end-windows", "Quiet windows after which an attack ends.").Default(fmt.Sprint(def.EndAfter)).IntVar(&o.endAfter)
+	app.Flag("detector.attack-sources", fmt.Sprintf("Export the top N addresses behind each attack in progress as labels (0 = off, at most %d).", maxAttackSources)).Default("0").IntVar(&o.attackSources)
+	app.Flag("events.file", "Write anomalous windows and attack starts and ends to this file (off when empty).").Default("").StringVar(&o.eventsFile)
+	app.Flag("events.format", "Event file format: json (JSON lines) or csv.").Default("json").EnumVar(&o.eventsFormat, "json", "csv")
+	app.Flag("events.max-size", "Rotate the event file at this size.").Default("100MiB").BytesVar(&o.eventsSize)
+	app.Flag("events.keep", "Rotated event files kept.").Default("5").IntVar(&o.eventsKeep)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.enable-admin-api", "Enable POST /api/v1/admin/retrain and /api/v1/admin/capture/{stop,start} (behind the same TLS and basic auth).").Default("false").BoolVar(&o.adminAPI)
 	webConfig := kingpinflag.AddFlags(app, ":9957")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -94,6 +128,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	serveCmd := app.Command("serve", "Capture and serve metrics (the default).").Default()
 	replayCmd := app.Command("replay", "Replay --capture.pcap files as fast as possible, print the final metrics in the Prometheus text format and exit.")
+	trainCmd := app.Command("train", "Train the detector on --capture.pcap files (benign traffic; windows inside --labels train the supervised forest) and write --detector.model-file.")
+	trainCmd.Flag("labels", "Labels CSV (start,end,type,source) of the attacks in the captures.").StringVar(&o.labels)
+	evalCmd := app.Command("evaluate", "Replay --capture.pcap files through a trained model and score its verdicts against --labels.")
+	evalCmd.Flag("labels", "Labels CSV (start,end,type,source) of the attacks in the captures.").Required().StringVar(&o.labels)
+	evalCmd.Flag("verdicts", "Write every window's verdict to this JSON lines file.").StringVar(&o.verdicts)
+	evalCmd.Flag("format", "Output format: text or json.").Default("text").EnumVar(&o.format, "text", "json")
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -110,14 +150,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.listIfaces {
 		return listInterfaces(stdout, stderr)
 	}
+	var code int
 	switch cmd {
 	case replayCmd.FullCommand():
-		return replay(o, logger, stdout, stderr)
+		err = replay(o, logger, stdout)
+	case trainCmd.FullCommand():
+		err = train(o, logger, stdout)
+	case evalCmd.FullCommand():
+		code, err = evaluate(o, logger, stdout)
 	case serveCmd.FullCommand():
-		return serve(o, webConfig, logger, stderr)
+		err = serve(o, webConfig, logger)
 	}
-	return 2
+	if err != nil {
+		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return code
 }
+
+// usageError marks errors in how the command was called (exit 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // flagOf names the flag whose value an error quotes, since kingpin's value
 // errors ("time: invalid duration \"abc\"") do not say which flag it was.
@@ -165,6 +223,55 @@ func (o *options) validate() error {
 		return fmt.Errorf("--web.telemetry-path=%q must start with /", o.metricsPath)
 	}
 	o.window.TopK = o.topK
+	return o.validateDetector()
+}
+
+// validateDetector checks the detector flags and builds its configuration.
+func (o *options) validateDetector() error {
+	windows := func(d time.Duration) int { return int(d / o.window.Window) }
+	c := detector.DefaultConfig()
+	c.Train.Contamination, c.Train.Seed = o.contamination, o.seed
+	c.Train.Members = nil
+	for _, m := range strings.Split(o.members, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !slices.Contains(detector.AllMembers, m) {
+			return fmt.Errorf("--detector.models: unknown model %q: use some of %s", m, strings.Join(detector.AllMembers, ","))
+		}
+		if !slices.Contains(c.Train.Members, m) {
+			c.Train.Members = append(c.Train.Members, m)
+		}
+	}
+	switch {
+	case len(c.Train.Members) == 0:
+		return fmt.Errorf("--detector.models is empty: enable at least one of %s, or use --no-detector.enable", strings.Join(detector.AllMembers, ","))
+	case o.contamination <= 0 || o.contamination >= 0.5:
+		return fmt.Errorf("--detector.contamination=%v out of range: use a share above 0 and below 0.5 (default 0.001)", o.contamination)
+	case o.warmup < 2*o.window.Window:
+		return fmt.Errorf("--detector.warmup=%v is too short: use at least two windows (%v)", o.warmup, 2*o.window.Window)
+	case o.retrain < 0:
+		return fmt.Errorf("--detector.retrain-interval=%v is negative", o.retrain)
+	case o.endAfter < 1:
+		return fmt.Errorf("--detector.attack-end-windows=%d: use at least 1", o.endAfter)
+	case o.attackSources < 0 || o.attackSources > maxAttackSources:
+		return fmt.Errorf("--detector.attack-sources=%d out of range: use 0 (off) to %d", o.attackSources, maxAttackSources)
+	case o.eventsKeep < 1:
+		return fmt.Errorf("--events.keep=%d: keep at least 1 rotated file", o.eventsKeep)
+	}
+	for _, a := range o.allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			if ip, err2 := netip.ParseAddr(a); err2 == nil {
+				p = netip.PrefixFrom(ip, ip.BitLen())
+			} else {
+				return fmt.Errorf("--detector.allow=%q is not a CIDR (like 192.0.2.0/24 or 2001:db8::/32)", a)
+			}
+		}
+		c.Allow = append(c.Allow, p.Masked())
+	}
+	c.Warmup, c.RetrainEvery, c.EndAfter = windows(o.warmup), windows(o.retrain), o.endAfter
+	o.det = c
 	return nil
 }
 
@@ -184,187 +291,8 @@ func listInterfaces(stdout, stderr io.Writer) int {
 	return 0
 }
 
-// source is an opened source with its label and how to reopen it.
-type source struct {
-	name     string
-	src      capture.Source
-	lossless bool
-	reopen   collector.Opener
-}
 
-// openSources opens every source before anything starts, so that a bad
-// flag or a missing file leaves nothing half-started.
-func openSources(o options, logger *slog.Logger, replay bool) ([]source, error) {
-	var out []source
-	closeAll := func() {
-		for _, s := range out {
-			_ = s.src.Close()
-		}
-	}
-	speed, loop := o.speed, o.loop
-	if replay {
-		speed, loop = 0, false
-	}
-	pcaps := o.pcaps
-	if len(pcaps) == 0 && len(o.interfaces) == 0 {
-		if replay {
-			return nil, errors.New("replay needs --capture.pcap=FILE")
-		}
-		logger.Info("no --capture.interface or --capture.pcap given: replaying the embedded demo capture in a loop")
-		src, err := capture.OpenFile(capture.FileConfig{Path: "embedded demo capture", Data: demoCapture, Speed: 1, Loop: true}, logger)
-		if err != nil {
-			return nil, err
-		}
-		return []source{{name: demoName, src: src, lossless: true}}, nil
-	}
-	seen := map[string]bool{}
-	for _, path := range pcaps {
-		src, err := capture.OpenFile(capture.FileConfig{Path: path, Speed: speed, Loop: loop}, logger)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-		for base, i := name, 2; seen[name]; i++ {
-			name = fmt.Sprintf("%s_%d", base, i)
-		}
-		seen[name] = true
-		out = append(out, source{name: name, src: src, lossless: true})
-	}
-	for _, iface := range o.interfaces {
-		if seen[iface] {
-			closeAll()
-			return nil, fmt.Errorf("--capture.interface=%s given twice", iface)
-		}
-		seen[iface] = true
-		cfg := capture.LiveConfig{Interface: iface, Method: o.method, Filter: o.filter, Snaplen: o.snaplen, Promiscuous: o.promisc, BufferBytes: int(o.buffer)}
-		src, err := capture.OpenLive(cfg)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		out = append(out, source{name: iface, src: src, reopen: func() (capture.Source, error) { return capture.OpenLive(cfg) }})
-	}
-	return out, nil
-}
 
-func anonymizer(o options) (*collector.Anonymizer, error) {
-	var key []byte
-	if o.privacyKey != "" {
-		b, err := os.ReadFile(o.privacyKey)
-		if err != nil {
-			return nil, fmt.Errorf("read --privacy.hash-key-file: %w", err)
-		}
-		key = []byte(strings.TrimSpace(string(b)))
-	}
-	return collector.NewAnonymizer(o.privacy, key)
-}
 
-func startPipelines(ctx context.Context, sources []source, o options, logger *slog.Logger) []*collector.Pipeline {
-	ps := make([]*collector.Pipeline, 0, len(sources))
-	for _, s := range sources {
-		p := collector.NewPipeline(collector.PipelineConfig{
-			Interface: s.name,
-			Features:  o.window,
-			Lossless:  s.lossless,
-			Reopen:    s.reopen,
-		}, s.src, logger)
-		ps = append(ps, p)
-		go p.Run(ctx)
-	}
-	return ps
-}
 
-func replay(o options, logger *slog.Logger, stdout, stderr io.Writer) int {
-	anon, err := anonymizer(o)
-	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
-		return 2
-	}
-	sources, err := openSources(o, logger, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
-		return 1
-	}
-	ps := startPipelines(context.Background(), sources, o, logger)
-	for _, p := range ps {
-		<-p.Done()
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(collector.NewExporter(ps, anon), versioncollector.NewCollector("netanomaly"))
-	mfs, err := reg.Gather()
-	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: gather metrics: %v\n", err)
-		return 1
-	}
-	enc := expfmt.NewEncoder(stdout, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			fmt.Fprintf(stderr, "netanomaly_exporter: error: write metrics: %v\n", err)
-			return 1
-		}
-	}
-	return 0
-}
 
-func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger, stderr io.Writer) int {
-	anon, err := anonymizer(o)
-	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
-		return 2
-	}
-	sources, err := openSources(o, logger, false)
-	if err != nil {
-		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ps := startPipelines(ctx, sources, o, logger)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collector.NewExporter(ps, anon),
-		versioncollector.NewCollector("netanomaly"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
-	if o.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "netanomaly_exporter",
-			Description: "Network traffic features and anomaly detection for Prometheus",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: o.metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-			},
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "netanomaly_exporter: error: landing page: %v\n", err)
-			return 1
-		}
-		mux.Handle("/", landing)
-	}
-	srv := &http.Server{Handler: mux}
-	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
-	logger.Info("netanomaly_exporter started", "version", version.Info(), "sources", len(ps))
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server failed", "err", err)
-			return 1
-		}
-	case <-ctx.Done():
-		logger.Info("shutting down")
-		_ = srv.Close()
-		for _, p := range ps {
-			<-p.Done()
-		}
-	}
-	return 0
-}

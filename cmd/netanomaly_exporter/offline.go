@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector"
+)
+
+// runFiles replays every --capture.pcap file once as fast as possible
+// through a pipeline configured by configure, and waits for all of them.
+func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig)) ([]*collector.Pipeline, error) {
+	sources, err := openSources(o, logger, true)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]*collector.Pipeline, len(sources))
+	for i, s := range sources {
+		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true}
+		configure(s.name, &cfg)
+		ps[i] = collector.NewPipeline(cfg, s.src, logger)
+	}
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() { p.Run(context.Background()) })
+	}
+	wg.Wait()
+	return ps, nil
+}
+
+// offlineDetector returns the detector configuration for replays: training
+// happens in line, so every run gives the same verdicts.
+func offlineDetector(o options) detector.Config {
+	c := o.det
+	c.Synchronous = true
+	return c
+}
+
+// loadModels loads --detector.model-file for an offline command.
+func loadModels(o options, required bool) (*detector.ModelFile, error) {
+	if o.modelFile == "" {
+		if required {
+			return nil, usageError{errors.New("this command needs --detector.model-file=FILE (write one with the train command)")}
+		}
+		return nil, nil
+	}
+	mf, err := detector.LoadModelFile(o.modelFile, o.window.Window)
+	if err != nil {
+		return nil, fmt.Errorf("load model file %q: %w", o.modelFile, err)
+	}
+	return mf, nil
+}
+
+func replay(o options, logger *slog.Logger, stdout io.Writer) error {
+	anon, err := anonymizer(o)
+	if err != nil {
+		return usageError{err}
+	}
+	mf, err := loadModels(o, false)
+	if err != nil {
+		return err
+	}
+	ps, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
+		if o.detectorOn {
+			var set *detector.ModelSet
+			if mf != nil {
+				set = mf.Set(name)
+			}
+			cfg.Detector = detector.New(offlineDetector(o), name, set)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collector.NewExporter(ps, anon, o.attackSources), versioncollector.NewCollector("netanomaly"))
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
+	}
+	enc := expfmt.NewEncoder(stdout, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return fmt.Errorf("write metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func readLabels(path string) ([]detector.LabeledEvent, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read labels: %w", err)
+	}
+	defer f.Close()
+	ev, err := detector.ParseLabels(f)
+	if err != nil {
+		return nil, fmt.Errorf("read labels %q: %w", path, err)
+	}
+	return ev, nil
+}
+
+// labelOf returns the attack type of the first event a window overlaps.
+func labelOf(w *features.Window, events []detector.LabeledEvent) (string, bool) {
+	for _, e := range events {
+		if w.Start < e.End && e.Start < w.End {
+			return detector.ReportType(e.Type), true
+		}
+	}
+	return "", false
+}
+
+func train(o options, logger *slog.Logger, stdout io.Writer) error {
+	if o.modelFile == "" {
+		return usageError{errors.New("train needs --detector.model-file=FILE to write the models to")}
+	}
+	events, err := readLabels(o.labels)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	perFile := map[string][]*features.Window{}
+	t0 := time.Now()
+	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
+		cfg.OnWindow = func(w *features.Window) {
+			mu.Lock()
+			perFile[name] = append(perFile[name], w)
+			mu.Unlock()
+		}
+	}); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(perFile))
+	for n := range perFile {
+		names = append(names, n)
+	}
+	sort.Strings(names) // the order of the files must not change the model
+	var normal []features.Vector
+	var labeled []detector.Labeled
+	attackWindows := 0
+	var last int64
+	for _, n := range names {
+		for _, w := range perFile[n] {
+			last = max(last, w.End)
+			if typ, ok := labelOf(w, events); ok {
+				attackWindows++
+				labeled = append(labeled, detector.Labeled{Features: w.Features, Class: typ})
+				continue
+			}
+			normal = append(normal, w.Features)
+			if len(events) > 0 {
+				labeled = append(labeled, detector.Labeled{Features: w.Features, Class: "normal"})
+			}
+		}
+	}
+	readTime := time.Since(t0)
+	if attackWindows == 0 {
+		labeled = nil
+	}
+	t1 := time.Now()
+	set, err := detector.Train(o.det.Train, normal, labeled)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	set.TrainedAt = last
+	trainTime := time.Since(t1)
+	mf := detector.NewModelFile(o.window.Window, time.Now())
+	mf.Sets[detector.DefaultSet] = set
+	if err := mf.Save(o.modelFile); err != nil {
+		return err
+	}
+	st, _ := os.Stat(o.modelFile)
+	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks\n", len(normal)+attackWindows, len(names), readTime.Seconds(), len(normal), attackWindows)
+	fmt.Fprintf(stdout, "trained %v in %.2fs, threshold %.4f", set.Members(), trainTime.Seconds(), set.Threshold)
+	if set.Forest != nil {
+		fmt.Fprintf(stdout, ", forest classes %v", set.Classes)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (%d bytes)\n", o.modelFile, st.Size())
+	return nil
+}
+
+func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
+	anon, err := anonymizer(o)
+	if err != nil {
+		return 0, usageError{err}
+	}
+	mf, err := loadModels(o, true)
+	if err != nil {
+		return 0, err
+	}
+	events, err := readLabels(o.labels)
+	if err != nil {
+		return 0, err
+	}
+	var mu sync.Mutex
+	var verdicts []*detector.Verdict
+	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
+		cfg.Detector = detector.New(offlineDetector(o), name, mf.Set(name))
+		cfg.OnVerdict = func(v *detector.Verdict) {
+			mu.Lock()
+			verdicts = append(verdicts, v)
+			mu.Unlock()
+		}
+	}); err != nil {
+		return 0, err
+	}
+	sort.SliceStable(verdicts, func(i, j int) bool {
+		if verdicts[i].Interface != verdicts[j].Interface {
+			return verdicts[i].Interface < verdicts[j].Interface
+		}
+		return verdicts[i].Start < verdicts[j].Start
+	})
+	if o.verdicts != "" {
+		f, err := os.Create(o.verdicts)
+		if err != nil {
+			return 0, fmt.Errorf("write verdicts: %w", err)
+		}
+		w := bufio.NewWriter(f)
+		err = detector.WriteVerdicts(w, verdicts, anon.Addr)
+		err = errors.Join(err, w.Flush(), f.Close())
+		if err != nil {
+			return 0, fmt.Errorf("write verdicts: %w", err)
+		}
+	}
+	ev := detector.Evaluate(verdicts, events)
+	if o.format == "json" {
+		return 0, ev.WriteJSON(stdout)
+	}
+	return 0, ev.WriteText(stdout)
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/detector"
+)
+
+// modelStore keeps the latest models of every interface and writes them
+// to --detector.model-file after each training and on shutdown.
+type modelStore struct {
+	path   string
+	window time.Duration
+	logger *slog.Logger
+	mu     sync.Mutex
+	file   *detector.ModelFile
+}
+
+// load reads the model file. A corrupt or mismatched file is set aside and
+// the detectors warm up: the exporter still starts.
+func (m *modelStore) load() (ok bool) {
+	m.file = detector.NewModelFile(m.window, time.Now())
+	if m.path == "" {
+		return true
+	}
+	mf, err := detector.LoadModelFile(m.path, m.window)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		m.logger.Info("no model file yet: warming up", "file", m.path)
+		return true
+	case err != nil:
+		aside, rerr := detector.SetAside(m.path, time.Now())
+		m.logger.Error("cannot use the model file; warming up instead", "file", m.path, "err", err, "kept_as", aside, "rename_err", rerr)
+		return false
+	}
+	m.file = mf
+	m.logger.Info("models loaded", "file", m.path, "interfaces", len(mf.Sets))
+	return true
+}
+
+// set returns the loaded models for an interface, nil to warm up.
+func (m *modelStore) set(iface string) *detector.ModelSet {
+	if s := m.file.Set(iface); s != nil {
+		if c, err := s.Clone(); err == nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// save records an interface's new models and writes the file.
+func (m *modelStore) save(iface string, set *detector.ModelSet) {
+	if m.path == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.file.Sets[iface] = set
+	if _, ok := m.file.Sets[detector.DefaultSet]; !ok {
+		m.file.Sets[detector.DefaultSet] = set // new interfaces start from it
+	}
+	m.file.Created = time.Now()
+	if err := m.file.Save(m.path); err != nil {
+		m.logger.Error("cannot save the models", "file", m.path, "err", err)
+		return
+	}
+	m.logger.Info("models saved", "file", m.path, "interface", iface, "windows", set.Windows)
+}
+
+func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
+	anon, err := anonymizer(o)
+	if err != nil {
+		return usageError{err}
+	}
+	sources, err := openSources(o, logger, false)
+	if err != nil {
+		return err
+	}
+	var events *detector.EventLog
+	if o.eventsFile != "" {
+		if events, err = detector.OpenEventLog(detector.EventLogConfig{Path: o.eventsFile, Format: o.eventsFormat, MaxBytes: int64(o.eventsSize), Keep: o.eventsKeep}, anon.Addr); err != nil {
+			return err
+		}
+		defer events.Close()
+	}
+	store := &modelStore{path: o.modelFile, window: o.window.Window, logger: logger}
+	loadOK := 1.0
+	if o.detectorOn && !store.load() {
+		loadOK = 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ps := make([]*collector.Pipeline, 0, len(sources))
+	for _, s := range sources {
+		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen}
+		if o.detectorOn {
+			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
+			cfg.OnModels = store.save
+			if events != nil {
+				cfg.OnVerdict = func(v *detector.Verdict) {
+					if err := events.Record(v); err != nil {
+						logger.Error("cannot write the event log", "err", err)
+					}
+				}
+			}
+		}
+		p := collector.NewPipeline(cfg, s.src, logger)
+		ps = append(ps, p)
+		go p.Run(ctx)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collector.NewExporter(ps, anon, o.attackSources),
+		versioncollector.NewCollector("netanomaly"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if o.detectorOn {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "netanomaly", Subsystem: "detector", Name: "model_load_success",
+			Help: "Whether the model file loaded at start (1), or could not be used and was set aside (0).",
+		}, func() float64 { return loadOK }))
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
+	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
+	if o.adminAPI {
+		registerAdmin(mux, ps, logger)
+	}
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "netanomaly_exporter",
+			Description: "Network traffic features and anomaly detection for Prometheus",
+			Version:     version.Info(),
+			Links:       links,
+		})
+		if err != nil {
+			return fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
+	logger.Info("netanomaly_exporter started", "version", version.Info(), "sources", len(ps), "detector", o.detectorOn)
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		_ = srv.Close()
+		for _, p := range ps {
+			<-p.Done()
+		}
+		// The pipelines have stopped: their models are safe to read.
+		for _, p := range ps {
+			if d := p.Detector(); d != nil && d.Models() != nil {
+				store.save(p.Interface(), d.Models())
+			}
+		}
+	}
+	return nil
+}
+
+// registerAdmin adds the admin API. It sits behind the same TLS and basic
+// auth as /metrics (exporter-toolkit wraps the whole mux).
+func registerAdmin(mux *http.ServeMux, ps []*collector.Pipeline, logger *slog.Logger) {
+	byName := map[string]*collector.Pipeline{}
+	for _, p := range ps {
+		byName[p.Interface()] = p
+	}
+	// pick returns the pipelines an admin call names: ?interface=X, or all.
+	pick := func(w http.ResponseWriter, r *http.Request) ([]*collector.Pipeline, bool) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return nil, false
+		}
+		name := r.URL.Query().Get("interface")
+		if name == "" {
+			return ps, true
+		}
+		p, ok := byName[name]
+		if !ok {
+			http.Error(w, fmt.Sprintf("no interface %q", name), http.StatusNotFound)
+			return nil, false
+		}
+		return []*collector.Pipeline{p}, true
+	}
+	reply := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("/api/v1/admin/retrain", func(w http.ResponseWriter, r *http.Request) {
+		sel, ok := pick(w, r)
+		if !ok {
+			return
+		}
+		var done []string
+		for _, p := range sel {
+			if d := p.Detector(); d != nil {
+				d.RequestRetrain()
+				done = append(done, p.Interface())
+			}
+		}
+		logger.Info("retrain requested through the admin API", "interfaces", done)
+		reply(w, map[string]any{"status": "retraining at the next window", "interfaces": done})
+	})
+	capture := func(start bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			sel, ok := pick(w, r)
+			if !ok {
+				return
+			}
+			var done []string
+			for _, p := range sel {
+				if start {
+					p.StartCapture()
+				} else if err := p.StopCapture(); err != nil {
+					http.Error(w, fmt.Sprintf("%s: %v", p.Interface(), err), http.StatusConflict)
+					return
+				}
+				done = append(done, p.Interface())
+			}
+			logger.Info("capture changed through the admin API", "start", start, "interfaces", done)
+			reply(w, map[string]any{"capturing": start, "interfaces": done})
+		}
+	}
+	mux.HandleFunc("/api/v1/admin/capture/stop", capture(false))
+	mux.HandleFunc("/api/v1/admin/capture/start", capture(true))
+}

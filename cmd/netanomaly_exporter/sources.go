@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/capture"
+)
+
+// source is an opened source with its label and how to reopen it.
+type source struct {
+	name     string
+	src      capture.Source
+	lossless bool
+	reopen   collector.Opener
+}
+
+// openSources opens every source before anything starts, so that a bad
+// flag or a missing file leaves nothing half-started. offline sources are
+// replayed once as fast as possible.
+func openSources(o options, logger *slog.Logger, offline bool) ([]source, error) {
+	var out []source
+	closeAll := func() {
+		for _, s := range out {
+			_ = s.src.Close()
+		}
+	}
+	speed, loop := o.speed, o.loop
+	if offline {
+		speed, loop = 0, false
+	}
+	if len(o.pcaps) == 0 && len(o.interfaces) == 0 {
+		if offline {
+			return nil, usageError{errors.New("this command needs --capture.pcap=FILE")}
+		}
+		logger.Info("no --capture.interface or --capture.pcap given: replaying the embedded demo capture in a loop")
+		src, err := capture.OpenFile(capture.FileConfig{Path: "embedded demo capture", Data: demoCapture, Speed: 1, Loop: true}, logger)
+		if err != nil {
+			return nil, err
+		}
+		return []source{{name: demoName, src: src, lossless: true}}, nil
+	}
+	seen := map[string]bool{}
+	for _, path := range o.pcaps {
+		src, err := capture.OpenFile(capture.FileConfig{Path: path, Speed: speed, Loop: loop}, logger)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		for base, i := name, 2; seen[name]; i++ {
+			name = fmt.Sprintf("%s_%d", base, i)
+		}
+		seen[name] = true
+		out = append(out, source{name: name, src: src, lossless: true})
+	}
+	if offline && len(o.interfaces) > 0 {
+		closeAll()
+		return nil, usageError{errors.New("this command reads capture files: use --capture.pcap, not --capture.interface")}
+	}
+	for _, iface := range o.interfaces {
+		if seen[iface] {
+			closeAll()
+			return nil, usageError{fmt.Errorf("--capture.interface=%s given twice", iface)}
+		}
+		seen[iface] = true
+		cfg := capture.LiveConfig{Interface: iface, Method: o.method, Filter: o.filter, Snaplen: o.snaplen, Promiscuous: o.promisc, BufferBytes: int(o.buffer)}
+		src, err := capture.OpenLive(cfg)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		out = append(out, source{name: iface, src: src, reopen: func() (capture.Source, error) { return capture.OpenLive(cfg) }})
+	}
+	return out, nil
+}
+
+func anonymizer(o options) (*collector.Anonymizer, error) {
+	var key []byte
+	if o.privacyKey != "" {
+		b, err := os.ReadFile(o.privacyKey)
+		if err != nil {
+			return nil, fmt.Errorf("read --privacy.hash-key-file: %w", err)
+		}
+		key = []byte(strings.TrimSpace(string(b)))
+	}
+	return collector.NewAnonymizer(o.privacy, key)
+}

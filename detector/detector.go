@@ -1,0 +1,521 @@
+package detector
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector/models"
+)
+
+// Config configures a Detector.
+type Config struct {
+	Train        TrainConfig
+	Warmup       int // windows observed before the first training
+	RetrainEvery int // windows between retrains; 0 never retrains
+	Reservoir    int // recent normal windows kept for retraining
+	EndAfter     int // quiet windows that end an attack
+	AuthHorizon  int // windows over which slow brute force is summed
+	Allow        []netip.Prefix
+	// Synchronous trains in the calling goroutine, so that replays give the
+	// same verdicts every run. Live capture trains in the background and
+	// keeps scoring with the previous models meanwhile.
+	Synchronous bool
+	// Now is the wall clock, for the last-training timestamp.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults the exporter's flags use for 10 s
+// windows.
+func DefaultConfig() Config {
+	return Config{
+		Train:        TrainConfig{Members: slices.Clone(AllMembers), Contamination: 0.001, Seed: 1},
+		Warmup:       360,  // 1 hour
+		RetrainEvery: 2160, // 6 hours
+		Reservoir:    8640, // 1 day
+		EndAfter:     3,
+		AuthHorizon:  30, // 5 minutes
+		Now:          time.Now,
+	}
+}
+
+// Threat levels.
+const (
+	ThreatNone = iota
+	ThreatLow
+	ThreatMedium
+	ThreatHigh
+)
+
+// ThreatNames are the threat level labels by level.
+var ThreatNames = []string{"none", "low", "medium", "high"}
+
+// calibratedHigh is the calibrated score from which a member counts as
+// alarmed: about the largest score it saw in training.
+const calibratedHigh = 0.99
+
+// ModelScore is one member's calibrated score.
+type ModelScore struct {
+	Model string  `json:"model"`
+	Score float64 `json:"score"`
+}
+
+// Explanation is one feature behind a score: its value, its robust
+// z-score and the range training makes expected (z within ±3).
+type Explanation struct {
+	Feature      string  `json:"feature"`
+	Value        float64 `json:"value"`
+	Z            float64 `json:"z"`
+	ExpectedLow  float64 `json:"expected_low"`
+	ExpectedHigh float64 `json:"expected_high"`
+}
+
+// Event is an attack starting or ending.
+type Event struct {
+	Kind       string     `json:"kind"` // attack_start or attack_end
+	Type       string     `json:"type"`
+	Time       int64      `json:"-"` // Unix nanoseconds on the packet clock
+	Since      int64      `json:"-"` // when the attack started
+	Confidence float64    `json:"confidence"`
+	Sources    [][16]byte `json:"-"`
+}
+
+// Verdict is the detector's judgement of one window on one interface.
+type Verdict struct {
+	Interface      string
+	Start, End     int64 // Unix nanoseconds
+	Trained        bool
+	WarmupProgress float64
+	Score          float64
+	Threshold      float64
+	Models         []ModelScore
+	Anomalous      bool
+	Threat         int
+	Confidence     float64
+	Attacks        []Attack // attack types recognised in this window
+	Suppressed     []Attack // attacks dropped by the allowlist
+	Explanations   []Explanation
+	Protocols      []ProtocolDeviation
+	Active         []ActiveAttack // attacks in progress after hysteresis
+	Events         []Event
+}
+
+// ActiveAttack is an attack in progress.
+type ActiveAttack struct {
+	Type       string
+	Since      int64
+	Confidence float64
+	Sources    [][16]byte
+}
+
+// ProtocolDeviation is the largest robust z-score among one protocol's
+// features: it says which protocol is abnormal.
+type ProtocolDeviation struct {
+	Protocol string
+	Z        float64
+}
+
+var protocolGroups = []struct {
+	name  string
+	feats []features.Index
+}{
+	{"tcp", []features.Index{features.TCPPacketsPerSecond, features.TCPSyn, features.TCPSynAck, features.TCPRst, features.TCPFin, features.TCPHalfOpenRatio, features.AuthAttempts, features.MaxSourceAuthAttempts, features.HTTPIdleConnections}},
+	{"udp", []features.Index{features.UDPPacketsPerSecond, features.DNSQueries, features.DNSResponses, features.DNSErrorResponses, features.DNSResponseSizeMean, features.ReflectionResponseBytes, features.ReflectionRequestBytes}},
+	{"icmp", []features.Index{features.ICMPPacketsPerSecond, features.ICMPUnreachable, features.ICMPEchoRequests}},
+	{"arp", []features.Index{features.ARPPacketsPerSecond, features.ARPRequests, features.ARPReplies, features.ARPAddressConflicts}},
+	{"other", []features.Index{features.OtherPacketsPerSecond, features.Fragments}},
+}
+
+type attackState struct {
+	since      int64
+	quiet      int
+	confidence float64
+	sources    [][16]byte
+}
+
+// Detector judges the windows of one interface and manages its models:
+// warm-up, retraining on recent normal windows, online learning.
+type Detector struct {
+	cfg   Config
+	iface string
+	set   *ModelSet
+
+	seen          int // windows observed
+	sinceTrain    int
+	normal        []features.Vector // ring of recent normal windows, in order
+	normalNext    int
+	training      bool
+	trained       chan trainResult
+	lastEnd       int64
+	active        map[string]*attackState
+	authRing      [][]features.HeavyHitter
+	authNext      int
+	retrains      int
+	lastTrainWall time.Time
+	lastTrainErr  error
+
+	row          []float64
+	retrainAsked atomic.Bool
+}
+
+type trainResult struct {
+	set *ModelSet
+	err error
+}
+
+// New returns a detector for one interface, with set as its trained
+// models or nil to start with a warm-up.
+func New(cfg Config, iface string, set *ModelSet) *Detector {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Reservoir = max(cfg.Reservoir, cfg.Warmup, 2)
+	cfg.EndAfter = max(cfg.EndAfter, 1)
+	cfg.AuthHorizon = max(cfg.AuthHorizon, 1)
+	d := &Detector{
+		cfg:      cfg,
+		iface:    iface,
+		set:      set,
+		normal:   make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
+		trained:  make(chan trainResult, 1),
+		active:   map[string]*attackState{},
+		authRing: make([][]features.HeavyHitter, cfg.AuthHorizon),
+	}
+	if set != nil {
+		d.lastTrainWall = cfg.Now()
+	}
+	return d
+}
+
+// Models returns the current model set, nil during warm-up.
+func (d *Detector) Models() *ModelSet { return d.set }
+
+// State reports the training state for metrics.
+func (d *Detector) State() (trained bool, progress float64, windows, retrains int, lastTrain time.Time) {
+	progress = 1
+	if d.set == nil && d.cfg.Warmup > 0 {
+		progress = math.Min(1, float64(d.normalLen())/float64(d.cfg.Warmup))
+	}
+	if d.set != nil {
+		windows = d.set.Windows
+	}
+	return d.set != nil, progress, windows, d.retrains, d.lastTrainWall
+}
+
+// LastTrainError is the error of the last failed training, if any.
+func (d *Detector) LastTrainError() error { return d.lastTrainErr }
+
+// RequestRetrain asks for a training on the recent normal windows at the
+// next window. It is safe to call from any goroutine (the admin API).
+func (d *Detector) RequestRetrain() { d.retrainAsked.Store(true) }
+
+// Observe judges one window and learns from it.
+func (d *Detector) Observe(w *features.Window) *Verdict {
+	d.collectTraining()
+	d.seen++
+	d.sinceTrain++
+	v := &Verdict{Interface: d.iface, Start: w.Start, End: w.End}
+	d.recordAuth(w)
+	gap := d.lastEnd != 0 && w.Start != d.lastEnd
+	d.lastEnd = w.End
+
+	if d.set == nil {
+		d.addNormal(&w.Features)
+		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
+		asked := d.retrainAsked.Swap(false) && d.normalLen() >= 2
+		if asked || d.normalLen() >= d.cfg.Warmup {
+			d.startTraining(w.End)
+		}
+		return v
+	}
+
+	set := d.set
+	v.Trained, v.WarmupProgress, v.Threshold = true, 1, set.Threshold
+	d.row = set.Scaler.Transform(&w.Features, d.row)
+	alarmed := 0
+	for _, m := range set.members {
+		seq, _ := m.model.(models.Sequential)
+		if seq != nil && gap {
+			seq.Reset()
+		}
+		c := m.cal.Score(m.model.Score(d.row))
+		v.Models = append(v.Models, ModelScore{Model: m.name, Score: c})
+		v.Score += c
+		if c >= calibratedHigh {
+			alarmed++
+		}
+		if seq != nil {
+			seq.Observe(d.row)
+		}
+	}
+	var forestClass string
+	var forestProb float64
+	if set.Forest != nil {
+		probs := set.Forest.Predict(d.row, nil)
+		best := 0
+		for i, p := range probs {
+			if p > probs[best] {
+				best = i
+			}
+		}
+		forestClass, forestProb = set.Classes[best], probs[best]
+		c := 1 - probs[0]
+		v.Models = append(v.Models, ModelScore{Model: MemberForest, Score: c})
+		v.Score += c
+		if c >= 0.5 {
+			alarmed++
+		}
+	}
+	v.Score /= float64(len(v.Models))
+	agree := float64(alarmed) / float64(len(v.Models))
+
+	v.Explanations = explain(set.Scaler, &w.Features, d.row)
+	v.Protocols = protocolDeviations(d.row)
+
+	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), authSum: d.authSums()}
+	attacks := detectAttacks(in)
+	attacks = crossCheck(attacks, forestClass, forestProb)
+	v.Attacks, v.Suppressed = d.allow(attacks)
+
+	v.Anomalous = v.Score >= set.Threshold || len(v.Attacks) > 0
+	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
+		// The only thing abnormal is traffic the operator allowed.
+		v.Anomalous = false
+	}
+	v.Threat, v.Confidence = threat(v, agree)
+	d.hysteresis(v, w)
+
+	if !v.Anomalous {
+		d.addNormal(&w.Features)
+		for _, m := range set.members {
+			if o, ok := m.model.(models.Online); ok {
+				o.Learn(d.row)
+			}
+		}
+	}
+	asked := d.retrainAsked.Swap(false)
+	if (asked || d.cfg.RetrainEvery > 0 && d.sinceTrain >= d.cfg.RetrainEvery) && d.normalLen() >= 2 {
+		d.startTraining(w.End)
+	}
+	return v
+}
+
+// explain returns the three features furthest from their baseline.
+func explain(s *Scaler, f *features.Vector, row []float64) []Explanation {
+	idx := make([]int, len(row))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(row[idx[a]]) > math.Abs(row[idx[b]]) })
+	out := make([]Explanation, 0, 3)
+	for _, j := range idx[:3] {
+		lo, hi := s.Expected(j, 3)
+		out = append(out, Explanation{Feature: features.Schema[j].Name, Value: f[j], Z: row[j], ExpectedLow: lo, ExpectedHigh: hi})
+	}
+	return out
+}
+
+func protocolDeviations(row []float64) []ProtocolDeviation {
+	out := make([]ProtocolDeviation, len(protocolGroups))
+	for i, g := range protocolGroups {
+		out[i].Protocol = g.name
+		for _, f := range g.feats {
+			if math.Abs(row[f]) > math.Abs(out[i].Z) {
+				out[i].Z = row[f]
+			}
+		}
+	}
+	return out
+}
+
+// crossCheck combines the rules with the supervised forest: agreement
+// raises a rule's confidence, and a type only the forest sees is added
+// when the forest is sure.
+func crossCheck(attacks []Attack, class string, prob float64) []Attack {
+	if class == "" || class == "normal" {
+		return attacks
+	}
+	for i := range attacks {
+		if attacks[i].Type == class {
+			attacks[i].Confidence = 1 - (1-attacks[i].Confidence)*(1-prob)
+			return attacks
+		}
+	}
+	if prob >= 0.6 {
+		attacks = append(attacks, Attack{Type: class, Confidence: 0.8 * prob, Evidence: []Evidence{{Feature: "forest_probability", Value: prob, Threshold: 0.6}}})
+	}
+	return attacks
+}
+
+// allow drops the attacks whose sources or targets are allowlisted.
+func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
+	if len(d.cfg.Allow) == 0 {
+		return attacks, nil
+	}
+	for _, a := range attacks {
+		if d.allowed(a.Sources) || d.allowed(a.Targets) {
+			dropped = append(dropped, a)
+		} else {
+			kept = append(kept, a)
+		}
+	}
+	return kept, dropped
+}
+
+func (d *Detector) allowed(addrs [][16]byte) bool {
+	for _, b := range addrs {
+		ip := netip.AddrFrom16(b).Unmap()
+		for _, p := range d.cfg.Allow {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// threat sets the threat level and the confidence of the verdict.
+func threat(v *Verdict, agree float64) (int, float64) {
+	if !v.Anomalous {
+		return ThreatNone, 1 - agree
+	}
+	ruleConf := 0.0
+	level := ThreatLow
+	if v.Score >= (v.Threshold+1)/2 {
+		level = ThreatMedium
+	}
+	for _, a := range v.Attacks {
+		ruleConf = math.Max(ruleConf, a.Confidence)
+		l := ThreatMedium
+		if severity[a.Type] == 3 && a.Confidence >= 0.8 {
+			l = ThreatHigh
+		}
+		level = max(level, l)
+	}
+	margin := 0.0
+	if v.Threshold < 1 {
+		margin = math.Max(0, math.Min(1, (v.Score-v.Threshold)/(1-v.Threshold)))
+	}
+	conf := 1 - (1-ruleConf)*(1-agree)*(1-0.5*margin)
+	return level, math.Min(conf, 0.999)
+}
+
+// hysteresis turns per-window attacks into attacks in progress: one
+// attack starts at its first window and ends after EndAfter quiet windows,
+// so an attack is one alert, not a flapping series.
+func (d *Detector) hysteresis(v *Verdict, w *features.Window) {
+	fired := map[string]Attack{}
+	for _, a := range v.Attacks {
+		fired[a.Type] = a
+	}
+	for _, typ := range AttackTypes {
+		st := d.active[typ]
+		a, ok := fired[typ]
+		switch {
+		case ok && st == nil:
+			st = &attackState{since: w.Start, confidence: a.Confidence, sources: a.Sources}
+			d.active[typ] = st
+			v.Events = append(v.Events, Event{Kind: "attack_start", Type: typ, Time: w.Start, Since: w.Start, Confidence: a.Confidence, Sources: a.Sources})
+		case ok:
+			st.quiet = 0
+			st.confidence = math.Max(st.confidence, a.Confidence)
+			if len(a.Sources) > 0 {
+				st.sources = a.Sources
+			}
+		case st != nil:
+			st.quiet++
+			if st.quiet >= d.cfg.EndAfter {
+				v.Events = append(v.Events, Event{Kind: "attack_end", Type: typ, Time: w.End, Since: st.since, Confidence: st.confidence, Sources: st.sources})
+				delete(d.active, typ)
+				st = nil
+			}
+		}
+		if st != nil {
+			v.Active = append(v.Active, ActiveAttack{Type: typ, Since: st.since, Confidence: st.confidence, Sources: st.sources})
+		}
+	}
+}
+
+// recordAuth keeps the recent windows' brute-force heavy hitters.
+func (d *Detector) recordAuth(w *features.Window) {
+	d.authRing[d.authNext] = w.Heavy.AuthAttempts
+	d.authNext = (d.authNext + 1) % len(d.authRing)
+}
+
+func (d *Detector) authSums() map[[16]byte]uint64 {
+	m := map[[16]byte]uint64{}
+	for _, hs := range d.authRing {
+		for _, h := range hs {
+			m[h.Addr] += h.Count
+		}
+	}
+	return m
+}
+
+func (d *Detector) addNormal(f *features.Vector) {
+	if len(d.normal) < d.cfg.Reservoir {
+		d.normal = append(d.normal, *f)
+		return
+	}
+	d.normal[d.normalNext] = *f
+	d.normalNext = (d.normalNext + 1) % len(d.normal)
+}
+
+func (d *Detector) normalLen() int { return len(d.normal) }
+
+// normalInOrder returns the ring's windows oldest first.
+func (d *Detector) normalInOrder() []features.Vector {
+	out := make([]features.Vector, 0, len(d.normal))
+	out = append(out, d.normal[d.normalNext:]...)
+	return append(out, d.normal[:d.normalNext]...)
+}
+
+func (d *Detector) startTraining(at int64) {
+	if d.training {
+		return
+	}
+	d.training = true
+	d.sinceTrain = 0
+	rows := d.normalInOrder()
+	cfg := d.cfg.Train
+	// Keep the supervised forest of a loaded model: live windows have no
+	// labels to retrain it with.
+	var forest *models.RandomForest
+	var classes []string
+	if d.set != nil {
+		forest, classes = d.set.Forest, d.set.Classes
+	}
+	run := func() {
+		set, err := Train(cfg, rows, nil)
+		if set != nil {
+			set.TrainedAt = at
+			set.Forest, set.Classes = forest, classes
+		}
+		d.trained <- trainResult{set, err}
+	}
+	if d.cfg.Synchronous {
+		run()
+		d.collectTraining()
+		return
+	}
+	go run()
+}
+
+// collectTraining installs a finished training's models.
+func (d *Detector) collectTraining() {
+	select {
+	case r := <-d.trained:
+		d.training = false
+		d.lastTrainErr = r.err
+		if r.err == nil {
+			d.set = r.set
+			d.retrains++
+			d.lastTrainWall = d.cfg.Now()
+		}
+	default:
+	}
+}

@@ -1,0 +1,91 @@
+package detector
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// LabelTypes are the attack types a labels file may name: the detector's
+// types plus the amplification variants it reports as reflection.
+var LabelTypes = append(slices.Clone(AttackTypes), "ntp_amplification", "ssdp_amplification", "memcached_amplification", "cldap_amplification", "snmp_amplification", "chargen_amplification")
+
+// ParseLabels reads a labels CSV: the header start,end,type,source, then
+// one attack per line with start and end in Unix epoch seconds (fractions
+// allowed), a type from LabelTypes and an optional source. Errors name
+// the line.
+func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, errors.New("labels: empty file: the first line must be start,end,type,source")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	if len(header) < 3 || len(header) > 4 || strings.TrimSpace(header[0]) != "start" || strings.TrimSpace(header[1]) != "end" || strings.TrimSpace(header[2]) != "type" || (len(header) == 4 && strings.TrimSpace(header[3]) != "source") {
+		return nil, fmt.Errorf("labels line 1: header %q, want start,end,type,source", strings.Join(header, ","))
+	}
+	var out []LabeledEvent
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("labels: %w", err)
+		}
+		if len(rec) < 3 || len(rec) > 4 {
+			return nil, fmt.Errorf("labels line %d: %d fields, want start,end,type[,source]", line, len(rec))
+		}
+		start, err1 := parseEpoch(rec[0])
+		end, err2 := parseEpoch(rec[1])
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("labels line %d: %v", line, err)
+		}
+		if end <= start {
+			return nil, fmt.Errorf("labels line %d: end %s is not after start %s", line, rec[1], rec[0])
+		}
+		typ := strings.TrimSpace(rec[2])
+		if !slices.Contains(LabelTypes, typ) {
+			return nil, fmt.Errorf("labels line %d: unknown type %q: use one of %s", line, typ, strings.Join(LabelTypes, ", "))
+		}
+		e := LabeledEvent{Start: start, End: end, Type: typ}
+		if len(rec) == 4 {
+			e.Source = strings.TrimSpace(rec[3])
+		}
+		out = append(out, e)
+	}
+}
+
+func parseEpoch(s string) (int64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return 0, fmt.Errorf("%q is not a Unix time in seconds", s)
+	}
+	// Split to keep nanosecond precision for large epochs.
+	sec := math.Floor(f)
+	return int64(sec)*1e9 + int64(math.Round((f-sec)*1e9)), nil
+}
+
+// WriteLabels writes events in the labels CSV format.
+func WriteLabels(w io.Writer, events []LabeledEvent) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"start", "end", "type", "source"})
+	for _, e := range events {
+		_ = cw.Write([]string{formatEpoch(e.Start), formatEpoch(e.End), e.Type, e.Source})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func formatEpoch(ns int64) string {
+	return fmt.Sprintf("%d.%06d", ns/1e9, (ns%1e9)/1e3)
+}
