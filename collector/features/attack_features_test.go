@@ -49,7 +49,11 @@ func TestAttackFeatures(t *testing.T) {
 		// 50 connections to port 80 opened at 0-1 s, one header every 15 s,
 		// plus 5 busy connections that carry 5 packets per second.
 		for c := range 50 {
-			for s := 0.0; s < 40; s += 15 {
+			// The handshake, then a header line every 15 s.
+			o := float64(c) * 0.02
+			pkts = append(pkts, tcpPkt(at(o), "203.0.113.9", "10.0.0.80", uint16(30000+c), 80, decode.TCPSyn),
+				tcpPkt(at(o+0.001), "10.0.0.80", "203.0.113.9", 80, uint16(30000+c), decode.TCPSyn|decode.TCPAck))
+			for s := 0.002; s < 40; s += 15 {
 				pkts = append(pkts, tcpPkt(at(s+float64(c)*0.02), "203.0.113.9", "10.0.0.80", uint16(30000+c), 80, decode.TCPAck))
 			}
 		}
@@ -61,7 +65,7 @@ func TestAttackFeatures(t *testing.T) {
 		sortByTime(pkts)
 		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 40*sec) })
 		// At the end of the window [20, 30) the slow connections are 29 s old
-		// with 2 packets each: idle; the busy ones are not.
+		// with 4 packets each: idle; the busy ones are not.
 		if got := wins[2].Features[HTTPIdleConnections]; got != 50 {
 			t.Errorf("idle web connections at 30 s: %v, want 50", got)
 		}

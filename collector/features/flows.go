@@ -181,7 +181,12 @@ func (t *flowTable) expire(now int64) {
 		f := &t.slots[i]
 		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
 		age := now - t.firsts[i]
-		if closed || now-t.lasts[i] >= t.idle || age >= t.active {
+		// A flow of one or two packets (an unanswered SYN, a probe, a
+		// spoofed flood packet) ends after embryonicIdle: a flood's debris
+		// must not fill the table and the active-flow count for the whole
+		// idle timeout after the flood.
+		idle := now - t.lasts[i]
+		if closed || idle >= t.idle || age >= t.active || (f.packets <= 2 && idle >= embryonicIdle) {
 			t.end(i)
 			t.used--
 			continue
@@ -191,6 +196,9 @@ func (t *flowTable) expire(now int64) {
 		}
 	}
 }
+
+// embryonicIdle ends flows that never got past their first packets.
+const embryonicIdle = int64(5 * time.Second)
 
 // idleHTTPAge is how old a web connection must be to count as idle.
 const idleHTTPAge = int64(20 * time.Second)

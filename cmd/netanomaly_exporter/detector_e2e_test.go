@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+)
+
+// mergeCaptures writes the packets of several pcaps, sorted by time, to
+// path. Each input is shifted by its offset.
+func mergeCaptures(t *testing.T, path string, inputs [][]byte, offsets []time.Duration) {
+	t.Helper()
+	type pkt struct {
+		ts   int64
+		data []byte
+		wire int
+	}
+	var all []pkt
+	for i, in := range inputs {
+		r, err := pcapfile.NewReader(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			p, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, pkt{p.TimeNanos + int64(offsets[i]), bytes.Clone(p.Data), p.WireLength})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].ts < all[j].ts })
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ts), CaptureLength: len(p.data), Length: p.wire}
+		if err := w.WritePacket(ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func genTraffic(t *testing.T, n int, seed uint64, gap time.Duration, sources int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var err error
+	if sources > 0 {
+		err = testpcap.WriteTraffic(&b, n, seed, int64(gap), sources)
+	} else {
+		err = testpcap.WriteFlood(&b, n, seed, int64(gap))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestTrainEvaluate trains on one hour of benign traffic and evaluates a
+// second hour with a flood in it, through the commands users run.
+func TestTrainEvaluate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models: skipped with -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	// 20 packets/s from 200 hosts for an hour (the generator's epoch is
+	// 2023-11-14 22:13:20 UTC).
+	benign := filepath.Join(dir, "benign.pcap")
+	if err := os.WriteFile(benign, genTraffic(t, 72000, 1, 50*time.Millisecond, 200), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.model")
+	out, err := exec.Command(bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model).CombinedOutput()
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "360 normal") {
+		t.Errorf("train output does not report 360 normal windows:\n%s", out)
+	}
+
+	// The test hour: other benign traffic, and 20 s of a random-source
+	// flood (60% SYN, 30% UDP, 10% ICMP) at 5000 packets/s 30 minutes in.
+	test := filepath.Join(dir, "test.pcap")
+	mergeCaptures(t, test, [][]byte{genTraffic(t, 72000, 2, 50*time.Millisecond, 200), genTraffic(t, 100000, 3, 200*time.Microsecond, 0)},
+		[]time.Duration{0, 30 * time.Minute})
+	const epoch = 1_700_000_000
+	labels := filepath.Join(dir, "labels.csv")
+	os.WriteFile(labels, []byte(fmt.Sprintf("start,end,type,source\n%d,%d,syn_flood,\n", epoch+1800, epoch+1820)), 0o644)
+	verdicts := filepath.Join(dir, "v.jsonl")
+	if d := os.Getenv("KEEP_E2E_DIR"); d != "" {
+		defer exec.Command("cp", "-r", dir, d).Run()
+	}
+	out, err = exec.Command(bin, "evaluate", "--capture.pcap="+test, "--labels="+labels, "--detector.model-file="+model, "--verdicts="+verdicts, "--format=json").Output()
+	if err != nil {
+		t.Fatalf("evaluate: %v\n%s", err, out)
+	}
+	var ev struct {
+		Windows        int     `json:"windows"`
+		F1             float64 `json:"f1"`
+		FalseAlarms    int     `json:"false_alarms"`
+		EventsDetected int     `json:"events_detected"`
+		MaxDelay       float64 `json:"max_detection_delay_windows"`
+	}
+	if err := json.Unmarshal(out, &ev); err != nil {
+		t.Fatalf("evaluate --format=json: %v\n%s", err, out)
+	}
+	t.Logf("evaluate: %s", out)
+	if ev.Windows != 360 || ev.EventsDetected != 1 || ev.F1 < 0.95 || ev.FalseAlarms > 0 || ev.MaxDelay > 2 {
+		t.Errorf("evaluation %+v, want 360 windows, the flood detected as syn_flood within 2 windows, F1 >= 0.95, no false alarm", ev)
+	}
+
+	// The verdicts file has one object per window with the contract fields.
+	f, err := os.Open(verdicts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lines, anomalous := 0, 0
+	for sc.Scan() {
+		var v map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("verdict line %d: %v", lines+1, err)
+		}
+		for _, k := range []string{"interface", "start", "end", "score", "anomalous", "threat_level", "confidence", "attacks", "top_features"} {
+			if _, ok := v[k]; !ok {
+				t.Fatalf("verdict line %d lacks %q: %s", lines+1, k, sc.Text())
+			}
+		}
+		if v["anomalous"] == true {
+			anomalous++
+			if !strings.Contains(sc.Text(), `"syn_flood"`) && lines < 185 {
+				t.Errorf("anomalous window without syn_flood: %s", sc.Text())
+			}
+		}
+		lines++
+	}
+	if lines != 360 || anomalous < 2 {
+		t.Errorf("%d verdict lines, %d anomalous; want 360 and the flood's windows", lines, anomalous)
+	}
+
+	// Same capture, same model, same seed: the same verdicts.
+	again := filepath.Join(dir, "v2.jsonl")
+	if out, err := exec.Command(bin, "evaluate", "--capture.pcap="+test, "--labels="+labels, "--detector.model-file="+model, "--verdicts="+again).CombinedOutput(); err != nil {
+		t.Fatalf("evaluate again: %v\n%s", err, out)
+	}
+	a, _ := os.ReadFile(verdicts)
+	b, _ := os.ReadFile(again)
+	if !bytes.Equal(a, b) {
+		t.Error("two evaluations of the same capture gave different verdicts")
+	}
+
+	// The exporter serving with the model reports verdicts and model state.
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap="+test, "--capture.pcap.speed=0", "--detector.model-file="+model, "--detector.attack-sources=2", "--log.level=warn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	text := scrapeUntil(t, addr, `netanomaly_capture_up\{[^}]*\} 0`)
+	for _, want := range []string{
+		`netanomaly_detector_model_load_success 1`,
+		`netanomaly_detector_trained{interface="test"} 1`,
+		`netanomaly_attacks_total{interface="test",type="syn_flood"} 1`,
+		`netanomaly_anomaly_threshold{interface="test"}`,
+		`netanomaly_model_score{interface="test",model="lstm"}`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("serving with the model: /metrics lacks %s", want)
+		}
+	}
+
+	// A damaged model file is set aside; the exporter warms up instead.
+	data, _ := os.ReadFile(model)
+	data[len(data)-10] ^= 0xff
+	os.WriteFile(model, data, 0o644)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	addr = freePort(t)
+	cmd = exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap="+test, "--capture.pcap.speed=0", "--detector.model-file="+model)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	text = scrapeUntil(t, addr, `netanomaly_capture_up\{[^}]*\} 0`)
+	if !strings.Contains(text, "netanomaly_detector_model_load_success 0") {
+		t.Error("damaged model file: model_load_success is not 0")
+	}
+	if !strings.Contains(stderr.String(), "checksum mismatch") {
+		t.Errorf("damaged model file: no clear error logged:\n%s", stderr.String())
+	}
+	if m, _ := filepath.Glob(model + ".bad-*"); len(m) != 1 {
+		t.Errorf("damaged model file not set aside: %v", m)
+	}
+}
+
+// scrapeUntil polls /metrics until it matches re, and returns the text.
+func scrapeUntil(t *testing.T, addr, re string) string {
+	t.Helper()
+	pattern := regexp.MustCompile(re)
+	deadline := time.Now().Add(60 * time.Second)
+	var text string
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		if pattern.MatchString(text) {
+			// One more scrape: the final snapshot follows the source's end.
+			time.Sleep(300 * time.Millisecond)
+			if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				text = string(b)
+			}
+			return text
+		}
+	}
+	t.Fatalf("/metrics never matched %s; last:\n%s", re, text)
+	return ""
+}
