@@ -290,9 +290,3 @@ func listInterfaces(stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-
-
-
-
-
