@@ -121,6 +121,7 @@ type Pipeline struct {
 	lastWindow  *features.Window
 	lastVerdict *detector.Verdict
 	savedSet    *detector.ModelSet
+	loggedErr   error
 	scoring     float64
 	anomalies   map[string]uint64
 	attacks     map[string]uint64
@@ -389,6 +390,18 @@ func (p *Pipeline) onWindow(w *features.Window) {
 	t0 := time.Now()
 	v := d.Observe(w)
 	p.scoring += time.Since(t0).Seconds()
+	if err := d.LastTrainError(); err != nil && err != p.loggedErr {
+		p.loggedErr = err
+		p.logger.Error("detector training failed; keeping the previous models", "err", err)
+	}
+	if set := d.Models(); set != nil && set != p.savedSet {
+		if len(set.Skipped) > 0 {
+			p.logger.Warn("some models could not train and are left out until the next training", "skipped", set.Skipped)
+		}
+		if p.cfg.OnModels == nil {
+			p.savedSet = set
+		}
+	}
 	if set := d.Models(); set != nil && set != p.savedSet && p.cfg.OnModels != nil {
 		// A copy, made here where no window is being scored: online
 		// members change the live set as they learn.

@@ -206,7 +206,8 @@ func (d *Detector) State() (trained bool, progress float64, windows, retrains in
 	return d.set != nil, progress, windows, d.retrains, d.lastTrainWall
 }
 
-// LastTrainError is the error of the last failed training, if any.
+// LastTrainError is the error of the last failed training, if any. The
+// members a successful training skipped are in ModelSet.Skipped.
 func (d *Detector) LastTrainError() error { return d.lastTrainErr }
 
 // RequestRetrain asks for a training on the recent normal windows at the
@@ -226,7 +227,8 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	if d.set == nil {
 		d.addNormal(&w.Features)
 		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
-		asked := d.retrainAsked.Swap(false) && d.normalLen() >= 2
+		// A request waits until there are two windows to train on.
+		asked := d.normalLen() >= 2 && d.retrainAsked.Swap(false)
 		if asked || d.normalLen() >= d.cfg.Warmup {
 			d.startTraining(w.End)
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector/models"
@@ -97,6 +98,9 @@ type ModelSet struct {
 	Classes []string
 	// Windows is the number of windows the set was trained on.
 	Windows int
+	// Skipped lists the members that could not train on these windows
+	// (too few for a forecaster, say), with the reason. Not stored.
+	Skipped []string
 	// TrainedAt is the end of the last training window, Unix nanoseconds.
 	TrainedAt int64
 }
@@ -132,17 +136,26 @@ func Train(cfg TrainConfig, normal []features.Vector, labeled []Labeled) (*Model
 			return nil, err
 		}
 		if err := m.Fit(rows, cfg.Seed+uint64(i)); err != nil {
-			return nil, fmt.Errorf("train %s: %w", name, err)
+			// One member that cannot train (a forecaster on a few windows)
+			// must not leave the network without a detector.
+			set.Skipped = append(set.Skipped, fmt.Sprintf("%s: %v", name, err))
+			continue
 		}
 		raw := trainingScores(m, rows)
 		mem := member{name: name, model: m, cal: FitCalibrator(raw)}
 		for j, r := range raw {
-			ensemble[j] += mem.cal.Score(r) / float64(len(cfg.Members))
+			ensemble[j] += mem.cal.Score(r)
 		}
 		set.members = append(set.members, mem)
 	}
 	if len(set.members) == 0 {
+		if len(set.Skipped) > 0 {
+			return nil, fmt.Errorf("no model could train: %s", strings.Join(set.Skipped, "; "))
+		}
 		return nil, errors.New("no model enabled: enable at least one of " + fmt.Sprint(AllMembers))
+	}
+	for j := range ensemble {
+		ensemble[j] /= float64(len(set.members))
 	}
 	set.Threshold = ensembleThreshold(ensemble, cfg.Contamination)
 	if len(labeled) > 0 {
@@ -177,10 +190,16 @@ func trainingScores(m models.Model, rows [][]float64) []float64 {
 // windows' (1-contamination) quantile and 1: members score their own
 // training data optimistically, and a new benign window should not need to
 // beat the training maximum of every member to stay quiet.
+//
+// The quantile is floored at 1-1/(n+1), the calibrated score of each
+// member's own training maximum: members disagree on which training
+// windows are extreme, so the average's empirical quantile can sit well
+// below it (0.95 on some 360-window trainings), and the threshold would
+// then flag windows that no member finds beyond its training range.
 func ensembleThreshold(scores []float64, contamination float64) float64 {
 	s := slices.Clone(scores)
 	slices.Sort(s)
-	q := quantile(s, 1-contamination)
+	q := max(quantile(s, 1-contamination), 1-1/float64(len(s)+1))
 	return q + (1-q)/2
 }
 

@@ -257,3 +257,59 @@ func scrapeUntil(t *testing.T, addr, re string) string {
 	t.Fatalf("/metrics never matched %s; last:\n%s", re, text)
 	return ""
 }
+
+// TestAdminAPI checks the admin endpoints: off by default, POST only,
+// retrain, and capture stop/start (which a capture file refuses).
+func TestAdminAPI(t *testing.T) {
+	bin := buildBinary(t)
+	start := func(args ...string) (string, func()) {
+		addr := freePort(t)
+		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		scrapeUntil(t, addr, `netanomaly_capture_up`)
+		return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	}
+	post := func(url string) (int, string) {
+		resp, err := http.Post(url, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	addr, stop := start()
+	if code, _ := post("http://" + addr + "/api/v1/admin/retrain"); code == http.StatusOK {
+		t.Error("admin API answers without --web.enable-admin-api")
+	}
+	stop()
+
+	addr, stop = start("--web.enable-admin-api")
+	defer stop()
+	base := "http://" + addr + "/api/v1/admin/"
+	if code, body := post(base + "retrain"); code != http.StatusOK || !strings.Contains(body, `"ftp_bruteforce"`) {
+		t.Errorf("retrain: %d %s", code, body)
+	}
+	if code, body := post(base + "retrain?interface=eth9"); code != http.StatusNotFound {
+		t.Errorf("retrain of an unknown interface: %d %s", code, body)
+	}
+	if code, body := post(base + "capture/stop"); code != http.StatusConflict || !strings.Contains(body, "only live interfaces") {
+		t.Errorf("stopping a capture file: %d %s", code, body)
+	}
+	resp, err := http.Get(base + "retrain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET retrain: %d, want 405", resp.StatusCode)
+	}
+	// The retrain request trains at the next window even during warm-up.
+	text := scrapeUntil(t, addr, `netanomaly_detector_trained\{interface="ftp_bruteforce"\} 1`)
+	if !strings.Contains(text, `netanomaly_detector_retrains_total{interface="ftp_bruteforce"} 1`) {
+		t.Errorf("no retrain counted after the request")
+	}
+}

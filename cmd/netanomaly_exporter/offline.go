@@ -192,6 +192,9 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	if set.Forest != nil {
 		fmt.Fprintf(stdout, ", forest classes %v", set.Classes)
 	}
+	for _, s := range set.Skipped {
+		fmt.Fprintf(stdout, "\nskipped %s", s)
+	}
 	fmt.Fprintf(stdout, "\nwrote %s (%d bytes)\n", o.modelFile, st.Size())
 	return nil
 }

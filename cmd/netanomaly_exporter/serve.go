@@ -108,6 +108,11 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		loadOK = 0
 	}
 
+	if len(sources) == 1 && sources[0].name == demoName && o.det.Warmup == int(time.Hour/o.window.Window) {
+		// The demo should show verdicts within minutes, not after an hour.
+		o.det.Warmup = int(2 * time.Minute / o.window.Window)
+		logger.Info("demo: warming the detector up for 2 minutes instead of an hour")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ps := make([]*collector.Pipeline, 0, len(sources))
