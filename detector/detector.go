@@ -353,13 +353,15 @@ func crossCheck(attacks []Attack, class string, prob float64) []Attack {
 	return attacks
 }
 
-// allow drops the attacks whose sources or targets are allowlisted.
+// allow drops the attacks whose sources are all allowlisted, or whose
+// target is. All sources, not any: a flood that spoofs one allowed address
+// among its senders must not hide.
 func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
 	if len(d.cfg.Allow) == 0 {
 		return attacks, nil
 	}
 	for _, a := range attacks {
-		if d.allowed(a.Sources) || d.allowed(a.Targets) {
+		if d.allAllowed(a.Sources) || d.anyAllowed(a.Targets) {
 			dropped = append(dropped, a)
 		} else {
 			kept = append(kept, a)
@@ -368,16 +370,22 @@ func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
 	return kept, dropped
 }
 
-func (d *Detector) allowed(addrs [][16]byte) bool {
-	for _, b := range addrs {
-		ip := netip.AddrFrom16(b).Unmap()
-		for _, p := range d.cfg.Allow {
-			if p.Contains(ip) {
-				return true
-			}
+func (d *Detector) allowedAddr(b [16]byte) bool {
+	ip := netip.AddrFrom16(b).Unmap()
+	for _, p := range d.cfg.Allow {
+		if p.Contains(ip) {
+			return true
 		}
 	}
 	return false
+}
+
+func (d *Detector) anyAllowed(addrs [][16]byte) bool {
+	return slices.ContainsFunc(addrs, d.allowedAddr)
+}
+
+func (d *Detector) allAllowed(addrs [][16]byte) bool {
+	return len(addrs) > 0 && !slices.ContainsFunc(addrs, func(a [16]byte) bool { return !d.allowedAddr(a) })
 }
 
 // threat sets the threat level and the confidence of the verdict.

@@ -66,13 +66,25 @@ func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
 }
 
 func parseEpoch(s string) (int64, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+	t := strings.TrimSpace(s)
+	f, err := strconv.ParseFloat(t, 64)
+	// 9.2e9 s is the last second Unix nanoseconds hold in an int64.
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f >= 9.2e9 {
 		return 0, fmt.Errorf("%q is not a Unix time in seconds", s)
 	}
-	// Split to keep nanosecond precision for large epochs.
+	// A float64 keeps only about 0.2 µs of today's epochs: read plain
+	// decimals digit by digit to keep every nanosecond.
+	if whole, frac, _ := strings.Cut(t, "."); digits(whole) && (frac == "" || digits(frac)) {
+		sec, _ := strconv.ParseInt(whole, 10, 64)
+		ns, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		return sec*1e9 + ns, nil
+	}
 	sec := math.Floor(f)
 	return int64(sec)*1e9 + int64(math.Round((f-sec)*1e9)), nil
+}
+
+func digits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // WriteLabels writes events in the labels CSV format.

@@ -136,7 +136,7 @@ func ReadModelFile(r io.Reader, window time.Duration) (*ModelFile, error) {
 	br := bufio.NewReader(io.LimitReader(r, maxModelBytes))
 	magic, err := br.ReadString('\n')
 	if err != nil || magic != fmt.Sprintf("%s %d\n", modelMagic, modelVersion) {
-		if len(magic) > 2 && bytes.HasPrefix([]byte(magic), []byte(modelMagic)) {
+		if err == nil && bytes.HasPrefix([]byte(magic), []byte(modelMagic)) {
 			return nil, fmt.Errorf("%w: format %q, this exporter reads version %d: retrain with train", ErrModelMismatch, bytes.TrimSpace([]byte(magic)), modelVersion)
 		}
 		return nil, fmt.Errorf("%w: not a netanomaly model file", ErrCorruptModel)

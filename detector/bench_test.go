@@ -1,0 +1,98 @@
+package detector
+
+import (
+	"encoding/json"
+	"runtime"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// BenchmarkObserve judges one window with every member enabled. Target:
+// at most 1 ms.
+func BenchmarkObserve(b *testing.B) {
+	set, err := trainSet(b, 1).Clone()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := testConfig()
+	d := New(cfg, "eth0", set)
+	ws := script(40, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		w := ws[i%len(ws)]
+		w.Start, w.End = t0+int64(i)*10*sec, t0+int64(i+1)*10*sec // no gap: the forecaster keeps its history
+		d.Observe(w)
+	}
+}
+
+// BenchmarkTrain trains every member on an hour of windows (target: at
+// most 10 s) and reports the heap the trained set keeps and its JSON size.
+func BenchmarkTrain(b *testing.B) {
+	rows := vectors(newGen(1).benignN(360))
+	cfg := DefaultConfig().Train
+	retained := retainedByTrain(b, cfg, rows) // before anything else is on the heap
+	b.ReportAllocs()
+	var set *ModelSet
+	for b.Loop() {
+		var err error
+		if set, err = Train(cfg, rows, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	js, err := json.Marshal(set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(js))/(1<<20), "json-MiB")
+	b.ReportMetric(float64(retained)/(1<<20), "heap-MiB")
+}
+
+// retainedByTrain measures the heap a trained set keeps alive.
+func retainedByTrain(tb testing.TB, cfg TrainConfig, rows []features.Vector) uint64 {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	set, err := Train(cfg, rows, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	runtime.KeepAlive(set)
+	if m1.HeapAlloc < m0.HeapAlloc {
+		return 0
+	}
+	return m1.HeapAlloc - m0.HeapAlloc
+}
+
+// The models of one interface together stay under 32 MiB in memory.
+func TestModelSetMemory(t *testing.T) {
+	rows := vectors(newGen(1).benignN(360))
+	retained := retainedByTrain(t, DefaultConfig().Train, rows)
+	js, err := json.Marshal(trainSet(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("trained set: %.2f MiB of heap, %.2f MiB of JSON", float64(retained)/(1<<20), float64(len(js))/(1<<20))
+	if retained > 32<<20 {
+		t.Errorf("trained set keeps %.1f MiB, want at most 32 MiB", float64(retained)/(1<<20))
+	}
+}
+
+// BenchmarkTrainDay is the live retrain: a day of windows (the default
+// reservoir).
+func BenchmarkTrainDay(b *testing.B) {
+	rows := vectors(newGen(1).benignN(DefaultConfig().Reservoir))
+	cfg := DefaultConfig().Train
+	retained := retainedByTrain(b, cfg, rows)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Train(cfg, rows, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(retained)/(1<<20), "heap-MiB")
+}
