@@ -8,7 +8,9 @@ import (
 // Half-space trees defaults, scaled down from the paper's (25 trees of
 // depth 15, window 250) to one row every 10 s: a 64-row window is about
 // 11 minutes, so the reference masses follow the traffic within 11 to 21
-// minutes of a change, and depth 10 is as deep as 64 rows can fill.
+// minutes of a change. Depth 10 keeps a tree at 2047 masses (about half a
+// MiB for 25 trees, against 13 MiB at depth 15); many paths still end at
+// the leaves, since splits beyond the data do not divide the mass.
 const (
 	hstDefaultTrees  = 25
 	hstDefaultDepth  = 10
@@ -65,9 +67,10 @@ type HSTTree struct {
 // defaults) for a row in empty half-spaces of every tree.
 //
 // Unless Textbook is set, a tree also notices rows outside its work space.
-// A path splits on only about a tenth of the features before its mass runs
-// out, so the paper's trees barely see a row that is ordinary in most
-// features and far off in a few, which is what attacks look like. Such a
+// A path splits on at most Depth features (10 of 45 with the defaults),
+// often fewer before its mass runs out, so the paper's trees barely see a
+// row that is ordinary in most features and far off in a few, which is
+// what attacks look like. Such a
 // row is outside the work space of most trees (every training row is
 // inside all of them), and a tree counts its mass at each node as at most
 // the number of reference rows that were outside the work space too: none

@@ -220,6 +220,10 @@ func TestHalfSpaceTreesExtension(t *testing.T) {
 	t.Logf("textbook score of that row %.3f, training max %.3f", book.Score(far), slices.Max(ifTestScores(&book, train)))
 }
 
+func TestHalfSpaceTreesSize(t *testing.T) {
+	ifTestSize(t, func() Model { return NewHalfSpaceTrees(0, 0, 0) })
+}
+
 func BenchmarkHalfSpaceTreesFit(b *testing.B) {
 	ifTestBenchFit(b, func() Model { return NewHalfSpaceTrees(0, 0, 0) })
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
 // Isolation forest defaults: the values of Liu, Ting and Zhou (2008).
@@ -57,12 +58,13 @@ type IFNode struct {
 // with probability (x[f]-Hi)/(x[f]-Lo) when x[f] > Hi (symmetrically below
 // Lo); likewise, a feature constant in all training rows on which x
 // differs would have been a split candidate too, isolating x at once with
-// probability u/(Count+u), u the number of such features. Otherwise the
-// split is distributed exactly as the stored one, so the walk continues
-// and E[h(x)] is the expectation over these chances, computed along the
-// path. For rows inside the training ranges this is the paper's h(x)
-// (training rows in a tree's subsample always are); rows far outside them
-// in a few features, as attacks are, get short paths.
+// probability u/(Count+u), u the number of such features (features
+// constant only within a node are not tracked). Otherwise the split is
+// distributed exactly as the stored one, so the walk continues, and
+// E[h(x)] is the expectation over these chances along the path. For a row
+// within the range of every node on its path (training rows in a tree's
+// subsample always are) this is the paper's h(x); rows far outside the
+// training range in a few features, as attacks are, get shorter paths.
 type IsolationForest struct {
 	NumTrees int  `json:"trees"`              // trees to grow; 0 means 100
 	Sample   int  `json:"sample"`             // subsample size wanted; 0 means 256
@@ -134,6 +136,7 @@ func (m *IsolationForest) Fit(rows [][]float64, seed uint64) error {
 		idx[i] = int32(i)
 	}
 	forest := make([][]IFNode, trees)
+	b.nodes = make([]IFNode, 0, 2*psi-1) // scratch: a tree has at most 2psi-1 nodes
 	for t := range forest {
 		// Partial Fisher–Yates: idx[:psi] becomes a uniform sample
 		// without replacement (idx stays a permutation of all rows).
@@ -141,9 +144,9 @@ func (m *IsolationForest) Fit(rows [][]float64, seed uint64) error {
 			j := i + b.rng.IntN(n-i)
 			idx[i], idx[j] = idx[j], idx[i]
 		}
-		b.nodes = make([]IFNode, 1, 2*psi-1)
+		b.nodes = b.nodes[:1]
 		b.grow(0, idx[:psi], 0)
-		forest[t] = b.nodes
+		forest[t] = slices.Clone(b.nodes)
 	}
 	m.NumTrees, m.Sample = trees, sample
 	m.Dim, m.Psi, m.Trees = dim, psi, forest
@@ -307,10 +310,16 @@ func ifAvgPathLen(n int) float64 {
 	return 2*(math.Log(x)+ifEuler) - 2*x/float64(n)
 }
 
+// ifMaxAbs bounds training values: rows are scaled (the scaler clips at
+// ±50), and far larger values would overflow ranges and distances to ±Inf,
+// which JSON cannot store.
+const ifMaxAbs = 1e100
+
 // ifCheckRows validates training rows for the isolation forest, the
 // half-space trees and k-means: at least one row, all of the same
-// non-zero length, all values finite (NaN and ±Inf cannot be split on and
-// cannot be stored in JSON). It returns the row length.
+// non-zero length, all values finite and within ±1e100 (NaN and ±Inf
+// cannot be split on and cannot be stored in JSON). It returns the row
+// length.
 func ifCheckRows(model string, rows [][]float64) (int, error) {
 	if len(rows) == 0 {
 		return 0, errors.New(model + ": no training rows")
@@ -324,7 +333,7 @@ func ifCheckRows(model string, rows [][]float64) (int, error) {
 			return 0, fmt.Errorf("%s: training row %d has %d features, row 0 has %d", model, i, len(r), dim)
 		}
 		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if !(math.Abs(v) <= ifMaxAbs) { // also NaN
 				return 0, fmt.Errorf("%s: training row %d feature %d is %v", model, i, j, v)
 			}
 		}

@@ -187,6 +187,10 @@ func TestIsolationForestTextbook(t *testing.T) {
 	}
 }
 
+func TestIsolationForestSize(t *testing.T) {
+	ifTestSize(t, func() Model { return NewIsolationForest(0, 0) })
+}
+
 func BenchmarkIsolationForestFit(b *testing.B) {
 	ifTestBenchFit(b, func() Model { return NewIsolationForest(0, 0) })
 }

@@ -51,8 +51,8 @@ func TestKMeansRecoversClusters(t *testing.T) {
 			t.Fatalf("seed %d: %d centroids", seed, len(m.Centroids))
 		}
 		for c, want := range centres {
-			if d := math.Sqrt(kmDist2(want, m.Centroids[func() int { j, _ := kmNearest(m.Centroids, want); return j }()])); d > 0.5 {
-				t.Errorf("seed %d: centre %d is %.2f from the nearest centroid", seed, c, d)
+			if _, d2 := kmNearest(m.Centroids, want); math.Sqrt(d2) > 0.5 {
+				t.Errorf("seed %d: centre %d is %.2f from the nearest centroid", seed, c, math.Sqrt(d2))
 			}
 		}
 		sums := make([][]float64, k)
@@ -83,20 +83,21 @@ func TestKMeansRecoversClusters(t *testing.T) {
 }
 
 // TestKMeansFewDistinctRows: k is capped to the distinct rows, which then
-// score exactly 0.
+// score exactly 0, and nothing is NaN.
 func TestKMeansFewDistinctRows(t *testing.T) {
 	a, b, c := []float64{1, 2, 3}, []float64{-1, 0, 5}, []float64{4, 4, 4}
 	tests := []struct {
 		name string
 		rows [][]float64
 		k    int
-		want int
+		want int  // centroids
+		zero bool // every training row on a centroid
 	}{
-		{"1 row, k 8", [][]float64{a}, 8, 1},
-		{"2 rows, k 8", [][]float64{a, b}, 8, 2},
-		{"3 distinct of 60, k 8", slices.Repeat([][]float64{a, b, c, a}, 15), 8, 3},
-		{"identical rows, k 8", slices.Repeat([][]float64{c}, 20), 8, 1},
-		{"3 distinct of 60, k 2", slices.Repeat([][]float64{a, b, c, a}, 15), 2, 2},
+		{"1 row, k 8", [][]float64{a}, 8, 1, true},
+		{"2 rows, k 8", [][]float64{a, b}, 8, 2, true},
+		{"3 distinct of 60, k 8", slices.Repeat([][]float64{a, b, c, a}, 15), 8, 3, true},
+		{"identical rows, k 8", slices.Repeat([][]float64{c}, 20), 8, 1, true},
+		{"3 distinct of 60, k 2", slices.Repeat([][]float64{a, b, c, a}, 15), 2, 2, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestKMeansFewDistinctRows(t *testing.T) {
 			}
 			for _, r := range tc.rows {
 				s := m.Score(r)
-				if math.IsNaN(s) || s < 0 || tc.want >= 3 && s != 0 {
+				if math.IsNaN(s) || s < 0 || tc.zero && s != 0 {
 					t.Errorf("row %v scores %v", r, s)
 				}
 			}
@@ -138,6 +139,10 @@ func TestKMeansRestarts(t *testing.T) {
 			t.Errorf("seed %d: 3 restarts inertia %v, 1 restart %v", seed, three.Inertia, one.Inertia)
 		}
 	}
+}
+
+func TestKMeansSize(t *testing.T) {
+	ifTestSize(t, func() Model { return NewKMeans(0) })
 }
 
 func BenchmarkKMeansFit(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -411,6 +412,7 @@ func ifTestDegenerate(t *testing.T, newModel func() Model) {
 		{"ragged rows", [][]float64{{1, 2, 3}, {1, 2}}},
 		{"NaN", [][]float64{{1, 2}, {math.NaN(), 2}}},
 		{"Inf", [][]float64{{1, math.Inf(-1)}, {1, 2}}},
+		{"huge", [][]float64{{1, 2}, {1e300, 2}}},
 	}
 	for _, tc := range bad {
 		t.Run("fit error on "+tc.name, func(t *testing.T) {
@@ -450,4 +452,44 @@ func ifTestBenchScore(b *testing.B, newModel func() Model) {
 		sink += m.Score(held[i%len(held)])
 	}
 	_ = sink
+}
+
+// ifTestFootprint is the memory a value holds: its own size plus the
+// backing arrays of the slices it reaches (the models hold no maps or
+// pointers other than slices).
+func ifTestFootprint(v any) int {
+	var walk func(v reflect.Value) int
+	walk = func(v reflect.Value) int {
+		n := 0
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				n += int(v.Type().Elem().Size()) + walk(v.Elem())
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				n += walk(v.Field(i))
+			}
+		case reflect.Slice:
+			n += v.Cap() * int(v.Type().Elem().Size())
+			for i := range v.Len() {
+				n += walk(v.Index(i))
+			}
+		}
+		return n
+	}
+	return walk(reflect.ValueOf(v))
+}
+
+// ifTestSize checks the memory and JSON size of a model fitted on
+// 5000×45 rows, the largest training set, against the 4 MiB budget.
+func ifTestSize(t *testing.T, newModel func() Model) {
+	for _, n := range []int{ifTestTrain, 5000} {
+		m := ifTestFit(t, newModel, ifTestNewTraffic().rows(n, 1), 1)
+		mem, js := ifTestFootprint(m), len(ifTestJSON(t, m))
+		t.Logf("fitted on %d rows: %d KiB in memory, %d KiB of JSON", n, mem>>10, js>>10)
+		if mem > 4<<20 || js > 4<<20 {
+			t.Errorf("fitted on %d rows: %d bytes in memory, %d of JSON; budget 4 MiB", n, mem, js)
+		}
+	}
 }
