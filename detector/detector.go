@@ -152,8 +152,8 @@ type Detector struct {
 	trained       chan trainResult
 	lastEnd       int64
 	active        map[string]*attackState
-	authRing      [][]features.HeavyHitter
-	authNext      int
+	heavyRing     []features.Heavy // the recent windows' heavy hitters
+	heavyNext     int
 	retrains      int
 	lastTrainWall time.Time
 	lastTrainErr  error
@@ -177,13 +177,13 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 	cfg.EndAfter = max(cfg.EndAfter, 1)
 	cfg.AuthHorizon = max(cfg.AuthHorizon, 1)
 	d := &Detector{
-		cfg:      cfg,
-		iface:    iface,
-		set:      set,
-		normal:   make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
-		trained:  make(chan trainResult, 1),
-		active:   map[string]*attackState{},
-		authRing: make([][]features.HeavyHitter, cfg.AuthHorizon),
+		cfg:       cfg,
+		iface:     iface,
+		set:       set,
+		normal:    make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
+		trained:   make(chan trainResult, 1),
+		active:    map[string]*attackState{},
+		heavyRing: make([]features.Heavy, cfg.AuthHorizon),
 	}
 	if set != nil {
 		d.lastTrainWall = cfg.Now()
@@ -220,7 +220,8 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.seen++
 	d.sinceTrain++
 	v := &Verdict{Interface: d.iface, Start: w.Start, End: w.End}
-	d.recordAuth(w)
+	d.heavyRing[d.heavyNext] = w.Heavy
+	d.heavyNext = (d.heavyNext + 1) % len(d.heavyRing)
 	gap := d.lastEnd != 0 && w.Start != d.lastEnd
 	d.lastEnd = w.End
 
@@ -278,7 +279,11 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	v.Explanations = explain(set.Scaler, &w.Features, d.row)
 	v.Protocols = protocolDeviations(d.row)
 
-	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), authSum: d.authSums()}
+	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), recentPPS: d.recentRate()}
+	in.authSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.AuthAttempts }, len(d.heavyRing))
+	in.webSum, in.webSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.WebConnections }, len(d.heavyRing))
+	in.portSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.PortFanout }, slowScanWindows)
+	in.hostSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.HostFanout }, slowScanWindows)
 	attacks := detectAttacks(in)
 	attacks = crossCheck(attacks, forestClass, forestProb)
 	v.Attacks, v.Suppressed = d.allow(attacks)
@@ -450,20 +455,18 @@ func (d *Detector) hysteresis(v *Verdict, w *features.Window) {
 	}
 }
 
-// recordAuth keeps the recent windows' brute-force heavy hitters.
-func (d *Detector) recordAuth(w *features.Window) {
-	d.authRing[d.authNext] = w.Heavy.AuthAttempts
-	d.authNext = (d.authNext + 1) % len(d.authRing)
-}
-
-func (d *Detector) authSums() map[[16]byte]uint64 {
-	m := map[[16]byte]uint64{}
-	for _, hs := range d.authRing {
-		for _, h := range hs {
-			m[h.Addr] += h.Count
+// recentSum adds up one kind of heavy hitter per source over the last n
+// windows, and counts in how many of them each source appeared.
+func (d *Detector) recentSum(kind func(*features.Heavy) []features.HeavyHitter, n int) (sum map[[16]byte]uint64, seen map[[16]byte]int) {
+	sum, seen = map[[16]byte]uint64{}, map[[16]byte]int{}
+	for k := 1; k <= min(n, len(d.heavyRing)); k++ {
+		h := &d.heavyRing[(d.heavyNext-k+len(d.heavyRing))%len(d.heavyRing)]
+		for _, x := range kind(h) {
+			sum[x.Addr] += x.Count
+			seen[x.Addr]++
 		}
 	}
-	return m
+	return sum, seen
 }
 
 func (d *Detector) addNormal(f *features.Vector) {
@@ -476,6 +479,24 @@ func (d *Detector) addNormal(f *features.Vector) {
 }
 
 func (d *Detector) normalLen() int { return len(d.normal) }
+
+// recentWindows is how many recent normal windows set the recent level.
+const recentWindows = 30
+
+// recentRate is the median packet rate of the last normal windows, 0 with
+// fewer than a third of them.
+func (d *Detector) recentRate() float64 {
+	n := min(len(d.normal), recentWindows)
+	if n < recentWindows/3 {
+		return 0
+	}
+	v := make([]float64, 0, n)
+	for k := 1; k <= n; k++ {
+		i := (d.normalNext - k + len(d.normal)) % len(d.normal)
+		v = append(v, d.normal[i][features.PacketsPerSecond])
+	}
+	return median(v)
+}
 
 // normalInOrder returns the ring's windows oldest first.
 func (d *Detector) normalInOrder() []features.Vector {

@@ -73,18 +73,27 @@ type ruleInput struct {
 	s       *Scaler
 	secs    float64
 	authSum map[[16]byte]uint64 // auth attempts per source over the recent windows
+	webSum  map[[16]byte]uint64 // web connections per source over the recent windows
+	webSeen map[[16]byte]int    // in how many of those windows each source was heavy
+	portSum map[[16]byte]uint64 // port fan-out per source over the last minute
+	hostSum map[[16]byte]uint64 // host fan-out per source over the last minute
+	// recentPPS is the median packet rate of the recent normal windows,
+	// 0 when there are too few.
+	recentPPS float64
 }
 
 func (in *ruleInput) v(i features.Index) float64 { return in.w.Features[i] }
 
-// over checks value v of feature i against a floor and a robust z-score
-// threshold against the training baseline, and returns a confidence in
-// [0,1] that grows with both margins, or 0. The threshold reported as
-// evidence is the larger of the two bounds, in the feature's units.
+// over checks value v of feature i against a floor and the training
+// baseline: v must reach the floor and be either zmin robust deviations
+// above the median or ten times the median (a feature that varies a lot on
+// this network, such as bursty UDP, still cannot hide a tenfold flood). It
+// returns a confidence in [0,1] that grows with the margin, or 0. The
+// threshold reported as evidence is in the feature's units.
 func (in *ruleInput) over(i features.Index, floor, zmin float64) (float64, Evidence) {
 	v := in.v(i)
 	_, zbound := in.s.Expected(int(i), zmin)
-	th := max(floor, zbound)
+	th := max(floor, min(zbound, 10*in.s.Typical(int(i))))
 	ev := Evidence{Feature: features.Schema[i].Name, Value: v, Threshold: th, Typical: in.s.Typical(int(i))}
 	if v < th {
 		return 0, ev
@@ -117,13 +126,28 @@ func detectAttacks(in *ruleInput) []Attack {
 
 	// Port scan: one source touching many ports (vertical) or many hosts
 	// (horizontal, including ARP and ICMP sweeps).
-	vc, vev := in.over(features.MaxSourcePortFanout, 25, 4)
-	hc, hev := in.over(features.MaxSourceHostFanout, 25, 4)
+	vc, vev := in.over(features.MaxSourcePortFanout, 15, 5)
+	hc, hev := in.over(features.MaxSourceHostFanout, 15, 5)
 	scan := math.Max(vc, hc)
-	if vc >= hc {
+	switch {
+	case scan > 0 && vc >= hc:
 		add(PortScan, scan, []Evidence{vev, hev}, first(h.PortFanout), nil)
-	} else {
+	case scan > 0:
 		add(PortScan, scan, []Evidence{hev, vev}, first(h.HostFanout), nil)
+	default:
+		// A slow scan stays under the per-window bar but keeps finding
+		// new ports or hosts minute after minute.
+		for _, s := range []struct {
+			sum  map[[16]byte]uint64
+			now  []features.HeavyHitter
+			name string
+		}{{in.portSum, h.PortFanout, "port_fanout_last_minute"}, {in.hostSum, h.HostFanout, "host_fanout_last_minute"}} {
+			if src, n := heaviest(s.sum); n >= slowScanThreshold && activeNow(s.now, src) {
+				ev := Evidence{Feature: s.name, Value: float64(n), Threshold: slowScanThreshold}
+				out = append(out, Attack{Type: PortScan, Confidence: math.Min(0.95, 0.6+0.15*math.Log2(float64(n)/slowScanThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
+				break
+			}
+		}
 	}
 
 	// SYN flood: many SYNs (or reflected SYN-ACKs) to few ports, mostly
@@ -158,7 +182,10 @@ func detectAttacks(in *ruleInput) []Attack {
 	if uc, uev := in.over(features.UDPPacketsPerSecond, 500, 5); uc > 0 && !amplified {
 		add(UDPFlood, uc, []Evidence{uev}, h.SourcesByPackets, first(h.DestinationsByPackets))
 	}
-	if ic, iev := in.over(features.ICMPPacketsPerSecond, 200, 5); ic > 0 {
+	// ICMP errors answering a UDP flood are its backscatter, not a flood.
+	udpFlood := len(out) > 0 && out[len(out)-1].Type == UDPFlood
+	backscatter := udpFlood && in.v(features.ICMPUnreachable) >= 0.5*in.v(features.ICMPPacketsPerSecond)*secs
+	if ic, iev := in.over(features.ICMPPacketsPerSecond, 200, 5); ic > 0 && !backscatter {
 		add(ICMPFlood, ic, []Evidence{iev}, h.SourcesByPackets, first(h.DestinationsByPackets))
 	}
 
@@ -168,7 +195,18 @@ func detectAttacks(in *ruleInput) []Attack {
 	// A scanner also knocks on authentication ports: that is the scan.
 	if bc, bev := in.over(features.MaxSourceAuthAttempts, 10, 4); bc > 0 && !scanner(h, first(h.AuthAttempts)) {
 		add(BruteForce, bc, []Evidence{bev}, first(h.AuthAttempts), nil)
-	} else if src, n := heaviest(in.authSum); n >= authSlowThreshold && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
+	} else if wc, wev := in.over(features.MaxSourceWebConnections, 60, 4); wc > 0 && !scanner(h, first(h.WebConnections)) {
+		// Login forms: one source opening connection after connection to
+		// a web server (a browser opens a burst, a flash crowd is many
+		// sources with few each).
+		add(BruteForce, wc, []Evidence{wev}, first(h.WebConnections), nil)
+	} else if src, n := heaviest(in.webSum); n >= webSlowThreshold && in.webSeen[src] >= webSlowWindows && activeNow(h.WebConnections, src) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
+		// A slow login guesser: many web connections from one source,
+		// sustained over most of the recent windows, unlike a browsing
+		// burst.
+		ev := Evidence{Feature: "web_connections_recent", Value: float64(n), Threshold: webSlowThreshold}
+		out = append(out, Attack{Type: BruteForce, Confidence: math.Min(0.9, 0.6+0.15*math.Log2(float64(n)/webSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
+	} else if src, n := heaviest(in.authSum); n >= authSlowThreshold && activeNow(h.AuthAttempts, src) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
 		ev := Evidence{Feature: "auth_connection_attempts_recent", Value: float64(n), Threshold: authSlowThreshold}
 		a := Attack{Type: BruteForce, Confidence: math.Min(0.95, 0.6+0.15*math.Log2(float64(n)/authSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}}
 		out = append(out, a)
@@ -184,10 +222,15 @@ func detectAttacks(in *ruleInput) []Attack {
 		add(ARPSpoofing, c, []Evidence{ev}, nil, nil)
 	}
 
-	// Volume changes nobody else explains.
+	// Volume changes nobody else explains, against the training baseline
+	// or against the last minutes of normal traffic (a daily cycle makes
+	// the training range wide; a surge is sudden).
 	if len(out) == 0 {
 		pc, pev := in.over(features.PacketsPerSecond, 3*in.s.Typical(int(features.PacketsPerSecond)), 4)
 		bc, bev := in.over(features.BytesPerSecond, 3*in.s.Typical(int(features.BytesPerSecond)), 4)
+		if rc, rev := in.overRecent(features.PacketsPerSecond, in.recentPPS, spikeRatio); rc > pc {
+			pc, pev = rc, rev
+		}
 		if c := math.Max(pc, bc); c > 0 {
 			add(TrafficSpike, c, []Evidence{pev, bev}, h.SourcesByPackets, nil)
 		}
@@ -196,6 +239,9 @@ func detectAttacks(in *ruleInput) []Attack {
 		v := in.v(features.PacketsPerSecond)
 		lo, _ := in.s.Expected(int(features.PacketsPerSecond), 4)
 		th := math.Min(typical/5, lo)
+		if in.recentPPS >= 5 {
+			th = math.Max(th, in.recentPPS/dropRatio)
+		}
 		if v < th {
 			conf := math.Min(0.99, 0.6+0.15*math.Log2(th/math.Max(v, th/64)))
 			add(TrafficDrop, conf, []Evidence{{Feature: features.Schema[features.PacketsPerSecond].Name, Value: v, Threshold: th, Typical: typical}}, nil, nil)
@@ -204,9 +250,39 @@ func detectAttacks(in *ruleInput) []Attack {
 	return out
 }
 
-// authSlowThreshold is how many authentication attempts from one source
-// over the recent windows make a slow brute force.
-const authSlowThreshold = 30
+// Sudden volume changes against the median of the recent normal windows.
+const (
+	spikeRatio = 4
+	dropRatio  = 8
+)
+
+// overRecent fires when v is ratio times the recent level and clearly
+// above the training median too (z 2), so that a daily ramp is not a spike.
+func (in *ruleInput) overRecent(i features.Index, recent, ratio float64) (float64, Evidence) {
+	v := in.v(i)
+	_, zb := in.s.Expected(int(i), 2)
+	th := math.Max(ratio*recent, zb)
+	ev := Evidence{Feature: features.Schema[i].Name + "_vs_recent", Value: v, Threshold: th, Typical: recent}
+	if recent <= 0 || v < th || v < 50 {
+		return 0, ev
+	}
+	return math.Min(0.99, 0.6+0.15*math.Log2(v/th)), ev
+}
+
+// Thresholds of the slow variants, summed over recent windows.
+const (
+	// authSlowThreshold authentication attempts from one source over the
+	// last AuthHorizon windows (5 minutes) make a slow brute force.
+	authSlowThreshold = 30
+	// webSlowThreshold web connections from one source over the last
+	// AuthHorizon windows, while heavy in webSlowWindows of them.
+	webSlowThreshold = 150
+	webSlowWindows   = 10
+	// slowScanThreshold new ports or hosts from one source over the last
+	// slowScanWindows windows (a minute).
+	slowScanThreshold = 60
+	slowScanWindows   = 6
+)
 
 func halfOpen(in *ruleInput) Evidence {
 	return Evidence{Feature: features.Schema[features.TCPHalfOpenRatio].Name, Value: in.v(features.TCPHalfOpenRatio), Threshold: 0.5, Typical: in.s.Typical(int(features.TCPHalfOpenRatio))}
@@ -223,6 +299,18 @@ func scanner(h *features.Heavy, srcs []features.HeavyHitter) bool {
 			if x.Addr == srcs[0].Addr && x.Count >= 10 {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// activeNow reports whether addr is among this window's heavy hitters:
+// the slow rules fire while the attacker is at it, not for the minutes
+// its sum takes to fade.
+func activeNow(h []features.HeavyHitter, addr [16]byte) bool {
+	for _, x := range h {
+		if x.Addr == addr {
+			return true
 		}
 	}
 	return false

@@ -72,6 +72,7 @@ type Heavy struct {
 	PortFanout            []HeavyHitter // distinct destination ports per source
 	HostFanout            []HeavyHitter // distinct destination hosts per source
 	AuthAttempts          []HeavyHitter // SYNs to authentication ports per source
+	WebConnections        []HeavyHitter // SYNs to web ports per source
 }
 
 // Window is the result of one closed window on one interface.
@@ -156,7 +157,7 @@ type Aggregator struct {
 	portPairs, hostPairs    *sketch.Bloom
 	portFanout, hostFanout  *sketch.SpaceSaving
 	srcPackets, dstPackets  *sketch.SpaceSaving
-	authSources             *sketch.SpaceSaving
+	authSources, webSources *sketch.SpaceSaving
 	topSrc, topDst          *sketch.SpaceSaving
 	arp                     arpTable
 	flows                   *flowTable
@@ -201,6 +202,7 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		srcPackets:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
 		dstPackets:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
 		authSources: sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
+		webSources:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
 		flows:       newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
 		scratch:     make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
 	}
@@ -357,6 +359,8 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 				if authPorts[p.DstPort] {
 					w.auth++
 					a.authSources.Add(p.Src, sketch.HashAddr(p.Src), 1)
+				} else if webPorts[p.DstPort] {
+					a.webSources.Add(p.Src, sketch.HashAddr(p.Src), 1)
 				}
 			}
 		}
@@ -424,7 +428,8 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 		a.topSrc.Add(p.Src, hs, size)
 		a.topDst.Add(p.Dst, hd, size)
 	}
-	if !a.hostPairs.TestAndAdd(hs ^ sketch.Mix64(hd)) {
+	probe := initiates(p)
+	if probe && !a.hostPairs.TestAndAdd(hs^sketch.Mix64(hd)) {
 		a.hostFanout.Add(p.Src, hs, 1)
 	}
 	if p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP {
@@ -438,7 +443,7 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 		// Port fan-out counts TCP and UDP ports apart: a UDP scan and a
 		// TCP scan of the same ports are two sets.
 		pk := uint64(port)<<1 | uint64(p.Proto)&1
-		if !a.portPairs.TestAndAdd(hs ^ sketch.Mix64(pk+0x51afd7ed558ccd)) {
+		if probe && !a.portPairs.TestAndAdd(hs^sketch.Mix64(pk+0x51afd7ed558ccd)) {
 			a.portFanout.Add(p.Src, hs, 1)
 		}
 	}
@@ -540,6 +545,7 @@ func (a *Aggregator) closeWindow(partial bool) {
 	f[ReflectionRequestBytes] = float64(w.reflReq) / secs
 	f[AuthAttempts] = float64(w.auth)
 	f[MaxSourceAuthAttempts] = float64(a.topLowerBound(a.authSources))
+	f[MaxSourceWebConnections] = float64(a.topLowerBound(a.webSources))
 	f[HTTPIdleConnections] = float64(a.flows.idleHTTP)
 	f[ARPAddressConflicts] = float64(w.arpConflicts)
 	if total := a.dstPackets.Total(); total > 0 {
@@ -551,6 +557,7 @@ func (a *Aggregator) closeWindow(partial bool) {
 		PortFanout:            a.heavy(a.portFanout),
 		HostFanout:            a.heavy(a.hostFanout),
 		AuthAttempts:          a.heavy(a.authSources),
+		WebConnections:        a.heavy(a.webSources),
 	}
 	if a.topSrc != nil {
 		win.TopSources = a.top(a.topSrc)
@@ -615,11 +622,34 @@ func (a *Aggregator) reset() {
 	a.srcPackets.Reset()
 	a.dstPackets.Reset()
 	a.authSources.Reset()
+	a.webSources.Reset()
 	if a.topSrc != nil {
 		a.topSrc.Reset()
 		a.topDst.Reset()
 	}
 	a.flows.resetWindow()
+}
+
+// initiates reports whether a packet asks rather than answers: fan-out
+// counts what a source initiates, so that a server answering many clients
+// on their ephemeral ports is not a scanner, nor a victim sending ICMP
+// errors to a spoofed flood's sources. TCP packets without ACK (SYN, and
+// the FIN, NULL and Xmas probes) initiate; UDP from a higher port or to a
+// well-known one; ICMP echo requests; ARP requests.
+func initiates(p *decode.PacketInfo) bool {
+	switch p.Proto {
+	case decode.ProtoTCP:
+		return p.TCPFlags&decode.TCPAck == 0
+	case decode.ProtoUDP:
+		return p.SrcPort > p.DstPort || p.DstPort < 1024
+	case decode.ProtoICMP:
+		return p.ICMPType == 8
+	case decode.ProtoICMPv6:
+		return p.ICMPType == 128
+	case decode.ProtoARP:
+		return p.ARPOp == 1
+	}
+	return true
 }
 
 // reflectionPorts are UDP services abused for amplification: chargen, qotd,

@@ -35,10 +35,19 @@ func TestAttackFeatures(t *testing.T) {
 		}
 		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.22", 50000, 22, decode.TCPSyn))
 		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.80", 50001, 80, decode.TCPSyn)) // not an auth port
+		for i := range 25 { // a login form guesser on the web port
+			pkts = append(pkts, tcpPkt(at(9+float64(i)*0.01), "198.51.100.3", "10.0.0.80", uint16(41000+i), 443, decode.TCPSyn))
+		}
 		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
 		f := wins[0].Features
 		if f[AuthAttempts] != 41 || f[MaxSourceAuthAttempts] != 40 {
 			t.Errorf("auth attempts %v, max per source %v, want 41 and 40", f[AuthAttempts], f[MaxSourceAuthAttempts])
+		}
+		if f[MaxSourceWebConnections] != 25 {
+			t.Errorf("max web connections per source %v, want 25", f[MaxSourceWebConnections])
+		}
+		if h := wins[0].Heavy.WebConnections; len(h) == 0 || h[0].Addr != addr("198.51.100.3") {
+			t.Errorf("web connection heavy hitters %v, want the guesser first", h)
 		}
 		if h := wins[0].Heavy.AuthAttempts; len(h) != 2 || h[0].Addr != addr("203.0.113.7") || h[0].Count != 40 {
 			t.Errorf("auth heavy hitters %v, want the attacker first with 40", h)
@@ -69,8 +78,9 @@ func TestAttackFeatures(t *testing.T) {
 		if got := wins[2].Features[HTTPIdleConnections]; got != 50 {
 			t.Errorf("idle web connections at 30 s: %v, want 50", got)
 		}
-		if got := wins[0].Features[HTTPIdleConnections]; got != 0 {
-			t.Errorf("idle web connections at 10 s: %v, want 0 (too young)", got)
+		// At 10 s only the first connection, opened at 0 s, is 10 s old.
+		if got := wins[0].Features[HTTPIdleConnections]; got != 1 {
+			t.Errorf("idle web connections at 10 s: %v, want 1 (the others are younger)", got)
 		}
 	})
 	t.Run("arp spoofing", func(t *testing.T) {

@@ -201,7 +201,7 @@ func (t *flowTable) expire(now int64) {
 const embryonicIdle = int64(5 * time.Second)
 
 // idleHTTPAge is how old a web connection must be to count as idle.
-const idleHTTPAge = int64(20 * time.Second)
+const idleHTTPAge = int64(10 * time.Second)
 
 var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 

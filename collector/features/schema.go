@@ -65,6 +65,7 @@ const (
 	HTTPIdleConnections
 	ARPAddressConflicts
 	TopDestinationShare
+	MaxSourceWebConnections
 	NumFeatures
 )
 
@@ -108,8 +109,8 @@ var Schema = [NumFeatures]Feature{
 	DNSResponses:            {"dns_responses", "messages", "DNS responses seen on port 53."},
 	DNSErrorResponses:       {"dns_error_responses", "messages", "DNS responses with a non-zero response code."},
 	DNSResponseSizeMean:     {"dns_response_size_mean_bytes", "bytes", "Mean size on the wire of DNS responses."},
-	MaxSourcePortFanout:     {"max_source_port_fanout", "ports", "Most distinct destination ports contacted by one source."},
-	MaxSourceHostFanout:     {"max_source_host_fanout", "addresses", "Most distinct destination addresses contacted by one source."},
+	MaxSourcePortFanout:     {"max_source_port_fanout", "ports", "Most distinct destination ports one source sent probes or connection attempts to (answers do not count)."},
+	MaxSourceHostFanout:     {"max_source_host_fanout", "addresses", "Most distinct destination addresses one source sent probes or connection attempts to (answers do not count)."},
 	TopSourceShare:          {"top_source_share", "ratio", "Share of the window's packets sent by the busiest source."},
 	SourceEntropy:           {"source_address_entropy", "bits", "Shannon entropy in bits of source addresses by packets."},
 	DestinationEntropy:      {"destination_address_entropy", "bits", "Shannon entropy in bits of destination addresses by packets."},
@@ -121,9 +122,10 @@ var Schema = [NumFeatures]Feature{
 	ReflectionRequestBytes:  {"reflection_request_bytes_per_second", "bytes/s", "UDP bytes per second sent to amplification-prone service ports."},
 	AuthAttempts:            {"auth_connection_attempts", "connections", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, databases)."},
 	MaxSourceAuthAttempts:   {"max_source_auth_attempts", "connections", "Most TCP SYNs to authentication ports from one source."},
-	HTTPIdleConnections:     {"http_idle_connections", "connections", "Open web connections older than 20 s carrying under one packet per second."},
+	HTTPIdleConnections:     {"http_idle_connections", "connections", "Open web connections older than 10 s carrying under one packet per second."},
 	ARPAddressConflicts:     {"arp_address_conflicts", "packets", "ARP packets claiming an IPv4 address for a different MAC than the one last seen for it."},
 	TopDestinationShare:     {"top_destination_share", "ratio", "Share of the window's packets sent to the busiest destination."},
+	MaxSourceWebConnections: {"max_source_web_connections", "connections", "Most TCP SYNs to web ports (HTTP, HTTPS) from one source."},
 }
 
 // Names returns the feature names in order.
