@@ -35,7 +35,7 @@ func TestAttackFeatures(t *testing.T) {
 		}
 		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.22", 50000, 22, decode.TCPSyn))
 		pkts = append(pkts, tcpPkt(at(9), "10.0.0.5", "10.0.0.80", 50001, 80, decode.TCPSyn)) // not an auth port
-		for i := range 25 { // a login form guesser on the web port
+		for i := range 25 {                                                                   // a login form guesser on the web port
 			pkts = append(pkts, tcpPkt(at(9+float64(i)*0.01), "198.51.100.3", "10.0.0.80", uint16(41000+i), 443, decode.TCPSyn))
 		}
 		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
