@@ -30,10 +30,12 @@ type stream struct {
 
 type streams []*stream
 
-func (s streams) Len() int           { return len(s) }
-func (s streams) Less(i, j int) bool { return s[i].next.TimeNanos+s[i].shift < s[j].next.TimeNanos+s[j].shift }
-func (s streams) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
-func (s *streams) Push(x any)        { *s = append(*s, x.(*stream)) }
+func (s streams) Len() int { return len(s) }
+func (s streams) Less(i, j int) bool {
+	return s[i].next.TimeNanos+s[i].shift < s[j].next.TimeNanos+s[j].shift
+}
+func (s streams) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
+func (s *streams) Push(x any)   { *s = append(*s, x.(*stream)) }
 func (s *streams) Pop() any {
 	old := *s
 	x := old[len(old)-1]
