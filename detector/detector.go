@@ -280,10 +280,10 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	v.Protocols = protocolDeviations(d.row)
 
 	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), recentPPS: d.recentRate()}
-	in.authSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.AuthAttempts }, len(d.heavyRing))
+	in.authSum, in.authSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.AuthAttempts }, len(d.heavyRing))
 	in.webSum, in.webSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.WebConnections }, len(d.heavyRing))
-	in.portSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.PortFanout }, slowScanWindows)
-	in.hostSum, _ = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.HostFanout }, slowScanWindows)
+	in.portSum, in.portSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.PortFanout }, slowScanWindows)
+	in.hostSum, in.hostSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.HostFanout }, slowScanWindows)
 	attacks := detectAttacks(in)
 	attacks = crossCheck(attacks, forestClass, forestProb)
 	v.Attacks, v.Suppressed = d.allow(attacks)

@@ -69,14 +69,15 @@ type Attack struct {
 
 // ruleInput is what the rules read for one window.
 type ruleInput struct {
-	w       *features.Window
-	s       *Scaler
-	secs    float64
-	authSum map[[16]byte]uint64 // auth attempts per source over the recent windows
-	webSum  map[[16]byte]uint64 // web connections per source over the recent windows
-	webSeen map[[16]byte]int    // in how many of those windows each source was heavy
-	portSum map[[16]byte]uint64 // port fan-out per source over the last minute
-	hostSum map[[16]byte]uint64 // host fan-out per source over the last minute
+	w    *features.Window
+	s    *Scaler
+	secs float64
+	// Per source, summed over the recent windows, with the number of
+	// those windows the source was a heavy hitter in: authentication
+	// attempts and web connections over AuthHorizon windows, port and
+	// host fan-out over the last minute.
+	authSum, webSum, portSum, hostSum     map[[16]byte]uint64
+	authSeen, webSeen, portSeen, hostSeen map[[16]byte]int
 	// recentPPS is the median packet rate of the recent normal windows,
 	// 0 when there are too few.
 	recentPPS float64
@@ -139,10 +140,11 @@ func detectAttacks(in *ruleInput) []Attack {
 		// new ports or hosts minute after minute.
 		for _, s := range []struct {
 			sum  map[[16]byte]uint64
+			seen map[[16]byte]int
 			now  []features.HeavyHitter
 			name string
-		}{{in.portSum, h.PortFanout, "port_fanout_last_minute"}, {in.hostSum, h.HostFanout, "host_fanout_last_minute"}} {
-			if src, n := heaviest(s.sum); n >= slowScanThreshold && activeNow(s.now, src) {
+		}{{in.portSum, in.portSeen, h.PortFanout, "port_fanout_last_minute"}, {in.hostSum, in.hostSeen, h.HostFanout, "host_fanout_last_minute"}} {
+			if src, n := heaviest(s.sum); n >= slowScanThreshold && sustained(s.now, src, n, s.seen[src]) {
 				ev := Evidence{Feature: s.name, Value: float64(n), Threshold: slowScanThreshold}
 				out = append(out, Attack{Type: PortScan, Confidence: math.Min(0.95, 0.6+0.15*math.Log2(float64(n)/slowScanThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
 				break
@@ -200,13 +202,13 @@ func detectAttacks(in *ruleInput) []Attack {
 		// a web server (a browser opens a burst, a flash crowd is many
 		// sources with few each).
 		add(BruteForce, wc, []Evidence{wev}, first(h.WebConnections), nil)
-	} else if src, n := heaviest(in.webSum); n >= webSlowThreshold && in.webSeen[src] >= webSlowWindows && activeNow(h.WebConnections, src) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
+	} else if src, n := heaviest(in.webSum); n >= webSlowThreshold && in.webSeen[src] >= webSlowWindows && sustained(h.WebConnections, src, n, in.webSeen[src]) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
 		// A slow login guesser: many web connections from one source,
 		// sustained over most of the recent windows, unlike a browsing
 		// burst.
 		ev := Evidence{Feature: "web_connections_recent", Value: float64(n), Threshold: webSlowThreshold}
 		out = append(out, Attack{Type: BruteForce, Confidence: math.Min(0.9, 0.6+0.15*math.Log2(float64(n)/webSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
-	} else if src, n := heaviest(in.authSum); n >= authSlowThreshold && activeNow(h.AuthAttempts, src) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
+	} else if src, n := heaviest(in.authSum); n >= authSlowThreshold && sustained(h.AuthAttempts, src, n, in.authSeen[src]) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
 		ev := Evidence{Feature: "auth_connection_attempts_recent", Value: float64(n), Threshold: authSlowThreshold}
 		a := Attack{Type: BruteForce, Confidence: math.Min(0.95, 0.6+0.15*math.Log2(float64(n)/authSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}}
 		out = append(out, a)
@@ -252,7 +254,7 @@ func detectAttacks(in *ruleInput) []Attack {
 
 // Sudden volume changes against the median of the recent normal windows.
 const (
-	spikeRatio = 4
+	spikeRatio = 3
 	dropRatio  = 8
 )
 
@@ -304,13 +306,14 @@ func scanner(h *features.Heavy, srcs []features.HeavyHitter) bool {
 	return false
 }
 
-// activeNow reports whether addr is among this window's heavy hitters:
-// the slow rules fire while the attacker is at it, not for the minutes
-// its sum takes to fade.
-func activeNow(h []features.HeavyHitter, addr [16]byte) bool {
-	for _, x := range h {
+// sustained reports whether addr keeps up, in this window, at least half
+// the pace of its recent sum: the slow rules fire while the attacker is at
+// it, not for the minutes its sum takes to fade, nor when a client that
+// guessed passwords earlier goes back to browsing.
+func sustained(now []features.HeavyHitter, addr [16]byte, sum uint64, seen int) bool {
+	for _, x := range now {
 		if x.Addr == addr {
-			return true
+			return float64(x.Count) >= 0.5*float64(sum)/float64(max(seen, 1))
 		}
 	}
 	return false

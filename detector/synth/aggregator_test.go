@@ -25,6 +25,15 @@ func TestExporterSeesLabels(t *testing.T) {
 	}
 }
 
+func spikeEnd(labels []Label) int64 {
+	for _, l := range labels {
+		if l.Type == TrafficSpike {
+			return l.End.UnixNano()
+		}
+	}
+	return 0
+}
+
 func checkMixed(t *testing.T, seed uint64) {
 	attacks, err := Preset("mixed", seed, 2*time.Hour)
 	if err != nil {
@@ -42,15 +51,16 @@ func checkMixed(t *testing.T, seed uint64) {
 
 	// A window is benign when no label touches it, inside a label when it
 	// lies entirely within it.
-	touching := func(w *features.Window) []string {
+	touchingAfter := func(w *features.Window, tail time.Duration) []string {
 		var ts []string
 		for _, l := range labels {
-			if w.End > l.Start.UnixNano() && w.Start < l.End.UnixNano() {
+			if w.End > l.Start.UnixNano() && w.Start < l.End.UnixNano()+int64(tail) {
 				ts = append(ts, l.Type)
 			}
 		}
 		return ts
 	}
+	touching := func(w *features.Window) []string { return touchingAfter(w, 0) }
 	inside := func(w *features.Window, typ string, skip time.Duration) bool {
 		for _, l := range labels {
 			if l.Type == typ && w.Start >= l.Start.UnixNano()+int64(skip) && w.End <= l.End.UnixNano() {
@@ -84,16 +94,18 @@ func checkMixed(t *testing.T, seed uint64) {
 		return v[len(v)/2]
 	}
 
-	// above: windows where f exceeds the threshold must touch one of the
-	// types; every window inside a label of typ (after skip) must exceed it.
-	above := func(f features.Index, threshold float64, types []string, typ string, skip time.Duration) {
+	// aboveAfter: windows where f exceeds the threshold must touch one of
+	// the types, or follow it within tail (for features of the flow table,
+	// whose flows outlive the packets by the idle timeout); every window
+	// inside a label of typ (after skip) must exceed it.
+	aboveAfter := func(f features.Index, threshold float64, types []string, typ string, skip, tail time.Duration) {
 		t.Helper()
 		name := features.Schema[f].Name
 		for _, w := range ws {
 			v := w.Features[f]
 			if v >= threshold {
 				ok := false
-				for _, x := range touching(w) {
+				for _, x := range touchingAfter(w, tail) {
 					ok = ok || slices.Contains(types, x)
 				}
 				if !ok {
@@ -104,6 +116,10 @@ func checkMixed(t *testing.T, seed uint64) {
 				t.Errorf("%s = %.0f at %s inside %s (%s), want at least %.0f", name, v, at(w.Start), typ, variant[typ], threshold)
 			}
 		}
+	}
+	above := func(f features.Index, threshold float64, types []string, typ string, skip time.Duration) {
+		t.Helper()
+		aboveAfter(f, threshold, types, typ, skip, 0)
 	}
 
 	// Port fan-out: under 50 in benign traffic; port scans reach it, and so
@@ -151,15 +167,16 @@ func checkMixed(t *testing.T, seed uint64) {
 	// amplifications (DNS's are mostly fragments, counted as other).
 	above(features.UDPPacketsPerSecond, 1000, []string{UDPFlood, NTPAmplification, SSDPAmplification, MemcachedAmplification, DNSAmplification}, UDPFlood, 0)
 
-	// Idle web connections: slowloris holds many.
-	above(features.HTTPIdleConnections, 40, []string{Slowloris}, Slowloris, 40*time.Second)
+	// Idle web connections: slowloris holds many; a drop stalls open
+	// connections; a SYN flood to a web port leaves half-open flows.
+	aboveAfter(features.HTTPIdleConnections, 40, []string{Slowloris, TrafficDrop, SYNFlood}, Slowloris, 40*time.Second, 40*time.Second)
 
 	// Login attempts from one source.
 	bf := BruteForce
 	if variant[BruteForce] == "http_login" {
 		bf = "" // port 80 is not an authentication port
 	}
-	above(features.MaxSourceAuthAttempts, 10, []string{BruteForce, PortScan}, bf, 0)
+	above(features.MaxSourceAuthAttempts, 5, []string{BruteForce, PortScan, SYNFlood}, bf, 0)
 
 	// ARP requests: sweeps and scans ask for many addresses.
 	if v := variant[PortScan]; v == "arp_sweep" || v == "horizontal" || v == "icmp_sweep" {
@@ -168,9 +185,10 @@ func checkMixed(t *testing.T, seed uint64) {
 		above(features.ARPRequests, 100, []string{PortScan}, "", 0)
 	}
 
-	// Traffic: the drop falls under a quarter of the benign traffic around
-	// it, the spike rises over three times; benign traffic stays within
-	// a few times its median.
+	// Traffic: the drop falls under a fifth of the same windows without
+	// attacks; the spike at least doubles them and adds more than twice
+	// the usual traffic of the time (the median of the benign windows
+	// within 15 minutes).
 	around := func(w *features.Window) float64 {
 		var v []float64
 		for _, b := range benign {
@@ -181,13 +199,19 @@ func checkMixed(t *testing.T, seed uint64) {
 		sort.Float64s(v)
 		return v[len(v)/2]
 	}
-	for _, w := range ws {
-		pps := w.Features[features.PacketsPerSecond]
-		if inside(w, TrafficDrop, 0) && pps > around(w)/4 {
-			t.Errorf("%.0f packets/s at %s inside the drop, %.0f around", pps, at(w.Start), around(w))
+	quiet := s
+	quiet.Attacks = nil
+	base, _ := generateWindows(t, quiet)
+	if len(base) != len(ws) {
+		t.Fatalf("%d windows without attacks, %d with", len(base), len(ws))
+	}
+	for i, w := range ws {
+		pps, normal := w.Features[features.PacketsPerSecond], base[i].Features[features.PacketsPerSecond]
+		if inside(w, TrafficDrop, 0) && pps > normal/5 {
+			t.Errorf("%.0f packets/s at %s inside the drop, %.0f without it", pps, at(w.Start), normal)
 		}
-		if inside(w, TrafficSpike, 20*time.Second) && pps < 3*around(w) {
-			t.Errorf("%.0f packets/s at %s inside the spike, %.0f around", pps, at(w.Start), around(w))
+		if inside(w, TrafficSpike, 20*time.Second) && w.End <= spikeEnd(labels)-int64(20*time.Second) && (pps < 2*normal || pps-normal < 2*around(w)) {
+			t.Errorf("%.0f packets/s at %s inside the spike, %.0f without it, %.0f usually", pps, at(w.Start), normal, around(w))
 		}
 	}
 	med := median(features.PacketsPerSecond)

@@ -20,7 +20,7 @@ type attackCtx struct {
 	source     string
 }
 
-// ipidFrom returns a random IP ID: attacks never touch the background's
+// ipid returns a random IP ID: attacks never touch the background's
 // per-host counters, so the background is the same with or without them.
 func (c *attackCtx) ipid() uint16 { return uint16(c.r.Uint32()) }
 

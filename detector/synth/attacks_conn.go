@@ -158,7 +158,6 @@ func (b *bfTask) next(g *engine, q *queue) bool {
 		_, end := k.send(q, last+k.delay(c2s)+ms(30+120*r.Float64()), s2c, n+len(hdr), hdr, false, ackNone)
 		t = k.close(q, end+ms(0.1), s2c)
 	}
-	_ = start
 	// the task's next attempt
 	b.t = max(t+ms(1+5*r.Float64()), start+b.period+int64(r.NormFloat64()*0.1*float64(b.period)))
 	return b.t < c.end

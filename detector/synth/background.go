@@ -2,8 +2,8 @@ package synth
 
 import (
 	"math"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +22,9 @@ type background struct {
 	clientCum []float64
 	// dnsCache remembers which client looked which site up recently.
 	dnsCache map[dnsKey]int64
+	// quic is the share of visits to QUIC sites made over QUIC: the
+	// network's browsers and policies differ.
+	quic float64
 }
 
 type dnsKey struct {
@@ -33,7 +36,7 @@ type dnsKey struct {
 const calibrated = 300.0
 
 func newBackground(s *Scenario, n *network, load *loadModel, r *rand.Rand) *background {
-	b := &background{s: s, n: n, load: load, r: r, scale: s.BaseRate / calibrated, dnsCache: map[dnsKey]int64{}}
+	b := &background{s: s, n: n, load: load, r: r, scale: s.BaseRate / calibrated, dnsCache: map[dnsKey]int64{}, quic: 0.3 + 0.5*r.Float64()}
 	total := 0.0
 	for range n.clients {
 		total += logNormal(r, 1, 0.8)
@@ -50,20 +53,32 @@ func (b *background) client(r *rand.Rand) *host {
 // start schedules the background processes.
 func (b *background) start(g *engine) {
 	t0 := g.start
+	// Each network has its own habits: how much its users use SSH, the
+	// file server, mail, ping; how often backups run.
+	habit := func() float64 { return math.Exp((b.r.Float64() - 0.5) * 1.4) } // 0.5x to 2x
+	every := func(lo, hi time.Duration) (time.Duration, time.Duration) {
+		f := habit()
+		return time.Duration(float64(lo) * f), time.Duration(float64(hi) * f)
+	}
 	// Arrival processes: rate per second at load 1 and the session maker.
-	b.poisson(g, t0, 1.2, func(g *engine, r *rand.Rand, t int64) { b.browse(g, r, t) })
-	b.poisson(g, t0, 0.22, func(g *engine, r *rand.Rand, t int64) { b.appLookup(g, r, t) })
-	b.poisson(g, t0, 1.0/600, func(g *engine, r *rand.Rand, t int64) { b.sshSession(g, r, t) })
-	b.poisson(g, t0, 1.0/400, func(g *engine, r *rand.Rand, t int64) { b.gitFetch(g, r, t) })
-	b.poisson(g, t0, 1.0/360, func(g *engine, r *rand.Rand, t int64) { b.fileCopy(g, r, t) })
-	b.poisson(g, t0, 1.0/90, func(g *engine, r *rand.Rand, t int64) { b.mailCheck(g, r, t) })
-	b.poisson(g, t0, 1.0/900, func(g *engine, r *rand.Rand, t int64) { b.pingBurst(g, r, t) })
+	b.poisson(g, t0, 1.2, b.browse)
+	b.poisson(g, t0, 0.22*habit(), b.appLookup)
+	b.poisson(g, t0, habit()/600, b.sshSession)
+	b.poisson(g, t0, habit()/400, b.gitFetch)
+	b.poisson(g, t0, habit()/360, b.fileCopy)
+	b.poisson(g, t0, habit()/90, b.mailCheck)
+	b.poisson(g, t0, habit()/900, b.pingBurst)
 	// Benign bursts: not labelled, and they must not look like attacks.
-	b.rare(g, t0, 25*time.Minute, 70*time.Minute, func(g *engine, r *rand.Rand, t int64) { b.backup(g, r, t) })
-	b.rare(g, t0, 20*time.Minute, 60*time.Minute, func(g *engine, r *rand.Rand, t int64) { b.update(g, r, t) })
-	b.rare(g, t0, 4*time.Minute, 14*time.Minute, func(g *engine, r *rand.Rand, t int64) { b.heavyPage(g, r, t) })
-	b.rare(g, t0, 30*time.Second, 90*time.Second, func(g *engine, r *rand.Rand, t int64) { b.lanChatter(g, r, t) })
-	b.rare(g, t0, 2*time.Minute, 10*time.Minute, func(g *engine, r *rand.Rand, t int64) { b.strayUnreachable(g, r, t) })
+	lo, hi := every(25*time.Minute, 70*time.Minute)
+	b.rare(g, t0, lo, hi, b.backup)
+	lo, hi = every(20*time.Minute, 60*time.Minute)
+	b.rare(g, t0, lo, hi, b.update)
+	lo, hi = every(4*time.Minute, 14*time.Minute)
+	b.rare(g, t0, lo, hi, b.heavyPage)
+	lo, hi = every(30*time.Second, 90*time.Second)
+	b.rare(g, t0, lo, hi, b.lanChatter)
+	lo, hi = every(2*time.Minute, 10*time.Minute)
+	b.rare(g, t0, lo, hi, b.strayUnreachable)
 
 	// Per-host periodic processes.
 	for _, h := range b.n.clients {
@@ -262,15 +277,15 @@ func (b *background) browse(g *engine, r *rand.Rand, t int64) {
 			tlsShare, size = st.tls, st.size
 		}
 		useTLS := r.Float64() < tlsShare
-		if st != nil && st.quic && c.os != osMac && r.Float64() < 0.6 {
-			g.startSession(b.newQUIC(r, c, dst, name, tc, size))
+		if st != nil && st.quic && c.os != osMac && r.Float64() < b.quic {
+			g.startSession(b.newQUIC(r, c, dst, tc, size))
 			return
 		}
 		for i := range conns {
 			start := tc + int64(i)*ms(r.ExpFloat64()*30)
 			w := b.newWeb(child(r), c, dst, name, useTLS, start, size)
 			if i > 0 {
-				w.reqs = geom(r, 3, 20)
+				w.reqs = geom(r, 4, 30)
 			}
 			g.startSession(w)
 		}
@@ -303,7 +318,7 @@ func (b *background) newWebPort(r *rand.Rand, c, s *host, name string, tls bool,
 		port = 80
 	}
 	k := newConn(r, c, s, cport, port)
-	return &webConn{b: b, r: r, k: k, name: name, tls: tls, t: t, reqs: geom(r, 5, 60), size: size}
+	return &webConn{b: b, r: r, k: k, name: name, tls: tls, t: t, reqs: geom(r, 6.5, 80), size: size}
 }
 
 func (w *webConn) next(g *engine, q *queue) bool {
@@ -403,10 +418,9 @@ type quicSession struct {
 	size        float64
 }
 
-func (b *background) newQUIC(r *rand.Rand, c, s *host, name string, t int64, size float64) *quicSession {
-	_ = name
+func (b *background) newQUIC(r *rand.Rand, c, s *host, t int64, size float64) *quicSession {
 	r = child(r)
-	return &quicSession{b: b, r: r, c: c, s: s, port: c.ephemeral(r), odcid: randBytes(r, 8), cc: randBytes(r, 8), sc: randBytes(r, 8), t: t, reqs: geom(r, 8, 60), size: size}
+	return &quicSession{b: b, r: r, c: c, s: s, port: c.ephemeral(r), odcid: randBytes(r, 8), cc: randBytes(r, 8), sc: randBytes(r, 8), t: t, reqs: geom(r, 10, 80), size: size}
 }
 
 func (w *quicSession) pkt(q *queue, t int64, fromClient bool, n int, pre []byte) {
@@ -578,7 +592,7 @@ func (b *background) sshSession(g *engine, r *rand.Rand, t int64) {
 		dst = pick(r, b.n.servers)
 	}
 	k := newConn(r, c, dst, c.ephemeral(r), 22)
-	g.startSession(&sshSession{k: k, r: r, t: t, end: t + sec(min(logNormal(r, 900, 0.9), 4*3600))},)
+	g.startSession(&sshSession{k: k, r: r, t: t, end: t + sec(min(logNormal(r, 900, 0.9), 4*3600))})
 }
 
 func (b *background) gitFetch(g *engine, r *rand.Rand, t int64) {
@@ -660,8 +674,7 @@ func sshLogin(q *queue, r *rand.Rand, k *conn, t int64, banner string, ok bool) 
 		return last
 	}
 	last, _ = k.send(q, last+k.delay(s2c)+ms(logNormal(r, 300, 1)), c2s, 84+r.IntN(400), nil, false, ackNone)
-	last, end := k.send(q, last+k.delay(c2s)+ms(5+20*r.Float64()), s2c, 28+r.IntN(600), nil, false, ackDelayed)
-	_ = last
+	_, end := k.send(q, last+k.delay(c2s)+ms(5+20*r.Float64()), s2c, 28+r.IntN(600), nil, false, ackDelayed)
 	return end + ms(50)
 }
 
@@ -684,7 +697,7 @@ type bulk struct {
 func (b *background) startBulk(g *engine, r *rand.Rand, c, s *host, port uint16, t int64, dir int, bytes int, pps float64) {
 	k := newConn(r, c, s, c.ephemeral(r), port)
 	k.bw[dir] = pps * float64(k.mss)
-	g.startSession(&bulk{k: k, r: r, t: t, dir: dir, left: bytes, port: port, msgID: uint64(r.IntN(1000))},)
+	g.startSession(&bulk{k: k, r: r, t: t, dir: dir, left: bytes, port: port, msgID: uint64(r.IntN(1000))})
 }
 
 func (x *bulk) next(g *engine, q *queue) bool {
@@ -764,7 +777,7 @@ func (b *background) fileCopy(g *engine, r *rand.Rand, t int64) {
 		dir = c2s
 	}
 	size := int(min(logNormal(r, 2e6, 1.2), 50e6))
-	b.startBulk(g, r, c, b.n.file, 445, t, dir, size, b.s.BaseRate*b.load.at(t)*(0.1+0.15*r.Float64()),)
+	b.startBulk(g, r, c, b.n.file, 445, t, dir, size, b.s.BaseRate*b.load.at(t)*(0.1+0.15*r.Float64()))
 }
 
 // backup is a nightly-style job running now: a server pushes a few large
@@ -845,11 +858,10 @@ func (b *background) ntpClient(g *engine, h *host) {
 		emitAt(g, &q)
 		return now + interval + ms(r.Float64()*2000), true
 	}}, g.start+int64(r.Float64()*float64(interval)))
-	// the reply is queued as its own event
-	_ = srv
 }
 
-// emitAt writes a packet now and, for NTP requests, schedules the answer.
+// emitAt writes a packet now and, for NTP requests, schedules the answer as
+// an event of its own.
 func emitAt(g *engine, p *pkt) {
 	g.emit(p)
 	if p.kind == kUDP && p.dport == 123 {

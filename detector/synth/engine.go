@@ -105,8 +105,7 @@ func newEngine(s *Scenario, w io.Writer, streams int) *engine {
 	return g
 }
 
-// spawn schedules a new actor of the current stream at time t. It inherits
-// the current actor's exemption from traffic drops.
+// spawn schedules a new actor of the current stream at time t.
 func (g *engine) spawn(a actor, t int64) { g.spawnIn(g.cur.stream, a, t) }
 
 // spawnIn schedules a new actor of a stream at time t. An actor may not be
@@ -319,8 +318,8 @@ func (a *sessionActor) fixACKs() {
 	a.q.p = out
 }
 
-// startSession schedules a session. It returns false when the session had
-// nothing to say.
+// startSession schedules a session of the current stream at the time of
+// its first packet; a session with nothing to say is dropped.
 func (g *engine) startSession(s session) {
 	a := &sessionActor{s: s}
 	if !a.refill(g) {
@@ -332,12 +331,7 @@ func (g *engine) startSession(s session) {
 func (a *sessionActor) refill(g *engine) bool {
 	floor := a.q.max
 	for !a.done {
-		n := len(a.q.p)
-		if n > 0 {
-			// keep the backing array
-			a.q.p = a.q.p[:0]
-		}
-		a.q.i = 0
+		a.q.p, a.q.i = a.q.p[:0], 0 // keep the backing array
 		if !a.s.next(g, &a.q) {
 			a.done = true
 		}

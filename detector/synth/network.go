@@ -62,15 +62,6 @@ func (h *host) hasUDP(port uint16) bool {
 	return false
 }
 
-func (h *host) hasRole(r string) bool {
-	for _, x := range h.roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
 // ephemeral returns a client port for a new connection.
 func (h *host) ephemeral(r *rand.Rand) uint16 {
 	switch h.os {
@@ -454,7 +445,7 @@ func (n *network) pickSite(r *rand.Rand) *site {
 	return n.sites[min(i, len(n.sites)-1)]
 }
 
-// inbound returns an external host for a random public address, for
+// newExternal returns an outside host at a random public address, for
 // attackers and flash crowds.
 func (n *network) newExternal(r *rand.Rand, os osKind) *host {
 	a := publicAddr(r, n.prefix)
@@ -471,7 +462,7 @@ func (n *network) newExternal(r *rand.Rand, os osKind) *host {
 	return h
 }
 
-// freeAddr reports whether an internal address has no host.
+// isLive reports whether an internal address has a host.
 func (n *network) isLive(a [4]byte) bool { _, ok := n.live[a]; return ok }
 
 // loadModel is the background intensity over time: a daily-like sinusoid

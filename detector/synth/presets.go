@@ -66,14 +66,15 @@ func mixedAttack(r *rand.Rand, typ string) Attack {
 		default:
 			a.Rate = logUniform(r, 20, 150)
 		}
-	case SYNFlood, UDPFlood:
+	case SYNFlood, UDPFlood, ICMPFlood:
 		a.Rate = logUniform(r, 1000, 20000)
-	case ICMPFlood:
-		a.Rate = logUniform(r, 1000, 15000)
+		if a.Variant == "large" {
+			a.Rate = logUniform(r, 1000, 8000) // full-size packets: up to 100 Mbit/s
+		}
 	case DNSAmplification, NTPAmplification, SSDPAmplification:
-		a.Rate = logUniform(r, 1000, 10000)
+		a.Rate = logUniform(r, 1000, 8000)
 	case MemcachedAmplification:
-		a.Rate = logUniform(r, 800, 6000)
+		a.Rate = logUniform(r, 800, 5000)
 	case BruteForce:
 		a.Rate = logUniform(r, 2, 20)
 	case Slowloris:

@@ -164,7 +164,6 @@ func (k *conn) failedConnect(q *queue, t int64, refused bool) int64 {
 const (
 	ackNone    = iota // the answer carries the acknowledgment
 	ackDelayed        // a delayed ACK (up to 40 ms)
-	ackNow
 )
 
 // send queues n bytes from the sender dir starting at t, in congestion
