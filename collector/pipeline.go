@@ -25,7 +25,9 @@ const (
 	// full (counted), a file source waits.
 	queueBatches    = 64
 	publishInterval = 100 * time.Millisecond
-	statsInterval   = time.Second
+	// batchSpan is the most packet time a batch covers before it is sent.
+	batchSpan     = int64(100 * time.Millisecond)
+	statsInterval = time.Second
 	// idleGrace lets late packets in before a quiet window is closed.
 	idleGrace = time.Second
 	reopenMin = time.Second
@@ -239,7 +241,10 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 				continue
 			}
 			b.n++
-			if b.n == batchSize {
+			// A batch goes when it is full, or when it spans batchSpan of
+			// packet time: a slow link must not hold a window's last
+			// packets (and so its close) until 256 have arrived.
+			if b.n == batchSize || info.Time-b.infos[0].Time >= batchSpan {
 				if now := time.Now(); now.Sub(lastStats) >= statsInterval {
 					lastStats = now
 					p.updateStats()

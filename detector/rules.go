@@ -113,6 +113,12 @@ func detectAttacks(in *ruleInput) []Attack {
 		if conf <= 0 {
 			return
 		}
+		// Name only senders with a real share of the attack: in a spoofed
+		// flood every source sends a packet or two, and the heaviest
+		// "sources" would be innocent hosts that were merely busy.
+		if n := attackPackets(in, typ); n > 0 {
+			src = significant(src, 0.02*n)
+		}
 		a := Attack{Type: typ, Confidence: conf, Evidence: ev}
 		for _, h := range src {
 			a.Sources = append(a.Sources, h.Addr)
@@ -288,6 +294,35 @@ const (
 
 func halfOpen(in *ruleInput) Evidence {
 	return Evidence{Feature: features.Schema[features.TCPHalfOpenRatio].Name, Value: in.v(features.TCPHalfOpenRatio), Threshold: 0.5, Typical: in.s.Typical(int(features.TCPHalfOpenRatio))}
+}
+
+// attackPackets is the number of packets in the window that make up an
+// attack of this type, for judging which senders matter; 0 when the
+// rule's own heavy-hitter list already is the attack (scans, guessing).
+func attackPackets(in *ruleInput, typ string) float64 {
+	secs := in.secs
+	switch typ {
+	case SynFlood:
+		return max(in.v(features.TCPSyn), in.v(features.TCPSynAck))
+	case UDPFlood, DNSAmplification, Reflection:
+		return in.v(features.UDPPacketsPerSecond) * secs
+	case ICMPFlood:
+		return in.v(features.ICMPPacketsPerSecond) * secs
+	case Slowloris, TrafficSpike:
+		return in.v(features.PacketsPerSecond) * secs
+	}
+	return 0
+}
+
+// significant keeps the heavy hitters with at least min packets.
+func significant(h []features.HeavyHitter, min float64) []features.HeavyHitter {
+	var out []features.HeavyHitter
+	for _, x := range h {
+		if float64(x.Count) >= min {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // scanner reports whether the first of srcs touched many ports or hosts

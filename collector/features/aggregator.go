@@ -597,13 +597,17 @@ func (a *Aggregator) heavy(s *sketch.SpaceSaving) []HeavyHitter {
 }
 
 func (a *Aggregator) top(s *sketch.SpaceSaving) []TopEntry {
+	// Guaranteed bytes (Count-Err): an upper bound would credit a quiet
+	// host with the bytes of the keys it displaced.
 	a.scratch = s.Top(a.scratch[:0])
-	n := min(len(a.scratch), a.cfg.TopK)
-	out := make([]TopEntry, n)
-	for i := range n {
-		out[i] = TopEntry{Addr: a.scratch[i].Key, Bytes: a.scratch[i].Count}
+	out := make([]TopEntry, 0, a.cfg.TopK)
+	for _, e := range a.scratch {
+		if lb := e.Count - e.Err; lb > 0 {
+			out = append(out, TopEntry{Addr: e.Key, Bytes: lb})
+		}
 	}
-	return out
+	slices.SortStableFunc(out, func(x, y TopEntry) int { return cmp.Compare(y.Bytes, x.Bytes) })
+	return out[:min(len(out), a.cfg.TopK)]
 }
 
 func (a *Aggregator) reset() {
