@@ -43,6 +43,20 @@ lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 
+# The end-to-end alerting test: the exporter replays 90s of traffic with a
+# SYN flood and a port scan to a real Prometheus and Alertmanager, which
+# notify a fake Slack and SMTP server on loopback (needs prometheus and
+# prometheus-alertmanager; about 2 minutes). It also runs in "make test".
+.PHONY: test-e2e checkrules
+test-e2e:
+	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./monitoring
+
+# The Prometheus configuration, its rule files and their unit tests.
+checkrules:
+	cd prometheus && promtool check config prometheus.yml
+	promtool check rules prometheus/rules/*.yml
+	cd prometheus && promtool test rules tests/*.yml
+
 checkmetrics: build
 	./$(BIN) replay --capture.pcap=cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap | promtool check metrics
 
