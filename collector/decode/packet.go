@@ -166,11 +166,25 @@ var appByPort = func() (m [65536]App) {
 	return m
 }()
 
+// hasApp marks the ports appByPort knows.
+var hasApp = func() (b [65536 / 64]uint64) {
+	for p, a := range appByPort {
+		if a != AppNone {
+			b[p>>6] |= 1 << (p & 63)
+		}
+	}
+	return b
+}()
+
 // classifyApp picks the application from the server side of a conversation:
 // the well-known port, preferring the destination, then the lower port.
 func classifyApp(proto Protocol, src, dst uint16) App {
-	a := appByPort[dst]
-	if a == AppNone {
+	// The bitmap answers "no application" for most ports without
+	// touching the 64 KiB table.
+	a := AppNone
+	if hasApp[dst>>6]&(1<<(dst&63)) != 0 {
+		a = appByPort[dst]
+	} else if hasApp[src>>6]&(1<<(src&63)) != 0 {
 		a = appByPort[src]
 	}
 	if proto == ProtoUDP && a == AppTLS && (src == 443 || dst == 443) {

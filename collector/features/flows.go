@@ -191,7 +191,7 @@ func (t *flowTable) expire(now int64) {
 			t.used--
 			continue
 		}
-		if f.proto == 6 && (webPorts[f.aPort] || webPorts[f.bPort]) && age >= idleHTTPAge && f.packets*1e9 < uint64(age) {
+		if f.proto == 6 && (webPorts.has(f.aPort) || webPorts.has(f.bPort)) && age >= idleHTTPAge && f.packets*1e9 < uint64(age) {
 			t.idleHTTP++
 		}
 	}
