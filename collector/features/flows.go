@@ -11,7 +11,7 @@ import (
 // flowBucket is the number of slots probed per hash. A full bucket evicts
 // its least recently seen flow, so a flood of new flows costs the same
 // memory as a quiet link and old flows age out first.
-const flowBucket = 8
+const flowBucket = 4
 
 // flow is one conversation, both directions joined: A is the endpoint that
 // sorts first.
@@ -20,7 +20,16 @@ type flow struct {
 	aPort, bPort uint16
 	proto        uint8
 	state        uint8
-	packets      uint64
+	packets      uint32
+	first        int64
+}
+
+// flowMeta is a slot's hash and last-seen time. A bucket's four metas are
+// one 64-byte cache line: a lookup reads it and, on a hit, the flow
+// record; choosing a victim reads only it.
+type flowMeta struct {
+	hash uint64 // 0 marks an empty slot
+	last int64
 }
 
 // flow states.
@@ -37,13 +46,9 @@ type FlowStats struct {
 	Evicted uint64 // flows pushed out by a new flow in a full bucket
 }
 
-// flowTable is a fixed-size, bucketed hash table of flows. The hashes and
-// last-seen times of a bucket sit in their own arrays, one cache line each,
-// so that a lookup or an eviction touches the flow records only on a hit.
+// flowTable is a fixed-size, bucketed hash table of flows.
 type flowTable struct {
-	hashes []uint64 // 0 marks an empty slot
-	lasts  []int64
-	firsts []int64
+	meta   []flowMeta
 	slots  []flow
 	mask   uint64 // bucket count - 1
 	idle   int64
@@ -66,9 +71,7 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 		buckets <<= 1
 	}
 	return &flowTable{
-		hashes: make([]uint64, buckets*flowBucket),
-		lasts:  make([]int64, buckets*flowBucket),
-		firsts: make([]int64, buckets*flowBucket),
+		meta:   make([]flowMeta, buckets*flowBucket),
 		slots:  make([]flow, buckets*flowBucket),
 		mask:   uint64(buckets - 1),
 		idle:   idle,
@@ -104,14 +107,14 @@ func (t *flowTable) update(p *decode.PacketInfo) uint64 {
 	a, b, ap, bp, fromA := flowKey(p)
 	h := hashFlow(a, b, ap, bp, p.IPProto)
 	base := int(h&t.mask) * flowBucket
-	hashes := t.hashes[base : base+flowBucket]
-	for i, fh := range hashes {
-		if fh != h {
+	meta := t.meta[base : base+flowBucket]
+	for i := range meta {
+		if meta[i].hash != h {
 			continue
 		}
 		f := &t.slots[base+i]
 		if f.aPort == ap && f.bPort == bp && f.proto == p.IPProto && f.a == a && f.b == b {
-			t.lasts[base+i] = max(t.lasts[base+i], p.Time)
+			meta[i].last = max(meta[i].last, p.Time)
 			f.packets++
 			f.state |= tcpState(p, fromA)
 			return h
@@ -119,25 +122,24 @@ func (t *flowTable) update(p *decode.PacketInfo) uint64 {
 	}
 	// A new flow: take an empty slot, or evict the least recently seen.
 	victim := -1
-	lasts := t.lasts[base : base+flowBucket]
-	for i, fh := range hashes {
-		if fh == 0 {
+	for i := range meta {
+		if meta[i].hash == 0 {
 			victim = i
 			break
 		}
-		if victim < 0 || lasts[i] < lasts[victim] {
+		if victim < 0 || meta[i].last < meta[victim].last {
 			victim = i
 		}
 	}
 	i := base + victim
-	if t.hashes[i] != 0 {
+	if t.meta[i].hash != 0 {
 		t.stats.Evicted++
 		t.end(i)
 	} else {
 		t.used++
 	}
-	t.hashes[i], t.lasts[i], t.firsts[i] = h, p.Time, p.Time
-	t.slots[i] = flow{a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, packets: 1, state: tcpState(p, fromA)}
+	t.meta[i] = flowMeta{hash: h, last: p.Time}
+	t.slots[i] = flow{a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, packets: 1, first: p.Time, state: tcpState(p, fromA)}
 	t.stats.Created++
 	t.created++
 	return h
@@ -164,8 +166,8 @@ func tcpState(p *decode.PacketInfo, fromA bool) uint8 {
 func (t *flowTable) end(i int) {
 	t.stats.Ended++
 	t.endedCount++
-	t.endedNanos += t.lasts[i] - t.firsts[i]
-	t.hashes[i] = 0
+	t.endedNanos += t.meta[i].last - t.slots[i].first
+	t.meta[i].hash = 0
 }
 
 // expire ends the flows that are idle, too old, or closed, as of now.
@@ -174,24 +176,24 @@ func (t *flowTable) end(i int) {
 // second on average.
 func (t *flowTable) expire(now int64) {
 	t.idleHTTP = 0
-	for i, h := range t.hashes {
-		if h == 0 {
+	for i := range t.meta {
+		if t.meta[i].hash == 0 {
 			continue
 		}
 		f := &t.slots[i]
 		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
-		age := now - t.firsts[i]
+		age := now - f.first
 		// A flow of one or two packets (an unanswered SYN, a probe, a
 		// spoofed flood packet) ends after embryonicIdle: a flood's debris
 		// must not fill the table and the active-flow count for the whole
 		// idle timeout after the flood.
-		idle := now - t.lasts[i]
+		idle := now - t.meta[i].last
 		if closed || idle >= t.idle || age >= t.active || (f.packets <= 2 && idle >= embryonicIdle) {
 			t.end(i)
 			t.used--
 			continue
 		}
-		if f.proto == 6 && (webPorts.has(f.aPort) || webPorts.has(f.bPort)) && age >= idleHTTPAge && f.packets*1e9 < uint64(age) {
+		if f.proto == 6 && (webPorts.has(f.aPort) || webPorts.has(f.bPort)) && age >= idleHTTPAge && uint64(f.packets)*1e9 < uint64(age) {
 			t.idleHTTP++
 		}
 	}
@@ -207,8 +209,8 @@ var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 
 // endAll ends every flow, as when the packet clock starts over.
 func (t *flowTable) endAll() {
-	for i, h := range t.hashes {
-		if h != 0 {
+	for i := range t.meta {
+		if t.meta[i].hash != 0 {
 			t.end(i)
 		}
 	}
