@@ -2,17 +2,16 @@ package monitoring
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
@@ -119,26 +118,17 @@ func portScan(t *testing.T, offset, dur time.Duration, scanner, target net.IP, p
 // writeCapture writes packets, sorted by time, as a nanosecond pcap.
 func writeCapture(t *testing.T, path string, packets ...[]e2ePacket) {
 	t.Helper()
-	var all []e2ePacket
-	for _, p := range packets {
-		all = append(all, p...)
+	var all []testpcap.Packet
+	for _, ps := range packets {
+		for _, p := range ps {
+			all = append(all, testpcap.Packet{Time: p.ts, Data: p.data})
+		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].ts < all[j].ts })
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range all {
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ts), CaptureLength: len(p.data), Length: len(p.data)}
-		if err := w.WritePacket(ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
+	if err := errors.Join(testpcap.WriteSorted(f, all), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,14 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
@@ -28,12 +24,7 @@ import (
 // path. Each input is shifted by its offset.
 func mergeCaptures(t *testing.T, path string, inputs [][]byte, offsets []time.Duration) {
 	t.Helper()
-	type pkt struct {
-		ts   int64
-		data []byte
-		wire int
-	}
-	var all []pkt
+	var all []testpcap.Packet
 	for i, in := range inputs {
 		r, err := pcapfile.NewReader(bytes.NewReader(in))
 		if err != nil {
@@ -47,25 +38,14 @@ func mergeCaptures(t *testing.T, path string, inputs [][]byte, offsets []time.Du
 			if err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, pkt{p.TimeNanos + int64(offsets[i]), bytes.Clone(p.Data), p.WireLength})
+			all = append(all, testpcap.Packet{Time: p.TimeNanos + int64(offsets[i]), Data: bytes.Clone(p.Data), WireLen: p.WireLength})
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].ts < all[j].ts })
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range all {
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ts), CaptureLength: len(p.data), Length: p.wire}
-		if err := w.WritePacket(ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
+	if err := errors.Join(testpcap.WriteSorted(f, all), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,9 +3,11 @@ package testpcap
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+	"slices"
 )
 
 // WriteFlood writes a classic pcap of n Ethernet frames from random IPv4
@@ -98,6 +100,47 @@ func write(w io.Writer, n int, seed uint64, gap int64, sources int) error {
 			return err
 		}
 		t += gap
+	}
+	return bw.Flush()
+}
+
+// Packet is one frame of a capture being assembled by a test.
+type Packet struct {
+	Time    int64 // Unix nanoseconds
+	Data    []byte
+	WireLen int // 0 means len(Data)
+}
+
+// WriteSorted writes Ethernet frames, sorted by time, as a nanosecond pcap.
+func WriteSorted(w io.Writer, pkts []Packet) error {
+	sorted := slices.Clone(pkts)
+	slices.SortStableFunc(sorted, func(a, b Packet) int { return cmp.Compare(a.Time, b.Time) })
+	bw := bufio.NewWriterSize(w, 1<<20)
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b23c4d)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 262144)
+	binary.LittleEndian.PutUint32(hdr[20:], 1)
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
+	rec := make([]byte, 16)
+	for _, p := range sorted {
+		wire := p.WireLen
+		if wire == 0 {
+			wire = len(p.Data)
+		}
+		binary.LittleEndian.PutUint32(rec[0:], uint32(p.Time/1e9))
+		binary.LittleEndian.PutUint32(rec[4:], uint32(p.Time%1e9))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(p.Data)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(wire))
+		if _, err := bw.Write(rec); err != nil {
+			return err
+		}
+		if _, err := bw.Write(p.Data); err != nil {
+			return err
+		}
 	}
 	return bw.Flush()
 }
