@@ -279,7 +279,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	v.Explanations = explain(set.Scaler, &w.Features, d.row)
 	v.Protocols = protocolDeviations(d.row)
 
-	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), recentPPS: d.recentRate()}
+	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), recentPPS: d.recentRate(), horizon: len(d.heavyRing)}
 	in.authSum, in.authSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.AuthAttempts }, len(d.heavyRing))
 	in.webSum, in.webSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.WebConnections }, len(d.heavyRing))
 	in.portSum, in.portSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.PortFanout }, slowScanWindows)

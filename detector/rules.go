@@ -78,6 +78,7 @@ type ruleInput struct {
 	// host fan-out over the last minute.
 	authSum, webSum, portSum, hostSum     map[[16]byte]uint64
 	authSeen, webSeen, portSeen, hostSeen map[[16]byte]int
+	horizon                               int // windows the recent sums cover
 	// recentPPS is the median packet rate of the recent normal windows,
 	// 0 when there are too few.
 	recentPPS float64
@@ -203,17 +204,18 @@ func detectAttacks(in *ruleInput) []Attack {
 	// A scanner also knocks on authentication ports: that is the scan.
 	if bc, bev := in.over(features.MaxSourceAuthAttempts, 10, 4); bc > 0 && !scanner(h, first(h.AuthAttempts)) {
 		add(BruteForce, bc, []Evidence{bev}, first(h.AuthAttempts), nil)
-	} else if wc, wev := in.over(features.MaxSourceWebConnections, 60, 4); wc > 0 && !scanner(h, first(h.WebConnections)) {
-		// Login forms: one source opening connection after connection to
-		// a web server (a browser opens a burst, a flash crowd is many
-		// sources with few each).
+	} else if wc, wev := in.over(features.MaxSourceWebConnections, 60, 4); wc > 0 && !scanner(h, first(h.WebConnections)) && !synFlooded(out) &&
+		in.v(features.MaxSourceWebConnections) >= 0.3*in.v(features.TCPSyn) {
+		// One source must make most of the window's connection attempts:
+		// in a flash crowd or a SYN flood to a web port, many do.
 		add(BruteForce, wc, []Evidence{wev}, first(h.WebConnections), nil)
-	} else if src, n := heaviest(in.webSum); n >= webSlowThreshold && in.webSeen[src] >= webSlowWindows && sustained(h.WebConnections, src, n, in.webSeen[src]) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
+	} else if src, n := heaviest(in.webSum); float64(n) >= in.webSlowBar() && in.webSeen[src] >= webSlowWindows && sustained(h.WebConnections, src, n, in.webSeen[src]) && !scanner(h, []features.HeavyHitter{{Addr: src}}) && !synFlooded(out) {
 		// A slow login guesser: many web connections from one source,
 		// sustained over most of the recent windows, unlike a browsing
 		// burst.
-		ev := Evidence{Feature: "web_connections_recent", Value: float64(n), Threshold: webSlowThreshold}
-		out = append(out, Attack{Type: BruteForce, Confidence: math.Min(0.9, 0.6+0.15*math.Log2(float64(n)/webSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
+		bar := in.webSlowBar()
+		ev := Evidence{Feature: "web_connections_recent", Value: float64(n), Threshold: bar}
+		out = append(out, Attack{Type: BruteForce, Confidence: math.Min(0.9, 0.6+0.15*math.Log2(float64(n)/bar)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}})
 	} else if src, n := heaviest(in.authSum); n >= authSlowThreshold && sustained(h.AuthAttempts, src, n, in.authSeen[src]) && !scanner(h, []features.HeavyHitter{{Addr: src}}) {
 		ev := Evidence{Feature: "auth_connection_attempts_recent", Value: float64(n), Threshold: authSlowThreshold}
 		a := Attack{Type: BruteForce, Confidence: math.Min(0.95, 0.6+0.15*math.Log2(float64(n)/authSlowThreshold)), Evidence: []Evidence{ev}, Sources: [][16]byte{src}}
@@ -294,6 +296,25 @@ const (
 
 func halfOpen(in *ruleInput) Evidence {
 	return Evidence{Feature: features.Schema[features.TCPHalfOpenRatio].Name, Value: in.v(features.TCPHalfOpenRatio), Threshold: 0.5, Typical: in.s.Typical(int(features.TCPHalfOpenRatio))}
+}
+
+// webSlowBar is how many web connections one source may open over the
+// recent windows before it looks like a slow guesser: webSlowThreshold,
+// or more where busy clients (polling scripts, browsers) already open
+// that many in training: the trained typical busiest source per window,
+// kept up over most of the horizon.
+func (in *ruleInput) webSlowBar() float64 {
+	return math.Max(webSlowThreshold, 0.75*float64(in.horizon)*in.s.Typical(int(features.MaxSourceWebConnections)))
+}
+
+// synFlooded reports whether a SYN flood was already named.
+func synFlooded(out []Attack) bool {
+	for _, a := range out {
+		if a.Type == SynFlood {
+			return true
+		}
+	}
+	return false
 }
 
 // attackPackets is the number of packets in the window that make up an
