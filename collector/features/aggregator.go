@@ -449,7 +449,7 @@ func (a *Aggregator) account(p *decode.PacketInfo) {
 	}
 	if p.IsIP() {
 		w.ipPackets++
-		a.connHLL.Add(a.flows.update(p))
+		a.connHLL.Add(a.flows.update(p, hs, hd))
 	}
 }
 

@@ -82,18 +82,20 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 // capacity is the number of flows the table holds.
 func (t *flowTable) capacity() int { return len(t.slots) }
 
-// flowKey orders the endpoints so that both directions share a key.
-func flowKey(p *decode.PacketInfo) (a, b [16]byte, ap, bp uint16, fromA bool) {
+// flowKey orders the endpoints so that both directions share a key; ha
+// and hb are the hashes of a and b, given those of source and destination.
+func flowKey(p *decode.PacketInfo, hs, hd uint64) (a, b [16]byte, ap, bp uint16, ha, hb uint64, fromA bool) {
 	c := bytes.Compare(p.Src[:], p.Dst[:])
 	if c < 0 || (c == 0 && p.SrcPort <= p.DstPort) {
-		return p.Src, p.Dst, p.SrcPort, p.DstPort, true
+		return p.Src, p.Dst, p.SrcPort, p.DstPort, hs, hd, true
 	}
-	return p.Dst, p.Src, p.DstPort, p.SrcPort, false
+	return p.Dst, p.Src, p.DstPort, p.SrcPort, hd, hs, false
 }
 
-// hashFlow hashes a canonical key; the result is never 0.
-func hashFlow(a, b [16]byte, ap, bp uint16, proto uint8) uint64 {
-	h := sketch.HashAddr(a) ^ sketch.Mix64(sketch.HashAddr(b)+0x9e3779b97f4a7c15)
+// hashFlow hashes a canonical key from its addresses' hashes; the result
+// is never 0.
+func hashFlow(ha, hb uint64, ap, bp uint16, proto uint8) uint64 {
+	h := ha ^ sketch.Mix64(hb+0x9e3779b97f4a7c15)
 	h ^= sketch.Mix64(uint64(ap)<<24 | uint64(bp)<<8 | uint64(proto))
 	h = sketch.Mix64(h)
 	if h == 0 {
@@ -102,10 +104,11 @@ func hashFlow(a, b [16]byte, ap, bp uint16, proto uint8) uint64 {
 	return h
 }
 
-// update records one IP packet and returns the flow's hash.
-func (t *flowTable) update(p *decode.PacketInfo) uint64 {
-	a, b, ap, bp, fromA := flowKey(p)
-	h := hashFlow(a, b, ap, bp, p.IPProto)
+// update records one IP packet, whose addresses hash to hs and hd, and
+// returns the flow's hash.
+func (t *flowTable) update(p *decode.PacketInfo, hs, hd uint64) uint64 {
+	a, b, ap, bp, ha, hb, fromA := flowKey(p, hs, hd)
+	h := hashFlow(ha, hb, ap, bp, p.IPProto)
 	base := int(h&t.mask) * flowBucket
 	meta := t.meta[base : base+flowBucket]
 	for i := range meta {
