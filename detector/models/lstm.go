@@ -23,8 +23,9 @@ type lstmRing struct {
 }
 
 // push appends a clipped copy of row, dropping the oldest row when full;
-// when lo and hi are given (length dim) each value is limited to them.
-func (r *lstmRing) push(row []float64, dim, capacity int, lo, hi []float64) {
+// with winsorize, and lo and hi of length dim, each value is limited to
+// them.
+func (r *lstmRing) push(row []float64, dim, capacity int, winsorize bool, lo, hi []float64) {
 	if dim <= 0 || capacity <= 0 {
 		return
 	}
@@ -35,7 +36,7 @@ func (r *lstmRing) push(row []float64, dim, capacity int, lo, hi []float64) {
 	}
 	x := r.History[r.HistoryNext*dim : (r.HistoryNext+1)*dim]
 	nnLoad(x, row)
-	if len(lo) == dim && len(hi) == dim {
+	if winsorize && len(lo) == dim && len(hi) == dim {
 		for j, v := range x {
 			x[j] = min(max(v, lo[j]), hi[j])
 		}
@@ -463,11 +464,7 @@ func (m *LSTMForecaster) Score(row []float64) float64 {
 
 // Observe implements Sequential.
 func (m *LSTMForecaster) Observe(row []float64) {
-	if m.Winsorize {
-		m.push(row, m.Dim, m.Lookback, m.Lo, m.Hi)
-	} else {
-		m.push(row, m.Dim, m.Lookback, nil, nil)
-	}
+	m.push(row, m.Dim, m.Lookback, m.Winsorize, m.Lo, m.Hi)
 }
 
 // Reset implements Sequential.
@@ -655,11 +652,7 @@ func (a *ARForecaster) Score(row []float64) float64 {
 
 // Observe implements Sequential.
 func (a *ARForecaster) Observe(row []float64) {
-	if a.Winsorize {
-		a.push(row, a.Dim, a.Order, a.Lo, a.Hi)
-	} else {
-		a.push(row, a.Dim, a.Order, nil, nil)
-	}
+	a.push(row, a.Dim, a.Order, a.Winsorize, a.Lo, a.Hi)
 }
 
 // Reset implements Sequential.
