@@ -350,9 +350,7 @@ func (p *Pipeline) featureLoop() {
 	var lastPublish time.Time
 	for b := range p.queue {
 		t0 := time.Now()
-		for i := range b.n {
-			p.agg.Add(&b.infos[i])
-		}
+		p.agg.AddBatch(b.infos[:b.n])
 		if b.hasClock {
 			p.agg.Advance(b.clock - int64(idleGrace))
 		}

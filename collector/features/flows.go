@@ -14,7 +14,8 @@ import (
 const flowBucket = 4
 
 // flow is one conversation, both directions joined: A is the endpoint that
-// sorts first.
+// sorts first. It is padded to one 64-byte cache line, so that reading a
+// flow costs one cache miss, not two when it straddles lines.
 type flow struct {
 	a, b         [16]byte
 	aPort, bPort uint16
@@ -22,6 +23,7 @@ type flow struct {
 	state        uint8
 	packets      uint32
 	first        int64
+	_            [8]byte
 }
 
 // flowMeta is a slot's hash and last-seen time. A bucket's four metas are
@@ -82,14 +84,16 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 // capacity is the number of flows the table holds.
 func (t *flowTable) capacity() int { return len(t.slots) }
 
-// flowKey orders the endpoints so that both directions share a key; ha
-// and hb are the hashes of a and b, given those of source and destination.
-func flowKey(p *decode.PacketInfo, hs, hd uint64) (a, b [16]byte, ap, bp uint16, ha, hb uint64, fromA bool) {
+// flowKey orders the endpoints so that both directions share a key, and
+// returns the key's hash given the hashes of source and destination
+// (never 0), and whether the packet goes from A to B.
+func flowKey(p *decode.PacketInfo, hs, hd uint64) (hash uint64, fromA bool) {
 	c := bytes.Compare(p.Src[:], p.Dst[:])
-	if c < 0 || (c == 0 && p.SrcPort <= p.DstPort) {
-		return p.Src, p.Dst, p.SrcPort, p.DstPort, hs, hd, true
+	fromA = c < 0 || (c == 0 && p.SrcPort <= p.DstPort)
+	if fromA {
+		return hashFlow(hs, hd, p.SrcPort, p.DstPort, p.IPProto), true
 	}
-	return p.Dst, p.Src, p.DstPort, p.SrcPort, hd, hs, false
+	return hashFlow(hd, hs, p.DstPort, p.SrcPort, p.IPProto), false
 }
 
 // hashFlow hashes a canonical key from its addresses' hashes; the result
@@ -104,11 +108,37 @@ func hashFlow(ha, hb uint64, ap, bp uint16, proto uint8) uint64 {
 	return h
 }
 
-// update records one IP packet, whose addresses hash to hs and hd, and
-// returns the flow's hash.
-func (t *flowTable) update(p *decode.PacketInfo, hs, hd uint64) uint64 {
-	a, b, ap, bp, ha, hb, fromA := flowKey(p, hs, hd)
-	h := hashFlow(ha, hb, ap, bp, p.IPProto)
+// touch reads the metadata line of hash's bucket and returns a word of it;
+// see Aggregator.AddBatch.
+func (t *flowTable) touch(h uint64) uint64 {
+	return t.meta[int(h&t.mask)*flowBucket].hash
+}
+
+// touchSlot reads the record the flow of hash will update: its own if the
+// bucket holds it, else the slot it would take. Called after touch, it
+// overlaps the second cache miss of a new flow too.
+func (t *flowTable) touchSlot(h uint64) uint64 {
+	base := int(h&t.mask) * flowBucket
+	meta := t.meta[base : base+flowBucket]
+	victim := 0
+	for i := range meta {
+		if meta[i].hash == h || meta[i].hash == 0 {
+			victim = i
+			break
+		}
+		if meta[i].last < meta[victim].last {
+			victim = i
+		}
+	}
+	return uint64(t.slots[base+victim].first)
+}
+
+// update records one IP packet of the flow whose key (flowKey) hashes to h.
+func (t *flowTable) update(p *decode.PacketInfo, h uint64, fromA bool) {
+	a, b, ap, bp := p.Src, p.Dst, p.SrcPort, p.DstPort
+	if !fromA {
+		a, b, ap, bp = b, a, bp, ap
+	}
 	base := int(h&t.mask) * flowBucket
 	meta := t.meta[base : base+flowBucket]
 	for i := range meta {
@@ -120,7 +150,7 @@ func (t *flowTable) update(p *decode.PacketInfo, hs, hd uint64) uint64 {
 			meta[i].last = max(meta[i].last, p.Time)
 			f.packets++
 			f.state |= tcpState(p, fromA)
-			return h
+			return
 		}
 	}
 	// A new flow: take an empty slot, or evict the least recently seen.
@@ -145,7 +175,6 @@ func (t *flowTable) update(p *decode.PacketInfo, hs, hd uint64) uint64 {
 	t.slots[i] = flow{a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, packets: 1, first: p.Time, state: tcpState(p, fromA)}
 	t.stats.Created++
 	t.created++
-	return h
 }
 
 func tcpState(p *decode.PacketInfo, fromA bool) uint8 {

@@ -40,11 +40,25 @@ func (b *Bloom) TestAndAdd(hash uint64) (seen bool) {
 	return seen
 }
 
-// probe reports whether all k bits of hash are set, setting them if add.
-func (b *Bloom) probe(hash uint64, add bool) (seen bool) {
+// Touch reads the cache line that hash's probes fall in and returns a word
+// of it. Callers that touch many hashes before testing them let the cache
+// misses overlap; the result is only there so the read is not optimised
+// away.
+func (b *Bloom) Touch(hash uint64) uint64 {
+	return b.words[b.block(hash)]
+}
+
+// block returns the index of the first word of hash's block.
+func (b *Bloom) block(hash uint64) uint64 {
 	blocks := uint64(len(b.words) / bloomBlockWords)
 	blk := ((hash >> 32) * blocks) >> 32
-	words := b.words[blk*bloomBlockWords : blk*bloomBlockWords+bloomBlockWords]
+	return blk * bloomBlockWords
+}
+
+// probe reports whether all k bits of hash are set, setting them if add.
+func (b *Bloom) probe(hash uint64, add bool) (seen bool) {
+	blk := b.block(hash)
+	words := b.words[blk : blk+bloomBlockWords]
 	// Probe positions come from a second, independent-looking hash so they
 	// do not depend on the bits that chose the block.
 	h := (hash ^ hash>>29) * 0xbf58476d1ce4e5b9

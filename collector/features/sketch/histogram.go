@@ -67,6 +67,13 @@ func (h *Histogram) AddIndex(i uint32, weight uint64) {
 	h.total += weight
 }
 
+// TouchIndex reads bucket i, as AddIndex(i, ...) will, and returns it:
+// touching a batch's buckets before adding to them lets their cache misses
+// overlap.
+func (h *Histogram) TouchIndex(i uint32) uint64 {
+	return h.counts[i&h.mask]
+}
+
 // Entropy returns the Shannon entropy in bits of the weight distribution
 // over buckets, or 0 if nothing was added. Buckets are summed in index order
 // whichever way they are found, so the result does not depend on the order
