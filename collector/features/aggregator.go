@@ -168,7 +168,7 @@ type Aggregator struct {
 }
 
 // batchMax is the most packets AddBatch prepares at a time.
-const batchMax = 256
+const batchMax = 64
 
 // packetHashes are the hashes a packet's accounting uses, computed once.
 // A zero hash means the packet has no such key.
@@ -290,10 +290,9 @@ func (a *Aggregator) AddBatch(ps []decode.PacketInfo) {
 				sink ^= a.portEnt.TouchIndex(uint32(ps[i].DstPort))
 			}
 		}
-		// The buckets' metadata has arrived by now: the flow records.
 		for i := range hs {
 			if hs[i].flow != 0 {
-				sink ^= a.flows.touchSlot(hs[i].flow)
+				sink ^= a.flows.touchSlots(hs[i].flow)
 			}
 		}
 		a.sink ^= sink

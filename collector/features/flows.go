@@ -114,23 +114,12 @@ func (t *flowTable) touch(h uint64) uint64 {
 	return t.meta[int(h&t.mask)*flowBucket].hash
 }
 
-// touchSlot reads the record the flow of hash will update: its own if the
-// bucket holds it, else the slot it would take. Called after touch, it
-// overlaps the second cache miss of a new flow too.
-func (t *flowTable) touchSlot(h uint64) uint64 {
+// touchSlots reads the records of hash's bucket, one of which the flow
+// will update or take.
+func (t *flowTable) touchSlots(h uint64) uint64 {
 	base := int(h&t.mask) * flowBucket
-	meta := t.meta[base : base+flowBucket]
-	victim := 0
-	for i := range meta {
-		if meta[i].hash == h || meta[i].hash == 0 {
-			victim = i
-			break
-		}
-		if meta[i].last < meta[victim].last {
-			victim = i
-		}
-	}
-	return uint64(t.slots[base+victim].first)
+	s := t.slots[base : base+flowBucket]
+	return uint64(s[0].first ^ s[1].first ^ s[2].first ^ s[3].first)
 }
 
 // update records one IP packet of the flow whose key (flowKey) hashes to h.
