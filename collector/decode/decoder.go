@@ -202,8 +202,8 @@ func (d *Decoder) fill(p *PacketInfo) {
 				copy(p.SrcMAC[:], d.arp.SourceHwAddress)
 			}
 			if len(d.arp.SourceProtAddress) == 4 && len(d.arp.DstProtAddress) == 4 {
-				p.Src = mapped4(d.arp.SourceProtAddress)
-				p.Dst = mapped4(d.arp.DstProtAddress)
+				setMapped4(&p.Src, d.arp.SourceProtAddress)
+				setMapped4(&p.Dst, d.arp.DstProtAddress)
 			}
 			return
 		case layers.LayerTypeIPv4:
@@ -224,7 +224,8 @@ func (d *Decoder) fill(p *PacketInfo) {
 			}
 			ipSeen = true
 			p.L3 = L3IPv4
-			p.Src, p.Dst = mapped4(d.ip4.SrcIP), mapped4(d.ip4.DstIP)
+			setMapped4(&p.Src, d.ip4.SrcIP)
+			setMapped4(&p.Dst, d.ip4.DstIP)
 		case layers.LayerTypeIPv6:
 			upper, inner6 = d.ip6.NextHeader, true
 			if d.ip6.HopByHop != nil {
@@ -424,9 +425,13 @@ func tcpFlags(h []byte) uint8 {
 	return h[13]
 }
 
-// mapped4 returns an IPv4 address as IPv4-mapped IPv6.
-func mapped4(b []byte) (a [16]byte) {
-	a[10], a[11] = 0xff, 0xff
-	copy(a[12:], b)
-	return a
+// setMapped4 writes the 4-byte IPv4 address b into a as IPv4-mapped IPv6,
+// in place: this runs twice per packet.
+func setMapped4(a *[16]byte, b []byte) {
+	if len(b) != 4 {
+		*a = [16]byte{}
+		return
+	}
+	binary.LittleEndian.PutUint64(a[0:8], 0)
+	binary.LittleEndian.PutUint64(a[8:16], uint64(0xffff)<<16|uint64(binary.LittleEndian.Uint32(b))<<32)
 }

@@ -366,6 +366,20 @@ func (r *Reader) read(b []byte) error {
 	return err
 }
 
+// take returns the next n bytes: in place in the read buffer when they are
+// already there, else read into dst, which must hold n. Either way they are
+// valid only until the next read.
+func (r *Reader) take(n int, dst []byte) ([]byte, error) {
+	if r.br.Buffered() >= n {
+		b, _ := r.br.Peek(n)
+		_, _ = r.br.Discard(n) // cannot fail: the bytes are buffered
+		r.pos += int64(n)
+		return b, nil
+	}
+	dst = dst[:n]
+	return dst, r.read(dst)
+}
+
 func (r *Reader) discard(n int) error {
 	d, err := r.br.Discard(n)
 	r.pos += int64(d)
@@ -409,12 +423,14 @@ func (r *Reader) corrupt(format string, args ...any) error {
 func (r *Reader) beginRecord(h []byte) error {
 	r.records++
 	r.recStart = r.pos
-	if err := r.read(h); err != nil {
+	b, err := r.take(len(h), h)
+	if err != nil {
 		if err == io.EOF {
 			return io.EOF
 		}
 		return r.recordErr(err)
 	}
+	copy(h, b) // h stays valid across the reads of the record
 	return nil
 }
 
@@ -440,8 +456,9 @@ func (r *Reader) nextPcap() (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data := r.grow(int(capLen))
-	if err := r.read(data); err != nil {
+	// Most records are in the read buffer already: return them in place.
+	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	// The seconds field is unsigned, as in current libpcap, which gives the
@@ -696,8 +713,9 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 	if capLen > blen-32 {
 		return Packet{}, r.corrupt("captured length %d does not fit in block length %d", capLen, blen)
 	}
-	data := r.grow(int(capLen))
-	if err := r.read(data); err != nil {
+	// Most records are in the read buffer already: return them in place.
+	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	if err := r.finish(blen-28-capLen, blen); err != nil {
@@ -735,8 +753,9 @@ func (r *Reader) readSPB(blen uint32) (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data := r.grow(int(capLen))
-	if err := r.read(data); err != nil {
+	// Most records are in the read buffer already: return them in place.
+	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	if err := r.finish(blen-12-capLen, blen); err != nil {
