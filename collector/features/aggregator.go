@@ -290,11 +290,6 @@ func (a *Aggregator) AddBatch(ps []decode.PacketInfo) {
 				sink ^= a.portEnt.TouchIndex(uint32(ps[i].DstPort))
 			}
 		}
-		for i := range hs {
-			if hs[i].flow != 0 {
-				sink ^= a.flows.touchSlots(hs[i].flow)
-			}
-		}
 		a.sink ^= sink
 		for i := range hs {
 			a.add(&ps[i], &hs[i])

@@ -13,25 +13,20 @@ import (
 // memory as a quiet link and old flows age out first.
 const flowBucket = 4
 
-// flow is one conversation, both directions joined: A is the endpoint that
-// sorts first. It is padded to one 64-byte cache line, so that reading a
-// flow costs one cache miss, not two when it straddles lines.
-type flow struct {
-	a, b         [16]byte
-	aPort, bPort uint16
-	proto        uint8
-	state        uint8
-	packets      uint32
-	first        int64
-	_            [8]byte
-}
-
-// flowMeta is a slot's hash and last-seen time. A bucket's four metas are
-// one 64-byte cache line: a lookup reads it and, on a hit, the flow
-// record; choosing a victim reads only it.
-type flowMeta struct {
-	hash uint64 // 0 marks an empty slot
-	last int64
+// flowSlot is one conversation, both directions joined. A flow is known
+// by the 64-bit hash of its 5-tuple alone: a packet is mistaken for
+// another flow of its bucket with odds of 2^-48 (once in three years at
+// 3 million packets/s), and a crafted collision only merges the
+// attacker's own flows. Without addresses a slot takes 32 bytes and a
+// bucket two cache lines, all that a lookup reads.
+type flowSlot struct {
+	hash    uint64 // 0 marks an empty slot
+	last    int64  // Unix nanoseconds of the last packet
+	first   int64  // and of the first
+	packets uint32
+	state   uint8 // flowFin* and flowRst bits
+	web     bool  // TCP to or from a web port
+	_       [2]byte
 }
 
 // flow states.
@@ -50,8 +45,7 @@ type FlowStats struct {
 
 // flowTable is a fixed-size, bucketed hash table of flows.
 type flowTable struct {
-	meta   []flowMeta
-	slots  []flow
+	slots  []flowSlot
 	mask   uint64 // bucket count - 1
 	idle   int64
 	active int64
@@ -73,8 +67,7 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 		buckets <<= 1
 	}
 	return &flowTable{
-		meta:   make([]flowMeta, buckets*flowBucket),
-		slots:  make([]flow, buckets*flowBucket),
+		slots:  make([]flowSlot, buckets*flowBucket),
 		mask:   uint64(buckets - 1),
 		idle:   idle,
 		active: active,
@@ -86,7 +79,8 @@ func (t *flowTable) capacity() int { return len(t.slots) }
 
 // flowKey orders the endpoints so that both directions share a key, and
 // returns the key's hash given the hashes of source and destination
-// (never 0), and whether the packet goes from A to B.
+// (never 0), and whether the packet goes from A, the endpoint that sorts
+// first, to B.
 func flowKey(p *decode.PacketInfo, hs, hd uint64) (hash uint64, fromA bool) {
 	c := bytes.Compare(p.Src[:], p.Dst[:])
 	fromA = c < 0 || (c == 0 && p.SrcPort <= p.DstPort)
@@ -108,35 +102,25 @@ func hashFlow(ha, hb uint64, ap, bp uint16, proto uint8) uint64 {
 	return h
 }
 
-// touch reads the metadata line of hash's bucket and returns a word of it;
-// see Aggregator.AddBatch.
-func (t *flowTable) touch(h uint64) uint64 {
-	return t.meta[int(h&t.mask)*flowBucket].hash
+// bucket returns the slots of hash's bucket.
+func (t *flowTable) bucket(h uint64) []flowSlot {
+	base := int(h&t.mask) * flowBucket
+	return t.slots[base : base+flowBucket]
 }
 
-// touchSlots reads the records of hash's bucket, one of which the flow
-// will update or take.
-func (t *flowTable) touchSlots(h uint64) uint64 {
-	base := int(h&t.mask) * flowBucket
-	s := t.slots[base : base+flowBucket]
-	return uint64(s[0].first ^ s[1].first ^ s[2].first ^ s[3].first)
+// touch reads both cache lines of hash's bucket and returns a word of
+// them; see Aggregator.AddBatch.
+func (t *flowTable) touch(h uint64) uint64 {
+	b := t.bucket(h)
+	return b[0].hash ^ b[flowBucket/2].hash
 }
 
 // update records one IP packet of the flow whose key (flowKey) hashes to h.
 func (t *flowTable) update(p *decode.PacketInfo, h uint64, fromA bool) {
-	a, b, ap, bp := p.Src, p.Dst, p.SrcPort, p.DstPort
-	if !fromA {
-		a, b, ap, bp = b, a, bp, ap
-	}
-	base := int(h&t.mask) * flowBucket
-	meta := t.meta[base : base+flowBucket]
-	for i := range meta {
-		if meta[i].hash != h {
-			continue
-		}
-		f := &t.slots[base+i]
-		if f.aPort == ap && f.bPort == bp && f.proto == p.IPProto && f.a == a && f.b == b {
-			meta[i].last = max(meta[i].last, p.Time)
+	b := t.bucket(h)
+	for i := range b {
+		if f := &b[i]; f.hash == h {
+			f.last = max(f.last, p.Time)
 			f.packets++
 			f.state |= tcpState(p, fromA)
 			return
@@ -144,24 +128,30 @@ func (t *flowTable) update(p *decode.PacketInfo, h uint64, fromA bool) {
 	}
 	// A new flow: take an empty slot, or evict the least recently seen.
 	victim := -1
-	for i := range meta {
-		if meta[i].hash == 0 {
+	for i := range b {
+		if b[i].hash == 0 {
 			victim = i
 			break
 		}
-		if victim < 0 || meta[i].last < meta[victim].last {
+		if victim < 0 || b[i].last < b[victim].last {
 			victim = i
 		}
 	}
-	i := base + victim
-	if t.meta[i].hash != 0 {
+	f := &b[victim]
+	if f.hash != 0 {
 		t.stats.Evicted++
-		t.end(i)
+		t.end(f)
 	} else {
 		t.used++
 	}
-	t.meta[i] = flowMeta{hash: h, last: p.Time}
-	t.slots[i] = flow{a: a, b: b, aPort: ap, bPort: bp, proto: p.IPProto, packets: 1, first: p.Time, state: tcpState(p, fromA)}
+	*f = flowSlot{
+		hash:    h,
+		last:    p.Time,
+		first:   p.Time,
+		packets: 1,
+		state:   tcpState(p, fromA),
+		web:     p.Proto == decode.ProtoTCP && (webPorts.has(p.SrcPort) || webPorts.has(p.DstPort)),
+	}
 	t.stats.Created++
 	t.created++
 }
@@ -184,11 +174,11 @@ func tcpState(p *decode.PacketInfo, fromA bool) uint8 {
 	return s
 }
 
-func (t *flowTable) end(i int) {
+func (t *flowTable) end(f *flowSlot) {
 	t.stats.Ended++
 	t.endedCount++
-	t.endedNanos += t.meta[i].last - t.slots[i].first
-	t.meta[i].hash = 0
+	t.endedNanos += f.last - f.first
+	f.hash = 0
 }
 
 // expire ends the flows that are idle, too old, or closed, as of now.
@@ -197,24 +187,24 @@ func (t *flowTable) end(i int) {
 // second on average.
 func (t *flowTable) expire(now int64) {
 	t.idleHTTP = 0
-	for i := range t.meta {
-		if t.meta[i].hash == 0 {
+	for i := range t.slots {
+		f := &t.slots[i]
+		if f.hash == 0 {
 			continue
 		}
-		f := &t.slots[i]
 		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
 		age := now - f.first
 		// A flow of one or two packets (an unanswered SYN, a probe, a
 		// spoofed flood packet) ends after embryonicIdle: a flood's debris
 		// must not fill the table and the active-flow count for the whole
 		// idle timeout after the flood.
-		idle := now - t.meta[i].last
+		idle := now - f.last
 		if closed || idle >= t.idle || age >= t.active || (f.packets <= 2 && idle >= embryonicIdle) {
-			t.end(i)
+			t.end(f)
 			t.used--
 			continue
 		}
-		if f.proto == 6 && (webPorts.has(f.aPort) || webPorts.has(f.bPort)) && age >= idleHTTPAge && uint64(f.packets)*1e9 < uint64(age) {
+		if f.web && age >= idleHTTPAge && uint64(f.packets)*1e9 < uint64(age) {
 			t.idleHTTP++
 		}
 	}
@@ -230,9 +220,9 @@ var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 
 // endAll ends every flow, as when the packet clock starts over.
 func (t *flowTable) endAll() {
-	for i := range t.meta {
-		if t.meta[i].hash != 0 {
-			t.end(i)
+	for i := range t.slots {
+		if t.slots[i].hash != 0 {
+			t.end(&t.slots[i])
 		}
 	}
 	t.used = 0
