@@ -43,43 +43,6 @@ func BenchmarkPipeline(b *testing.B) {
 	b.Run("flood", func(b *testing.B) { benchPipeline(b, f) })
 }
 
-// BenchmarkStages measures the first stages alone, to tell where the
-// pipeline's time goes: reading the capture, then reading and decoding.
-func BenchmarkStages(b *testing.B) {
-	_, n := captures(b)
-	b.Run("read", func(b *testing.B) { benchStages(b, n, false) })
-	b.Run("read+decode", func(b *testing.B) { benchStages(b, n, true) })
-}
-
-func benchStages(b *testing.B, data []byte, decodeToo bool) {
-	d := decode.NewDecoder()
-	var info decode.PacketInfo
-	packets := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := pcapfile.NewReader(bytes.NewReader(data))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			p, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if decodeToo {
-				info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
-				d.Decode(p.LinkType, p.Data, &info)
-			}
-			packets++
-		}
-	}
-	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/packet")
-}
-
 func benchPipeline(b *testing.B, data []byte) {
 	d := decode.NewDecoder()
 	agg := features.NewAggregator(features.DefaultConfig(), "bench", nil)
