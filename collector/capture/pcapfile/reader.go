@@ -385,6 +385,18 @@ func (r *Reader) take(n int, dst []byte) ([]byte, error) {
 	return dst, r.read(dst)
 }
 
+// takeData returns a packet's n bytes of data, in a record whose rest,
+// from here, is rest bytes long: in place only when the whole rest is
+// buffered, since reading what follows the data (pcapng options and
+// trailer) may refill the buffer, which would overwrite it.
+func (r *Reader) takeData(n, rest int) ([]byte, error) {
+	if r.br.Buffered() >= rest {
+		return r.take(n, nil)
+	}
+	data := r.grow(n)
+	return data, r.read(data)
+}
+
 func (r *Reader) discard(n int) error {
 	d, err := r.br.Discard(n)
 	r.pos += int64(d)
@@ -501,7 +513,7 @@ func (r *Reader) nextPcap() (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	data, err := r.takeData(int(capLen), int(capLen))
 	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}
@@ -749,7 +761,7 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 	if capLen > blen-32 {
 		return Packet{}, r.corrupt("captured length %d does not fit in block length %d", capLen, blen)
 	}
-	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	data, err := r.takeData(int(capLen), int(blen-28))
 	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}
@@ -788,7 +800,7 @@ func (r *Reader) readSPB(blen uint32) (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data, err := r.take(int(capLen), r.grow(int(capLen)))
+	data, err := r.takeData(int(capLen), int(blen-12))
 	if err != nil {
 		return Packet{}, r.recordErr(err)
 	}

@@ -663,3 +663,65 @@ func TestReadErrorsPassThrough(t *testing.T) {
 		t.Errorf("NewReader: %v, want the disk error", err)
 	}
 }
+
+// chunkReader returns its data in Reads of changing sizes, and hides its
+// length, so that the reader's buffer ends at every offset of a record.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	c.n = (c.n*7 + 13) % 3001
+	k := min(len(p), len(c.data), 1+c.n)
+	copy(p, c.data[:k])
+	c.data = c.data[k:]
+	return k, nil
+}
+
+// Records are returned in place from the read buffer when they are in it:
+// a record that is only partly there, or whose block trailer is not, must
+// still come out whole and unchanged.
+func TestRecordsAcrossBufferRefills(t *testing.T) {
+	const packets = 3000 // 2.5 MB: more than the largest read buffer
+	var want []Packet
+	pcap := pcapHeader(le, true, 65535, 1)
+	ngEPB := newNG(le).shb().idb(1, 0, newNG(le).tsresol(9))
+	ngSPB := newNG(le).shb().idb(1, 0)
+	var spbWant []Packet
+	for i := range packets {
+		d := frame(1+(i*389)%1500, byte(i))
+		ts := uint64(1_700_000_000_000_000_000 + i*1000)
+		pcap = append(pcap, pcapRecord(le, uint32(ts/1e9), uint32(ts%1e9), d, uint32(len(d)+4))...)
+		ngEPB.epb(0, ts, d, uint32(len(d)+4))
+		ngSPB.spb(d, uint32(len(d)))
+		want = append(want, Packet{TimeNanos: int64(ts), WireLength: len(d) + 4, LinkType: 1, Data: d})
+		spbWant = append(spbWant, Packet{WireLength: len(d), LinkType: 1, Data: d})
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want []Packet
+	}{
+		{"pcap", pcap, want},
+		{"pcapng enhanced packet blocks", ngEPB.bytes(), want},
+		{"pcapng simple packet blocks", ngSPB.bytes(), spbWant},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, src := range []io.Reader{&chunkReader{data: c.data}, struct{ io.Reader }{bytes.NewReader(c.data)}} {
+				r, err := NewReader(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := readAll(t, r)
+				if err != io.EOF {
+					t.Fatalf("final error %v, want io.EOF", err)
+				}
+				checkPackets(t, got, c.want)
+			}
+		})
+	}
+}
