@@ -3,6 +3,7 @@ package pcapfile
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -103,36 +104,60 @@ func FuzzReader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := NewReader(bytes.NewReader(data))
-		if err != nil {
-			if r != nil {
-				t.Fatal("NewReader returned both a Reader and an error")
-			}
-			checkClassified(t, err)
-			return
+		pkts, err := fuzzRead(t, bytes.NewReader(data))
+		// The same input read in small, uneven chunks puts the read
+		// buffer's end everywhere: records returned in place and records
+		// copied must agree, and so must the errors.
+		pkts2, err2 := fuzzRead(t, &chunkReader{data: data})
+		if fmt.Sprint(err) != fmt.Sprint(err2) || len(pkts) != len(pkts2) {
+			t.Fatalf("whole input: %d packets then %v; in chunks: %d packets then %v", len(pkts), err, len(pkts2), err2)
 		}
-		for range 10000 {
-			p, err := r.Next()
-			if err != nil {
-				if err != io.EOF {
-					checkClassified(t, err)
-				}
-				if _, again := r.Next(); again != err {
-					t.Fatalf("error not sticky: %v then %v", err, again)
-				}
-				return
-			}
-			if p.CaptureLength != len(p.Data) || p.CaptureLength > MaxRecordSize || p.WireLength < 0 {
-				t.Fatalf("bad packet: CaptureLength %d, len(Data) %d, WireLength %d", p.CaptureLength, len(p.Data), p.WireLength)
-			}
-			if p.Interface < 0 || p.Interface >= MaxInterfaces {
-				t.Fatalf("bad interface %d", p.Interface)
-			}
-			if cap(r.buf) > MaxRecordSize || len(r.ifaces) > MaxInterfaces {
-				t.Fatalf("unbounded state: buffer %d, interfaces %d", cap(r.buf), len(r.ifaces))
+		for i := range pkts {
+			if p, q := pkts[i], pkts2[i]; p.TimeNanos != q.TimeNanos || p.WireLength != q.WireLength || p.LinkType != q.LinkType ||
+				p.Interface != q.Interface || !bytes.Equal(p.Data, q.Data) {
+				t.Fatalf("packet %d differs when read in chunks:\n%+v\n%+v", i, p, q)
 			}
 		}
 	})
+}
+
+// fuzzRead reads src to its end, checking every packet and error against
+// the reader's contract, and returns the packets (with their data copied)
+// and the final error.
+func fuzzRead(t *testing.T, src io.Reader) ([]Packet, error) {
+	r, err := NewReader(src)
+	if err != nil {
+		if r != nil {
+			t.Fatal("NewReader returned both a Reader and an error")
+		}
+		checkClassified(t, err)
+		return nil, err
+	}
+	var pkts []Packet
+	for range 10000 {
+		p, err := r.Next()
+		if err != nil {
+			if err != io.EOF {
+				checkClassified(t, err)
+			}
+			if _, again := r.Next(); again != err {
+				t.Fatalf("error not sticky: %v then %v", err, again)
+			}
+			return pkts, err
+		}
+		if p.CaptureLength != len(p.Data) || p.CaptureLength > MaxRecordSize || p.WireLength < 0 {
+			t.Fatalf("bad packet: CaptureLength %d, len(Data) %d, WireLength %d", p.CaptureLength, len(p.Data), p.WireLength)
+		}
+		if p.Interface < 0 || p.Interface >= MaxInterfaces {
+			t.Fatalf("bad interface %d", p.Interface)
+		}
+		if cap(r.buf) > MaxRecordSize || len(r.ifaces) > MaxInterfaces {
+			t.Fatalf("unbounded state: buffer %d, interfaces %d", cap(r.buf), len(r.ifaces))
+		}
+		p.Data = bytes.Clone(p.Data)
+		pkts = append(pkts, p)
+	}
+	return pkts, nil
 }
 
 // checkClassified fails for an error that is none of the package's kinds:

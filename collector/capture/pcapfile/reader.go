@@ -183,10 +183,13 @@ func (r *Reader) Next() (Packet, error) {
 	if r.err != nil {
 		return Packet{}, r.err
 	}
-	if !r.ng {
-		if p, ok := r.nextPcapBuffered(); ok {
+	// Nearly every record is wholly in the read buffer: take it there.
+	if r.ng {
+		if p, ok := r.nextEPBBuffered(); ok {
 			return p, nil
 		}
+	} else if p, ok := r.nextPcapBuffered(); ok {
+		return p, nil
 	}
 	var (
 		p   Packet
@@ -485,11 +488,7 @@ func (r *Reader) nextPcapBuffered() (Packet, bool) {
 		LinkType:      r.linkType,
 		Data:          b[16:rec:rec],
 	}
-	_, _ = r.br.Discard(rec) // cannot fail: the bytes are buffered
-	r.records++
-	r.recStart = r.pos
-	r.pos += int64(rec)
-	r.packets++
+	r.consumed(rec)
 	return p, true
 }
 
@@ -752,14 +751,8 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 	}
 	units := uint64(r.u32(b[4:]))<<32 | uint64(r.u32(b[8:]))
 	capLen, wire := r.u32(b[12:]), r.u32(b[16:])
-	if id >= uint32(len(r.ifaces)) {
-		return Packet{}, r.corrupt("packet for unknown interface %d (interfaces described in this section: %d)", id, len(r.ifaces))
-	}
-	if capLen > MaxRecordSize {
-		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
-	}
-	if capLen > blen-32 {
-		return Packet{}, r.corrupt("captured length %d does not fit in block length %d", capLen, blen)
+	if msg := r.epbProblem(id, capLen, blen); msg != "" {
+		return Packet{}, r.corrupt("%s", msg)
 	}
 	data, err := r.takeData(int(capLen), int(blen-28))
 	if err != nil {
@@ -768,6 +761,25 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 	if err := r.finish(blen-28-capLen, blen); err != nil {
 		return Packet{}, err
 	}
+	return r.epbPacket(id, units, wire, data), nil
+}
+
+// epbProblem describes what makes a packet block's fields impossible, or
+// returns "".
+func (r *Reader) epbProblem(id, capLen, blen uint32) string {
+	switch {
+	case id >= uint32(len(r.ifaces)):
+		return fmt.Sprintf("packet for unknown interface %d (interfaces described in this section: %d)", id, len(r.ifaces))
+	case capLen > MaxRecordSize:
+		return fmt.Sprintf("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
+	case capLen > blen-32:
+		return fmt.Sprintf("captured length %d does not fit in block length %d", capLen, blen)
+	}
+	return ""
+}
+
+// epbPacket is the packet of a checked packet block.
+func (r *Reader) epbPacket(id uint32, units uint64, wire uint32, data []byte) Packet {
 	ifc := &r.ifaces[id]
 	t := ifc.nanos(units)
 	r.lastTime = t
@@ -778,7 +790,39 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 		LinkType:      ifc.linkType,
 		Interface:     int(id),
 		Data:          data,
-	}, nil
+	}
+}
+
+// nextEPBBuffered is nextPcapBuffered for pcapng: the next block, when it
+// is an enhanced packet block wholly in the read buffer and well formed,
+// is returned in place. Otherwise it returns false and consumes nothing.
+func (r *Reader) nextEPBBuffered() (Packet, bool) {
+	n := r.br.Buffered()
+	if n < 32 {
+		return Packet{}, false
+	}
+	b, _ := r.br.Peek(n) // what is buffered: no read
+	blen := r.u32(b[4:])
+	if r.u32(b) != blockEPB || blen < 32 || blen%4 != 0 || uint64(blen) > uint64(n) || r.u32(b[blen-4:]) != blen {
+		return Packet{}, false
+	}
+	id, capLen := r.u32(b[8:]), r.u32(b[20:])
+	if r.epbProblem(id, capLen, blen) != "" {
+		return Packet{}, false
+	}
+	units := uint64(r.u32(b[12:]))<<32 | uint64(r.u32(b[16:]))
+	p := r.epbPacket(id, units, r.u32(b[24:]), b[28:28+capLen:28+capLen])
+	r.consumed(int(blen))
+	return p, true
+}
+
+// consumed accounts a record that a buffered fast path returned.
+func (r *Reader) consumed(n int) {
+	_, _ = r.br.Discard(n) // cannot fail: the bytes are buffered
+	r.records++
+	r.recStart = r.pos
+	r.pos += int64(n)
+	r.packets++
 }
 
 // readSPB reads a Simple Packet Block: interface 0, no timestamp, and a
