@@ -6,134 +6,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
 )
 
-// liveLab is a veth pair between two network namespaces of this test run:
-// a0 (10.251.78.1/24) in nsA, b0 (10.251.78.2/24) in nsB, no routes out.
-type liveLab struct {
-	nsA, nsB string
-}
+// liveLab is the test's two namespaces and their veth pair.
+type liveLab struct{ *netnstest.Lab }
 
-var liveLabSeq atomic.Int64
-
-func liveIP(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func newLiveLab(t *testing.T) *liveLab {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping live pipeline test: needs root to create network namespaces and capture")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping live pipeline test: needs the ip command (iproute2)")
-	}
-	id := fmt.Sprintf("%d-%d", os.Getpid(), liveLabSeq.Add(1))
-	l := &liveLab{nsA: "napipe-a-" + id, nsB: "napipe-b-" + id}
-	for _, ns := range []string{l.nsA, l.nsB} {
-		if err := liveIP("netns", "add", ns); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := liveIP("netns", "del", ns); err != nil {
-				t.Error(err)
-			}
-		})
-		_ = exec.Command("ip", "netns", "exec", ns, "sh", "-c",
-			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6").Run()
-		if err := liveIP("-n", ns, "link", "set", "lo", "up"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l.addLink(t)
-	return l
-}
-
-// addLink (re)creates the veth pair and waits for its carrier.
-func (l *liveLab) addLink(t *testing.T) {
-	t.Helper()
-	for _, s := range [][]string{
-		{"-n", l.nsA, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", l.nsB},
-		{"-n", l.nsA, "addr", "add", "10.251.78.1/24", "dev", "a0"},
-		{"-n", l.nsB, "addr", "add", "10.251.78.2/24", "dev", "b0"},
-		{"-n", l.nsA, "link", "set", "a0", "up"},
-		{"-n", l.nsB, "link", "set", "b0", "up"},
-	} {
-		if err := liveIP(s...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range [][2]string{{l.nsA, "a0"}, {l.nsB, "b0"}} {
-		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			out, err := exec.Command("ip", "-n", d[0], "link", "show", d[1]).CombinedOutput()
-			if err == nil && bytes.Contains(out, []byte("LOWER_UP")) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s in %s has no carrier after 3s: %v %s", d[1], d[0], err, out)
-			}
-		}
-	}
-}
-
-// in runs fn on an OS thread switched to namespace ns; sockets fn creates
-// stay there.
-func (l *liveLab) in(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Unlocked only once back home; otherwise the thread exits with
-		// the goroutine.
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
+func newLiveLab(t *testing.T) *liveLab { return &liveLab{netnstest.New(t, "pipe")} }
 
 // open opens a live capture on b0 in namespace B.
 func (l *liveLab) open(cfg capture.LiveConfig) (capture.Source, error) {
 	var src capture.Source
-	err := l.in(l.nsB, func() error {
+	err := netnstest.Do(l.B, func() error {
 		var err error
 		src, err = capture.OpenLive(cfg)
 		return err
@@ -146,9 +40,9 @@ func (l *liveLab) open(cfg capture.LiveConfig) (capture.Source, error) {
 func (l *liveLab) ping(t *testing.T, n int, every time.Duration) {
 	t.Helper()
 	var c net.PacketConn
-	if err := l.in(l.nsA, func() error {
+	if err := netnstest.Do(l.A, func() error {
 		var err error
-		c, err = net.ListenPacket("ip4:icmp", "10.251.78.1")
+		c, err = net.ListenPacket("ip4:icmp", l.AddrA.String())
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -157,7 +51,7 @@ func (l *liveLab) ping(t *testing.T, n int, every time.Duration) {
 	for i := range n {
 		msg := []byte{8, 0, 0, 0, 0x6e, 0x61, 0, byte(i)}
 		binary.BigEndian.PutUint16(msg[2:], ^(0x0800 + 0x6e61 + uint16(i)))
-		if _, err := c.WriteTo(msg, &net.IPAddr{IP: net.IPv4(10, 251, 78, 2)}); err != nil {
+		if _, err := c.WriteTo(msg, &net.IPAddr{IP: l.AddrB}); err != nil {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 		time.Sleep(every)
@@ -251,7 +145,7 @@ func TestPipelineLiveReopen(t *testing.T) {
 			before := p.Snapshot()
 
 			// The interface disappears: the pipeline goes down but runs on.
-			if err := liveIP("-n", lab.nsA, "link", "del", "a0"); err != nil {
+			if err := netnstest.IP("-n", lab.A, "link", "del", "a0"); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s: removed b0", time.Now().Format("15:04:05.000"))
@@ -278,7 +172,7 @@ func TestPipelineLiveReopen(t *testing.T) {
 
 			// The interface comes back under the same name.
 			t.Logf("%s: down, recreating b0", time.Now().Format("15:04:05.000"))
-			lab.addLink(t)
+			lab.AddLink(t)
 			t.Logf("%s: b0 is back", time.Now().Format("15:04:05.000"))
 			liveWait(t, 10*time.Second, "Up() true after the interface came back", p.Up)
 			liveWait(t, 3*time.Second, "Reopens >= 1", func() bool { return p.Snapshot().Reopens >= 1 })

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +14,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 var updateTshark = flag.Bool("update-tshark", false, "regenerate testdata/tshark_counts.json with tshark from ../shared/pcaps")
@@ -70,28 +69,15 @@ func loadExpected(t *testing.T) map[string]expectedFile {
 // aggregator, as the replay command does, and returns per-protocol counts.
 func countFile(t *testing.T, path string) map[string]protoCount {
 	t.Helper()
-	r, err := pcapfile.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
+		t.Fatal(err)
 	}
-	defer r.Close()
-	d := decode.NewDecoder()
+	defer f.Close()
 	agg := features.NewAggregator(features.DefaultConfig(), "test", nil)
-	var info decode.PacketInfo
-	for {
-		p, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
-		if d.Decode(p.LinkType, p.Data, &info) {
-			agg.Add(&info)
-		}
+	if err := testpcap.Aggregate(f, agg); err != nil {
+		t.Fatalf("read %s: %v", path, err)
 	}
-	agg.Flush()
 	c := agg.Counters()
 	out := map[string]protoCount{}
 	for i, name := range decode.ProtocolNames() {

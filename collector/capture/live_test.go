@@ -10,154 +10,27 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
 )
 
-// requireNetns skips unless the test can create network namespaces.
-func requireNetns(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping live capture test: needs root to create network namespaces and capture")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping live capture test: needs the ip command (iproute2)")
-	}
-}
+// vethLab is the test's two namespaces and their veth pair.
+type vethLab struct{ *netnstest.Lab }
 
-var nsSeq atomic.Int64
-
-func ipCmd(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// vethLab is a veth pair between two network namespaces created for one
-// test: a0 (10.251.77.1/24) in nsA, b0 (10.251.77.2/24) in nsB. Nothing is
-// routed anywhere else: the namespaces have no default route.
-type vethLab struct {
-	nsA, nsB     string
-	addrA, addrB net.IP
-}
-
-func newVethLab(t *testing.T) *vethLab {
-	t.Helper()
-	requireNetns(t)
-	id := fmt.Sprintf("%d-%d", os.Getpid(), nsSeq.Add(1))
-	l := &vethLab{
-		nsA:   "natest-a-" + id,
-		nsB:   "natest-b-" + id,
-		addrA: net.IPv4(10, 251, 77, 1).To4(),
-		addrB: net.IPv4(10, 251, 77, 2).To4(),
-	}
-	for _, ns := range []string{l.nsA, l.nsB} {
-		if err := ipCmd("netns", "add", ns); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := ipCmd("netns", "del", ns); err != nil {
-				t.Error(err)
-			}
-		})
-		// Quiet links: no IPv6 autoconfiguration chatter.
-		_ = exec.Command("ip", "netns", "exec", ns, "sh", "-c",
-			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6").Run()
-		if err := ipCmd("-n", ns, "link", "set", "lo", "up"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l.addLink(t)
-	return l
-}
-
-// addLink (re)creates the veth pair.
-func (l *vethLab) addLink(t *testing.T) {
-	t.Helper()
-	steps := [][]string{
-		{"-n", l.nsA, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", l.nsB},
-		{"-n", l.nsA, "addr", "add", l.addrA.String() + "/24", "dev", "a0"},
-		{"-n", l.nsB, "addr", "add", l.addrB.String() + "/24", "dev", "b0"},
-		{"-n", l.nsA, "link", "set", "a0", "up"},
-		{"-n", l.nsB, "link", "set", "b0", "up"},
-	}
-	for _, s := range steps {
-		if err := ipCmd(s...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitLowerUp(t, l.nsA, "a0")
-	waitLowerUp(t, l.nsB, "b0")
-}
-
-// waitLowerUp waits until dev has carrier: before that the kernel drops
-// what is sent on it.
-func waitLowerUp(t *testing.T, ns, dev string) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := exec.Command("ip", "-n", ns, "link", "show", dev).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip -n %s link show %s: %v: %s", ns, dev, err, out)
-		}
-		if strings.Contains(string(out), "LOWER_UP") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in %s has no carrier after 3s: %s", dev, ns, out)
-		}
-	}
-}
-
-// inNetns runs fn on an OS thread switched to the named namespace. Sockets
-// created by fn stay in that namespace and may be used from anywhere.
-func inNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is unlocked only once back in its own namespace;
-		// otherwise it dies with this goroutine.
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/var/run/netns/" + name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		ferr := fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
+func newVethLab(t *testing.T) *vethLab { return &vethLab{netnstest.New(t, "cap")} }
 
 // openIn opens a live capture inside namespace ns.
 func openIn(t *testing.T, ns string, cfg LiveConfig) (Source, error) {
 	t.Helper()
 	var src Source
-	err := inNetns(ns, func() error {
+	err := netnstest.Do(ns, func() error {
 		var err error
 		src, err = OpenLive(cfg)
 		return err
@@ -172,7 +45,7 @@ func openIn(t *testing.T, ns string, cfg LiveConfig) (Source, error) {
 func listenIn(t *testing.T, ns, network, addr string) net.PacketConn {
 	t.Helper()
 	var c net.PacketConn
-	err := inNetns(ns, func() error {
+	err := netnstest.Do(ns, func() error {
 		var err error
 		c, err = net.ListenPacket(network, addr)
 		return err
@@ -273,9 +146,9 @@ type labSender struct {
 func (l *vethLab) newSender(t *testing.T) *labSender {
 	t.Helper()
 	return &labSender{
-		icmp:   listenIn(t, l.nsA, "ip4:icmp", l.addrA.String()),
-		udp:    listenIn(t, l.nsA, "udp4", l.addrA.String()+":0"),
-		peer:   l.addrB,
+		icmp:   listenIn(t, l.A, "ip4:icmp", l.AddrA.String()),
+		udp:    listenIn(t, l.A, "udp4", l.AddrA.String()+":0"),
+		peer:   l.AddrB,
 		id:     uint16(os.Getpid()),
 		marker: fmt.Appendf(nil, "netanomaly live test %d", os.Getpid()),
 	}
@@ -360,7 +233,7 @@ func drainUntilTimeout(t *testing.T, src Source, each func(Packet)) int {
 func TestLiveCapture(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
-		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, BufferBytes: 1 << 20})
+		src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, BufferBytes: 1 << 20})
 		if err != nil {
 			t.Fatalf("OpenLive(b0, %s): %v", method, err)
 		}
@@ -384,8 +257,8 @@ func TestLiveCapture(t *testing.T) {
 			if !ok {
 				return // echo replies
 			}
-			if !ip.src.Equal(l.addrA) || !ip.dst.Equal(l.addrB) {
-				t.Errorf("echo request %d from %v to %v; want %v to %v", seq, ip.src, ip.dst, l.addrA, l.addrB)
+			if !ip.src.Equal(l.AddrA) || !ip.dst.Equal(l.AddrB) {
+				t.Errorf("echo request %d from %v to %v; want %v to %v", seq, ip.src, ip.dst, l.AddrA, l.AddrB)
 			}
 			if len(p.Data) != wantLen || p.WireLen != wantLen {
 				t.Errorf("echo request %d: captured %d of %d bytes; want %d of %d", seq, len(p.Data), p.WireLen, wantLen, wantLen)
@@ -406,7 +279,7 @@ func TestLiveSnaplen(t *testing.T) {
 	for _, filter := range []string{"", "icmp"} {
 		t.Run(fmt.Sprintf("filter=%q", filter), func(t *testing.T) {
 			forEachMethod(t, filter != "", func(t *testing.T, method string) {
-				src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: filter, Snaplen: 64})
+				src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Filter: filter, Snaplen: 64})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -441,7 +314,7 @@ func TestLiveFilter(t *testing.T) {
 			}},
 		} {
 			t.Run(tc.filter, func(t *testing.T) {
-				src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: tc.filter, Snaplen: 256})
+				src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Filter: tc.filter, Snaplen: 256})
 				if err != nil {
 					t.Fatalf("OpenLive with filter %q: %v", tc.filter, err)
 				}
@@ -501,7 +374,7 @@ func TestLiveFilter(t *testing.T) {
 func TestLiveTimeout(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
-		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -558,26 +431,26 @@ func promiscuity(t *testing.T, ns, dev string) int {
 func TestLivePromiscuous(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
-		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+		if n := promiscuity(t, l.B, "b0"); n != 0 {
 			t.Fatalf("promiscuity %d before opening", n)
 		}
-		plain, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		plain, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+		if n := promiscuity(t, l.B, "b0"); n != 0 {
 			t.Errorf("promiscuity %d with Promiscuous false", n)
 		}
 		plain.Close()
-		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, Promiscuous: true})
+		src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256, Promiscuous: true})
 		if err != nil {
 			t.Fatalf("OpenLive with Promiscuous: %v", err)
 		}
-		if n := promiscuity(t, l.nsB, "b0"); n != 1 {
+		if n := promiscuity(t, l.B, "b0"); n != 1 {
 			t.Errorf("promiscuity %d while open with Promiscuous true; want 1", n)
 		}
 		src.Close()
-		if n := promiscuity(t, l.nsB, "b0"); n != 0 {
+		if n := promiscuity(t, l.B, "b0"); n != 0 {
 			t.Errorf("promiscuity %d after Close; want 0", n)
 		}
 	})
@@ -587,9 +460,9 @@ func TestLiveAnyAFPacket(t *testing.T) {
 	l := newVethLab(t)
 	// Loopback traffic inside namespace B: sockets bound to 127.0.0.1 so
 	// that nothing answers with port unreachable.
-	sink := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
-	other := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
-	from := listenIn(t, l.nsB, "udp4", "127.0.0.1:0")
+	sink := listenIn(t, l.B, "udp4", "127.0.0.1:0")
+	other := listenIn(t, l.B, "udp4", "127.0.0.1:0")
+	from := listenIn(t, l.B, "udp4", "127.0.0.1:0")
 	port := sink.LocalAddr().(*net.UDPAddr).Port
 	otherPort := other.LocalAddr().(*net.UDPAddr).Port
 	marker := fmt.Appendf(nil, "netanomaly any %d", os.Getpid())
@@ -607,7 +480,7 @@ func TestLiveAnyAFPacket(t *testing.T) {
 					t.Skipf("skipping: %v", err)
 				}
 			}
-			src, err := openIn(t, l.nsB, LiveConfig{Interface: "any", Method: MethodAFPacket, Filter: filter, Snaplen: 256})
+			src, err := openIn(t, l.B, LiveConfig{Interface: "any", Method: MethodAFPacket, Filter: filter, Snaplen: 256})
 			if err != nil {
 				t.Fatalf("OpenLive(any): %v", err)
 			}
@@ -646,7 +519,7 @@ func TestLiveBadFilter(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, true, func(t *testing.T, method string) {
 		const expr = "tcp port 80 andd host"
-		_, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Filter: expr, Snaplen: 256})
+		_, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Filter: expr, Snaplen: 256})
 		if err == nil || !strings.Contains(err.Error(), expr) {
 			t.Fatalf("OpenLive with filter %q = %v; want an error quoting it", expr, err)
 		}
@@ -676,9 +549,9 @@ func TestLiveNoSuchInterfaceInNetns(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
 		// a0 exists, but in namespace A, not in B.
-		_, err := openIn(t, l.nsB, LiveConfig{Interface: "a0", Method: method, Snaplen: 256})
+		_, err := openIn(t, l.B, LiveConfig{Interface: "a0", Method: method, Snaplen: 256})
 		if !errors.Is(err, ErrNoSuchInterface) {
-			t.Fatalf("OpenLive(a0) in %s: %v; want ErrNoSuchInterface", l.nsB, err)
+			t.Fatalf("OpenLive(a0) in %s: %v; want ErrNoSuchInterface", l.B, err)
 		}
 	})
 }
@@ -686,17 +559,17 @@ func TestLiveNoSuchInterfaceInNetns(t *testing.T) {
 func TestLiveInterfaceRemoved(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
-		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := src.Next(); err != nil && !errors.Is(err, ErrTimeout) {
 			t.Fatalf("Next before removal: %v", err)
 		}
-		if err := ipCmd("-n", l.nsA, "link", "del", "a0"); err != nil {
+		if err := netnstest.IP("-n", l.A, "link", "del", "a0"); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { l.addLink(t) })
+		t.Cleanup(func() { l.AddLink(t) })
 		start := time.Now()
 		calls := 0
 		for {
@@ -723,11 +596,11 @@ func TestLiveInterfaceRemoved(t *testing.T) {
 func TestLiveLinkDownUp(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, false, func(t *testing.T, method string) {
-		src, err := openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
+		src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ipCmd("-n", l.nsB, "link", "set", "b0", "down"); err != nil {
+		if err := netnstest.IP("-n", l.B, "link", "set", "b0", "down"); err != nil {
 			t.Fatal(err)
 		}
 		// Down is not gone: timeouts at the usual pace, no spinning.
@@ -740,11 +613,11 @@ func TestLiveLinkDownUp(t *testing.T) {
 		if max := int(time.Second/PollInterval) + 2; calls > max {
 			t.Errorf("%d calls to Next in 1s on a down interface; want at most %d (one per PollInterval)", calls, max)
 		}
-		if err := ipCmd("-n", l.nsB, "link", "set", "b0", "up"); err != nil {
+		if err := netnstest.IP("-n", l.B, "link", "set", "b0", "up"); err != nil {
 			t.Fatal(err)
 		}
-		waitLowerUp(t, l.nsA, "a0")
-		waitLowerUp(t, l.nsB, "b0")
+		netnstest.WaitCarrier(t, l.A, "a0")
+		netnstest.WaitCarrier(t, l.B, "b0")
 		if method == MethodAFPacket {
 			// The AF_PACKET socket keeps reporting the error of the down
 			// event: once the link is back the source asks for a reopen
@@ -760,7 +633,7 @@ func TestLiveLinkDownUp(t *testing.T) {
 			}
 			t.Logf("after %v: %v", time.Since(start), err)
 			src.Close()
-			if src, err = openIn(t, l.nsB, LiveConfig{Interface: "b0", Method: method, Snaplen: 256}); err != nil {
+			if src, err = openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Snaplen: 256}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 // rec is one packet of a generated capture, decoded by the exporter's
@@ -107,28 +108,11 @@ func generateWindows(t testing.TB, s Scenario) ([]*features.Window, []Label) {
 
 func aggregate(t testing.TB, in io.Reader) []*features.Window {
 	t.Helper()
-	r, err := pcapfile.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := decode.NewDecoder()
 	var ws []*features.Window
 	agg := features.NewAggregator(features.DefaultConfig(), "synth", func(w *features.Window) { ws = append(ws, w) })
-	var info decode.PacketInfo
-	for {
-		p, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
-		if d.Decode(p.LinkType, p.Data, &info) {
-			agg.Add(&info)
-		}
+	if err := testpcap.Aggregate(in, agg); err != nil {
+		t.Fatal(err)
 	}
-	agg.Flush()
 	return ws
 }
 

@@ -1,4 +1,5 @@
-// Package testpcap writes synthetic captures for benchmarks and tests.
+// Package testpcap writes synthetic captures for benchmarks and tests, and
+// runs captures through the feature stage.
 package testpcap
 
 import (

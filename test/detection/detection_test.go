@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/detector/synth"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 // windows streams a scenario through the synthesizer, the capture reader,
@@ -30,27 +29,9 @@ func windows(t *testing.T, s synth.Scenario, fn func(*features.Window)) []synth.
 		pw.CloseWithError(err)
 		labels <- l
 	}()
-	r, err := pcapfile.NewReader(pr)
-	if err != nil {
+	if err := testpcap.Aggregate(pr, features.NewAggregator(features.DefaultConfig(), "synth", fn)); err != nil {
 		t.Fatal(err)
 	}
-	d := decode.NewDecoder()
-	agg := features.NewAggregator(features.DefaultConfig(), "synth", fn)
-	var info decode.PacketInfo
-	for {
-		p, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
-		if d.Decode(p.LinkType, p.Data, &info) {
-			agg.Add(&info)
-		}
-	}
-	agg.Flush()
 	return <-labels
 }
 

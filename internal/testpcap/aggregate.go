@@ -1,0 +1,44 @@
+package testpcap
+
+import (
+	"io"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// Aggregate reads the capture in r to its end through the exporter's
+// reader and decoder into agg, in batches as the pipeline feeds it, and
+// flushes agg's last window. It returns the reader's error, or nil at a
+// clean end; packets read before an error are aggregated.
+func Aggregate(r io.Reader, agg *features.Aggregator) error {
+	pr, err := pcapfile.NewReader(r)
+	if err != nil {
+		return err
+	}
+	d := decode.NewDecoder()
+	batch := make([]decode.PacketInfo, 0, 256)
+	for {
+		p, err := pr.Next()
+		if err != nil {
+			agg.AddBatch(batch)
+			agg.Flush()
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		batch = batch[:len(batch)+1]
+		info := &batch[len(batch)-1]
+		info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
+		if !d.Decode(p.LinkType, p.Data, info) {
+			batch = batch[:len(batch)-1] // an unsupported link type
+			continue
+		}
+		if len(batch) == cap(batch) {
+			agg.AddBatch(batch)
+			batch = batch[:0]
+		}
+	}
+}
