@@ -633,3 +633,51 @@ func TestGapResetsForecaster(t *testing.T) {
 		t.Errorf("after a gap: lstm %g, want %g as without history", got, cold)
 	}
 }
+
+// withWebConnections adds n connection attempts to a web server from src.
+func withWebConnections(w *features.Window, src [16]byte, n float64) *features.Window {
+	f := &w.Features
+	f[features.TCPSyn] += n
+	f[features.TCPSynAck] += n
+	f[features.MaxSourceWebConnections] = math.Max(f[features.MaxSourceWebConnections], n)
+	w.Heavy.WebConnections = append([]features.HeavyHitter{{Addr: src, Count: uint64(n)}}, w.Heavy.WebConnections...)
+	slices.SortStableFunc(w.Heavy.WebConnections, func(a, b features.HeavyHitter) int { return int(b.Count) - int(a.Count) })
+	return w
+}
+
+// A client that polls a web server all day (a monitoring script, a
+// dashboard) opens as many connections in every window as in training:
+// over the whole horizon that is not a slow login guesser. A source that
+// keeps up three times the rate is.
+func TestPollingClientIsNotWebBruteForce(t *testing.T) {
+	g := newGen(21)
+	poller, guesser := lanAddr(7), ip("198.51.100.7")
+	train := make([]*features.Window, 360)
+	for i := range train {
+		train[i] = withWebConnections(g.benign(), poller, g.count(12))
+	}
+	cfg := testConfig()
+	set, err := Train(cfg.Train, vectors(train), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(cfg, "eth0", set)
+	for i := range 3 * cfg.AuthHorizon {
+		v := d.Observe(withWebConnections(g.benign(), poller, g.count(12)))
+		checkVerdict(t, v)
+		if a := attackOf(v.Attacks, BruteForce); a != nil {
+			t.Fatalf("window %d: the polling client is named a brute force: %+v", i, a.Evidence)
+		}
+	}
+	for i := range cfg.AuthHorizon {
+		w := withWebConnections(g.benign(), poller, g.count(12))
+		v := d.Observe(withWebConnections(w, guesser, 36))
+		if a := attackOf(v.Attacks, BruteForce); a != nil {
+			if len(a.Sources) != 1 || a.Sources[0] != guesser {
+				t.Fatalf("window %d: brute force from %v, want the guesser", i, addrs(a.Sources))
+			}
+			return
+		}
+	}
+	t.Errorf("a source at three times the polling rate for %d windows is not named a brute force", cfg.AuthHorizon)
+}

@@ -300,11 +300,12 @@ func halfOpen(in *ruleInput) Evidence {
 
 // webSlowBar is how many web connections one source may open over the
 // recent windows before it looks like a slow guesser: webSlowThreshold,
-// or more where busy clients (polling scripts, browsers) already open
-// that many in training: the trained typical busiest source per window,
-// kept up over most of the horizon.
+// or more where busy clients (polling scripts, browsers) open many in
+// training: twice the trained typical busiest source per window, over
+// the whole horizon. A polling client keeps up its typical rate for the
+// whole horizon, which must not be enough.
 func (in *ruleInput) webSlowBar() float64 {
-	return math.Max(webSlowThreshold, 0.75*float64(in.horizon)*in.s.Typical(int(features.MaxSourceWebConnections)))
+	return math.Max(webSlowThreshold, 2*float64(in.horizon)*in.s.Typical(int(features.MaxSourceWebConnections)))
 }
 
 // synFlooded reports whether a SYN flood was already named.
