@@ -374,32 +374,6 @@ func (r *Reader) read(b []byte) error {
 	return err
 }
 
-// take returns the next n bytes: in place in the read buffer when they are
-// already there, else read into dst, which must hold n. Either way they are
-// valid only until the next read.
-func (r *Reader) take(n int, dst []byte) ([]byte, error) {
-	if r.br.Buffered() >= n {
-		b, _ := r.br.Peek(n)
-		_, _ = r.br.Discard(n) // cannot fail: the bytes are buffered
-		r.pos += int64(n)
-		return b, nil
-	}
-	dst = dst[:n]
-	return dst, r.read(dst)
-}
-
-// takeData returns a packet's n bytes of data, in a record whose rest,
-// from here, is rest bytes long: in place only when the whole rest is
-// buffered, since reading what follows the data (pcapng options and
-// trailer) may refill the buffer, which would overwrite it.
-func (r *Reader) takeData(n, rest int) ([]byte, error) {
-	if r.br.Buffered() >= rest {
-		return r.take(n, nil)
-	}
-	data := r.grow(n)
-	return data, r.read(data)
-}
-
 func (r *Reader) discard(n int) error {
 	d, err := r.br.Discard(n)
 	r.pos += int64(d)
@@ -443,14 +417,12 @@ func (r *Reader) corrupt(format string, args ...any) error {
 func (r *Reader) beginRecord(h []byte) error {
 	r.records++
 	r.recStart = r.pos
-	b, err := r.take(len(h), h)
-	if err != nil {
+	if err := r.read(h); err != nil {
 		if err == io.EOF {
 			return io.EOF
 		}
 		return r.recordErr(err)
 	}
-	copy(h, b) // h stays valid across the reads of the record
 	return nil
 }
 
@@ -471,13 +443,12 @@ func (r *Reader) startPcap() error {
 // time: one look at the buffer instead of two reads. Otherwise it returns
 // false and consumes nothing, and nextPcap reads the record or reports it.
 func (r *Reader) nextPcapBuffered() (Packet, bool) {
-	n := r.br.Buffered()
-	if n < 16 {
+	b := r.buffered(16)
+	if b == nil {
 		return Packet{}, false
 	}
-	b, _ := r.br.Peek(n) // what is buffered: no read
 	capLen := r.u32(b[8:])
-	if capLen > MaxRecordSize || uint64(capLen) > uint64(n-16) {
+	if capLen > MaxRecordSize || uint64(capLen) > uint64(len(b)-16) {
 		return Packet{}, false
 	}
 	rec := 16 + int(capLen)
@@ -512,8 +483,8 @@ func (r *Reader) nextPcap() (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data, err := r.takeData(int(capLen), int(capLen))
-	if err != nil {
+	data := r.grow(int(capLen))
+	if err := r.read(data); err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	return Packet{
@@ -754,8 +725,8 @@ func (r *Reader) readEPB(blen uint32, obsolete bool) (Packet, error) {
 	if msg := r.epbProblem(id, capLen, blen); msg != "" {
 		return Packet{}, r.corrupt("%s", msg)
 	}
-	data, err := r.takeData(int(capLen), int(blen-28))
-	if err != nil {
+	data := r.grow(int(capLen))
+	if err := r.read(data); err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	if err := r.finish(blen-28-capLen, blen); err != nil {
@@ -797,13 +768,12 @@ func (r *Reader) epbPacket(id uint32, units uint64, wire uint32, data []byte) Pa
 // is an enhanced packet block wholly in the read buffer and well formed,
 // is returned in place. Otherwise it returns false and consumes nothing.
 func (r *Reader) nextEPBBuffered() (Packet, bool) {
-	n := r.br.Buffered()
-	if n < 32 {
+	b := r.buffered(32)
+	if b == nil {
 		return Packet{}, false
 	}
-	b, _ := r.br.Peek(n) // what is buffered: no read
 	blen := r.u32(b[4:])
-	if r.u32(b) != blockEPB || blen < 32 || blen%4 != 0 || uint64(blen) > uint64(n) || r.u32(b[blen-4:]) != blen {
+	if r.u32(b) != blockEPB || blen < 32 || blen%4 != 0 || uint64(blen) > uint64(len(b)) || r.u32(b[blen-4:]) != blen {
 		return Packet{}, false
 	}
 	id, capLen := r.u32(b[8:]), r.u32(b[20:])
@@ -814,6 +784,16 @@ func (r *Reader) nextEPBBuffered() (Packet, bool) {
 	p := r.epbPacket(id, units, r.u32(b[24:]), b[28:28+capLen:28+capLen])
 	r.consumed(int(blen))
 	return p, true
+}
+
+// buffered returns what the read buffer holds, without reading, or nil if
+// that is less than min bytes.
+func (r *Reader) buffered(min int) []byte {
+	if r.br.Buffered() < min {
+		return nil
+	}
+	b, _ := r.br.Peek(r.br.Buffered())
+	return b
 }
 
 // consumed accounts a record that a buffered fast path returned.
@@ -844,8 +824,8 @@ func (r *Reader) readSPB(blen uint32) (Packet, error) {
 	if capLen > MaxRecordSize {
 		return Packet{}, r.corrupt("captured length %d exceeds the maximum %d", capLen, MaxRecordSize)
 	}
-	data, err := r.takeData(int(capLen), int(blen-12))
-	if err != nil {
+	data := r.grow(int(capLen))
+	if err := r.read(data); err != nil {
 		return Packet{}, r.recordErr(err)
 	}
 	if err := r.finish(blen-12-capLen, blen); err != nil {
