@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -251,6 +252,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.TCPFlags = tcpFlags(d.tcp.Contents)
 			p.Payload = uint32(len(d.tcp.Payload))
+			p.HTTPMethod = httpMethod(d.tcp.Payload)
 			d.finishL4(p, upper, inner6)
 			return
 		case layers.LayerTypeUDP:
@@ -415,6 +417,87 @@ func (d *Decoder) dns(p *PacketInfo, b []byte) {
 	p.DNSRcode = b[3] & 0x0f
 	p.DNSQueries = binary.BigEndian.Uint16(b[4:6])
 	p.DNSAnswers = binary.BigEndian.Uint16(b[6:8])
+	if p.DNSQueries > 0 && !p.DNSResponse {
+		// The name of a query: an answer repeats it.
+		dnsQuestion(p, b[12:])
+	}
+}
+
+// dnsQuestion reads the first question's name from b, the bytes after
+// the DNS header: its length, longest label, character entropy and type.
+// Tunnels carry data in long, random-looking names. Labels only: a
+// compression pointer or a label running past the capture ends the name,
+// and the type is read only when the whole name was.
+func dnsQuestion(p *PacketInfo, b []byte) {
+	var counts [256]uint8 // at most 255 characters: no overflow
+	n, chars, longest, i := 0, 0, 0, 0
+	complete := false
+	for i < len(b) {
+		l := int(b[i])
+		if l == 0 {
+			complete = true
+			i++
+			break
+		}
+		if l&0xc0 != 0 || i+1+l > len(b) || n+l+1 > 255 {
+			break
+		}
+		for _, c := range b[i+1 : i+1+l] {
+			counts[c]++
+		}
+		if n > 0 {
+			n++ // the dot
+		}
+		n += l
+		chars += l
+		longest = max(longest, l)
+		i += 1 + l
+	}
+	p.DNSNameLen = uint8(n)
+	p.DNSLabelMax = uint8(longest)
+	if chars > 0 {
+		// H = log2(n) - sum(c log2 c)/n over the distinct characters, each
+		// visited once through the name itself: no pass over 256 counts.
+		sum := 0.0
+		for _, c := range b[:i] {
+			if k := counts[c]; k != 0 {
+				sum += xlog2x[k]
+				counts[c] = 0
+			}
+		}
+		// The length bytes were counted as characters of no label: they
+		// are not in counts unless a label holds the same byte value, in
+		// which case the loop above took that character's count once.
+		h := math.Log2(float64(chars)) - sum/float64(chars)
+		p.DNSNameEntropy = uint8(math.Round(max(h, 0) * 16))
+	}
+	if complete && i+2 <= len(b) {
+		p.DNSQType = binary.BigEndian.Uint16(b[i : i+2])
+	}
+}
+
+// xlog2x[k] is k*log2(k).
+var xlog2x = func() (t [256]float64) {
+	for k := 1; k < 256; k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return t
+}()
+
+// httpMethod recognises the method an HTTP/1 request starts with.
+func httpMethod(b []byte) HTTPMethod {
+	if len(b) < 4 {
+		return HTTPNone
+	}
+	switch string(b[:4]) {
+	case "GET ":
+		return HTTPGet
+	case "POST":
+		return HTTPPost
+	case "HEAD", "PUT ", "DELE", "OPTI", "PATC", "CONN":
+		return HTTPOther
+	}
+	return HTTPNone
 }
 
 // tcpFlags returns the 8 classic flag bits from a TCP header.

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -219,7 +220,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 	tcpSYNv6 := PacketInfo{L3: L3IPv6, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v6a, Dst: v6b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn}
 	ip6TCP := frame(tb, ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
 	dnsQueryV6 := PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6a, Dst: v6b, SrcPort: 5353, DstPort: 53,
-		Payload: uint32(len(query)), DNS: true, DNSQueries: 1}
+		Payload: uint32(len(query)), DNS: true, DNSQueries: 1, DNSNameLen: 11, DNSLabelMax: 7, DNSNameEntropy: 47, DNSQType: 1}
 
 	return []decodeCase{
 		{
@@ -648,4 +649,69 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+}
+
+// TestDNSQuestion checks the name statistics a DNS tunnel shows in: long,
+// random-looking labels.
+func TestDNSQuestion(t *testing.T) {
+	name := func(labels ...string) []byte {
+		var b []byte
+		for _, l := range labels {
+			b = append(b, byte(len(l)))
+			b = append(b, l...)
+		}
+		return append(b, 0, 0, 16, 0, 1) // end, type TXT, class IN
+	}
+	tunnel := "mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpjqwe3dfmzxw2"
+	cases := []struct {
+		name                         string
+		b                            []byte
+		length, longest, entropy16x1 int
+		qtype                        uint16
+	}{
+		{"one label", name("aaaa"), 4, 4, 0, 16},
+		{"two labels", name("ab", "ab"), 5, 2, 16, 16},
+		{"base32 tunnel", name(tunnel, "t", "example", "net"), len(tunnel) + 14, len(tunnel), -1, 16},
+		{"root", []byte{0, 0, 1, 0, 1}, 0, 0, 0, 1},
+		{"cut by the snaplen", name("abcdefgh", "example")[:6], 0, 0, 0, 0},
+		{"compression pointer", []byte{3, 'w', 'w', 'w', 0xc0, 12}, 3, 3, 0, 0},
+		{"empty", nil, 0, 0, 0, 0},
+	}
+	for _, c := range cases {
+		var p PacketInfo
+		dnsQuestion(&p, c.b)
+		if int(p.DNSNameLen) != c.length || int(p.DNSLabelMax) != c.longest || p.DNSQType != c.qtype {
+			t.Errorf("%s: length %d longest %d type %d, want %d %d %d", c.name, p.DNSNameLen, p.DNSLabelMax, p.DNSQType, c.length, c.longest, c.qtype)
+		}
+		switch {
+		case c.entropy16x1 >= 0 && int(p.DNSNameEntropy) != c.entropy16x1:
+			t.Errorf("%s: entropy %d/16 bits, want %d", c.name, p.DNSNameEntropy, c.entropy16x1)
+		case c.entropy16x1 < 0 && p.DNSNameEntropy < 4*16:
+			t.Errorf("%s: entropy %d/16 bits, want at least 4 bits per character", c.name, p.DNSNameEntropy)
+		}
+	}
+	// A hostile name of 64 labels of 63 bytes stops at 255 characters:
+	// the counters never overflow.
+	var long []byte
+	for range 64 {
+		long = append(long, 63)
+		long = append(long, bytes.Repeat([]byte{'x'}, 63)...)
+	}
+	var p PacketInfo
+	dnsQuestion(&p, append(long, 0))
+	if p.DNSNameLen != 255 || p.DNSLabelMax != 63 {
+		t.Errorf("hostile name: length %d longest %d", p.DNSNameLen, p.DNSLabelMax)
+	}
+}
+
+func TestHTTPMethod(t *testing.T) {
+	for in, want := range map[string]HTTPMethod{
+		"GET / HTTP/1.1\r\n": HTTPGet, "POST /login HTTP/1.1": HTTPPost, "HEAD / HTTP/1.0": HTTPOther,
+		"PUT /x": HTTPOther, "DELETE /x": HTTPOther, "SSH-2.0-OpenSSH": HTTPNone, "GE": HTTPNone, "": HTTPNone,
+		"\x16\x03\x01\x02\x00": HTTPNone, "get / HTTP/1.1": HTTPNone,
+	} {
+		if got := httpMethod([]byte(in)); got != want {
+			t.Errorf("httpMethod(%q) = %d, want %d", in, got, want)
+		}
+	}
 }

@@ -129,7 +129,29 @@ type PacketInfo struct {
 	DNSRcode    uint8
 	DNSAnswers  uint16
 	DNSQueries  uint16
+	// The first question's name of a query, as far as the capture holds it: its
+	// length in characters (dots included), its longest label, its
+	// Shannon entropy in sixteenths of a bit per character, and its type.
+	DNSNameLen     uint8
+	DNSLabelMax    uint8
+	DNSNameEntropy uint8
+	DNSQType       uint16
+
+	// HTTPMethod is the request method a TCP payload starts with.
+	HTTPMethod HTTPMethod
 }
+
+// HTTPMethod is the method of an HTTP/1 request seen at the start of a
+// TCP payload.
+type HTTPMethod uint8
+
+// The methods told apart: a login form is posted, a page is got.
+const (
+	HTTPNone HTTPMethod = iota
+	HTTPGet
+	HTTPPost
+	HTTPOther // HEAD, PUT, DELETE, OPTIONS, PATCH, CONNECT
+)
 
 // IsIP reports whether the packet had an IPv4 or IPv6 header.
 func (p *PacketInfo) IsIP() bool { return p.L3 == L3IPv4 || p.L3 == L3IPv6 }

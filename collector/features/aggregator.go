@@ -18,6 +18,10 @@ type Config struct {
 	FlowActive  time.Duration // a flow older than this ends
 	TopK        int           // top sources and destinations by bytes; 0 disables
 	MaxGapFills int           // empty windows emitted for a gap before skipping ahead
+	// Horizon is how many windows first contacts are remembered over (a
+	// service contacted again within it is not new), and how long an
+	// address's ARP owner may stay silent and keep it.
+	Horizon int
 }
 
 // DefaultConfig returns the defaults the exporter's flags use.
@@ -28,6 +32,7 @@ func DefaultConfig() Config {
 		FlowIdle:    30 * time.Second,
 		FlowActive:  5 * time.Minute,
 		MaxGapFills: 360,
+		Horizon:     30,
 	}
 }
 
@@ -39,6 +44,7 @@ const (
 	hllPrecision   = 14      // 16 KiB each, standard error 0.8%
 	entropyBuckets = 4096    // address entropy saturates near 12 bits
 	fanoutBits     = 1 << 22 // 512 KiB per Bloom filter: about 2.5% false positives at 500k pairs
+	contactBits    = 1 << 23
 	fanoutK        = 4
 	heavyK         = 16 // heavy-hitter slots per summary
 	// filterWidth counters per row admit new keys into the summaries: a
@@ -87,8 +93,14 @@ type Window struct {
 	TopDests   []TopEntry
 	// Heavy hitters of the window, always kept (at most HeavyReported
 	// each): the addresses behind a scan, a flood or a brute force.
-	Heavy   Heavy
-	Partial bool // closed early: end of a capture file, or the clock went back
+	Heavy Heavy
+	// Behaviour is what hosts did, connection by connection.
+	Behaviour Behaviour
+	// Partial is set when the capture saw only part of the window's span
+	// (it started or stopped inside it, the source was down, the file
+	// ended, the clock went back): Seconds is the part it saw, and the
+	// rates are over that part.
+	Partial bool
 }
 
 // Counters are cumulative since the aggregator started.
@@ -106,6 +118,10 @@ type Counters struct {
 	Windows     uint64 // windows closed
 	GapSkipped  uint64 // empty windows not emitted because a gap was too long
 	ClockResets uint64 // times the packet clock jumped back by more than a window
+	// BehaviourDropped counts connection events lost because a behaviour
+	// table was full, by table.
+	BehaviourDropped BehaviourDrops
+	ARPReplaced      uint64 // ARP owner slots taken over by another address
 }
 
 // windowState is the per-window accumulation, reset at each window.
@@ -129,6 +145,13 @@ type windowState struct {
 	frags               uint64
 	arpReq, arpRep      uint64
 	arpConflicts        uint64
+	established         uint64 // TCP handshakes completed
+	refused, unanswered uint64 // attempts refused, unanswered
+	httpRequests        uint64
+	dnsNames            uint64 // queries whose name was read
+	dnsNameLen          uint64
+	dnsNameEntropy      uint64 // sixteenths of a bit per character, summed
+	dnsTunnel           uint64
 	reflResp, reflReq   uint64
 	auth                uint64
 	ipPackets           uint64
@@ -160,8 +183,21 @@ type Aggregator struct {
 	authSources, webSources *sketch.SpaceSaving
 	topSrc, topDst          *sketch.SpaceSaving
 	arp                     arpTable
+	arpClaims               []ARPClaim // this window's conflicting claims
 	flows                   *flowTable
 	scratch                 []sketch.Entry
+
+	bh             *behaviour
+	contacts       rotatingBloom // first contacts with hosts and services
+	horizonWindows int           // windows since the contact filters rotated
+	seq            uint32        // windows closed: the behaviour tables' generation
+	visit          func(i int, now int64)
+
+	// Coverage: the capture saw the current window from coverFrom on
+	// (when up), plus covered nanoseconds before a stop.
+	up        bool
+	coverFrom int64
+	covered   int64
 
 	hashes [batchMax]packetHashes // AddBatch's per-packet hashes
 	sink   uint64                 // keeps AddBatch's reads from being optimised away
@@ -199,6 +235,9 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 	if cfg.MaxGapFills <= 0 {
 		cfg.MaxGapFills = def.MaxGapFills
 	}
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = def.Horizon
+	}
 	cfg.TopK = min(max(cfg.TopK, 0), MaxTopK)
 	a := &Aggregator{
 		cfg:         cfg,
@@ -221,7 +260,14 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		webSources:  sketch.NewFilteredSpaceSaving(heavyK, filterWidth),
 		flows:       newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
 		scratch:     make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
+		bh:          newBehaviour(),
+		// 8 Mbit (1 MiB) each: under 0.1% false positives at 200k first
+		// contacts (hosts and services) a horizon.
+		contacts: newRotatingBloom(contactBits),
 	}
+	a.flows.finish = a.finishFlow
+	a.visit = a.visitFlow
+	a.arp.ownerTimeout = int64(cfg.Horizon) * int64(cfg.Window)
 	if cfg.TopK > 0 {
 		// A few spare slots make the reported top-k more accurate.
 		a.topSrc = sketch.NewSpaceSaving(cfg.TopK * 2)
@@ -241,6 +287,7 @@ func (a *Aggregator) Counters() Counters {
 	c.SizeCounts = append([]uint64(nil), a.counters.SizeCounts...)
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
+	c.ARPReplaced = a.arp.replaced
 	return c
 }
 
@@ -251,6 +298,7 @@ func (a *Aggregator) CountersInto(c *Counters) {
 	c.SizeCounts = append(sizes[:0], a.counters.SizeCounts...)
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
+	c.ARPReplaced = a.arp.replaced
 }
 
 // Add accounts one decoded packet.
@@ -325,9 +373,7 @@ func prepare(p *decode.PacketInfo, h *packetHashes) {
 func (a *Aggregator) add(p *decode.PacketInfo, h *packetHashes) {
 	t := p.Time
 	if !a.started {
-		a.started = true
-		a.start = floorDiv(t, a.length) * a.length
-		a.w.sec = floorDiv(t, int64(time.Second))
+		a.begin(t)
 	}
 	switch {
 	case t >= a.start+a.length:
@@ -338,28 +384,68 @@ func (a *Aggregator) add(p *decode.PacketInfo, h *packetHashes) {
 		// past into the current window. The flows end too: they were last
 		// seen after the new time, so they would never time out, and a
 		// replay would find its own flows already open.
-		a.flows.endAll()
-		a.closeWindow(true) // it ends early: divide by the time it covered
+		a.flows.endAll(a.lastTime)
+		a.closeWindow(a.lastTime) // it ends early: divide by the time it covered
 		a.counters.ClockResets++
-		a.start = floorDiv(t, a.length) * a.length
-		a.w.sec = floorDiv(t, int64(time.Second))
-		a.havePacket = false
+		// First contacts start over too: the same traffic again is as
+		// new as it was the first time.
+		a.contacts.reset()
+		a.horizonWindows = 0
+		a.begin(t)
 	}
 	a.account(p, h)
 }
 
+// begin starts the windows and the capture's coverage at t: a window
+// starts on the grid, the coverage where the capture does.
+func (a *Aggregator) begin(t int64) {
+	a.started = true
+	a.start = floorDiv(t, a.length) * a.length
+	a.w.sec = floorDiv(t, int64(time.Second))
+	a.havePacket = false
+	a.up, a.coverFrom, a.covered = true, t, 0
+}
+
 // Advance closes every window that ended before now (packet clock, Unix
-// nanoseconds). It lets quiet links report zero windows.
+// nanoseconds). It lets quiet links report zero windows. The first call
+// starts the coverage: a live source opened at now.
 func (a *Aggregator) Advance(now int64) {
 	if !a.started {
-		a.started = true
-		a.start = floorDiv(now, a.length) * a.length
-		a.w.sec = floorDiv(now, int64(time.Second))
+		a.begin(now)
 		return
 	}
 	if now >= a.start+a.length {
 		a.advanceTo(now)
 	}
+}
+
+// SourceDown says the capture stopped seeing the link at now (an interface
+// went away, capture was paused): the windows until SourceUp saw nothing
+// and are partial, not quiet.
+func (a *Aggregator) SourceDown(now int64) {
+	if !a.started || !a.up {
+		return
+	}
+	if now >= a.start+a.length {
+		a.advanceTo(now)
+	}
+	a.covered += max(0, now-max(a.coverFrom, a.start))
+	a.up = false
+}
+
+// SourceUp says the capture sees the link again from now on.
+func (a *Aggregator) SourceUp(now int64) {
+	if !a.started {
+		a.begin(now)
+		return
+	}
+	if a.up {
+		return
+	}
+	if now >= a.start+a.length {
+		a.advanceTo(now)
+	}
+	a.up, a.coverFrom = true, now
 }
 
 // Flush closes the current window even though it is not over, as at the
@@ -368,14 +454,15 @@ func (a *Aggregator) Flush() {
 	if !a.started || (a.w.packets == 0 && !a.havePacket) {
 		return
 	}
-	a.closeWindow(true)
+	a.closeWindow(a.lastTime)
 	a.start += a.length
 	a.havePacket = false
+	a.coverFrom = a.start
 }
 
 // advanceTo closes the current window and the empty ones up to t.
 func (a *Aggregator) advanceTo(t int64) {
-	a.closeWindow(false)
+	a.closeWindow(a.start + a.length)
 	a.start += a.length
 	a.havePacket = false
 	gaps := (t - a.start) / a.length
@@ -384,12 +471,13 @@ func (a *Aggregator) advanceTo(t int64) {
 	}
 	fill := min(gaps, int64(a.cfg.MaxGapFills))
 	for range fill {
-		a.closeWindow(false)
+		a.closeWindow(a.start + a.length)
 		a.start += a.length
 	}
 	if skipped := gaps - fill; skipped > 0 {
 		a.counters.GapSkipped += uint64(skipped)
 		a.start += skipped * a.length
+		a.coverFrom = max(a.coverFrom, a.start)
 	}
 }
 
@@ -476,15 +564,7 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 			w.reflReq += size
 		}
 	case decode.ProtoARP:
-		switch p.ARPOp {
-		case 1:
-			w.arpReq++
-		case 2:
-			w.arpRep++
-		}
-		if a.arp.claim(p.Src, p.SrcMAC) {
-			w.arpConflicts++
-		}
+		a.arpPacket(p)
 	}
 	if p.DNS {
 		if p.DNSResponse {
@@ -495,6 +575,14 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 			}
 		} else {
 			w.dnsQ++
+			if p.DNSNameLen > 0 {
+				w.dnsNames++
+				w.dnsNameLen += uint64(p.DNSNameLen)
+				w.dnsNameEntropy += uint64(p.DNSNameEntropy)
+				if tunnelLike(p) {
+					w.dnsTunnel++
+				}
+			}
 		}
 	}
 
@@ -529,8 +617,46 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 	}
 	if p.IsIP() {
 		w.ipPackets++
-		a.flows.update(p, h.flow, h.fromA)
+		a.track(p, h)
 		a.connHLL.Add(h.flow)
+	}
+}
+
+// arpPacket counts an ARP packet: requests and who answers them (an ARP
+// sweep asks for many addresses and hears few answers), and the sender's
+// claim on its address (a second MAC claiming an address whose owner is
+// still heard from is ARP spoofing).
+func (a *Aggregator) arpPacket(p *decode.PacketInfo) {
+	w := &a.w
+	switch p.ARPOp {
+	case 1:
+		w.arpReq++
+		if h, _ := contactKeys(p.Src, p.Dst, 0, decode.ProtoARP); p.Dst != p.Src && !a.contacts.testAndAdd(h^0xa0761d6478bd642f) {
+			if hs := a.bh.host(p.Src); hs != nil {
+				hs.ARPRequests++
+			}
+		}
+	case 2:
+		w.arpRep++
+		if hs := a.bh.host(p.Dst); hs != nil && p.Dst != ([16]byte{}) {
+			hs.ARPAnswered++
+		}
+	}
+	owner, ownerLast, conflict := a.arp.claim(p.Src, p.SrcMAC, p.Time)
+	if !conflict {
+		return
+	}
+	w.arpConflicts++
+	for i := range a.arpClaims {
+		c := &a.arpClaims[i]
+		if c.IP == p.Src && c.Claimant == p.SrcMAC {
+			c.Claims++
+			c.OwnerLast = ownerLast
+			return
+		}
+	}
+	if len(a.arpClaims) < MaxARPReported {
+		a.arpClaims = append(a.arpClaims, ARPClaim{IP: p.Src, Owner: owner, Claimant: p.SrcMAC, Claims: 1, OwnerLast: ownerLast})
 	}
 }
 
@@ -543,24 +669,31 @@ func (a *Aggregator) closeSecond() {
 }
 
 // closeWindow computes the feature vector, emits it and resets the state.
-func (a *Aggregator) closeWindow(partial bool) {
+// The capture saw the window until upTo (its end, unless it closes early)
+// from where its coverage began.
+func (a *Aggregator) closeWindow(upTo int64) {
 	a.closeSecond()
 	end := a.start + a.length
-	a.flows.expire(end)
-	secs := float64(a.length) / 1e9
-	if partial {
-		secs = max(float64(a.lastTime-a.start)/1e9, 1)
-		secs = min(secs, float64(a.length)/1e9)
+	upTo = min(upTo, end)
+	a.flows.expire(upTo, a.visit)
+	covered := a.covered
+	if a.up {
+		covered += max(0, upTo-max(a.coverFrom, a.start))
 	}
+	covered = min(covered, a.length)
+	// Rates over the part the capture saw, at least a second of it: a
+	// sliver must not turn one packet into a flood.
+	secs := max(float64(covered)/1e9, 1)
+	secs = min(secs, float64(a.length)/1e9)
 	w := &a.w
 	win := &Window{
 		Interface: a.iface,
 		Start:     a.start,
 		End:       end,
-		Seconds:   secs,
+		Seconds:   float64(covered) / 1e9,
 		Packets:   w.proto,
 		Bytes:     w.protoBytes,
-		Partial:   partial,
+		Partial:   covered < a.length,
 	}
 	f := &win.Features
 	n := float64(w.packets)
@@ -629,6 +762,7 @@ func (a *Aggregator) closeWindow(partial bool) {
 	f[MaxSourceWebConnections] = float64(a.topLowerBound(a.webSources))
 	f[HTTPIdleConnections] = float64(a.flows.idleHTTP)
 	f[ARPAddressConflicts] = float64(w.arpConflicts)
+	a.behaviourFeatures(f)
 	if total := a.dstPackets.Total(); total > 0 {
 		f[TopDestinationShare] = float64(a.topLowerBound(a.dstPackets)) / float64(total)
 	}
@@ -644,9 +778,23 @@ func (a *Aggregator) closeWindow(partial bool) {
 		win.TopSources = a.top(a.topSrc)
 		win.TopDests = a.top(a.topDst)
 	}
+	a.bh.emit(&win.Behaviour)
+	win.Behaviour.ARP = slices.Clone(a.arpClaims)
+	d := &a.counters.BehaviourDropped
+	d.Pairs += win.Behaviour.Dropped.Pairs
+	d.Services += win.Behaviour.Dropped.Services
+	d.Hosts += win.Behaviour.Dropped.Hosts
 
 	a.counters.Windows++
 	a.reset()
+	if a.horizonWindows++; a.horizonWindows >= a.cfg.Horizon {
+		a.horizonWindows = 0
+		a.contacts.rotate()
+	}
+	a.covered = 0
+	if a.up {
+		a.coverFrom = end
+	}
 	if a.emit != nil {
 		a.emit(win)
 	}
@@ -713,6 +861,9 @@ func (a *Aggregator) reset() {
 		a.topDst.Reset()
 	}
 	a.flows.resetWindow()
+	a.bh.reset()
+	a.seq++ // the flows' cached table slots are stale
+	a.arpClaims = a.arpClaims[:0]
 }
 
 // initiates reports whether a packet asks rather than answers: fan-out

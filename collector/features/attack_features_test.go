@@ -2,6 +2,7 @@ package features
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -91,8 +92,14 @@ func TestAttackFeatures(t *testing.T) {
 		}
 		pkts := []decode.PacketInfo{gw(at(0), 1), gw(at(1), 1), gw(at(2), 0x66), gw(at(3), 1), gw(at(4), 0x66)}
 		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
-		if got := wins[0].Features[ARPAddressConflicts]; got != 3 {
-			t.Errorf("ARP conflicts %v, want 3 (each change of MAC for 10.0.0.1)", got)
+		// The owner is the first MAC heard, 02:..:01: its own claim at 3 s
+		// is no conflict, the other MAC's two are.
+		if got := wins[0].Features[ARPAddressConflicts]; got != 2 {
+			t.Errorf("ARP conflicts %v, want 2 (the second MAC's claims on 10.0.0.1)", got)
+		}
+		want := []ARPClaim{{IP: addr("10.0.0.1"), Owner: [6]byte{2, 0, 0, 0, 0, 1}, Claimant: [6]byte{2, 0, 0, 0, 0, 0x66}, Claims: 2, OwnerLast: at(3)}}
+		if got := wins[0].Behaviour.ARP; !reflect.DeepEqual(got, want) {
+			t.Errorf("ARP claims %+v, want %+v", got, want)
 		}
 	})
 	t.Run("port scan heavy hitter", func(t *testing.T) {

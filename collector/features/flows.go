@@ -17,23 +17,55 @@ const flowBucket = 4
 // by the 64-bit hash of its 5-tuple alone: a packet is mistaken for
 // another flow of its bucket with odds of 2^-48 (once in three years at
 // 3 million packets/s), and a crafted collision only merges the
-// attacker's own flows. Without addresses a slot takes 32 bytes and a
-// bucket two cache lines, all that a lookup reads.
+// attacker's own flows. Its endpoints live apart, in flowEnds, read only
+// when a connection's outcome is decided: a lookup reads the slots only.
 type flowSlot struct {
-	hash    uint64 // 0 marks an empty slot
-	last    int64  // Unix nanoseconds of the last packet
-	first   int64  // and of the first
-	packets uint32
-	state   uint8 // flowFin* and flowRst bits
-	web     bool  // TCP to or from a web port
-	_       [2]byte
+	hash   uint64 // 0 marks an empty slot
+	last   int64  // Unix nanoseconds of the last packet
+	first  int64  // and of the first
+	pktsI  uint32 // packets from the initiator
+	pktsR  uint32 // packets from the responder
+	bytesI uint32 // bytes on the wire from the initiator, saturating
+	bytesR uint32
+	state  uint16 // st* bits
+	_      [6]byte
 }
 
-// flow states.
+// flowEnds are a flow's endpoints, initiator first, and where its
+// counters sit in the current window's behaviour tables.
+type flowEnds struct {
+	init, resp   [16]byte
+	iport, rport uint16
+	proto        decode.Protocol
+	web          bool // TCP to a web port
+	// Slots of the flow's pair, service, host-wide service and initiator
+	// in the behaviour tables of window seq: notLooked, or noRoom.
+	seq                  uint32
+	pair, svc, all, host int32
+	_                    [4]byte
+}
+
+// Cached slot values in flowEnds.
 const (
-	flowFinA uint8 = 1 << iota
-	flowFinB
-	flowRst
+	notLooked = -2
+	noRoom    = -1
+)
+
+// Connection state bits.
+const (
+	stInitA       uint16 = 1 << iota // the initiator is endpoint A of the flow key
+	stAttempt                        // the initiator opened it where we saw it: an attempt was counted
+	stSynAck                         // the responder sent a SYN-ACK
+	stEst                            // established: handshake completed, or answered
+	stDecided                        // the attempt's outcome was counted
+	stFinI                           // FIN from the initiator
+	stFinR                           // FIN from the responder
+	stRst                            // reset
+	stEnded                          // the session's end was counted
+	stFirstPort                      // the attempt was a first contact with the service
+	stReqOpen                        // initiator data not answered yet: a request under way
+	stUnsolicited                    // it began with an answer nobody asked for
+	stMid                            // it began mid-connection, or with a probe without SYN
 )
 
 // FlowStats are the flow table's counters, cumulative over its life.
@@ -46,12 +78,18 @@ type FlowStats struct {
 // flowTable is a fixed-size, bucketed hash table of flows.
 type flowTable struct {
 	slots  []flowSlot
+	ends   []flowEnds
 	mask   uint64 // bucket count - 1
 	idle   int64
 	active int64
 	used   int // occupied slots
 
 	stats FlowStats
+
+	// finish is called with a flow about to leave the table, to count
+	// what it has not counted yet (an unanswered attempt, a session's
+	// end).
+	finish func(i int, now int64)
 
 	idleHTTP uint64 // slow, long-lived web connections at the last expire
 
@@ -68,6 +106,7 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 	}
 	return &flowTable{
 		slots:  make([]flowSlot, buckets*flowBucket),
+		ends:   make([]flowEnds, buckets*flowBucket),
 		mask:   uint64(buckets - 1),
 		idle:   idle,
 		active: active,
@@ -102,31 +141,29 @@ func hashFlow(ha, hb uint64, ap, bp uint16, proto uint8) uint64 {
 	return h
 }
 
-// bucket returns the slots of hash's bucket.
-func (t *flowTable) bucket(h uint64) []flowSlot {
-	base := int(h&t.mask) * flowBucket
-	return t.slots[base : base+flowBucket]
+// bucket returns the index of hash's first slot.
+func (t *flowTable) bucket(h uint64) int {
+	return int(h&t.mask) * flowBucket
 }
 
-// touch reads both cache lines of hash's bucket and returns a word of
-// them; see Aggregator.AddBatch.
+// touch reads the cache lines of hash's bucket (4 slots of 48 bytes: three
+// lines) and returns a word of them; see Aggregator.AddBatch.
 func (t *flowTable) touch(h uint64) uint64 {
-	b := t.bucket(h)
-	return b[0].hash ^ b[flowBucket/2].hash
+	b := t.slots[t.bucket(h):]
+	return b[0].hash ^ b[2].hash ^ b[3].hash
 }
 
-// update records one IP packet of the flow whose key (flowKey) hashes to h.
-func (t *flowTable) update(p *decode.PacketInfo, h uint64, fromA bool) {
-	b := t.bucket(h)
+// lookup returns the slot of the flow whose key hashes to h, and whether
+// it is new. A new flow takes an empty slot or evicts the least recently
+// seen flow of its bucket; the caller fills it in.
+func (t *flowTable) lookup(h uint64, now int64) (int, bool) {
+	base := t.bucket(h)
+	b := t.slots[base : base+flowBucket]
 	for i := range b {
-		if f := &b[i]; f.hash == h {
-			f.last = max(f.last, p.Time)
-			f.packets++
-			f.state |= tcpState(p, fromA)
-			return
+		if b[i].hash == h {
+			return base + i, false
 		}
 	}
-	// A new flow: take an empty slot, or evict the least recently seen.
 	victim := -1
 	for i := range b {
 		if b[i].hash == 0 {
@@ -137,74 +174,59 @@ func (t *flowTable) update(p *decode.PacketInfo, h uint64, fromA bool) {
 			victim = i
 		}
 	}
-	f := &b[victim]
-	if f.hash != 0 {
+	i := base + victim
+	if b[victim].hash != 0 {
 		t.stats.Evicted++
-		t.end(f)
+		t.end(i, now)
 	} else {
 		t.used++
 	}
-	*f = flowSlot{
-		hash:    h,
-		last:    p.Time,
-		first:   p.Time,
-		packets: 1,
-		state:   tcpState(p, fromA),
-		web:     p.Proto == decode.ProtoTCP && (webPorts.has(p.SrcPort) || webPorts.has(p.DstPort)),
-	}
 	t.stats.Created++
 	t.created++
+	return i, true
 }
 
-func tcpState(p *decode.PacketInfo, fromA bool) uint8 {
-	if p.Proto != decode.ProtoTCP {
-		return 0
+// end takes flow i out of the table.
+func (t *flowTable) end(i int, now int64) {
+	f := &t.slots[i]
+	if t.finish != nil {
+		t.finish(i, now)
 	}
-	var s uint8
-	if p.TCPFlags&decode.TCPRst != 0 {
-		s |= flowRst
-	}
-	if p.TCPFlags&decode.TCPFin != 0 {
-		if fromA {
-			s |= flowFinA
-		} else {
-			s |= flowFinB
-		}
-	}
-	return s
-}
-
-func (t *flowTable) end(f *flowSlot) {
 	t.stats.Ended++
 	t.endedCount++
 	t.endedNanos += f.last - f.first
 	f.hash = 0
 }
 
-// expire ends the flows that are idle, too old, or closed, as of now.
-// It also counts the open web connections that are old and nearly idle,
-// the mark of slowloris: at least idleHTTPAge old, under one packet per
-// second on average.
-func (t *flowTable) expire(now int64) {
+// expire ends the flows that are idle, too old, or closed, as of now, and
+// calls each open flow's visit: the aggregator decides unanswered
+// attempts and counts held connections there. It also counts the open web
+// connections that are old and nearly idle, the mark of slowloris: at
+// least idleHTTPAge old, under one packet per second on average.
+func (t *flowTable) expire(now int64, visit func(i int, now int64)) {
 	t.idleHTTP = 0
 	for i := range t.slots {
 		f := &t.slots[i]
 		if f.hash == 0 {
 			continue
 		}
-		closed := f.state&flowRst != 0 || f.state&(flowFinA|flowFinB) == flowFinA|flowFinB
+		closed := f.state&stRst != 0 || f.state&(stFinI|stFinR) == stFinI|stFinR
 		age := now - f.first
+		packets := uint64(f.pktsI) + uint64(f.pktsR)
 		// A flow of one or two packets (an unanswered SYN, a probe, a
 		// spoofed flood packet) ends after embryonicIdle: a flood's debris
 		// must not fill the table and the active-flow count for the whole
 		// idle timeout after the flood.
 		idle := now - f.last
-		if closed || idle >= t.idle || age >= t.active || (f.packets <= 2 && idle >= embryonicIdle) {
-			t.end(f)
+		if closed || idle >= t.idle || age >= t.active || (packets <= 2 && idle >= embryonicIdle) {
+			t.end(i, now)
 			t.used--
 			continue
 		}
-		if f.web && age >= idleHTTPAge && uint64(f.packets)*1e9 < uint64(age) {
+		if visit != nil {
+			visit(i, now)
+		}
+		if t.ends[i].web && age >= idleHTTPAge && packets*1e9 < uint64(age) {
 			t.idleHTTP++
 		}
 	}
@@ -219,10 +241,10 @@ const idleHTTPAge = int64(10 * time.Second)
 var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 
 // endAll ends every flow, as when the packet clock starts over.
-func (t *flowTable) endAll() {
+func (t *flowTable) endAll(now int64) {
 	for i := range t.slots {
 		if t.slots[i].hash != 0 {
-			t.end(&t.slots[i])
+			t.end(i, now)
 		}
 	}
 	t.used = 0
@@ -233,26 +255,48 @@ func (t *flowTable) resetWindow() {
 	t.created, t.endedCount, t.endedNanos = 0, 0, 0
 }
 
-// arpTable remembers which MAC last claimed each IPv4 address, in a fixed
-// table: a flood of ARP from random addresses overwrites slots, it does
-// not grow the table.
+// arpTable remembers the owner of each IPv4 address: the MAC that claimed
+// it first and has kept claiming it, in a fixed table (a flood of ARP from
+// random addresses overwrites slots, it does not grow the table). A claim
+// by another MAC while the owner is still heard from is a conflict,
+// however far apart the two claims fall; an owner silent for longer than
+// ownerTimeout hands the address over without one (a replaced host, a
+// router failover).
 type arpTable struct {
-	ips  [arpSlots]uint32
-	macs [arpSlots][6]byte
-	used [arpSlots]bool
+	ips       [arpSlots]uint32
+	owners    [arpSlots][6]byte
+	ownerLast [arpSlots]int64
+	used      [arpSlots]bool
+	// ownerTimeout is how long an owner may stay silent and keep its
+	// address, in nanoseconds.
+	ownerTimeout int64
+	// replaced counts slots taken over by another address.
+	replaced uint64
 }
 
 const arpSlots = 4096
 
-// claim records that mac claims the IPv4-mapped address ip, and reports
-// whether another MAC claimed it before.
-func (t *arpTable) claim(ip [16]byte, mac [6]byte) bool {
+// claim records that mac claims the IPv4-mapped address ip at now, and
+// returns the address's owner with the time it last claimed it, and
+// whether mac's claim conflicts with it.
+func (t *arpTable) claim(ip [16]byte, mac [6]byte, now int64) (owner [6]byte, ownerLast int64, conflict bool) {
 	v4 := uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
 	if v4 == 0 || mac == ([6]byte{}) {
-		return false // probes and unanswered requests claim nothing
+		return owner, 0, false // probes and unanswered requests claim nothing
 	}
 	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
-	conflict := t.used[i] && t.ips[i] == v4 && t.macs[i] != mac
-	t.ips[i], t.macs[i], t.used[i] = v4, mac, true
-	return conflict
+	switch {
+	case !t.used[i] || t.ips[i] != v4:
+		if t.used[i] {
+			t.replaced++
+		}
+		t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
+	case t.owners[i] == mac:
+		t.ownerLast[i] = max(t.ownerLast[i], now)
+	case now-t.ownerLast[i] > t.ownerTimeout:
+		t.owners[i], t.ownerLast[i] = mac, now
+	default:
+		return t.owners[i], t.ownerLast[i], true
+	}
+	return t.owners[i], t.ownerLast[i], false
 }

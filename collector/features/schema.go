@@ -66,6 +66,23 @@ const (
 	ARPAddressConflicts
 	TopDestinationShare
 	MaxSourceWebConnections
+	TCPEstablished
+	RefusedConnections
+	UnansweredConnections
+	HTTPRequests
+	DNSQueryNameLengthMean
+	DNSQueryNameEntropyMean
+	DNSTunnelQueries
+	MaxSourceFailedContacts
+	MaxServiceIncompleteSyns
+	MaxPairShortSessions
+	MaxServiceHeldConnections
+	MaxPairRequests
+	MaxServiceRequests
+	MaxPairPosts
+	MaxTargetUDPPackets
+	MaxTargetICMPRequests
+	MaxTargetUnsolicitedBytes
 	NumFeatures
 )
 
@@ -77,55 +94,72 @@ type Vector [NumFeatures]float64
 
 // Schema lists every feature in Vector order.
 var Schema = [NumFeatures]Feature{
-	PacketsPerSecond:        {"packets_per_second", "packets/s", "Packets per second averaged over the window."},
-	BytesPerSecond:          {"bytes_per_second", "bytes/s", "Bytes on the wire per second averaged over the window."},
-	PeakPacketsPerSecond:    {"peak_packets_per_second", "packets/s", "Highest packet count in one second of the window."},
-	PeakBytesPerSecond:      {"peak_bytes_per_second", "bytes/s", "Highest byte count in one second of the window."},
-	PacketSizeMean:          {"packet_size_mean_bytes", "bytes", "Mean packet size on the wire."},
-	PacketSizeStddev:        {"packet_size_stddev_bytes", "bytes", "Standard deviation of the packet size on the wire."},
-	InterarrivalMean:        {"interarrival_mean_seconds", "seconds", "Mean time between consecutive packets."},
-	InterarrivalStddev:      {"interarrival_stddev_seconds", "seconds", "Standard deviation of the time between consecutive packets."},
-	TCPPacketsPerSecond:     {"tcp_packets_per_second", "packets/s", "TCP packets per second."},
-	UDPPacketsPerSecond:     {"udp_packets_per_second", "packets/s", "UDP packets per second."},
-	ICMPPacketsPerSecond:    {"icmp_packets_per_second", "packets/s", "ICMP and ICMPv6 packets per second."},
-	ARPPacketsPerSecond:     {"arp_packets_per_second", "packets/s", "ARP packets per second."},
-	OtherPacketsPerSecond:   {"other_packets_per_second", "packets/s", "Packets of other protocols (fragments, GRE, non-IP) per second."},
-	UniqueSources:           {"unique_source_addresses", "addresses", "Distinct source IP addresses (sketch, error under 2%)."},
-	UniqueDestinations:      {"unique_destination_addresses", "addresses", "Distinct destination IP addresses (sketch, error under 2%)."},
-	UniqueDestinationPorts:  {"unique_destination_ports", "ports", "Distinct TCP and UDP destination ports."},
-	UniqueConnections:       {"unique_connections", "connections", "Distinct connections (5-tuples, both directions joined; sketch)."},
-	PacketsPerConnection:    {"packets_per_connection", "packets", "TCP and UDP packets per distinct connection."},
-	NewFlowsPerSecond:       {"new_flows_per_second", "flows/s", "Flows first seen in the window, per second."},
-	ActiveFlows:             {"active_flows", "flows", "Flows in the flow table at the end of the window."},
-	FlowDurationMean:        {"flow_duration_mean_seconds", "seconds", "Mean duration of the flows that ended in the window."},
-	TCPSyn:                  {"tcp_syn_packets", "packets", "TCP packets with SYN and without ACK."},
-	TCPSynAck:               {"tcp_synack_packets", "packets", "TCP packets with SYN and ACK."},
-	TCPRst:                  {"tcp_rst_packets", "packets", "TCP packets with RST."},
-	TCPFin:                  {"tcp_fin_packets", "packets", "TCP packets with FIN."},
-	TCPHalfOpenRatio:        {"tcp_half_open_ratio", "ratio", "Share of SYNs not answered by a SYN-ACK in the window."},
-	ICMPUnreachable:         {"icmp_unreachable_packets", "packets", "ICMP and ICMPv6 destination-unreachable packets."},
-	ICMPEchoRequests:        {"icmp_echo_request_packets", "packets", "ICMP and ICMPv6 echo requests."},
-	DNSQueries:              {"dns_queries", "messages", "DNS queries seen on port 53."},
-	DNSResponses:            {"dns_responses", "messages", "DNS responses seen on port 53."},
-	DNSErrorResponses:       {"dns_error_responses", "messages", "DNS responses with a non-zero response code."},
-	DNSResponseSizeMean:     {"dns_response_size_mean_bytes", "bytes", "Mean size on the wire of DNS responses."},
-	MaxSourcePortFanout:     {"max_source_port_fanout", "ports", "Most distinct destination ports one source sent probes or connection attempts to (answers do not count)."},
-	MaxSourceHostFanout:     {"max_source_host_fanout", "addresses", "Most distinct destination addresses one source sent probes or connection attempts to (answers do not count)."},
-	TopSourceShare:          {"top_source_share", "ratio", "Share of the window's packets sent by the busiest source."},
-	SourceEntropy:           {"source_address_entropy", "bits", "Shannon entropy in bits of source addresses by packets."},
-	DestinationEntropy:      {"destination_address_entropy", "bits", "Shannon entropy in bits of destination addresses by packets."},
-	DestinationPortEntropy:  {"destination_port_entropy", "bits", "Shannon entropy in bits of TCP and UDP destination ports by packets."},
-	Fragments:               {"fragment_packets", "packets", "IPv4 and IPv6 fragments."},
-	ARPRequests:             {"arp_request_packets", "packets", "ARP requests."},
-	ARPReplies:              {"arp_reply_packets", "packets", "ARP replies."},
-	ReflectionResponseBytes: {"reflection_response_bytes_per_second", "bytes/s", "UDP bytes per second sent from amplification-prone service ports (DNS, NTP, SSDP, memcached, CLDAP, SNMP, chargen and others)."},
-	ReflectionRequestBytes:  {"reflection_request_bytes_per_second", "bytes/s", "UDP bytes per second sent to amplification-prone service ports."},
-	AuthAttempts:            {"auth_connection_attempts", "connections", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, databases)."},
-	MaxSourceAuthAttempts:   {"max_source_auth_attempts", "connections", "Most TCP SYNs to authentication ports from one source."},
-	HTTPIdleConnections:     {"http_idle_connections", "connections", "Open web connections older than 10 s carrying under one packet per second."},
-	ARPAddressConflicts:     {"arp_address_conflicts", "packets", "ARP packets claiming an IPv4 address for a different MAC than the one last seen for it."},
-	TopDestinationShare:     {"top_destination_share", "ratio", "Share of the window's packets sent to the busiest destination."},
-	MaxSourceWebConnections: {"max_source_web_connections", "connections", "Most TCP SYNs to web ports (HTTP, HTTPS) from one source."},
+	PacketsPerSecond:          {"packets_per_second", "packets/s", "Packets per second averaged over the window."},
+	BytesPerSecond:            {"bytes_per_second", "bytes/s", "Bytes on the wire per second averaged over the window."},
+	PeakPacketsPerSecond:      {"peak_packets_per_second", "packets/s", "Highest packet count in one second of the window."},
+	PeakBytesPerSecond:        {"peak_bytes_per_second", "bytes/s", "Highest byte count in one second of the window."},
+	PacketSizeMean:            {"packet_size_mean_bytes", "bytes", "Mean packet size on the wire."},
+	PacketSizeStddev:          {"packet_size_stddev_bytes", "bytes", "Standard deviation of the packet size on the wire."},
+	InterarrivalMean:          {"interarrival_mean_seconds", "seconds", "Mean time between consecutive packets."},
+	InterarrivalStddev:        {"interarrival_stddev_seconds", "seconds", "Standard deviation of the time between consecutive packets."},
+	TCPPacketsPerSecond:       {"tcp_packets_per_second", "packets/s", "TCP packets per second."},
+	UDPPacketsPerSecond:       {"udp_packets_per_second", "packets/s", "UDP packets per second."},
+	ICMPPacketsPerSecond:      {"icmp_packets_per_second", "packets/s", "ICMP and ICMPv6 packets per second."},
+	ARPPacketsPerSecond:       {"arp_packets_per_second", "packets/s", "ARP packets per second."},
+	OtherPacketsPerSecond:     {"other_packets_per_second", "packets/s", "Packets of other protocols (fragments, GRE, non-IP) per second."},
+	UniqueSources:             {"unique_source_addresses", "addresses", "Distinct source IP addresses (sketch, error under 2%)."},
+	UniqueDestinations:        {"unique_destination_addresses", "addresses", "Distinct destination IP addresses (sketch, error under 2%)."},
+	UniqueDestinationPorts:    {"unique_destination_ports", "ports", "Distinct TCP and UDP destination ports."},
+	UniqueConnections:         {"unique_connections", "connections", "Distinct connections (5-tuples, both directions joined; sketch)."},
+	PacketsPerConnection:      {"packets_per_connection", "packets", "TCP and UDP packets per distinct connection."},
+	NewFlowsPerSecond:         {"new_flows_per_second", "flows/s", "Flows first seen in the window, per second."},
+	ActiveFlows:               {"active_flows", "flows", "Flows in the flow table at the end of the window."},
+	FlowDurationMean:          {"flow_duration_mean_seconds", "seconds", "Mean duration of the flows that ended in the window."},
+	TCPSyn:                    {"tcp_syn_packets", "packets", "TCP packets with SYN and without ACK."},
+	TCPSynAck:                 {"tcp_synack_packets", "packets", "TCP packets with SYN and ACK."},
+	TCPRst:                    {"tcp_rst_packets", "packets", "TCP packets with RST."},
+	TCPFin:                    {"tcp_fin_packets", "packets", "TCP packets with FIN."},
+	TCPHalfOpenRatio:          {"tcp_half_open_ratio", "ratio", "Share of SYNs not answered by a SYN-ACK in the window."},
+	ICMPUnreachable:           {"icmp_unreachable_packets", "packets", "ICMP and ICMPv6 destination-unreachable packets."},
+	ICMPEchoRequests:          {"icmp_echo_request_packets", "packets", "ICMP and ICMPv6 echo requests."},
+	DNSQueries:                {"dns_queries", "messages", "DNS queries seen on port 53."},
+	DNSResponses:              {"dns_responses", "messages", "DNS responses seen on port 53."},
+	DNSErrorResponses:         {"dns_error_responses", "messages", "DNS responses with a non-zero response code."},
+	DNSResponseSizeMean:       {"dns_response_size_mean_bytes", "bytes", "Mean size on the wire of DNS responses."},
+	MaxSourcePortFanout:       {"max_source_port_fanout", "ports", "Most distinct destination ports one source sent probes or connection attempts to (answers do not count)."},
+	MaxSourceHostFanout:       {"max_source_host_fanout", "addresses", "Most distinct destination addresses one source sent probes or connection attempts to (answers do not count)."},
+	TopSourceShare:            {"top_source_share", "ratio", "Share of the window's packets sent by the busiest source."},
+	SourceEntropy:             {"source_address_entropy", "bits", "Shannon entropy in bits of source addresses by packets."},
+	DestinationEntropy:        {"destination_address_entropy", "bits", "Shannon entropy in bits of destination addresses by packets."},
+	DestinationPortEntropy:    {"destination_port_entropy", "bits", "Shannon entropy in bits of TCP and UDP destination ports by packets."},
+	Fragments:                 {"fragment_packets", "packets", "IPv4 and IPv6 fragments."},
+	ARPRequests:               {"arp_request_packets", "packets", "ARP requests."},
+	ARPReplies:                {"arp_reply_packets", "packets", "ARP replies."},
+	ReflectionResponseBytes:   {"reflection_response_bytes_per_second", "bytes/s", "UDP bytes per second sent from amplification-prone service ports (DNS, NTP, SSDP, memcached, CLDAP, SNMP, chargen and others)."},
+	ReflectionRequestBytes:    {"reflection_request_bytes_per_second", "bytes/s", "UDP bytes per second sent to amplification-prone service ports."},
+	AuthAttempts:              {"auth_connection_attempts", "connections", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, databases)."},
+	MaxSourceAuthAttempts:     {"max_source_auth_attempts", "connections", "Most TCP SYNs to authentication ports from one source."},
+	HTTPIdleConnections:       {"http_idle_connections", "connections", "Open web connections older than 10 s carrying under one packet per second."},
+	ARPAddressConflicts:       {"arp_address_conflicts", "packets", "ARP packets claiming an IPv4 address for another MAC than its owner (the first MAC heard for it, while it is still heard from)."},
+	TopDestinationShare:       {"top_destination_share", "ratio", "Share of the window's packets sent to the busiest destination."},
+	MaxSourceWebConnections:   {"max_source_web_connections", "connections", "Most TCP SYNs to web ports (HTTP, HTTPS) from one source."},
+	TCPEstablished:            {"tcp_established_connections", "connections", "TCP connection attempts whose handshake completed."},
+	RefusedConnections:        {"refused_connections", "connections", "Connection attempts refused: a TCP RST, or an ICMP error, before any handshake."},
+	UnansweredConnections:     {"unanswered_connections", "connections", "TCP, UDP and ICMP attempts without a reply, or left half-open after a SYN-ACK."},
+	HTTPRequests:              {"http_requests", "requests", "Request-response turns on web ports: client data answered by server data."},
+	DNSQueryNameLengthMean:    {"dns_query_name_length_mean", "characters", "Mean length of the names DNS queries ask for."},
+	DNSQueryNameEntropyMean:   {"dns_query_name_entropy_mean", "bits", "Mean Shannon entropy per character of the names DNS queries ask for."},
+	DNSTunnelQueries:          {"dns_tunnel_like_queries", "queries", "DNS queries whose name looks like encoded data: long, with a long random-looking label."},
+	MaxSourceFailedContacts:   {"max_source_failed_contacts", "contacts", "Most first contacts with a service that one source saw refused, unanswered or left half-open."},
+	MaxServiceIncompleteSyns:  {"max_service_incomplete_syns", "packets", "Most TCP SYNs to one service (address and port) that did not complete a handshake."},
+	MaxPairShortSessions:      {"max_pair_short_sessions", "sessions", "Most connections from one source to one service that completed their handshake and ended within 30 s."},
+	MaxServiceHeldConnections: {"max_service_held_connections", "connections", "Most long-lived TCP connections carrying under one packet per second held open to one service."},
+	MaxPairRequests:           {"max_pair_requests", "requests", "Most request-response turns from one source to one service."},
+	MaxServiceRequests:        {"max_service_requests", "requests", "Most request-response turns to one service."},
+	MaxPairPosts:              {"max_pair_posts", "requests", "Most HTTP POST requests from one source to one service."},
+	MaxTargetUDPPackets:       {"max_target_udp_packets", "packets", "Most UDP packets one host received from initiators (not answers to its own requests)."},
+	MaxTargetICMPRequests:     {"max_target_icmp_requests", "packets", "Most ICMP requests (echo and others) one host received."},
+	MaxTargetUnsolicitedBytes: {"max_target_unsolicited_bytes", "bytes", "Most bytes of answers nobody asked for (reflection, backscatter) one host received."},
 }
 
 // Names returns the feature names in order.

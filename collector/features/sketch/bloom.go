@@ -40,6 +40,11 @@ func (b *Bloom) TestAndAdd(hash uint64) (seen bool) {
 	return seen
 }
 
+// Test reports whether hash was (probably) added before, without adding it.
+func (b *Bloom) Test(hash uint64) bool {
+	return b.probe(hash, false)
+}
+
 // Touch reads the cache line that hash's probes fall in and returns a word
 // of it. Callers that touch many hashes before testing them let the cache
 // misses overlap; the result is only there so the read is not optimised

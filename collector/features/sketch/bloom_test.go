@@ -108,9 +108,21 @@ func TestBloomNoFalseNegatives(t *testing.T) {
 		b.TestAndAdd(Mix64(i))
 	}
 	for i := range uint64(30000) {
-		if !b.TestAndAdd(Mix64(i)) {
+		if !b.Test(Mix64(i)) || !b.TestAndAdd(Mix64(i)) {
 			t.Fatalf("key %d not seen after it was added", i)
 		}
+	}
+}
+
+func TestBloomTestDoesNotAdd(t *testing.T) {
+	b := NewBloom(1<<12, 3)
+	for i := range uint64(100) {
+		if b.Test(Mix64(i)) {
+			t.Fatalf("key %d seen in an empty filter", i)
+		}
+	}
+	if b.Len() != 0 || b.TestAndAdd(Mix64(7)) {
+		t.Fatalf("Test added keys: Len %d", b.Len())
 	}
 }
 

@@ -1,0 +1,496 @@
+package features
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+)
+
+const (
+	syn    = decode.TCPSyn
+	synAck = decode.TCPSyn | decode.TCPAck
+	ack    = decode.TCPAck
+	rst    = decode.TCPRst
+	rstAck = decode.TCPRst | decode.TCPAck
+	finAck = decode.TCPFin | decode.TCPAck
+	pshAck = decode.TCPPsh | decode.TCPAck
+)
+
+func withPayload(p decode.PacketInfo, n uint32, m decode.HTTPMethod) decode.PacketInfo {
+	p.Payload, p.HTTPMethod = n, m
+	return p
+}
+
+// behaviourOf runs pkts through an aggregator until end (seconds after t0)
+// and returns the behaviour of every window.
+func behaviourOf(t *testing.T, pkts []decode.PacketInfo, end float64) []Behaviour {
+	t.Helper()
+	sortByTime(pkts)
+	wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(at(end)) })
+	out := make([]Behaviour, len(wins))
+	for i, w := range wins {
+		out[i] = w.Behaviour
+	}
+	return out
+}
+
+// sum adds up a window list's activity per key.
+func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
+	m := map[PairKey]PairActivity{}
+	for _, b := range bs {
+		for _, p := range b.Pairs {
+			s := m[p.Key]
+			s.Key = p.Key
+			s.Attempts += p.Attempts
+			s.Established += p.Established
+			s.Refused += p.Refused
+			s.Unanswered += p.Unanswered
+			s.HalfOpen += p.HalfOpen
+			s.Syns += p.Syns
+			s.Requests += p.Requests
+			s.Held = max(s.Held, p.Held)
+			s.Packets += p.Packets
+			s.Replies += p.Replies
+			s.Unsolicited += p.Unsolicited
+			s.UnsolicitedDNSBytes += p.UnsolicitedDNSBytes
+			s.Sessions += p.Sessions
+			s.ShortSessions += p.ShortSessions
+			s.Posts += p.Posts
+			s.DNSQueries += p.DNSQueries
+			s.DNSTunnel += p.DNSTunnel
+			m[p.Key] = s
+		}
+	}
+	return m
+}
+
+func servicesOf(bs []Behaviour) map[ServiceKey]ServiceActivity {
+	m := map[ServiceKey]ServiceActivity{}
+	for _, b := range bs {
+		for _, s := range b.Services {
+			x := m[s.Key]
+			x.Key = s.Key
+			x.Attempts += s.Attempts
+			x.Established += s.Established
+			x.Refused += s.Refused
+			x.Unanswered += s.Unanswered
+			x.HalfOpen += s.HalfOpen
+			x.Syns += s.Syns
+			x.SynAcks += s.SynAcks
+			x.Requests += s.Requests
+			x.Held = max(x.Held, s.Held)
+			x.Packets += s.Packets
+			x.Unsolicited += s.Unsolicited
+			x.UnsolicitedDNSBytes += s.UnsolicitedDNSBytes
+			x.NewSources += s.NewSources
+			m[s.Key] = x
+		}
+	}
+	return m
+}
+
+func hostsOf(bs []Behaviour) map[[16]byte]HostActivity {
+	m := map[[16]byte]HostActivity{}
+	for _, b := range bs {
+		for _, h := range b.Hosts {
+			x := m[h.Addr]
+			x.Addr = h.Addr
+			x.NewPorts += h.NewPorts
+			x.NewHosts += h.NewHosts
+			x.FailedFirst += h.FailedFirst
+			x.OKFirst += h.OKFirst
+			x.ARPRequests += h.ARPRequests
+			x.ARPAnswered += h.ARPAnswered
+			if h.TargetPorts > x.TargetPorts {
+				x.Target, x.TargetPorts = h.Target, h.TargetPorts
+			}
+			m[h.Addr] = x
+		}
+	}
+	return m
+}
+
+func tcpKey(src, dst string, port uint16) PairKey {
+	return PairKey{Src: addr(src), Dst: addr(dst), Port: port, Proto: decode.ProtoTCP}
+}
+
+// svcKey is a TCP service, or with port 0 all of a host's TCP, UDP or
+// ICMP.
+func svcKey(a string, port uint16, proto decode.Protocol) ServiceKey {
+	return ServiceKey{Addr: addr(a), Port: port, Proto: proto, AllPorts: port == 0}
+}
+
+// TestConnectionOutcomes checks what becomes of connection attempts, per
+// pair and service, for the ways a target answers a SYN.
+func TestConnectionOutcomes(t *testing.T) {
+	const (
+		attacker = "10.0.0.66"
+		victim   = "10.0.0.10"
+	)
+	n := 200
+	cases := []struct {
+		name    string
+		pkts    func(i int, s float64) []decode.PacketInfo
+		port    uint16
+		want    Conns
+		synAcks uint32
+	}{
+		{"open port, the sender's kernel resets each SYN-ACK", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 80, syn),
+				tcpPkt(at(s+0.0001), victim, attacker, 80, sp, synAck),
+				tcpPkt(at(s+0.0002), attacker, victim, sp, 80, rst),
+			}
+		}, 80, Conns{Attempts: 200, HalfOpen: 200, Syns: 200}, 200},
+		{"closed port: the target refuses", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 81, syn),
+				tcpPkt(at(s+0.0001), victim, attacker, 81, sp, rstAck),
+			}
+		}, 81, Conns{Attempts: 200, Refused: 200, Syns: 200}, 0},
+		{"filtered port: silence", func(i int, s float64) []decode.PacketInfo {
+			return []decode.PacketInfo{tcpPkt(at(s), attacker, victim, uint16(2000+i), 8081, syn)}
+		}, 8081, Conns{Attempts: 200, Unanswered: 200, Syns: 200}, 0},
+		{"forged source: SYN-ACKs to nobody", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 443, syn),
+				tcpPkt(at(s+0.0001), victim, attacker, 443, sp, synAck),
+				tcpPkt(at(s+1), victim, attacker, 443, sp, synAck), // retransmitted
+			}
+		}, 443, Conns{Attempts: 200, HalfOpen: 200, Syns: 200}, 400},
+		{"completed connections with a request each", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 8080, syn),
+				tcpPkt(at(s+0.001), victim, attacker, 8080, sp, synAck),
+				tcpPkt(at(s+0.002), attacker, victim, sp, 8080, ack),
+				withPayload(tcpPkt(at(s+0.003), attacker, victim, sp, 8080, pshAck), 300, decode.HTTPPost),
+				withPayload(tcpPkt(at(s+0.004), victim, attacker, 8080, sp, pshAck), 900, 0),
+				tcpPkt(at(s+0.005), attacker, victim, sp, 8080, finAck),
+				tcpPkt(at(s+0.006), victim, attacker, 8080, sp, finAck),
+			}
+		}, 8080, Conns{Attempts: 200, Established: 200, Syns: 200, Requests: 200}, 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var pkts []decode.PacketInfo
+			for i := range n {
+				pkts = append(pkts, c.pkts(i, 0.5+float64(i)*0.02)...)
+			}
+			bs := behaviourOf(t, pkts, 30)
+			p := pairsOf(bs)[tcpKey(attacker, victim, c.port)]
+			if p.Conns != c.want {
+				t.Errorf("pair %+v\nwant %+v", p.Conns, c.want)
+			}
+			s := servicesOf(bs)[svcKey(victim, c.port, decode.ProtoTCP)]
+			want := c.want
+			if s.Conns != want || s.SynAcks != c.synAcks {
+				t.Errorf("service %+v with %d SYN-ACKs\nwant %+v with %d", s.Conns, s.SynAcks, want, c.synAcks)
+			}
+			if h := servicesOf(bs)[svcKey(victim, 0, decode.ProtoTCP)]; h.Syns != want.Syns || h.Established != want.Established {
+				t.Errorf("host-wide TCP: %d SYNs %d established, want %d and %d", h.Syns, h.Established, want.Syns, want.Established)
+			}
+			// The victim answered: it never opened anything.
+			for k, pa := range pairsOf(bs) {
+				if k.Src == addr(victim) && pa.Attempts > 0 {
+					t.Errorf("the victim is an initiator: %+v", pa)
+				}
+			}
+			if c.port == 8080 {
+				if p.Sessions != 200 || p.ShortSessions != 200 || p.Posts != 200 {
+					t.Errorf("sessions %d short %d posts %d, want 200 each", p.Sessions, p.ShortSessions, p.Posts)
+				}
+			}
+		})
+	}
+}
+
+// TestFirstContacts checks the per-initiator view a scan shows in: many
+// new services, nearly all failing; a client's few new services succeed.
+func TestFirstContacts(t *testing.T) {
+	const scanner, victim, client = "10.0.0.66", "10.0.0.10", "10.0.0.101"
+	var pkts []decode.PacketInfo
+	open := map[uint16]bool{22: true, 80: true}
+	for port := uint16(1); port <= 1000; port++ {
+		s := 1 + float64(port)*0.005
+		pkts = append(pkts, tcpPkt(at(s), scanner, victim, 40000, port, syn))
+		if open[port] {
+			pkts = append(pkts, tcpPkt(at(s+0.0001), victim, scanner, port, 40000, synAck), tcpPkt(at(s+0.0002), scanner, victim, 40000, port, rst))
+		} else if port%10 != 0 { // one port in ten filtered
+			pkts = append(pkts, tcpPkt(at(s+0.0001), victim, scanner, port, 40000, rstAck))
+		}
+	}
+	// nmap probes again the ports that did not answer: not new contacts.
+	for port := uint16(10); port <= 1000; port += 10 {
+		pkts = append(pkts, tcpPkt(at(8+float64(port)*0.0001), scanner, victim, 40001, port, syn))
+	}
+	// A client opens 3 connections to 2 services, all answered.
+	for i, port := range []uint16{80, 80, 22} {
+		s := 2 + float64(i)
+		sp := uint16(50000 + i)
+		pkts = append(pkts, tcpPkt(at(s), client, victim, sp, port, syn), tcpPkt(at(s+0.001), victim, client, port, sp, synAck), tcpPkt(at(s+0.002), client, victim, sp, port, ack))
+	}
+	// An ICMP and ARP sweep of 50 hosts, 3 of which answer.
+	for h := range 50 {
+		s := 12 + float64(h)*0.01
+		target := fmt.Sprintf("10.0.1.%d", h+1)
+		pkts = append(pkts, icmpPkt(at(s), decode.ProtoICMP, scanner, target, 8, 0), arpPkt(at(s), 1, scanner, target))
+		if h < 3 {
+			pkts = append(pkts, icmpPkt(at(s+0.001), decode.ProtoICMP, target, scanner, 0, 0), arpPkt(at(s+0.001), 2, target, scanner))
+		}
+	}
+	bs := behaviourOf(t, pkts, 30)
+	hs := hostsOf(bs)
+	sc := hs[addr(scanner)]
+	if sc.NewPorts != 1000+50 || sc.NewHosts != 1+50 || sc.FailedFirst != 1000+47 || sc.OKFirst != 3 {
+		t.Errorf("scanner: %d new ports, %d new hosts, %d failed, %d ok; want 1050, 51, 1047, 3", sc.NewPorts, sc.NewHosts, sc.FailedFirst, sc.OKFirst)
+	}
+	if sc.Target != addr(victim) || sc.TargetPorts < 500 {
+		t.Errorf("scanner's target %v (%d), want the victim", sc.Target, sc.TargetPorts)
+	}
+	if sc.ARPRequests != 50 || sc.ARPAnswered != 3 {
+		t.Errorf("scanner ARP: %d requests, %d answered; want 50 and 3", sc.ARPRequests, sc.ARPAnswered)
+	}
+	cl := hs[addr(client)]
+	if cl.NewPorts != 2 || cl.NewHosts != 1 || cl.FailedFirst != 0 || cl.OKFirst != 2 {
+		t.Errorf("client: %+v, want 2 new ports on 1 host, all ok", cl)
+	}
+	if _, ok := hs[addr(victim)]; ok {
+		t.Errorf("the victim is counted as an initiator: %+v", hs[addr(victim)])
+	}
+	if s := servicesOf(bs)[svcKey(victim, 80, decode.ProtoTCP)]; s.NewSources != 2 {
+		t.Errorf("new sources of the victim's port 80: %d, want 2", s.NewSources)
+	}
+}
+
+// TestDatagrams checks UDP and ICMP: requests and answers, floods,
+// reflection and tunnel-like DNS names.
+func TestDatagrams(t *testing.T) {
+	var pkts []decode.PacketInfo
+	// A client's DNS: 20 queries answered, 5 of them with tunnel-like names.
+	for i := range 20 {
+		s := 0.5 + float64(i)*0.1
+		q := udpPkt(at(s), "10.0.0.101", "10.0.0.1", uint16(30000+i), 53)
+		q.DNS, q.DNSNameLen, q.DNSLabelMax, q.DNSNameEntropy = true, 15, 7, 45
+		if i < 5 {
+			q.DNSNameLen, q.DNSLabelMax, q.DNSNameEntropy = 90, 63, 75
+		}
+		r := udpPkt(at(s+0.001), "10.0.0.1", "10.0.0.101", 53, uint16(30000+i))
+		r.DNS, r.DNSResponse = true, true
+		pkts = append(pkts, q, r)
+	}
+	// A UDP flood from one source to a closed port; the victim's ICMP
+	// port unreachables go back.
+	for i := range 300 {
+		s := 1 + float64(i)*0.01
+		pkts = append(pkts, udpPkt(at(s), "10.0.0.66", "10.0.0.10", uint16(3000+i), 7777))
+		if i%50 == 0 {
+			pkts = append(pkts, icmpPkt(at(s+0.0001), decode.ProtoICMP, "10.0.0.10", "10.0.0.66", 3, 3))
+		}
+	}
+	// A ping flood answered, and a spoofed one whose replies go nowhere.
+	for i := range 100 {
+		s := 5 + float64(i)*0.01
+		pkts = append(pkts, icmpPkt(at(s), decode.ProtoICMP, "10.0.0.67", "10.0.0.10", 8, 0), icmpPkt(at(s+0.0001), decode.ProtoICMP, "10.0.0.10", "10.0.0.67", 0, 0))
+		pkts = append(pkts, icmpPkt(at(s), decode.ProtoICMP, fmt.Sprintf("198.51.%d.%d", i/200, i%200+1), "10.0.0.10", 8, 0))
+	}
+	// Reflected DNS answers from 4 resolvers that the victim never asked.
+	for i := range 200 {
+		r := udpPkt(at(2+float64(i)*0.01), fmt.Sprintf("203.0.113.%d", i%4+1), "10.0.0.10", 53, 20000)
+		r.DNS, r.DNSResponse, r.WireLen = true, true, 1200
+		pkts = append(pkts, r)
+	}
+	bs := behaviourOf(t, pkts, 30)
+	ps, ss := pairsOf(bs), servicesOf(bs)
+	dns := ps[PairKey{Src: addr("10.0.0.101"), Dst: addr("10.0.0.1"), Port: 53, Proto: decode.ProtoUDP}]
+	if dns.Attempts != 20 || dns.Established != 20 || dns.DNSQueries != 20 || dns.DNSTunnel != 5 || dns.Packets != 20 || dns.Replies != 20 {
+		t.Errorf("DNS client: %+v", dns)
+	}
+	flood := ps[PairKey{Src: addr("10.0.0.66"), Dst: addr("10.0.0.10"), Port: 7777, Proto: decode.ProtoUDP}]
+	if flood.Packets != 300 || flood.Attempts != 300 || flood.Established != 0 {
+		t.Errorf("UDP flood pair: %+v", flood)
+	}
+	if v := ss[svcKey("10.0.0.10", 0, decode.ProtoUDP)]; v.Packets != 300 {
+		t.Errorf("UDP received by the victim: %d, want 300", v.Packets)
+	}
+	if v := ss[svcKey("10.0.0.10", 0, decode.ProtoICMP)]; v.Packets != 200 || v.Unsolicited != 0 {
+		t.Errorf("ICMP requests received by the victim: %d (unsolicited %d), want 200 and 0", v.Packets, v.Unsolicited)
+	}
+	if p := ps[PairKey{Src: addr("10.0.0.67"), Dst: addr("10.0.0.10"), Proto: decode.ProtoICMP}]; p.Packets != 100 || p.Established != 1 {
+		t.Errorf("pinger: %+v", p)
+	}
+	v := ss[svcKey("10.0.0.10", 0, decode.ProtoUDP)]
+	if v.Unsolicited != 200 || v.UnsolicitedDNSBytes != 200*1200 {
+		t.Errorf("victim: %d unsolicited answers, %d DNS bytes; want 200 and %d", v.Unsolicited, v.UnsolicitedDNSBytes, 200*1200)
+	}
+	for r := 1; r <= 4; r++ {
+		k := PairKey{Src: addr(fmt.Sprintf("203.0.113.%d", r)), Dst: addr("10.0.0.10"), Port: 53, Proto: decode.ProtoUDP}
+		if p := ps[k]; p.Unsolicited != 50 || p.Attempts != 0 {
+			t.Errorf("reflector %d: %+v", r, p)
+		}
+	}
+	// The victim's answers never make it an initiator.
+	for k, p := range ps {
+		if k.Src == addr("10.0.0.10") && p.Attempts > 0 {
+			t.Errorf("the victim opened %+v", p)
+		}
+	}
+}
+
+// TestHeldConnections checks slowloris's mark: connections that complete
+// their handshake, then trickle a header line every 10 s.
+func TestHeldConnections(t *testing.T) {
+	var pkts []decode.PacketInfo
+	for c := range 60 {
+		sp := uint16(30000 + c)
+		s := 0.1 + float64(c)*0.01
+		pkts = append(pkts, tcpPkt(at(s), "10.0.0.66", "10.0.0.10", sp, 80, syn),
+			tcpPkt(at(s+0.001), "10.0.0.10", "10.0.0.66", 80, sp, synAck),
+			tcpPkt(at(s+0.002), "10.0.0.66", "10.0.0.10", sp, 80, ack))
+		for k := s + 0.003; k < 45; k += 10 {
+			pkts = append(pkts, withPayload(tcpPkt(at(k), "10.0.0.66", "10.0.0.10", sp, 80, pshAck), 20, 0),
+				tcpPkt(at(k+0.001), "10.0.0.10", "10.0.0.66", 80, sp, ack))
+		}
+	}
+	// A busy client's connection is old too, but not idle.
+	for k := 0.2; k < 45; k += 0.1 {
+		pkts = append(pkts, withPayload(tcpPkt(at(k), "10.0.0.101", "10.0.0.10", 40000, 80, pshAck), 100, 0))
+	}
+	bs := behaviourOf(t, pkts, 50)
+	held := func(w int) uint32 {
+		for _, p := range bs[w].Pairs {
+			if p.Key == tcpKey("10.0.0.66", "10.0.0.10", 80) {
+				return p.Held
+			}
+		}
+		return 0
+	}
+	if held(0) != 0 || held(1) != 0 || held(2) != 60 || held(3) != 60 {
+		t.Errorf("held connections by window: %d %d %d %d, want 0 0 60 60 (20 s old from the third)", held(0), held(1), held(2), held(3))
+	}
+	for _, p := range bs[3].Pairs {
+		if p.Key.Src == addr("10.0.0.101") && p.Held != 0 {
+			t.Errorf("the busy client holds %d", p.Held)
+		}
+	}
+	if p := pairsOf(bs)[tcpKey("10.0.0.66", "10.0.0.10", 80)]; p.Requests != 0 {
+		t.Errorf("slowloris completed %d requests: the server never answers with data", p.Requests)
+	}
+}
+
+// TestBehaviourBounded floods the tables with a million forged sources:
+// memory and the reported lists stay bounded, losses are counted, and a
+// host that recurs still gets in.
+func TestBehaviourBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million packets")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var wins []*Window
+	a := NewAggregator(cfg10s(), "eth0", func(w *Window) { wins = append(wins, w) })
+	a.Advance(t0)
+	for i := range 1_000_000 {
+		p := ipPkt(t0+int64(i)*5000, decode.ProtoTCP, addrN(r.Uint32()), addr("10.0.0.10"), uint16(r.Uint32()), uint16(r.IntN(65536)))
+		p.TCPFlags = syn
+		a.Add(&p)
+		if i%1000 == 0 { // a real client keeps connecting
+			q := tcpPkt(p.Time, "192.0.2.7", "10.0.0.10", uint16(i/1000), 22, syn)
+			a.Add(&q)
+		}
+	}
+	a.Advance(t0 + 10*sec)
+	w := wins[0]
+	b := &w.Behaviour
+	if len(b.Pairs) > MaxPairsReported || len(b.Services) > MaxServicesReported || len(b.Hosts) > MaxHostsReported {
+		t.Errorf("reported %d pairs, %d services, %d hosts: over the caps", len(b.Pairs), len(b.Services), len(b.Hosts))
+	}
+	if b.Dropped.Pairs == 0 || b.Dropped.Hosts == 0 || a.Counters().BehaviourDropped.Pairs == 0 {
+		t.Errorf("no loss counted under a million forged sources: %+v", b.Dropped)
+	}
+	if a.bh.pairs.mask+1 != pairSlots || a.bh.hosts.mask+1 != hostSlots {
+		t.Errorf("tables grew")
+	}
+	var client PairActivity
+	for _, p := range b.Pairs {
+		if p.Key == tcpKey("192.0.2.7", "10.0.0.10", 22) {
+			client = p
+		}
+	}
+	if client.Syns < 900 {
+		t.Errorf("the recurring client's SYNs: %d of 1000 counted", client.Syns)
+	}
+	if s := servicesOf([]Behaviour{*b})[svcKey("10.0.0.10", 0, decode.ProtoTCP)]; s.Syns != 1_001_000 {
+		t.Errorf("host-wide SYNs to the victim: %d, want all 1001000", s.Syns)
+	}
+}
+
+// TestPartialWindows checks that a window the capture saw only part of
+// has its rates over that part.
+func TestPartialWindows(t *testing.T) {
+	var wins []*Window
+	a := NewAggregator(cfg10s(), "eth0", func(w *Window) { wins = append(wins, w) })
+	// A file that starts 7.5 s into a window, 100 packets a second.
+	for i := range 1250 {
+		p := udp(at(7.5 + float64(i)*0.01))
+		a.Add(&p)
+	}
+	a.Flush() // ends at 19.99
+	if len(wins) != 2 {
+		t.Fatalf("%d windows, want 2", len(wins))
+	}
+	for i, want := range []float64{2.5, 9.99} {
+		w := wins[i]
+		if !w.Partial || !near(w.Seconds, want, 1e-9) || !near(w.Features[PacketsPerSecond], 100, 1) {
+			t.Errorf("window %d: partial %v, %v s, %v packets/s; want partial, %v s, 100 packets/s", i, w.Partial, w.Seconds, w.Features[PacketsPerSecond], want)
+		}
+	}
+
+	// A live source that goes down for 22 s and comes back.
+	wins = nil
+	a = NewAggregator(cfg10s(), "eth0", func(w *Window) { wins = append(wins, w) })
+	a.Advance(t0)
+	for i := range 500 {
+		s := float64(i) * 0.1
+		switch i {
+		case 140:
+			a.SourceDown(at(14))
+		case 360:
+			a.SourceUp(at(36))
+		}
+		if i >= 140 && i < 360 {
+			continue
+		}
+		p := udp(at(s))
+		a.Add(&p)
+	}
+	a.Advance(at(50))
+	secs := make([]float64, len(wins))
+	for i, w := range wins {
+		secs[i] = w.Seconds
+		if w.Seconds > 0 && !near(w.Features[PacketsPerSecond], 10, 0.3) {
+			t.Errorf("window %d: %v packets/s over %v s, want 10", i, w.Features[PacketsPerSecond], w.Seconds)
+		}
+		if w.Seconds == 0 && w.Features[PacketsPerSecond] != 0 {
+			t.Errorf("window %d saw nothing but has %v packets/s", i, w.Features[PacketsPerSecond])
+		}
+	}
+	want := []float64{10, 4, 0, 4, 10}
+	if len(secs) != len(want) {
+		t.Fatalf("covered seconds %v, want %v", secs, want)
+	}
+	for i := range want {
+		if !near(secs[i], want[i], 1e-9) || wins[i].Partial != (want[i] < 10) {
+			t.Errorf("covered seconds %v, want %v", secs, want)
+			break
+		}
+	}
+}
+
+func udp(t int64) decode.PacketInfo {
+	return udpPkt(t, "10.0.0.1", "10.0.0.2", 40000, 53)
+}

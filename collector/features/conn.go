@@ -1,0 +1,576 @@
+package features
+
+import (
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
+)
+
+// Connection outcomes.
+type outcome uint8
+
+const (
+	outEstablished outcome = iota
+	outRefused
+	outUnanswered
+	outHalfOpen
+)
+
+// answerWait is how long an attempt may go without any reply before it
+// counts as unanswered: past the first SYN retransmission (1 s) and any
+// LAN or Internet round trip.
+const answerWait = int64(3 * time.Second)
+
+// heldAge is how old an established connection must be, at under one
+// packet a second, to count as held: slowloris sends a header line every
+// few seconds to keep each of its connections alive.
+const heldAge = int64(20 * time.Second)
+
+// track follows the connection an IP packet belongs to and counts what the
+// packet says about it in the window's behaviour tables.
+func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
+	t := a.flows
+	i, isNew := t.lookup(h.flow, p.Time)
+	f := &t.slots[i]
+	e := &t.ends[i]
+	if isNew {
+		opener := opens(p)
+		*f = flowSlot{hash: h.flow, first: p.Time, last: p.Time}
+		if h.fromA == opener {
+			f.state = stInitA
+		}
+		if opener {
+			*e = flowEnds{init: p.Src, resp: p.Dst, iport: p.SrcPort, rport: p.DstPort, proto: p.Proto}
+		} else {
+			*e = flowEnds{init: p.Dst, resp: p.Src, iport: p.DstPort, rport: p.SrcPort, proto: p.Proto}
+		}
+		e.web = p.Proto == decode.ProtoTCP && (webPorts.has(p.SrcPort) || webPorts.has(p.DstPort))
+		e.seq = a.seq - 1 // no slots looked up yet
+	}
+	fromI := h.fromA == (f.state&stInitA != 0)
+	f.last = max(f.last, p.Time)
+	if fromI {
+		f.pktsI++
+		f.bytesI = satAdd(f.bytesI, p.WireLen)
+	} else {
+		f.pktsR++
+		f.bytesR = satAdd(f.bytesR, p.WireLen)
+		a.bh.responses++
+	}
+	switch p.Proto {
+	case decode.ProtoTCP:
+		a.trackTCP(i, f, e, p, isNew, fromI)
+	case decode.ProtoUDP:
+		a.trackDatagram(i, f, e, p, isNew, fromI)
+	case decode.ProtoICMP, decode.ProtoICMPv6:
+		a.trackDatagram(i, f, e, p, isNew, fromI)
+	}
+}
+
+func satAdd(a, b uint32) uint32 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint32(0)
+}
+
+func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketInfo, isNew, fromI bool) {
+	fl := p.TCPFlags
+	syn, ack := fl&decode.TCPSyn != 0, fl&decode.TCPAck != 0
+	rst, fin := fl&decode.TCPRst != 0, fl&decode.TCPFin != 0
+	if isNew {
+		switch {
+		case !fromI:
+			// A SYN-ACK or RST nobody asked for: reflection or backscatter.
+			f.state |= stUnsolicited | stDecided
+			a.unsolicited(e, p)
+		case syn && !ack:
+			a.attempt(f, e, true)
+		case p.Payload == 0:
+			// A probe without SYN (FIN, NULL, Xmas and ACK scans), or a
+			// bare ACK of a connection older than the capture: either way
+			// its answer tells whether someone is there.
+			f.state |= stMid
+			a.attempt(f, e, false)
+		default:
+			// Data of a connection older than the capture.
+			f.state |= stMid | stDecided | stEst
+		}
+		return
+	}
+	if f.state&stUnsolicited != 0 {
+		if !fromI {
+			a.unsolicited(e, p)
+		}
+		return
+	}
+	if fromI {
+		switch {
+		case syn && !ack:
+			// The same 5-tuple again: a retransmission, or a flood that
+			// reuses its source ports.
+			c, _ := a.pairConns(e)
+			c.Syns++
+			a.serviceConns(e, false).Syns++
+			a.serviceConns(e, true).Syns++
+		case rst:
+			if f.state&stDecided == 0 {
+				if f.state&stSynAck != 0 {
+					a.outcome(f, e, outHalfOpen)
+				} else {
+					a.outcome(f, e, outUnanswered)
+				}
+			} else if f.state&stEst != 0 && f.state&stEnded == 0 {
+				a.sessionEnd(f, e, p.Time)
+			}
+			f.state |= stRst
+		default:
+			if f.state&stDecided == 0 && f.state&stSynAck != 0 && ack {
+				a.outcome(f, e, outEstablished)
+			}
+			if fin {
+				f.state |= stFinI
+			}
+			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 {
+				f.state |= stReqOpen
+				if p.HTTPMethod == decode.HTTPPost {
+					if _, pa := a.pairConns(e); pa != nil {
+						pa.Posts++
+					}
+				}
+			}
+		}
+	} else {
+		switch {
+		case syn && ack:
+			f.state |= stSynAck
+			if s := a.serviceOf(e, false); s != nil {
+				s.SynAcks++
+			}
+		case rst:
+			if f.state&stDecided == 0 {
+				a.outcome(f, e, outRefused)
+			} else if f.state&stEst != 0 && f.state&stEnded == 0 {
+				a.sessionEnd(f, e, p.Time)
+			}
+			f.state |= stRst
+		default:
+			if f.state&stDecided == 0 && f.state&stMid != 0 {
+				a.outcome(f, e, outEstablished) // a probe or old connection answered
+			}
+			if fin {
+				f.state |= stFinR
+			}
+			if p.Payload > 0 && f.state&stReqOpen != 0 {
+				f.state &^= stReqOpen
+				c, _ := a.pairConns(e)
+				c.Requests++
+				a.serviceConns(e, false).Requests++
+				if e.web {
+					a.w.httpRequests++
+				}
+			}
+		}
+	}
+	if f.state&(stFinI|stFinR) == stFinI|stFinR && f.state&stEst != 0 && f.state&stEnded == 0 {
+		a.sessionEnd(f, e, p.Time)
+	}
+}
+
+// trackDatagram follows UDP and ICMP: a request opens a flow, any answer
+// establishes it.
+func (a *Aggregator) trackDatagram(i int, f *flowSlot, e *flowEnds, p *decode.PacketInfo, isNew, fromI bool) {
+	size := uint64(p.WireLen)
+	if isNew {
+		if !fromI {
+			f.state |= stUnsolicited | stDecided
+			a.unsolicited(e, p)
+			return
+		}
+		a.attempt(f, e, false)
+	}
+	if f.state&stUnsolicited != 0 {
+		if !fromI {
+			a.unsolicited(e, p)
+		}
+		return
+	}
+	c, pa := a.pairConns(e)
+	s := a.serviceConns(e, false)
+	if fromI {
+		c.Packets++
+		c.Bytes += size
+		s.Packets++
+		s.Bytes += size
+		if pa != nil && p.DNS && !p.DNSResponse {
+			pa.DNSQueries++
+			pa.DNSNameBytes += uint32(p.DNSNameLen)
+			if tunnelLike(p) {
+				pa.DNSTunnel++
+			}
+		}
+		return
+	}
+	c.Replies++
+	c.ReplyBytes += size
+	s.Replies++
+	s.ReplyBytes += size
+	if f.state&stDecided == 0 {
+		if icmpError(p) {
+			a.outcome(f, e, outRefused)
+		} else {
+			a.outcome(f, e, outEstablished)
+		}
+	}
+}
+
+// tunnelLike reports whether a DNS query's name looks like encoded data:
+// long, with a long label of random-looking characters (base32, base64
+// and hex chunks), as DNS tunnels (iodine, dnscat2) send.
+func tunnelLike(p *decode.PacketInfo) bool {
+	return p.DNSNameLen >= 40 && p.DNSLabelMax >= 24 && p.DNSNameEntropy >= 56 // 3.5 bits per character
+}
+
+// attempt counts a flow the initiator opened, and whether it was its
+// first contact with the responder's service or host within the horizon.
+func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
+	f.state |= stAttempt
+	if groupAddr(e.resp) {
+		// Multicast and broadcast are not one host's service: no outcome.
+		f.state |= stDecided
+		return
+	}
+	a.bh.opened++
+	c, _ := a.pairConns(e)
+	c.Attempts++
+	s := a.serviceConns(e, false)
+	s.Attempts++
+	if syn {
+		c.Syns++
+		s.Syns++
+		a.serviceConns(e, true).Syns++
+	}
+	hh, ph := contactKeys(e.init, e.resp, e.rport, e.proto)
+	newPort := !a.contacts.testAndAdd(ph)
+	newHost := !a.contacts.testAndAdd(hh)
+	if !newPort && !newHost {
+		return
+	}
+	hs := a.initiatorOf(e)
+	if newPort {
+		f.state |= stFirstPort
+		if sv := a.serviceOf(e, false); sv != nil {
+			sv.NewSources++
+		}
+		if hs != nil {
+			hs.NewPorts++
+			// Misra-Gries with one counter: the host that most new ports
+			// were on, certainly so when it had more than half of them.
+			switch {
+			case hs.Target == e.resp:
+				hs.TargetPorts++
+			case hs.TargetPorts == 0:
+				hs.Target, hs.TargetPorts = e.resp, 1
+			default:
+				hs.TargetPorts--
+			}
+		}
+	}
+	if newHost && hs != nil {
+		hs.NewHosts++
+	}
+}
+
+// contactKeys returns the filter keys of a first contact with a host and
+// with one of its services.
+func contactKeys(from, to [16]byte, port uint16, proto decode.Protocol) (host, service uint64) {
+	host = sketch.Mix64(sketch.HashAddr(from) ^ sketch.Mix64(sketch.HashAddr(to)+0x632be59bd9b4e019))
+	if proto == decode.ProtoICMP || proto == decode.ProtoICMPv6 {
+		port = 0
+	}
+	return host, sketch.Mix64(host ^ uint64(port)<<8 ^ uint64(proto) ^ 0x94d049bb133111eb)
+}
+
+// outcome counts what became of an attempt.
+func (a *Aggregator) outcome(f *flowSlot, e *flowEnds, o outcome) {
+	f.state |= stDecided
+	if o == outEstablished {
+		f.state |= stEst
+	}
+	if f.state&stAttempt == 0 {
+		return // an old connection's answer: not an attempt we counted
+	}
+	c, _ := a.pairConns(e)
+	s := a.serviceConns(e, false)
+	var hc *Conns
+	if e.proto == decode.ProtoTCP {
+		hc = a.serviceConns(e, true)
+	}
+	for _, x := range [3]*Conns{c, s, hc} {
+		if x == nil {
+			continue
+		}
+		switch o {
+		case outEstablished:
+			x.Established++
+		case outRefused:
+			x.Refused++
+		case outUnanswered:
+			x.Unanswered++
+		case outHalfOpen:
+			x.HalfOpen++
+		}
+	}
+	switch o {
+	case outEstablished:
+		if e.proto == decode.ProtoTCP {
+			a.w.established++
+		}
+	case outRefused:
+		a.w.refused++
+	default:
+		a.w.unanswered++
+	}
+	if f.state&stFirstPort != 0 {
+		if hs := a.initiatorOf(e); hs != nil {
+			if o == outEstablished {
+				hs.OKFirst++
+			} else {
+				hs.FailedFirst++
+			}
+		}
+	}
+}
+
+// sessionEnd counts an established connection that closed.
+func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
+	f.state |= stEnded
+	if f.state&stAttempt == 0 {
+		return
+	}
+	if _, pa := a.pairConns(e); pa != nil {
+		pa.Sessions++
+		if max(now, f.last)-f.first <= ShortSession*int64(time.Second) {
+			pa.ShortSessions++
+		}
+	}
+}
+
+// unsolicited counts an answer nobody asked for: the packet's sender is
+// the flow's responder, its receiver the initiator that never spoke.
+func (a *Aggregator) unsolicited(e *flowEnds, p *decode.PacketInfo) {
+	size := uint64(p.WireLen)
+	var dns uint64
+	if p.Proto == decode.ProtoUDP && p.SrcPort == 53 {
+		dns = size
+	}
+	port := p.SrcPort
+	if p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP {
+		port = 0
+	}
+	for _, c := range [2]*Conns{
+		a.pairConnsKey(PairKey{Src: e.resp, Dst: e.init, Port: port, Proto: p.Proto}),
+		a.bh.serviceConns(ServiceKey{Addr: e.init, Proto: p.Proto, AllPorts: true}),
+	} {
+		c.Unsolicited++
+		c.UnsolicitedBytes += size
+		c.UnsolicitedDNSBytes += dns
+	}
+}
+
+// visitFlow runs at window close for each flow that stays open: it decides
+// attempts that got no answer in time and counts held connections.
+func (a *Aggregator) visitFlow(i int, now int64) {
+	f := &a.flows.slots[i]
+	e := &a.flows.ends[i]
+	if f.state&(stAttempt|stDecided) == stAttempt && now-f.last >= answerWait {
+		if f.state&stSynAck != 0 {
+			a.outcome(f, e, outHalfOpen)
+		} else if f.pktsR == 0 {
+			a.outcome(f, e, outUnanswered)
+		}
+	}
+	if e.proto == decode.ProtoTCP && f.state&(stEst|stEnded|stAttempt) == stEst|stAttempt {
+		age := now - f.first
+		if age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*uint64(time.Second) < uint64(age) {
+			c, _ := a.pairConns(e)
+			c.Held++
+			a.serviceConns(e, false).Held++
+		}
+	}
+}
+
+// finishFlow runs when a flow leaves the table: what it had not counted
+// yet is counted now.
+func (a *Aggregator) finishFlow(i int, now int64) {
+	f := &a.flows.slots[i]
+	e := &a.flows.ends[i]
+	if f.state&(stAttempt|stDecided) == stAttempt {
+		if f.state&stSynAck != 0 {
+			a.outcome(f, e, outHalfOpen)
+		} else if f.pktsR == 0 {
+			a.outcome(f, e, outUnanswered)
+		} else {
+			a.outcome(f, e, outEstablished)
+		}
+	}
+	if f.state&(stEst|stEnded) == stEst {
+		a.sessionEnd(f, e, f.last)
+	}
+}
+
+// pairKeyOf is the pair of a flow: initiator to responder's service.
+func pairKeyOf(e *flowEnds) PairKey {
+	k := PairKey{Src: e.init, Dst: e.resp, Port: e.rport, Proto: e.proto}
+	if e.proto != decode.ProtoTCP && e.proto != decode.ProtoUDP {
+		k.Port = 0
+	}
+	return k
+}
+
+// serviceKeyOf is the responder's service of a flow: for TCP the port, or
+// the whole host when host is set; UDP and ICMP count per host.
+func serviceKeyOf(e *flowEnds, host bool) ServiceKey {
+	if e.proto == decode.ProtoTCP && !host {
+		return ServiceKey{Addr: e.resp, Port: e.rport, Proto: e.proto}
+	}
+	return ServiceKey{Addr: e.resp, Proto: e.proto, AllPorts: true}
+}
+
+// refresh forgets a flow's table slots from an earlier window.
+func (a *Aggregator) refresh(e *flowEnds) {
+	if e.seq != a.seq {
+		e.seq = a.seq
+		e.pair, e.svc, e.all, e.host = notLooked, notLooked, notLooked, notLooked
+	}
+}
+
+// pairOf returns the flow's pair in this window's table, nil without room.
+// The slot is looked up once a window per flow.
+func (a *Aggregator) pairOf(e *flowEnds) *PairActivity {
+	a.refresh(e)
+	t := a.bh.pairs
+	if e.pair == notLooked {
+		k := pairKeyOf(e)
+		if e.pair = t.index(pairHash(&k), k); e.pair >= 0 {
+			t.vals[e.pair].Key = k
+		}
+	}
+	if e.pair < 0 {
+		return nil
+	}
+	return &t.vals[e.pair]
+}
+
+// serviceOf returns the flow's service, or with all its responder's
+// host-wide TCP entry, nil without room.
+func (a *Aggregator) serviceOf(e *flowEnds, all bool) *ServiceActivity {
+	a.refresh(e)
+	slot := &e.svc
+	if all {
+		slot = &e.all
+	}
+	t := a.bh.services
+	if *slot == notLooked {
+		k := serviceKeyOf(e, all)
+		if *slot = t.index(serviceHash(&k), k); *slot >= 0 {
+			t.vals[*slot].Key = k
+		}
+	}
+	if *slot < 0 {
+		return nil
+	}
+	return &t.vals[*slot]
+}
+
+// initiatorOf returns the flow initiator's first-contact counters.
+func (a *Aggregator) initiatorOf(e *flowEnds) *HostActivity {
+	a.refresh(e)
+	if e.host == notLooked {
+		e.host = a.bh.hosts.index(max(sketch.HashAddr(e.init), 1), e.init)
+		if e.host >= 0 {
+			a.bh.hosts.vals[e.host].Addr = e.init
+		}
+	}
+	if e.host < 0 {
+		return nil
+	}
+	return &a.bh.hosts.vals[e.host]
+}
+
+// pairConns returns the counters of the flow's pair, and the pair itself
+// when it found room (scratch counters otherwise).
+func (a *Aggregator) pairConns(e *flowEnds) (*Conns, *PairActivity) {
+	if p := a.pairOf(e); p != nil {
+		return &p.Conns, p
+	}
+	return &a.bh.scratch, nil
+}
+
+func (a *Aggregator) pairConnsKey(k PairKey) *Conns {
+	if p := a.bh.pair(k); p != nil {
+		return &p.Conns
+	}
+	return &a.bh.scratch
+}
+
+func (a *Aggregator) serviceConns(e *flowEnds, all bool) *Conns {
+	if s := a.serviceOf(e, all); s != nil {
+		return &s.Conns
+	}
+	return &a.bh.scratch
+}
+
+// opens reports whether a packet that starts a flow makes its sender the
+// initiator, or is an answer whose request we did not see: a SYN-ACK, an
+// RST, a UDP datagram from a service port to an ephemeral one, an ICMP
+// echo reply or error.
+func opens(p *decode.PacketInfo) bool {
+	switch p.Proto {
+	case decode.ProtoTCP:
+		if p.TCPFlags&decode.TCPSyn != 0 {
+			return p.TCPFlags&decode.TCPAck == 0
+		}
+		return p.TCPFlags&decode.TCPRst == 0
+	case decode.ProtoUDP:
+		return !servicePort(p.SrcPort) || servicePort(p.DstPort)
+	case decode.ProtoICMP:
+		switch p.ICMPType {
+		case 0, 3, 4, 5, 11, 12, 14, 16, 18:
+			return false
+		}
+	case decode.ProtoICMPv6:
+		switch p.ICMPType {
+		case 1, 2, 3, 4, 129, 136:
+			return false
+		}
+	}
+	return true
+}
+
+// icmpError reports whether a packet is an ICMP or ICMPv6 error.
+func icmpError(p *decode.PacketInfo) bool {
+	switch p.Proto {
+	case decode.ProtoICMP:
+		return p.ICMPType == 3 || p.ICMPType == 11 || p.ICMPType == 12 || p.ICMPType == 4 || p.ICMPType == 5
+	case decode.ProtoICMPv6:
+		return p.ICMPType >= 1 && p.ICMPType <= 4
+	}
+	return false
+}
+
+// servicePort reports whether a UDP port is a service's: well-known, or
+// one that reflection attacks abuse.
+func servicePort(port uint16) bool {
+	return port < 1024 || reflectionPorts.has(port)
+}
+
+// groupAddr reports whether an address is multicast or broadcast.
+func groupAddr(a [16]byte) bool {
+	if a[0] == 0xff {
+		return true // IPv6 multicast
+	}
+	v4 := a[10] == 0xff && a[11] == 0xff && a[0]|a[1]|a[2]|a[3]|a[4]|a[5]|a[6]|a[7]|a[8]|a[9] == 0
+	return v4 && (a[12]&0xf0 == 0xe0 || a[12]&a[13]&a[14]&a[15] == 0xff)
+}
