@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"net"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,14 +39,16 @@ var (
 	flowsEndedDesc   = desc("flows", "ended_total", "Flows that timed out or closed.", "interface")
 	flowsEvictedDesc = desc("flows", "evicted_total", "Flows pushed out of a full flow table by new flows.", "interface")
 
-	upDesc          = desc("capture", "up", "Whether the capture source is open (1) or down and being reopened (0).", "interface")
-	pausedDesc      = desc("capture", "paused", "Whether capture was stopped through the admin API (1) or not (0).", "interface")
-	receivedDesc    = desc("capture", "packets_received_total", "Packets received from the kernel or read from the file.", "interface")
-	droppedDesc     = desc("capture", "packets_dropped_total", "Packets dropped before counting, by stage: kernel (ring full), interface (driver), queue (our own queue full).", "interface", "stage")
-	reopensDesc     = desc("capture", "reopens_total", "Times the capture source was reopened after a failure.", "interface")
-	decodeErrDesc   = desc("decode", "errors_total", "Frames with a malformed header, by layer; they are still counted as packets.", "interface", "layer")
-	unsupportedDesc = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
-	busyDesc        = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
+	upDesc            = desc("capture", "up", "Whether the capture source is open (1) or down and being reopened (0).", "interface")
+	pausedDesc        = desc("capture", "paused", "Whether capture was stopped through the admin API (1) or not (0).", "interface")
+	receivedDesc      = desc("capture", "packets_received_total", "Packets received from the kernel or read from the file.", "interface")
+	droppedDesc       = desc("capture", "packets_dropped_total", "Packets dropped before counting, by stage: kernel (ring full), interface (driver), queue (our own queue full).", "interface", "stage")
+	reopensDesc       = desc("capture", "reopens_total", "Times the capture source was reopened after a failure.", "interface")
+	decodeErrDesc     = desc("decode", "errors_total", "Frames with a malformed header, by layer; they are still counted as packets.", "interface", "layer")
+	unsupportedDesc   = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
+	busyDesc          = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
+	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts); under a flood of forged addresses.", "interface", "table")
+	arpReplacedDesc   = desc("arp", "table_replaced_total", "ARP owner entries taken over by another address in the fixed-size table.", "interface")
 )
 
 var (
@@ -59,13 +62,15 @@ var (
 	attackConfDesc   = desc("", "attack_confidence", "Confidence that the attack in progress is of this type, in [0,1]; 0 when none is.", "interface", "type")
 	attacksDesc      = desc("", "attacks_total", "Attacks started, by type.", "interface", "type")
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
-	attackSourceDesc = desc("", "attack_source_info", "Top addresses behind an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
 	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
 	explValueDesc    = desc("", "explanation_value", "Value of the features that deviate most in the last window.", "interface", "rank", "feature")
 	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
 	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
 	protoDevDesc     = desc("", "protocol_deviation", "Largest robust z-score among each protocol's features in the last window: which protocol is abnormal.", "interface", "protocol")
-	trainedDesc      = desc("detector", "trained", "Whether the detector has trained models (1) or is warming up (0); no verdicts before.", "interface")
+	trainedDesc      = desc("detector", "trained", "Whether the detector has trained models (1) or is warming up (0); the behaviour rules judge either way.", "interface")
 	warmupDesc       = desc("detector", "warmup_progress", "Share of the warm-up done, in [0,1].", "interface")
 	trainWindowsDesc = desc("detector", "training_windows", "Windows the current models were trained on.", "interface")
 	lastTrainDesc    = desc("detector", "last_train_timestamp_seconds", "Wall-clock time the current models were trained or loaded.", "interface")
@@ -161,6 +166,10 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	counter(flowsCreatedDesc, float64(c.Flows.Created))
 	counter(flowsEndedDesc, float64(c.Flows.Ended))
 	counter(flowsEvictedDesc, float64(c.Flows.Evicted))
+	counter(behaviourDropDesc, float64(c.BehaviourDropped.Pairs), "pairs")
+	counter(behaviourDropDesc, float64(c.BehaviourDropped.Services), "services")
+	counter(behaviourDropDesc, float64(c.BehaviourDropped.Hosts), "hosts")
+	counter(arpReplacedDesc, float64(c.ARPReplaced))
 
 	if s.Detector != nil {
 		e.collectDetector(gauge, counter, s.Detector)
@@ -198,14 +207,21 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 	}
 	counter(anomaliesDesc, float64(d.Anomalies["unknown"]), "unknown")
 
+	gauge(detectionDesc, 1, "rules")
+	gauge(detectionDesc, b2f(d.Trained), "model")
+
 	v := d.Verdict
-	if v == nil || !v.Trained {
-		return // no verdicts before training
+	if v == nil {
+		return // no window judged yet
 	}
-	gauge(scoreDesc, v.Score)
-	gauge(thresholdDesc, v.Threshold)
-	for _, m := range v.Models {
-		gauge(modelScoreDesc, m.Score, m.Model)
+	if v.Trained {
+		// The model's scores exist once it is trained; the rules'
+		// verdicts below from the first window.
+		gauge(scoreDesc, v.Score)
+		gauge(thresholdDesc, v.Threshold)
+		for _, m := range v.Models {
+			gauge(modelScoreDesc, m.Score, m.Model)
+		}
 	}
 	gauge(anomalousDesc, b2f(v.Anomalous))
 	gauge(threatDesc, float64(v.Threat))
@@ -218,8 +234,21 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 		a, ok := active[t]
 		gauge(attackDesc, b2f(ok), t)
 		gauge(attackConfDesc, a.Confidence, t)
-		for i, src := range a.Sources[:min(len(a.Sources), e.attackSources)] {
-			gauge(attackSourceDesc, 1, t, strconv.Itoa(i+1), e.anon.Addr(src))
+		rank := 0
+		for _, src := range a.Sources {
+			if rank < e.attackSources {
+				rank++
+				gauge(attackSourceDesc, 1, t, strconv.Itoa(rank), e.anon.Addr(src))
+			}
+		}
+		for _, mac := range a.MACs {
+			if rank < e.attackSources {
+				rank++
+				gauge(attackSourceDesc, 1, t, strconv.Itoa(rank), net.HardwareAddr(mac[:]).String())
+			}
+		}
+		for i, dst := range a.Targets[:min(len(a.Targets), e.attackSources)] {
+			gauge(attackTargetDesc, 1, t, strconv.Itoa(i+1), e.anon.Addr(dst))
 		}
 	}
 	for i, x := range v.Explanations {

@@ -100,6 +100,12 @@ type batch struct {
 	unsupportedLink uint64
 	source          capture.Stats
 	reopens         uint64
+
+	// The live source went down (it failed, or capture was stopped) or
+	// came back at this time, after the batch's packets: the windows
+	// meanwhile saw nothing, and are partial, not quiet.
+	down, up bool
+	at       int64
 }
 
 // Pipeline captures, decodes and aggregates one interface.
@@ -212,6 +218,7 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 			if p.src != nil {
 				p.updateStats()
 				p.closeSource()
+				b.down, b.at = true, time.Now().UnixNano()
 				p.logger.Info("capture stopped through the admin API")
 			}
 			// Keep closing windows on the wall clock while stopped.
@@ -267,6 +274,7 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 				p.send(b, true, false)
 				return
 			}
+			b.down, b.at = true, time.Now().UnixNano()
 			b = p.send(b, false, false)
 		}
 	}
@@ -283,6 +291,7 @@ func (p *Pipeline) reopen(ctx context.Context, backoff *time.Duration, b *batch)
 		p.up.Store(true)
 		*backoff = reopenMin
 		p.logger.Info("capture reopened")
+		b.up, b.at = true, time.Now().UnixNano()
 		return p.send(b, false, false)
 	}
 	p.logger.Warn("capture still down; retrying", "err", err, "retry_in", *backoff)
@@ -338,7 +347,8 @@ func (p *Pipeline) send(b *batch, eof, tick bool) *batch {
 		return <-p.free
 	default:
 		// The feature stage is behind: drop this batch rather than stall the
-		// kernel ring, and count it.
+		// kernel ring, and count it. A source going down or up is kept for
+		// the next batch.
 		p.dropped.Add(uint64(b.n))
 		b.n, b.hasClock = 0, false
 		return b
@@ -351,6 +361,12 @@ func (p *Pipeline) featureLoop() {
 	for b := range p.queue {
 		t0 := time.Now()
 		p.agg.AddBatch(b.infos[:b.n])
+		if b.down {
+			p.agg.SourceDown(b.at)
+		}
+		if b.up {
+			p.agg.SourceUp(b.at)
+		}
 		if b.hasClock {
 			p.agg.Advance(b.clock - int64(idleGrace))
 		}
@@ -375,7 +391,7 @@ func (p *Pipeline) featureLoop() {
 			snap.Detector = p.detectorSnapshot()
 			p.snap.Store(snap)
 		}
-		b.n, b.hasClock, b.eof = 0, false, false
+		b.n, b.hasClock, b.eof, b.down, b.up = 0, false, false, false, false
 		p.free <- b
 	}
 }
@@ -425,7 +441,7 @@ func (p *Pipeline) onWindow(w *features.Window) {
 	}
 	for _, e := range v.Events {
 		if e.Kind == "attack_start" {
-			p.attacks[e.Type]++
+			p.attacks[e.Attack.Type]++
 		}
 	}
 	p.lastVerdict = v

@@ -19,8 +19,10 @@ type Config struct {
 	RetrainEvery int // windows between retrains; 0 never retrains
 	Reservoir    int // recent normal windows kept for retraining
 	EndAfter     int // quiet windows that end an attack
-	AuthHorizon  int // windows over which slow brute force is summed
-	Allow        []netip.Prefix
+	// Horizon is how many windows per-host behaviour is summed over:
+	// slow scans, guessers and tunnels add up within it.
+	Horizon int
+	Allow   []netip.Prefix
 	// Synchronous trains in the calling goroutine, so that replays give the
 	// same verdicts every run. Live capture trains in the background and
 	// keeps scoring with the previous models meanwhile.
@@ -38,7 +40,7 @@ func DefaultConfig() Config {
 		RetrainEvery: 2160, // 6 hours
 		Reservoir:    8640, // 1 day
 		EndAfter:     3,
-		AuthHorizon:  30, // 5 minutes
+		Horizon:      30, // 5 minutes
 		Now:          time.Now,
 	}
 }
@@ -76,18 +78,17 @@ type Explanation struct {
 
 // Event is an attack starting or ending.
 type Event struct {
-	Kind       string     `json:"kind"` // attack_start or attack_end
-	Type       string     `json:"type"`
-	Time       int64      `json:"-"` // Unix nanoseconds on the packet clock
-	Since      int64      `json:"-"` // when the attack started
-	Confidence float64    `json:"confidence"`
-	Sources    [][16]byte `json:"-"`
+	Kind   string `json:"kind"` // attack_start or attack_end
+	Time   int64  `json:"-"`    // Unix nanoseconds on the packet clock
+	Since  int64  `json:"-"`    // when the attack started
+	Attack Attack `json:"attack"`
 }
 
 // Verdict is the detector's judgement of one window on one interface.
 type Verdict struct {
 	Interface      string
 	Start, End     int64 // Unix nanoseconds
+	Partial        bool  // the capture saw only part of the window
 	Trained        bool
 	WarmupProgress float64
 	Score          float64
@@ -98,18 +99,19 @@ type Verdict struct {
 	Confidence     float64
 	Attacks        []Attack // attack types recognised in this window
 	Suppressed     []Attack // attacks dropped by the allowlist
-	Explanations   []Explanation
-	Protocols      []ProtocolDeviation
-	Active         []ActiveAttack // attacks in progress after hysteresis
-	Events         []Event
+	// Extremes are the features far beyond anything seen in training:
+	// an anomaly no rule names is still one.
+	Extremes     []Explanation
+	Explanations []Explanation
+	Protocols    []ProtocolDeviation
+	Active       []ActiveAttack // attacks in progress after hysteresis
+	Events       []Event
 }
 
-// ActiveAttack is an attack in progress.
+// ActiveAttack is an attack in progress: the latest window's view of it.
 type ActiveAttack struct {
-	Type       string
-	Since      int64
-	Confidence float64
-	Sources    [][16]byte
+	Attack
+	Since int64
 }
 
 // ProtocolDeviation is the largest robust z-score among one protocol's
@@ -123,18 +125,19 @@ var protocolGroups = []struct {
 	name  string
 	feats []features.Index
 }{
-	{"tcp", []features.Index{features.TCPPacketsPerSecond, features.TCPSyn, features.TCPSynAck, features.TCPRst, features.TCPFin, features.TCPHalfOpenRatio, features.AuthAttempts, features.MaxSourceAuthAttempts, features.HTTPIdleConnections}},
-	{"udp", []features.Index{features.UDPPacketsPerSecond, features.DNSQueries, features.DNSResponses, features.DNSErrorResponses, features.DNSResponseSizeMean, features.ReflectionResponseBytes, features.ReflectionRequestBytes}},
-	{"icmp", []features.Index{features.ICMPPacketsPerSecond, features.ICMPUnreachable, features.ICMPEchoRequests}},
+	{"tcp", []features.Index{features.TCPPacketsPerSecond, features.TCPSyn, features.TCPSynAck, features.TCPRst, features.TCPFin, features.TCPHalfOpenRatio, features.AuthAttempts, features.MaxSourceAuthAttempts, features.HTTPIdleConnections,
+		features.TCPEstablished, features.HTTPRequests, features.MaxServiceIncompleteSyns, features.MaxPairAuthConnections, features.MaxServiceHeldConnections, features.MaxPairRequests, features.MaxServiceRequests, features.MaxPairPosts}},
+	{"udp", []features.Index{features.UDPPacketsPerSecond, features.DNSQueries, features.DNSResponses, features.DNSErrorResponses, features.DNSResponseSizeMean, features.ReflectionResponseBytes, features.ReflectionRequestBytes,
+		features.DNSQueryNameLengthMean, features.DNSQueryNameEntropyMean, features.DNSTunnelQueries, features.MaxTargetUDPPackets, features.MaxTargetUnsolicitedBytes}},
+	{"icmp", []features.Index{features.ICMPPacketsPerSecond, features.ICMPUnreachable, features.ICMPEchoRequests, features.MaxTargetICMPRequests}},
 	{"arp", []features.Index{features.ARPPacketsPerSecond, features.ARPRequests, features.ARPReplies, features.ARPAddressConflicts}},
 	{"other", []features.Index{features.OtherPacketsPerSecond, features.Fragments}},
 }
 
 type attackState struct {
-	since      int64
-	quiet      int
-	confidence float64
-	sources    [][16]byte
+	since  int64
+	quiet  int
+	attack Attack // the latest window's, with the highest confidence seen
 }
 
 // Detector judges the windows of one interface and manages its models:
@@ -152,8 +155,7 @@ type Detector struct {
 	trained       chan trainResult
 	lastEnd       int64
 	active        map[string]*attackState
-	heavyRing     []features.Heavy // the recent windows' heavy hitters
-	heavyNext     int
+	hz            *horizon
 	retrains      int
 	lastTrainWall time.Time
 	lastTrainErr  error
@@ -175,15 +177,17 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 	}
 	cfg.Reservoir = max(cfg.Reservoir, cfg.Warmup, 2)
 	cfg.EndAfter = max(cfg.EndAfter, 1)
-	cfg.AuthHorizon = max(cfg.AuthHorizon, 1)
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = DefaultConfig().Horizon
+	}
 	d := &Detector{
-		cfg:       cfg,
-		iface:     iface,
-		set:       set,
-		normal:    make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
-		trained:   make(chan trainResult, 1),
-		active:    map[string]*attackState{},
-		heavyRing: make([]features.Heavy, cfg.AuthHorizon),
+		cfg:     cfg,
+		iface:   iface,
+		set:     set,
+		normal:  make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
+		trained: make(chan trainResult, 1),
+		active:  map[string]*attackState{},
+		hz:      newHorizon(cfg.Horizon),
 	}
 	if set != nil {
 		d.lastTrainWall = cfg.Now()
@@ -214,30 +218,69 @@ func (d *Detector) LastTrainError() error { return d.lastTrainErr }
 // next window. It is safe to call from any goroutine (the admin API).
 func (d *Detector) RequestRetrain() { d.retrainAsked.Store(true) }
 
-// Observe judges one window and learns from it.
+// Observe judges one window and learns from it. The behaviour rules run
+// from the first window; the models join once trained.
 func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.collectTraining()
 	d.seen++
 	d.sinceTrain++
-	v := &Verdict{Interface: d.iface, Start: w.Start, End: w.End}
-	d.heavyRing[d.heavyNext] = w.Heavy
-	d.heavyNext = (d.heavyNext + 1) % len(d.heavyRing)
+	v := &Verdict{Interface: d.iface, Start: w.Start, End: w.End, Partial: w.Partial}
 	gap := d.lastEnd != 0 && w.Start != d.lastEnd
 	d.lastEnd = w.End
-
-	if d.set == nil {
-		d.addNormal(&w.Features)
-		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
-		// A request waits until there are two windows to train on.
-		asked := d.normalLen() >= 2 && d.retrainAsked.Swap(false)
-		if asked || d.normalLen() >= d.cfg.Warmup {
-			d.startTraining(w.End)
-		}
-		return v
-	}
-
+	d.hz.add(w)
 	set := d.set
-	v.Trained, v.WarmupProgress, v.Threshold = true, 1, set.Threshold
+	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond), claimed: map[[16]byte]string{}}
+	attacks := detectAll(ev)
+
+	agree := 0.0
+	if set != nil {
+		v.Trained, v.WarmupProgress, v.Threshold = true, 1, set.Threshold
+		var forestClass string
+		var forestProb float64
+		agree, forestClass, forestProb = d.score(set, v, w, gap)
+		v.Explanations = explain(set.Scaler, &w.Features, d.row)
+		v.Protocols = protocolDeviations(d.row)
+		v.Extremes = extremes(set.Scaler, &w.Features, d.row)
+		attacks = crossCheck(attacks, forestClass, forestProb)
+	} else {
+		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
+	}
+	v.Attacks, v.Suppressed = d.allow(attacks)
+	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || (set != nil && v.Score >= set.Threshold)
+	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
+		// The only thing abnormal is traffic the operator allowed.
+		v.Anomalous = false
+	}
+	v.Threat, v.Confidence = threat(v, agree)
+	d.hysteresis(v, w)
+
+	// Normal windows train the models; a window the capture saw only
+	// part of would teach them rates of a partial span.
+	if !v.Anomalous && !w.Partial {
+		d.addNormal(&w.Features)
+		if set != nil {
+			for _, m := range set.members {
+				if o, ok := m.model.(models.Online); ok {
+					o.Learn(d.row)
+				}
+			}
+		}
+	}
+	asked := d.normalLen() >= 2 && d.retrainAsked.Swap(false)
+	switch {
+	case set == nil && (asked || d.normalLen() >= d.cfg.Warmup):
+		d.startTraining(w.End)
+	case set != nil && (asked || d.cfg.RetrainEvery > 0 && d.sinceTrain >= d.cfg.RetrainEvery) && d.normalLen() >= 2:
+		d.startTraining(w.End)
+	}
+	return v
+}
+
+// score runs the ensemble on a window: each member's calibrated score,
+// their mean, and the supervised forest's class when there is one. It
+// returns the share of members that found the window beyond their
+// training range.
+func (d *Detector) score(set *ModelSet, v *Verdict, w *features.Window, gap bool) (agree float64, class string, prob float64) {
 	d.row = set.Scaler.Transform(&w.Features, d.row)
 	alarmed := 0
 	for _, m := range set.members {
@@ -255,8 +298,6 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 			seq.Observe(d.row)
 		}
 	}
-	var forestClass string
-	var forestProb float64
 	if set.Forest != nil {
 		probs := set.Forest.Predict(d.row, nil)
 		best := 0
@@ -265,7 +306,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 				best = i
 			}
 		}
-		forestClass, forestProb = set.Classes[best], probs[best]
+		class, prob = set.Classes[best], probs[best]
 		c := 1 - probs[0]
 		v.Models = append(v.Models, ModelScore{Model: MemberForest, Score: c})
 		v.Score += c
@@ -274,41 +315,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		}
 	}
 	v.Score /= float64(len(v.Models))
-	agree := float64(alarmed) / float64(len(v.Models))
-
-	v.Explanations = explain(set.Scaler, &w.Features, d.row)
-	v.Protocols = protocolDeviations(d.row)
-
-	in := &ruleInput{w: w, s: set.Scaler, secs: max(w.Seconds, 1e-3), recentPPS: d.recentRate(), horizon: len(d.heavyRing)}
-	in.authSum, in.authSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.AuthAttempts }, len(d.heavyRing))
-	in.webSum, in.webSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.WebConnections }, len(d.heavyRing))
-	in.portSum, in.portSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.PortFanout }, slowScanWindows)
-	in.hostSum, in.hostSeen = d.recentSum(func(h *features.Heavy) []features.HeavyHitter { return h.HostFanout }, slowScanWindows)
-	attacks := detectAttacks(in)
-	attacks = crossCheck(attacks, forestClass, forestProb)
-	v.Attacks, v.Suppressed = d.allow(attacks)
-
-	v.Anomalous = v.Score >= set.Threshold || len(v.Attacks) > 0
-	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
-		// The only thing abnormal is traffic the operator allowed.
-		v.Anomalous = false
-	}
-	v.Threat, v.Confidence = threat(v, agree)
-	d.hysteresis(v, w)
-
-	if !v.Anomalous {
-		d.addNormal(&w.Features)
-		for _, m := range set.members {
-			if o, ok := m.model.(models.Online); ok {
-				o.Learn(d.row)
-			}
-		}
-	}
-	asked := d.retrainAsked.Swap(false)
-	if (asked || d.cfg.RetrainEvery > 0 && d.sinceTrain >= d.cfg.RetrainEvery) && d.normalLen() >= 2 {
-		d.startTraining(w.End)
-	}
-	return v
+	return float64(alarmed) / float64(len(v.Models)), class, prob
 }
 
 // explain returns the three features furthest from their baseline.
@@ -406,7 +413,7 @@ func threat(v *Verdict, agree float64) (int, float64) {
 	for _, a := range v.Attacks {
 		ruleConf = math.Max(ruleConf, a.Confidence)
 		l := ThreatMedium
-		if severity[a.Type] == 3 && a.Confidence >= 0.8 {
+		if t := Type(a.Type); t != nil && t.Severity == 3 && a.Confidence >= 0.8 {
 			l = ThreatHigh
 		}
 		level = max(level, l)
@@ -432,41 +439,26 @@ func (d *Detector) hysteresis(v *Verdict, w *features.Window) {
 		a, ok := fired[typ]
 		switch {
 		case ok && st == nil:
-			st = &attackState{since: w.Start, confidence: a.Confidence, sources: a.Sources}
+			st = &attackState{since: w.Start, attack: a}
 			d.active[typ] = st
-			v.Events = append(v.Events, Event{Kind: "attack_start", Type: typ, Time: w.Start, Since: w.Start, Confidence: a.Confidence, Sources: a.Sources})
+			v.Events = append(v.Events, Event{Kind: "attack_start", Time: w.Start, Since: w.Start, Attack: a})
 		case ok:
 			st.quiet = 0
-			st.confidence = math.Max(st.confidence, a.Confidence)
-			if len(a.Sources) > 0 {
-				st.sources = a.Sources
-			}
+			conf := math.Max(st.attack.Confidence, a.Confidence)
+			st.attack = a
+			st.attack.Confidence = conf
 		case st != nil:
 			st.quiet++
 			if st.quiet >= d.cfg.EndAfter {
-				v.Events = append(v.Events, Event{Kind: "attack_end", Type: typ, Time: w.End, Since: st.since, Confidence: st.confidence, Sources: st.sources})
+				v.Events = append(v.Events, Event{Kind: "attack_end", Time: w.End, Since: st.since, Attack: st.attack})
 				delete(d.active, typ)
 				st = nil
 			}
 		}
 		if st != nil {
-			v.Active = append(v.Active, ActiveAttack{Type: typ, Since: st.since, Confidence: st.confidence, Sources: st.sources})
+			v.Active = append(v.Active, ActiveAttack{Attack: st.attack, Since: st.since})
 		}
 	}
-}
-
-// recentSum adds up one kind of heavy hitter per source over the last n
-// windows, and counts in how many of them each source appeared.
-func (d *Detector) recentSum(kind func(*features.Heavy) []features.HeavyHitter, n int) (sum map[[16]byte]uint64, seen map[[16]byte]int) {
-	sum, seen = map[[16]byte]uint64{}, map[[16]byte]int{}
-	for k := 1; k <= min(n, len(d.heavyRing)); k++ {
-		h := &d.heavyRing[(d.heavyNext-k+len(d.heavyRing))%len(d.heavyRing)]
-		for _, x := range kind(h) {
-			sum[x.Addr] += x.Count
-			seen[x.Addr]++
-		}
-	}
-	return sum, seen
 }
 
 func (d *Detector) addNormal(f *features.Vector) {
@@ -483,9 +475,9 @@ func (d *Detector) normalLen() int { return len(d.normal) }
 // recentWindows is how many recent normal windows set the recent level.
 const recentWindows = 30
 
-// recentRate is the median packet rate of the last normal windows, 0 with
-// fewer than a third of them.
-func (d *Detector) recentRate() float64 {
+// recentLevel is the median of feature f over the last normal windows, 0
+// with fewer than a third of them.
+func (d *Detector) recentLevel(f features.Index) float64 {
 	n := min(len(d.normal), recentWindows)
 	if n < recentWindows/3 {
 		return 0
@@ -493,7 +485,7 @@ func (d *Detector) recentRate() float64 {
 	v := make([]float64, 0, n)
 	for k := 1; k <= n; k++ {
 		i := (d.normalNext - k + len(d.normal)) % len(d.normal)
-		v = append(v, d.normal[i][features.PacketsPerSecond])
+		v = append(v, d.normal[i][f])
 	}
 	return median(v)
 }

@@ -23,14 +23,20 @@ func checkVerdict(t *testing.T, v *Verdict) {
 	if v.Threat < ThreatNone || v.Threat > ThreatHigh {
 		t.Errorf("threat %d", v.Threat)
 	}
-	if !v.Trained {
-		if v.Anomalous || len(v.Attacks) > 0 || len(v.Models) > 0 || len(v.Events) > 0 {
-			t.Errorf("untrained verdict judges: %+v", v)
-		}
-		return
-	}
 	if v.Anomalous != (v.Threat > ThreatNone) {
 		t.Errorf("anomalous %v with threat %s", v.Anomalous, ThreatNames[v.Threat])
+	}
+	for _, a := range v.Attacks {
+		if a.Summary == "" || len(a.Evidence) == 0 {
+			t.Errorf("%s without a summary or evidence: %+v", a.Type, a)
+		}
+	}
+	if !v.Trained {
+		// Before training only the rules judge.
+		if len(v.Models) > 0 || v.Score != 0 || len(v.Explanations) > 0 || len(v.Extremes) > 0 || v.Anomalous != (len(v.Attacks) > 0) {
+			t.Errorf("untrained verdict with model output: %+v", v)
+		}
+		return
 	}
 	for _, m := range v.Models {
 		if !in01(m.Score) {
@@ -109,7 +115,7 @@ var attackCases = []attackCase{
 	{name: "slowloris", inject: func(w *features.Window) { slowloris(w, attacker) }, want: Slowloris, sources: [][16]byte{attacker}, targets: [][16]byte{server}},
 	{name: "traffic spike", inject: func(w *features.Window) { spike(w, 5) }, want: TrafficSpike},
 	{name: "traffic drop", inject: func(w *features.Window) { drop(w, 10) }, want: TrafficDrop},
-	{name: "arp spoofing", inject: func(w *features.Window) { arpSpoof(w, attacker) }, want: ARPSpoofing},
+	{name: "arp spoofing", inject: func(w *features.Window) { arpSpoof(w) }, want: ARPSpoofing, targets: [][16]byte{lanAddr(1)}},
 }
 
 func TestAttackTypes(t *testing.T) {
@@ -221,8 +227,9 @@ func TestScannerIsNotBruteForce(t *testing.T) {
 	}
 }
 
-// A slow guesser stays under the per-window floor; the sum over the auth
-// horizon (30 windows, 5 minutes) catches it once it reaches 30 attempts.
+// A slow guesser completes a connection or two a window: the sum over the
+// horizon catches it once it reaches the floor, wherever the window grid
+// cuts its attempts.
 func TestSlowBruteForce(t *testing.T) {
 	cfg := testConfig()
 	d, g := newTrained(t, cfg, 7)
@@ -230,12 +237,9 @@ func TestSlowBruteForce(t *testing.T) {
 		d.Observe(g.benign())
 	}
 	first := 0
-	for i := 1; i <= cfg.AuthHorizon; i++ {
+	for i := 1; i <= cfg.Horizon; i++ {
 		w := g.benign()
-		bruteForce(w, attacker, 3)
-		if w.Features[features.MaxSourceAuthAttempts] >= 10 {
-			t.Fatalf("slow window has %g attempts from one source", w.Features[features.MaxSourceAuthAttempts])
-		}
+		bruteForce(w, attacker, 2)
 		v := d.Observe(w)
 		checkVerdict(t, v)
 		a := attackOf(v.Attacks, BruteForce)
@@ -248,18 +252,36 @@ func TestSlowBruteForce(t *testing.T) {
 		if first == 0 {
 			first = i
 		}
-		if len(a.Sources) != 1 || a.Sources[0] != attacker {
-			t.Errorf("window %d: sources %v, want the guesser", i, addrs(a.Sources))
+		if len(a.Sources) != 1 || a.Sources[0] != attacker || len(a.Targets) != 1 || a.Targets[0] != server {
+			t.Errorf("window %d: sources %v targets %v, want the guesser and the server", i, addrs(a.Sources), addrs(a.Targets))
 		}
-		if a.Evidence[0].Feature != "auth_connection_attempts_recent" || a.Evidence[0].Value != float64(3*i) {
-			t.Errorf("window %d: evidence %+v, want %d recent attempts", i, a.Evidence, 3*i)
+		if a.Evidence[0].Feature != "completed_connections" || a.Evidence[0].Value != float64(2*i) {
+			t.Errorf("window %d: evidence %+v, want %d completed connections", i, a.Evidence, 2*i)
 		}
 		if !v.Anomalous {
 			t.Errorf("window %d: brute force but not anomalous", i)
 		}
 	}
-	if first != authSlowThreshold/3 {
-		t.Errorf("slow brute force first recognised after %d windows (%d attempts), want %d", first, 3*first, authSlowThreshold/3)
+	if first != bruteConnections/2 {
+		t.Errorf("slow brute force first recognised after %d windows (%d connections), want %d", first, 2*first, bruteConnections/2)
+	}
+}
+
+// The same 20 guesses, cut 1 + 19 or 10 + 10 by the window grid, are
+// recognised in the window that completes them.
+func TestBruteForceAcrossWindows(t *testing.T) {
+	for _, split := range [][2]float64{{1, 19}, {10, 10}, {19, 1}, {0, 20}} {
+		d := New(testConfig(), "eth0", nil)
+		g := newGen(31)
+		w1, w2 := g.benign(), g.benign()
+		if split[0] > 0 {
+			bruteForce(w1, attacker, split[0])
+		}
+		bruteForce(w2, attacker, split[1])
+		v1, v2 := d.Observe(w1), d.Observe(w2)
+		if hasAttack(v1.Attacks, BruteForce) || !hasAttack(v2.Attacks, BruteForce) {
+			t.Errorf("split %v: brute force in windows %v and %v, want the second only", split, types(v1.Attacks), types(v2.Attacks))
+		}
 	}
 }
 
@@ -296,31 +318,44 @@ func TestWarmupAndRetrain(t *testing.T) {
 	if trained, p, _, _, _ := d.State(); trained || p != 0 || d.Models() != nil {
 		t.Fatalf("new detector: trained %v progress %g", trained, p)
 	}
-	for i := 1; i <= cfg.Warmup; i++ {
+	// The rules judge from the first window: a flood during the warm-up
+	// is named, and its window does not join the training windows.
+	normal := 0
+	for i := 1; i <= cfg.Warmup+1; i++ {
 		w := g.benign()
-		if i == 25 {
-			synFlood(w, victim) // no verdicts during warm-up, even for a flood
+		flood := i == 25
+		if flood {
+			synFlood(w, victim)
 		}
 		v := d.Observe(w)
 		checkVerdict(t, v)
-		if v.Trained || v.Anomalous || len(v.Attacks) > 0 || v.Score != 0 {
-			t.Fatalf("window %d of warm-up judged: %+v", i, v)
+		if v.Trained || v.Score != 0 || len(v.Models) != 0 {
+			t.Fatalf("window %d of warm-up scored by models: %+v", i, v)
 		}
-		if v.WarmupProgress <= prev || math.Abs(v.WarmupProgress-float64(i)/50) > 1e-12 {
+		if got := types(v.Attacks); flood != slices.Equal(got, []string{SynFlood}) || flood != v.Anomalous {
+			t.Fatalf("window %d of warm-up: attacks %v anomalous %v, want a SYN flood only in window 25", i, got, v.Anomalous)
+		}
+		if !flood {
+			normal++
+		}
+		if want := math.Min(1, float64(normal-1)/50); math.Abs(v.WarmupProgress-want) > 1e-12 && i < cfg.Warmup+1 {
+			// progress is reported before the window itself is counted
+			if math.Abs(v.WarmupProgress-float64(normal-b2i(!flood))/50) > 1e-12 {
+				t.Errorf("window %d: warm-up progress %g, %d normal windows", i, v.WarmupProgress, normal)
+			}
+		}
+		if v.WarmupProgress < prev {
 			t.Errorf("window %d: warm-up progress %g after %g", i, v.WarmupProgress, prev)
 		}
 		prev = v.WarmupProgress
-		if _, p, _, _, _ := d.State(); i < cfg.Warmup && p != v.WarmupProgress {
-			t.Errorf("State progress %g, verdict %g", p, v.WarmupProgress)
-		}
 	}
 	trained, p, windows, retrains, last := d.State()
 	if !trained || p != 1 || windows != 50 || retrains != 1 || !last.Equal(cfg.Now()) {
 		t.Fatalf("after warm-up: trained %v progress %g windows %d trainings %d last %v", trained, p, windows, retrains, last)
 	}
 	first := d.Models()
-	if first.TrainedAt != t0+50*10*sec {
-		t.Errorf("trained at %d, want the end of window 50", first.TrainedAt)
+	if first.TrainedAt != t0+51*10*sec {
+		t.Errorf("trained at %d, want the end of window 51 (50 normal ones)", first.TrainedAt)
 	}
 	for i := 1; i <= cfg.RetrainEvery; i++ {
 		v := d.Observe(g.benign())
@@ -529,7 +564,7 @@ func TestHysteresis(t *testing.T) {
 			default:
 				t.Errorf("event kind %q", e.Kind)
 			}
-			if e.Type != SynFlood || e.Confidence < 0.8 {
+			if e.Attack.Type != SynFlood || e.Attack.Confidence < 0.8 {
 				t.Errorf("event %+v", e)
 			}
 		}
@@ -564,7 +599,7 @@ func TestAllowlist(t *testing.T) {
 			t.Errorf("%s: anomalous %v, want %v", name, v.Anomalous, want)
 		}
 		for _, e := range v.Events {
-			if slices.Contains(wantSuppressed, e.Type) {
+			if slices.Contains(wantSuppressed, e.Attack.Type) {
 				t.Errorf("%s: event %+v for an allowed attack", name, e)
 			}
 		}
@@ -588,10 +623,7 @@ func TestAllowlist(t *testing.T) {
 
 	w = g.benign()
 	synFlood(w, victim)
-	w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: ip("198.51.100.7"), Count: 3}}
-	w.Heavy.PortFanout = append([]features.HeavyHitter{{Addr: attacker, Count: 1000}}, w.Heavy.PortFanout...)
-	w.Features[features.MaxSourcePortFanout] = 1000
-	w.Features[features.TCPSyn] += 1000
+	vertScan(w, attacker)
 	check("allowed scan during a flood", w, []string{PortScan}, []string{SynFlood})
 
 	// A flood that spoofs one allowed address among its senders still
@@ -634,27 +666,29 @@ func TestGapResetsForecaster(t *testing.T) {
 	}
 }
 
-// withWebConnections adds n connection attempts to a web server from src.
-func withWebConnections(w *features.Window, src [16]byte, n float64) *features.Window {
+// withRequests adds n answered requests to a web server from src, posts
+// of them HTTP POSTs.
+func withRequests(w *features.Window, src [16]byte, n, posts float64) *features.Window {
+	p := pairTo(src, lanAddr(100), 80)
+	p.Attempts, p.Syns, p.Established, p.Requests, p.Posts = 1, 1, 1, uint32(n), uint32(posts)
+	w.Behaviour.Pairs = append(w.Behaviour.Pairs, p)
 	f := &w.Features
-	f[features.TCPSyn] += n
-	f[features.TCPSynAck] += n
-	f[features.MaxSourceWebConnections] = math.Max(f[features.MaxSourceWebConnections], n)
-	w.Heavy.WebConnections = append([]features.HeavyHitter{{Addr: src, Count: uint64(n)}}, w.Heavy.WebConnections...)
-	slices.SortStableFunc(w.Heavy.WebConnections, func(a, b features.HeavyHitter) int { return int(b.Count) - int(a.Count) })
+	f[features.MaxPairRequests] = max(f[features.MaxPairRequests], n)
+	f[features.MaxPairPosts] = max(f[features.MaxPairPosts], posts)
 	return w
 }
 
 // A client that polls a web server all day (a monitoring script, a
-// dashboard) opens as many connections in every window as in training:
-// over the whole horizon that is not a slow login guesser. A source that
-// keeps up three times the rate is.
+// dashboard posting its state) makes as many requests in every window as
+// in training: over the whole horizon that is no login guesser. A source
+// posting three times as many forms is.
 func TestPollingClientIsNotWebBruteForce(t *testing.T) {
 	g := newGen(21)
 	poller, guesser := lanAddr(7), ip("198.51.100.7")
 	train := make([]*features.Window, 360)
 	for i := range train {
-		train[i] = withWebConnections(g.benign(), poller, g.count(12))
+		n := g.count(12)
+		train[i] = withRequests(g.benign(), poller, n, n)
 	}
 	cfg := testConfig()
 	set, err := Train(cfg.Train, vectors(train), nil)
@@ -662,16 +696,18 @@ func TestPollingClientIsNotWebBruteForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := New(cfg, "eth0", set)
-	for i := range 3 * cfg.AuthHorizon {
-		v := d.Observe(withWebConnections(g.benign(), poller, g.count(12)))
+	for i := range 3 * cfg.Horizon {
+		n := g.count(12)
+		v := d.Observe(withRequests(g.benign(), poller, n, n))
 		checkVerdict(t, v)
 		if a := attackOf(v.Attacks, BruteForce); a != nil {
 			t.Fatalf("window %d: the polling client is named a brute force: %+v", i, a.Evidence)
 		}
 	}
-	for i := range cfg.AuthHorizon {
-		w := withWebConnections(g.benign(), poller, g.count(12))
-		v := d.Observe(withWebConnections(w, guesser, 36))
+	for i := range cfg.Horizon {
+		n := g.count(12)
+		w := withRequests(g.benign(), poller, n, n)
+		v := d.Observe(withRequests(w, guesser, 36, 36))
 		if a := attackOf(v.Attacks, BruteForce); a != nil {
 			if len(a.Sources) != 1 || a.Sources[0] != guesser {
 				t.Fatalf("window %d: brute force from %v, want the guesser", i, addrs(a.Sources))
@@ -679,5 +715,12 @@ func TestPollingClientIsNotWebBruteForce(t *testing.T) {
 			return
 		}
 	}
-	t.Errorf("a source at three times the polling rate for %d windows is not named a brute force", cfg.AuthHorizon)
+	t.Errorf("a source posting three times the poller's rate for %d windows is not named a brute force", cfg.Horizon)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -284,7 +284,7 @@ func (set *ModelSet) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	if j.Scaler == nil || len(j.Scaler.Median) != int(features.NumFeatures) || len(j.Scaler.Scale) != int(features.NumFeatures) {
+	if j.Scaler == nil || len(j.Scaler.Median) != int(features.NumFeatures) || len(j.Scaler.Scale) != int(features.NumFeatures) || len(j.Scaler.Max) != int(features.NumFeatures) || len(j.Scaler.High) != int(features.NumFeatures) {
 		return errors.New("model set has no scaler for this feature schema")
 	}
 	*set = ModelSet{Scaler: j.Scaler, Threshold: j.Threshold, Forest: j.Forest, Classes: j.Classes, Windows: j.Windows, TrainedAt: j.TrainedAt}

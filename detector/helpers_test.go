@@ -150,7 +150,83 @@ func (g *gen) benignScaled(k float64) *features.Window {
 	if m := f[features.MaxSourceAuthAttempts]; m > 0 {
 		h.AuthAttempts = []features.HeavyHitter{{Addr: lanAddr(150 + g.r.IntN(20)), Count: uint64(m)}}
 	}
+	g.benignBehaviour(w, load)
 	return w
+}
+
+// benignBehaviour writes what the office's hosts do: clients browsing two
+// web servers with a few connections and requests each, asking the
+// resolver, an occasional SSH session; every attempt answered.
+func (g *gen) benignBehaviour(w *features.Window, load float64) {
+	f := &w.Features
+	web := []features.ServiceKey{{Addr: lanAddr(100), Port: 80, Proto: features.ProtoTCP}, {Addr: lanAddr(101), Port: 443, Proto: features.ProtoTCP}}
+	svc := map[features.ServiceKey]*features.ServiceActivity{}
+	b := &w.Behaviour
+	clients := int(math.Round(20 * load))
+	for c := range clients {
+		src := lanAddr(1 + (c*7+g.r.IntN(3))%40)
+		k := web[g.r.IntN(2)]
+		conns := uint32(1 + g.r.IntN(3))
+		reqs := conns * uint32(1+g.r.IntN(4))
+		p := features.PairActivity{Key: features.PairKey{Src: src, Dst: k.Addr, Port: k.Port, Proto: features.ProtoTCP}}
+		p.Attempts, p.Syns, p.Established, p.Requests = conns, conns, conns, reqs
+		p.Sessions, p.ShortSessions = conns, conns
+		b.Pairs = append(b.Pairs, p)
+		s := svc[k]
+		if s == nil {
+			s = &features.ServiceActivity{Key: k}
+			svc[k] = s
+		}
+		s.Attempts += conns
+		s.Syns += conns
+		s.SynAcks += conns
+		s.Established += conns
+		s.Requests += reqs
+		f[features.MaxPairRequests] = max(f[features.MaxPairRequests], float64(reqs))
+		f[features.HTTPRequests] += float64(reqs)
+		f[features.TCPEstablished] += float64(conns)
+	}
+	for _, k := range web {
+		if s := svc[k]; s != nil {
+			b.Services = append(b.Services, *s)
+			f[features.MaxServiceRequests] = max(f[features.MaxServiceRequests], float64(s.Requests))
+			f[features.MaxServiceIncompleteSyns] = max(f[features.MaxServiceIncompleteSyns], float64(s.Syns-s.Established))
+		}
+	}
+	for c := range 10 {
+		q := uint32(1 + g.r.IntN(6))
+		b.Pairs = append(b.Pairs, features.PairActivity{
+			Key:          features.PairKey{Src: lanAddr(1 + c*4), Dst: lanAddr(2), Port: 53, Proto: features.ProtoUDP},
+			Conns:        features.Conns{Attempts: q, Established: q, Packets: q, Replies: q, Bytes: 70 * uint64(q), ReplyBytes: 150 * uint64(q)},
+			DNSQueries:   q,
+			DNSNameBytes: 18 * q,
+		})
+		f[features.MaxTargetUDPPackets] += float64(q)
+	}
+	if g.r.IntN(4) == 0 {
+		f[features.MaxPairAuthConnections] = 1
+		b.Pairs = append(b.Pairs, features.PairActivity{
+			Key:      features.PairKey{Src: lanAddr(150 + g.r.IntN(20)), Dst: server, Port: 22, Proto: features.ProtoTCP},
+			Conns:    features.Conns{Attempts: 1, Syns: 1, Established: 1, Requests: 4},
+			Sessions: 1, ShortSessions: 1,
+		})
+	}
+	f[features.DNSQueryNameLengthMean] = g.jit(18, 0.1)
+	f[features.DNSQueryNameEntropyMean] = g.jit(3.1, 0.05)
+	// A few first contacts a window, all answered.
+	b.Hosts = append(b.Hosts, features.HostActivity{Addr: lanAddr(1 + g.r.IntN(40)), NewPorts: 1, NewHosts: 1, OKFirst: 1})
+	if g.r.IntN(3) == 0 {
+		f[features.MaxSourceFailedContacts] = 1
+		b.Hosts = append(b.Hosts, features.HostActivity{Addr: lanAddr(1 + g.r.IntN(40)), NewPorts: 1, NewHosts: 1, FailedFirst: 1})
+	}
+	f[features.MaxServiceHeldConnections] = g.count(2)
+	f[features.RefusedConnections] = g.count(1)
+	f[features.UnansweredConnections] = g.count(2)
+}
+
+// pairTo returns a TCP pair from src to a service.
+func pairTo(src, dst [16]byte, port uint16) features.PairActivity {
+	return features.PairActivity{Key: features.PairKey{Src: src, Dst: dst, Port: port, Proto: features.ProtoTCP}}
 }
 
 // benignN returns n consecutive benign windows.
@@ -219,6 +295,14 @@ func vertScan(w *features.Window, src [16]byte) {
 	w.Heavy.HostFanout = append([]features.HeavyHitter{{Addr: src, Count: 1}}, w.Heavy.HostFanout...)
 	w.Heavy.AuthAttempts = append([]features.HeavyHitter{{Addr: src, Count: 20}}, w.Heavy.AuthAttempts...)
 	setShares(w, src, victim, 0.45, 0.45)
+	b := &w.Behaviour
+	b.Hosts = append(b.Hosts, features.HostActivity{Addr: src, NewPorts: 1000, NewHosts: 1, FailedFirst: 997, OKFirst: 3, Target: victim, TargetPorts: 1000})
+	for _, port := range []uint16{22, 23, 3306} { // one knock each on auth ports
+		p := pairTo(src, victim, port)
+		p.Attempts, p.Syns, p.HalfOpen = 1, 1, 1
+		b.Pairs = append(b.Pairs, p)
+	}
+	f[features.MaxSourceFailedContacts] = 997
 }
 
 func horizScan(w *features.Window, src [16]byte) {
@@ -235,6 +319,14 @@ func horizScan(w *features.Window, src [16]byte) {
 	f[features.DestinationEntropy] = 8
 	w.Heavy.HostFanout = append([]features.HeavyHitter{{Addr: src, Count: 254}}, w.Heavy.HostFanout...)
 	setShares(w, src, victim, 0.15, 0.2)
+	b := &w.Behaviour
+	b.Hosts = append(b.Hosts, features.HostActivity{Addr: src, NewPorts: 254, NewHosts: 254, FailedFirst: 240, OKFirst: 14})
+	for i := range 10 {
+		p := pairTo(src, lanAddr(200+i), 22)
+		p.Attempts, p.Syns, p.Refused = 1, 1, 1
+		b.Pairs = append(b.Pairs, p)
+	}
+	f[features.MaxSourceFailedContacts] = 240
 }
 
 func synFlood(w *features.Window, dst [16]byte) {
@@ -252,6 +344,23 @@ func synFlood(w *features.Window, dst [16]byte) {
 	f[features.TopDestinationShare] = 0.95
 	w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: dst, Count: 50_000}}
 	w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: attacker, Count: 3}, {Addr: ip("198.51.100.7"), Count: 3}}
+	// Forged sources, a SYN or two each; the target answers each with a
+	// SYN-ACK that goes nowhere.
+	b := &w.Behaviour
+	for _, all := range []bool{false, true} {
+		s := features.ServiceActivity{Key: features.ServiceKey{Addr: dst, Port: 80, Proto: features.ProtoTCP}, SynAcks: 300, NewSources: 30_000}
+		if all {
+			s.Key.Port, s.Key.AllPorts = 0, true
+		}
+		s.Attempts, s.Syns, s.HalfOpen, s.Unanswered = 50_000, 50_000, 300, 49_700
+		b.Services = append(b.Services, s)
+	}
+	for _, src := range []([16]byte){attacker, ip("198.51.100.7")} {
+		p := pairTo(src, dst, 80)
+		p.Attempts, p.Syns, p.Unanswered = 2, 2, 2
+		b.Pairs = append(b.Pairs, p)
+	}
+	f[features.MaxServiceIncompleteSyns] = 50_000
 }
 
 func udpFlood(w *features.Window, src, dst [16]byte) {
@@ -261,12 +370,44 @@ func udpFlood(w *features.Window, src, dst [16]byte) {
 	f[features.UniqueDestinationPorts] += 1000
 	f[features.DestinationEntropy] = 0.2
 	setShares(w, src, dst, 0.95, 0.95)
+	datagramFlood(w, src, dst, features.ProtoUDP, 7777, 200_000, 1200)
+	f[features.MaxTargetUDPPackets] = 200_000
 }
 
 func icmpFlood(w *features.Window, src, dst [16]byte) {
 	addPackets(w, features.ICMPPacketsPerSecond, 60_000, 1000)
 	w.Features[features.ICMPEchoRequests] += 60_000
 	setShares(w, src, dst, 0.95, 0.95)
+	datagramFlood(w, src, dst, features.ProtoICMP, 0, 60_000, 1000)
+	w.Features[features.MaxTargetICMPRequests] = 60_000
+}
+
+// datagramFlood writes n packets from src to dst in the behaviour: the
+// victim answers a few (ICMP errors, echo replies).
+func datagramFlood(w *features.Window, src, dst [16]byte, proto features.Protocol, port uint16, n, size uint32) {
+	c := features.Conns{Attempts: 1, Packets: n, Bytes: uint64(n) * uint64(size), Replies: n / 100, ReplyBytes: uint64(n / 100 * 70)}
+	w.Behaviour.Pairs = append(w.Behaviour.Pairs, features.PairActivity{Key: features.PairKey{Src: src, Dst: dst, Port: port, Proto: proto}, Conns: c})
+	w.Behaviour.Services = append(w.Behaviour.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: dst, Proto: proto, AllPorts: true}, Conns: c})
+}
+
+// unsolicited writes reflected answers from the reflectors' port to dst.
+func unsolicited(w *features.Window, dst [16]byte, port uint16, n uint32, size uint64) {
+	b := &w.Behaviour
+	var dns uint64
+	if port == 53 {
+		dns = uint64(n) * size
+	}
+	for i, r := range reflectors {
+		k := uint32(len(reflectors))
+		c := features.Conns{Unsolicited: n / k, UnsolicitedBytes: uint64(n/k) * size, UnsolicitedDNSBytes: dns / uint64(k)}
+		if i == 0 {
+			c.Unsolicited += n % k
+		}
+		b.Pairs = append(b.Pairs, features.PairActivity{Key: features.PairKey{Src: r.Addr, Dst: dst, Port: port, Proto: features.ProtoUDP}, Conns: c})
+	}
+	b.Services = append(b.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: dst, Proto: features.ProtoUDP, AllPorts: true},
+		Conns: features.Conns{Unsolicited: n, UnsolicitedBytes: uint64(n) * size, UnsolicitedDNSBytes: dns}})
+	w.Features[features.MaxTargetUnsolicitedBytes] = float64(uint64(n) * size)
 }
 
 var reflectors = []features.HeavyHitter{{Addr: ip("192.0.2.53"), Count: 9000}, {Addr: ip("198.51.100.53"), Count: 8000}}
@@ -283,6 +424,7 @@ func dnsAmp(w *features.Window, dst [16]byte) {
 	f[features.TopDestinationShare] = 0.9
 	w.Heavy.SourcesByPackets = slices.Clone(reflectors)
 	w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: dst, Count: 20_000}}
+	unsolicited(w, dst, 53, 20_000, 3000)
 }
 
 func ntpReflection(w *features.Window, dst [16]byte) {
@@ -293,6 +435,7 @@ func ntpReflection(w *features.Window, dst [16]byte) {
 	f[features.TopDestinationShare] = 0.95
 	w.Heavy.SourcesByPackets = slices.Clone(reflectors)
 	w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: dst, Count: 50_000}}
+	unsolicited(w, dst, 123, 50_000, 468)
 }
 
 // bruteForce adds n SSH connection attempts from src to server.
@@ -311,6 +454,12 @@ func bruteForce(w *features.Window, src [16]byte, n float64) {
 	if n >= 50 {
 		setShares(w, src, server, 0.4, 0.4)
 	}
+	p := pairTo(src, server, 22)
+	c := uint32(n)
+	p.Attempts, p.Syns, p.Established, p.Requests, p.Sessions, p.ShortSessions = c, c, c, 4*c, c, c
+	w.Behaviour.Pairs = append(w.Behaviour.Pairs, p)
+	f[features.MaxPairAuthConnections] = max(f[features.MaxPairAuthConnections], n)
+	f[features.TCPEstablished] += n
 }
 
 func slowloris(w *features.Window, src [16]byte) {
@@ -320,6 +469,11 @@ func slowloris(w *features.Window, src [16]byte) {
 	f[features.UniqueConnections] += 800
 	addPackets(w, features.TCPPacketsPerSecond, 800, 70)
 	setShares(w, src, server, 0.2, 0.3)
+	p := pairTo(src, server, 80)
+	p.Held = 800
+	w.Behaviour.Pairs = append(w.Behaviour.Pairs, p)
+	w.Behaviour.Services = append(w.Behaviour.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: server, Port: 80, Proto: features.ProtoTCP}, Conns: features.Conns{Held: 800}})
+	f[features.MaxServiceHeldConnections] = 800
 }
 
 // spike multiplies every volume by k, keeping the mix.
@@ -358,12 +512,19 @@ func drop(w *features.Window, pps float64) {
 	w.Heavy = features.Heavy{}
 }
 
-func arpSpoof(w *features.Window, mac [16]byte) {
+var (
+	gatewayMAC = [6]byte{2, 0, 0, 0, 0, 1}
+	spoofMAC   = [6]byte{2, 0, 0, 0, 0, 0x66}
+)
+
+// arpSpoof writes 20 claims of the gateway's address by another MAC, the
+// gateway still answering for it.
+func arpSpoof(w *features.Window) {
 	f := &w.Features
 	addPackets(w, features.ARPPacketsPerSecond, 40, 42)
 	f[features.ARPReplies] += 40
 	f[features.ARPAddressConflicts] = 20
-	_ = mac
+	w.Behaviour.ARP = append(w.Behaviour.ARP, features.ARPClaim{IP: lanAddr(1), Owner: gatewayMAC, Claimant: spoofMAC, Claims: 20, OwnerLast: w.Start + 3*sec})
 }
 
 // Training a full model set takes a while: tests share one per seed.

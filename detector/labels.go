@@ -11,9 +11,12 @@ import (
 	"strings"
 )
 
-// LabelTypes are the attack types a labels file may name: the detector's
-// types plus the amplification variants it reports as reflection.
-var LabelTypes = append(slices.Clone(AttackTypes), "ntp_amplification", "ssdp_amplification", "memcached_amplification", "cldap_amplification", "snmp_amplification", "chargen_amplification")
+// LabelTypes returns the attack types a labels file may name: the
+// detector's types plus the amplification variants it reports as
+// reflection.
+func LabelTypes() []string {
+	return append(slices.Clone(AttackTypes), "ntp_amplification", "ssdp_amplification", "memcached_amplification", "cldap_amplification", "snmp_amplification", "chargen_amplification")
+}
 
 // ParseLabels reads a labels CSV: the header start,end,type,source, then
 // one attack per line with start and end in Unix epoch seconds (fractions
@@ -54,8 +57,8 @@ func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
 			return nil, fmt.Errorf("labels line %d: end %s is not after start %s", line, rec[1], rec[0])
 		}
 		typ := strings.TrimSpace(rec[2])
-		if !slices.Contains(LabelTypes, typ) {
-			return nil, fmt.Errorf("labels line %d: unknown type %q: use one of %s", line, typ, strings.Join(LabelTypes, ", "))
+		if !slices.Contains(LabelTypes(), typ) {
+			return nil, fmt.Errorf("labels line %d: unknown type %q: use one of %s", line, typ, strings.Join(LabelTypes(), ", "))
 		}
 		e := LabeledEvent{Start: start, End: end, Type: typ}
 		if len(rec) == 4 {

@@ -18,7 +18,7 @@ func TestLabelsRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 2000 { // any microsecond in this century
 		start := (1_000_000_000_000_000 + r.Int64N(3_000_000_000_000_000)) * 1000
-		events = append(events, LabeledEvent{Start: start, End: start + (1+r.Int64N(1e9))*1000, Type: LabelTypes[r.IntN(len(LabelTypes))]})
+		events = append(events, LabeledEvent{Start: start, End: start + (1+r.Int64N(1e9))*1000, Type: LabelTypes()[r.IntN(len(LabelTypes()))]})
 	}
 	var b bytes.Buffer
 	if err := WriteLabels(&b, events); err != nil {

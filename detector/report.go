@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -18,8 +19,11 @@ type AddrFunc func([16]byte) string
 type AttackJSON struct {
 	Type           string     `json:"type"`
 	Confidence     float64    `json:"confidence"`
+	Summary        string     `json:"summary,omitempty"`
 	Evidence       []Evidence `json:"evidence,omitempty"`
 	Sources        []string   `json:"sources,omitempty"`
+	SourceMACs     []string   `json:"source_macs,omitempty"`
+	Spoofed        bool       `json:"spoofed_sources,omitempty"`
 	Targets        []string   `json:"targets,omitempty"`
 	Recommendation string     `json:"recommendation"`
 }
@@ -30,6 +34,7 @@ type VerdictJSON struct {
 	Interface   string        `json:"interface"`
 	Start       float64       `json:"start"` // Unix seconds
 	End         float64       `json:"end"`
+	Partial     bool          `json:"partial,omitempty"`
 	Trained     bool          `json:"trained"`
 	Score       float64       `json:"score"`
 	Threshold   float64       `json:"threshold"`
@@ -39,6 +44,7 @@ type VerdictJSON struct {
 	Attacks     []string      `json:"attacks"`
 	Details     []AttackJSON  `json:"attack_details,omitempty"`
 	TopFeatures []Explanation `json:"top_features"`
+	Extremes    []Explanation `json:"extreme_features,omitempty"`
 	Models      []ModelScore  `json:"models,omitempty"`
 	Active      []string      `json:"active_attacks,omitempty"`
 }
@@ -48,10 +54,10 @@ func seconds(ns int64) float64 { return float64(ns) / 1e9 }
 // JSON renders a verdict for the verdicts file.
 func (v *Verdict) JSON(addr AddrFunc) VerdictJSON {
 	j := VerdictJSON{
-		Interface: v.Interface, Start: seconds(v.Start), End: seconds(v.End), Trained: v.Trained,
+		Interface: v.Interface, Start: seconds(v.Start), End: seconds(v.End), Partial: v.Partial, Trained: v.Trained,
 		Score: round(v.Score), Threshold: round(v.Threshold), Anomalous: v.Anomalous,
 		ThreatLevel: ThreatNames[v.Threat], Confidence: round(v.Confidence),
-		Attacks: []string{}, TopFeatures: v.Explanations, Models: v.Models,
+		Attacks: []string{}, TopFeatures: v.Explanations, Extremes: v.Extremes, Models: v.Models,
 	}
 	if j.TopFeatures == nil {
 		j.TopFeatures = []Explanation{}
@@ -67,9 +73,12 @@ func (v *Verdict) JSON(addr AddrFunc) VerdictJSON {
 }
 
 func attackJSON(a Attack, addr AddrFunc) AttackJSON {
-	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Evidence: a.Evidence, Recommendation: Recommendations[a.Type]}
+	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Summary: a.Summary, Evidence: a.Evidence, Spoofed: a.Spoofed, Recommendation: Recommendation(a.Type)}
 	for _, s := range a.Sources {
 		j.Sources = append(j.Sources, addr(s))
+	}
+	for _, m := range a.MACs {
+		j.SourceMACs = append(j.SourceMACs, net.HardwareAddr(m[:]).String())
 	}
 	for _, t := range a.Targets {
 		j.Targets = append(j.Targets, addr(t))
@@ -149,7 +158,7 @@ func (l *EventLog) Record(v *Verdict) error {
 	for _, e := range v.Events {
 		ev := *v
 		ev.Start, ev.End = e.Since, e.Time
-		lines = append(lines, l.format(e.Kind, &ev, []Attack{{Type: e.Type, Confidence: e.Confidence, Sources: e.Sources}}))
+		lines = append(lines, l.format(e.Kind, &ev, []Attack{e.Attack}))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

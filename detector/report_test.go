@@ -28,7 +28,7 @@ func anomalyVerdict(k int) *Verdict {
 		Models:       []ModelScore{{Model: MemberBaseline, Score: 1}},
 		Attacks:      []Attack{{Type: SynFlood, Confidence: 0.95, Evidence: []Evidence{{Feature: "tcp_syn_packets", Value: 50000, Threshold: 1000, Typical: 30}}, Sources: src, Targets: [][16]byte{victim}}},
 		Explanations: []Explanation{{Feature: "tcp_syn_packets", Value: 50000, Z: 50, ExpectedLow: 10, ExpectedHigh: 90}},
-		Events:       []Event{{Kind: "attack_start", Type: SynFlood, Time: start, Since: start, Confidence: 0.95, Sources: src}},
+		Events:       []Event{{Kind: "attack_start", Time: start, Since: start, Attack: Attack{Type: SynFlood, Confidence: 0.95, Sources: src}}},
 	}
 }
 
@@ -38,7 +38,7 @@ func endVerdict(k int, since int64) *Verdict {
 	return &Verdict{
 		Interface: "eth0", Start: start, End: start + 10*sec, Trained: true, Score: 0.3, Threshold: 0.9986, Confidence: 0.8,
 		Explanations: []Explanation{{Feature: "packets_per_second", Value: 300, Z: 0.1, ExpectedLow: 200, ExpectedHigh: 450}},
-		Events:       []Event{{Kind: "attack_end", Type: SynFlood, Time: start + 10*sec, Since: since, Confidence: 0.99, Sources: [][16]byte{attacker}}},
+		Events:       []Event{{Kind: "attack_end", Time: start + 10*sec, Since: since, Attack: Attack{Type: SynFlood, Confidence: 0.99, Sources: [][16]byte{attacker}}}},
 	}
 }
 
@@ -81,7 +81,7 @@ func TestEventLogJSON(t *testing.T) {
 		t.Fatalf("anomaly attacks %+v", a)
 	}
 	d := a.Details[0]
-	if d.Recommendation != Recommendations[SynFlood] || strings.Join(d.Sources, ",") != "203.0.113.66" || strings.Join(d.Targets, ",") != "10.0.0.10" || len(d.Evidence) != 1 {
+	if d.Recommendation != Recommendation(SynFlood) || strings.Join(d.Sources, ",") != "203.0.113.66" || strings.Join(d.Targets, ",") != "10.0.0.10" || len(d.Evidence) != 1 {
 		t.Errorf("anomaly details %+v", d)
 	}
 	if s.Kind != "attack_start" || s.Start != 1_700_000_030 || s.End != 1_700_000_030 || len(s.Attacks) != 1 || s.Attacks[0] != SynFlood ||
@@ -146,7 +146,7 @@ func TestEventLogCSV(t *testing.T) {
 	a, s, e := row(recs[1]), row(recs[2]), row(recs[3])
 	if a["kind"] != "anomaly" || a["interface"] != "eth0" || a["start"] != "1700000030.000" || a["end"] != "1700000040.000" || a["score"] != "0.9991" ||
 		a["confidence"] != "0.9700" || a["threat_level"] != "high" || a["attacks"] != SynFlood || a["sources"] != "203.0.113.66" ||
-		a["top_features"] != "tcp_syn_packets=50000 (expected 10-90)" || a["recommendation"] != Recommendations[SynFlood] {
+		a["top_features"] != "tcp_syn_packets=50000 (expected 10-90)" || a["recommendation"] != Recommendation(SynFlood) {
 		t.Errorf("anomaly row %v", a)
 	}
 	if s["kind"] != "attack_start" || s["start"] != "1700000030.000" || s["end"] != "1700000030.000" || s["attacks"] != SynFlood {

@@ -30,6 +30,11 @@ const zClip = 50
 type Scaler struct {
 	Median []float64 `json:"median"` // in log1p units
 	Scale  []float64 `json:"scale"`  // in log1p units, at least minScale
+	// Max is each feature's largest value in training, in its own units:
+	// the busiest window the rules measure a network's normal by; High
+	// its 99th percentile, the busiest usual level.
+	Max  []float64 `json:"max"`
+	High []float64 `json:"high"`
 }
 
 func slog1p(v float64) float64 {
@@ -51,9 +56,15 @@ func FitScaler(rows []features.Vector) (*Scaler, error) {
 	if len(rows) == 0 {
 		return nil, errors.New("no training windows")
 	}
-	s := &Scaler{Median: make([]float64, features.NumFeatures), Scale: make([]float64, features.NumFeatures)}
+	n := int(features.NumFeatures)
+	s := &Scaler{Median: make([]float64, n), Scale: make([]float64, n), Max: make([]float64, n), High: make([]float64, n)}
 	col := make([]float64, len(rows))
 	for j := range features.NumFeatures {
+		for i := range rows {
+			col[i] = rows[i][j]
+		}
+		slices.Sort(col)
+		s.Max[j], s.High[j] = col[len(col)-1], quantile(col, 0.99)
 		for i := range rows {
 			col[i] = slog1p(rows[i][j])
 		}

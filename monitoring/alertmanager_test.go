@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 const amConfigPath = "alertmanager/alertmanager.yml"
@@ -207,7 +209,7 @@ func TestAlertmanagerTemplates(t *testing.T) {
 		Annotations: map[string]string{
 			"summary": "Port scan on eth0 (sensor-1:9957).", "description": "Port scan active on eth0 (sensor-1:9957): threat level high.",
 			"threat_level": "high", "confidence": "87%", "score": wantScore, "top_features": wantTopFeatures,
-			"top_sources": "203.0.113.7, 198.51.100.23", "recommendation": AttackTypes[0].Recommendation(),
+			"top_sources": "203.0.113.7, 198.51.100.23", "recommendation": detector.Recommendation(detector.PortScan),
 			"runbook_url": RunbookBase + "netanomalyportscan", "dashboard_url": wantDashboard,
 		},
 		StartsAt:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),

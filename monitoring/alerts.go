@@ -29,23 +29,17 @@ type AttackType struct {
 
 // Recommendation is the detector's one-line advice for the attack type,
 // the same the event log carries.
-func (a AttackType) Recommendation() string { return detector.Recommendations[a.Type] }
+func (a AttackType) Recommendation() string { return detector.Recommendation(a.Type) }
 
-// AttackTypes lists every type of netanomaly_attack, in the detector's
-// order (a test keeps it equal to detector.AttackTypes).
-var AttackTypes = []AttackType{
-	{detector.PortScan, "NetAnomalyPortScan", "Port scan"},
-	{detector.SynFlood, "NetAnomalySynFlood", "SYN flood"},
-	{detector.UDPFlood, "NetAnomalyUDPFlood", "UDP flood"},
-	{detector.ICMPFlood, "NetAnomalyICMPFlood", "ICMP flood"},
-	{detector.DNSAmplification, "NetAnomalyDNSAmplification", "DNS amplification"},
-	{detector.Reflection, "NetAnomalyReflection", "UDP reflection (NTP, SSDP, memcached, CLDAP or SNMP)"},
-	{detector.BruteForce, "NetAnomalyBruteForce", "Brute-force login attempts"},
-	{detector.Slowloris, "NetAnomalySlowloris", "Slowloris (slow HTTP) attack"},
-	{detector.TrafficSpike, "NetAnomalyTrafficSpike", "Traffic spike"},
-	{detector.TrafficDrop, "NetAnomalyTrafficDrop", "Traffic drop"},
-	{detector.ARPSpoofing, "NetAnomalyARPSpoofing", "ARP spoofing"},
-}
+// AttackTypes lists every type of netanomaly_attack, from the detector's
+// registry, in its order.
+var AttackTypes = func() []AttackType {
+	var out []AttackType
+	for _, t := range detector.Types() {
+		out = append(out, AttackType{Type: t.Name, Alert: t.Alert, Name: t.Title})
+	}
+	return out
+}()
 
 // Detected alert: the ensemble score above its threshold with no attack
 // type needed. Longer for: than the attack alerts, which already come out of

@@ -894,8 +894,11 @@ func initiates(p *decode.PacketInfo) bool {
 var reflectionPorts = portSet(17, 19, 53, 111, 123, 161, 389, 500, 1900, 3702, 4500, 5353, 11211, 37810, 47808)
 
 // authPorts are TCP services that take passwords: FTP, SSH, Telnet, SMTP
-// submission, POP3, IMAP, SMB, databases, RDP, VNC.
-var authPorts = portSet(21, 22, 23, 2323, 110, 143, 445, 587, 993, 995, 1433, 3306, 3389, 5432, 5900)
+// submission, POP3, IMAP, LDAP, SMB, databases, RDP, VNC, WinRM.
+var authPorts = portSet(21, 22, 23, 2323, 110, 143, 389, 445, 465, 587, 636, 993, 995, 1433, 3306, 3389, 5432, 5900, 5985, 5986)
+
+// AuthPort reports whether a TCP port is an authentication service's.
+func AuthPort(port uint16) bool { return authPorts.has(port) }
 
 // ports is a set of ports as a bitmap: 8 KiB that stay in cache, where a
 // [65536]bool would cost a cache miss per packet on random ports.

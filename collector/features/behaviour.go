@@ -46,6 +46,14 @@ type BehaviourDrops struct {
 // Protocol is the layer-4 protocol of a pair or service.
 type Protocol = decode.Protocol
 
+// The protocols of pairs and services.
+const (
+	ProtoTCP    = decode.ProtoTCP
+	ProtoUDP    = decode.ProtoUDP
+	ProtoICMP   = decode.ProtoICMP
+	ProtoICMPv6 = decode.ProtoICMPv6
+)
+
 // PairKey is an initiator and the service it talks to. For unsolicited
 // traffic (reflection, backscatter) Src is the sender and Port the
 // sender's port.
@@ -101,8 +109,11 @@ type PairActivity struct {
 type ServiceActivity struct {
 	Key ServiceKey
 	Conns
-	SynAcks    uint32 // SYN-ACKs it sent
-	NewSources uint32 // initiators contacting it for the first time in the horizon
+	SynAcks uint32 // SYN-ACKs it sent
+	// NewSources counts the initiators contacting the service for the
+	// first time in the horizon; for a host's whole TCP, the new
+	// (initiator, port) pairs.
+	NewSources uint32
 }
 
 // HostActivity is one initiator's first contacts in a window: the mark of
@@ -447,7 +458,9 @@ func (a *Aggregator) behaviourFeatures(f *Vector) {
 	}
 	for _, i := range bh.pairs.used {
 		p := &bh.pairs.vals[i]
-		maxOf(&f[MaxPairShortSessions], uint64(p.ShortSessions))
+		if p.Key.Proto == ProtoTCP && authPorts.has(p.Key.Port) {
+			maxOf(&f[MaxPairAuthConnections], uint64(p.Established))
+		}
 		maxOf(&f[MaxPairRequests], uint64(p.Requests))
 		maxOf(&f[MaxPairPosts], uint64(p.Posts))
 	}

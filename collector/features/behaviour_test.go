@@ -357,6 +357,19 @@ func TestHeldConnections(t *testing.T) {
 				tcpPkt(at(k+0.001), "10.0.0.10", "10.0.0.66", 80, sp, ack))
 		}
 	}
+	// A client whose requests are answered at once, on connections kept
+	// alive 45 s with a request every 3 s: not held.
+	for c := range 20 {
+		sp := uint16(40000 + c)
+		s := 0.2 + float64(c)*0.01
+		pkts = append(pkts, tcpPkt(at(s), "10.0.0.102", "10.0.0.10", sp, 80, syn),
+			tcpPkt(at(s+0.001), "10.0.0.10", "10.0.0.102", 80, sp, synAck),
+			tcpPkt(at(s+0.002), "10.0.0.102", "10.0.0.10", sp, 80, ack))
+		for k := s + 0.003; k < 45; k += 3 {
+			pkts = append(pkts, withPayload(tcpPkt(at(k), "10.0.0.102", "10.0.0.10", sp, 80, pshAck), 200, decode.HTTPGet),
+				withPayload(tcpPkt(at(k+0.01), "10.0.0.10", "10.0.0.102", 80, sp, pshAck), 900, 0))
+		}
+	}
 	// A busy client's connection is old too, but not idle.
 	for k := 0.2; k < 45; k += 0.1 {
 		pkts = append(pkts, withPayload(tcpPkt(at(k), "10.0.0.101", "10.0.0.10", 40000, 80, pshAck), 100, 0))
@@ -370,13 +383,20 @@ func TestHeldConnections(t *testing.T) {
 		}
 		return 0
 	}
-	if held(0) != 0 || held(1) != 0 || held(2) != 60 || held(3) != 60 {
-		t.Errorf("held connections by window: %d %d %d %d, want 0 0 60 60 (20 s old from the third)", held(0), held(1), held(2), held(3))
+	// Each request is left unfinished (the server only ACKs): held from
+	// the first window's close, 10 s after they opened.
+	if held(0) != 60 || held(1) != 60 || held(2) != 60 || held(3) != 60 {
+		t.Errorf("held connections by window: %d %d %d %d, want 60 in each", held(0), held(1), held(2), held(3))
 	}
-	for _, p := range bs[3].Pairs {
-		if p.Key.Src == addr("10.0.0.101") && p.Held != 0 {
-			t.Errorf("the busy client holds %d", p.Held)
+	for w := range bs {
+		for _, p := range bs[w].Pairs {
+			if (p.Key.Src == addr("10.0.0.101") || p.Key.Src == addr("10.0.0.102")) && p.Held != 0 {
+				t.Errorf("window %d: %v holds %d", w, p.Key.Src, p.Held)
+			}
 		}
+	}
+	if p := pairsOf(bs)[tcpKey("10.0.0.102", "10.0.0.10", 80)]; p.Requests != 20*15 {
+		t.Errorf("the answered client completed %d requests, want 300", p.Requests)
 	}
 	if p := pairsOf(bs)[tcpKey("10.0.0.66", "10.0.0.10", 80)]; p.Requests != 0 {
 		t.Errorf("slowloris completed %d requests: the server never answers with data", p.Requests)

@@ -22,10 +22,14 @@ const (
 // LAN or Internet round trip.
 const answerWait = int64(3 * time.Second)
 
-// heldAge is how old an established connection must be, at under one
-// packet a second, to count as held: slowloris sends a header line every
-// few seconds to keep each of its connections alive.
-const heldAge = int64(20 * time.Second)
+// A connection is held when a request on it has gone unanswered for
+// stallAge (slowloris and slow POST never finish theirs), or when it is
+// heldAge old and has carried under a packet every two seconds (slow
+// read; a keep-alive client asking every few seconds carries more).
+const (
+	stallAge = int64(5 * time.Second)
+	heldAge  = int64(10 * time.Second)
+)
 
 // track follows the connection an IP packet belongs to and counts what the
 // packet says about it in the window's behaviour tables.
@@ -134,6 +138,7 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 			}
 			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 {
 				f.state |= stReqOpen
+				f.reqAt = uint32(min((p.Time-f.first)/int64(time.Millisecond), 1<<32-1))
 				if p.HTTPMethod == decode.HTTPPost {
 					if _, pa := a.pairConns(e); pa != nil {
 						pa.Posts++
@@ -183,12 +188,19 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 func (a *Aggregator) trackDatagram(i int, f *flowSlot, e *flowEnds, p *decode.PacketInfo, isNew, fromI bool) {
 	size := uint64(p.WireLen)
 	if isNew {
-		if !fromI {
+		switch {
+		case fromI:
+			a.attempt(f, e, false)
+		case p.Proto == decode.ProtoUDP && !reflectionPorts.has(p.SrcPort):
+			// An answer from a service that amplifies nothing (QUIC, a
+			// game server): a conversation older than the capture.
+			f.state |= stMid | stDecided
+			return
+		default:
 			f.state |= stUnsolicited | stDecided
 			a.unsolicited(e, p)
 			return
 		}
-		a.attempt(f, e, false)
 	}
 	if f.state&stUnsolicited != 0 {
 		if !fromI {
@@ -262,6 +274,11 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
 		f.state |= stFirstPort
 		if sv := a.serviceOf(e, false); sv != nil {
 			sv.NewSources++
+		}
+		if e.proto == decode.ProtoTCP {
+			if sv := a.serviceOf(e, true); sv != nil {
+				sv.NewSources++
+			}
 		}
 		if hs != nil {
 			hs.NewPorts++
@@ -393,7 +410,8 @@ func (a *Aggregator) visitFlow(i int, now int64) {
 	}
 	if e.proto == decode.ProtoTCP && f.state&(stEst|stEnded|stAttempt) == stEst|stAttempt {
 		age := now - f.first
-		if age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*uint64(time.Second) < uint64(age) {
+		stalled := f.state&stReqOpen != 0 && now-f.first-int64(f.reqAt)*int64(time.Millisecond) >= stallAge
+		if stalled || age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*2*uint64(time.Second) < uint64(age) {
 			c, _ := a.pairConns(e)
 			c.Held++
 			a.serviceConns(e, false).Held++
@@ -524,8 +542,9 @@ func (a *Aggregator) serviceConns(e *flowEnds, all bool) *Conns {
 
 // opens reports whether a packet that starts a flow makes its sender the
 // initiator, or is an answer whose request we did not see: a SYN-ACK, an
-// RST, a UDP datagram from a service port to an ephemeral one, an ICMP
-// echo reply or error.
+// RST, a DNS response, a UDP datagram from an amplifying service's port
+// or from a service port to an ephemeral one, an ICMP echo reply or
+// error.
 func opens(p *decode.PacketInfo) bool {
 	switch p.Proto {
 	case decode.ProtoTCP:
@@ -534,6 +553,12 @@ func opens(p *decode.PacketInfo) bool {
 		}
 		return p.TCPFlags&decode.TCPRst == 0
 	case decode.ProtoUDP:
+		switch {
+		case p.DNS && p.DNSResponse:
+			return false // an answer, whatever port it is sent to
+		case reflectionPorts.has(p.SrcPort) && !reflectionPorts.has(p.DstPort):
+			return false // an amplifier answering, maybe to a forged low port
+		}
 		return !servicePort(p.SrcPort) || servicePort(p.DstPort)
 	case decode.ProtoICMP:
 		switch p.ICMPType {

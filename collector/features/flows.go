@@ -28,7 +28,10 @@ type flowSlot struct {
 	bytesI uint32 // bytes on the wire from the initiator, saturating
 	bytesR uint32
 	state  uint16 // st* bits
-	_      [6]byte
+	// reqAt is when the request under way (stReqOpen) began, in
+	// milliseconds after first.
+	reqAt uint32
+	_     [2]byte
 }
 
 // flowEnds are a flow's endpoints, initiator first, and where its

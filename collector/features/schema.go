@@ -75,7 +75,7 @@ const (
 	DNSTunnelQueries
 	MaxSourceFailedContacts
 	MaxServiceIncompleteSyns
-	MaxPairShortSessions
+	MaxPairAuthConnections
 	MaxServiceHeldConnections
 	MaxPairRequests
 	MaxServiceRequests
@@ -137,7 +137,7 @@ var Schema = [NumFeatures]Feature{
 	ARPReplies:                {"arp_reply_packets", "packets", "ARP replies."},
 	ReflectionResponseBytes:   {"reflection_response_bytes_per_second", "bytes/s", "UDP bytes per second sent from amplification-prone service ports (DNS, NTP, SSDP, memcached, CLDAP, SNMP, chargen and others)."},
 	ReflectionRequestBytes:    {"reflection_request_bytes_per_second", "bytes/s", "UDP bytes per second sent to amplification-prone service ports."},
-	AuthAttempts:              {"auth_connection_attempts", "connections", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, databases)."},
+	AuthAttempts:              {"auth_connection_attempts", "connections", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, LDAP, databases, WinRM)."},
 	MaxSourceAuthAttempts:     {"max_source_auth_attempts", "connections", "Most TCP SYNs to authentication ports from one source."},
 	HTTPIdleConnections:       {"http_idle_connections", "connections", "Open web connections older than 10 s carrying under one packet per second."},
 	ARPAddressConflicts:       {"arp_address_conflicts", "packets", "ARP packets claiming an IPv4 address for another MAC than its owner (the first MAC heard for it, while it is still heard from)."},
@@ -152,7 +152,7 @@ var Schema = [NumFeatures]Feature{
 	DNSTunnelQueries:          {"dns_tunnel_like_queries", "queries", "DNS queries whose name looks like encoded data: long, with a long random-looking label."},
 	MaxSourceFailedContacts:   {"max_source_failed_contacts", "contacts", "Most first contacts with a service that one source saw refused, unanswered or left half-open."},
 	MaxServiceIncompleteSyns:  {"max_service_incomplete_syns", "packets", "Most TCP SYNs to one service (address and port) that did not complete a handshake."},
-	MaxPairShortSessions:      {"max_pair_short_sessions", "sessions", "Most connections from one source to one service that completed their handshake and ended within 30 s."},
+	MaxPairAuthConnections:    {"max_pair_auth_connections", "connections", "Most connections from one source to one authentication service (SSH, FTP, Telnet, RDP, ...) that completed their handshake."},
 	MaxServiceHeldConnections: {"max_service_held_connections", "connections", "Most long-lived TCP connections carrying under one packet per second held open to one service."},
 	MaxPairRequests:           {"max_pair_requests", "requests", "Most request-response turns from one source to one service."},
 	MaxServiceRequests:        {"max_service_requests", "requests", "Most request-response turns to one service."},

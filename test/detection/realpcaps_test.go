@@ -174,7 +174,7 @@ func TestRealAttacksInBaseline(t *testing.T) {
 		}
 	}
 
-	det := detector.New(detector.Config{Train: detector.DefaultConfig().Train, EndAfter: 3, AuthHorizon: 30, Synchronous: true}, "real", trained(t))
+	det := detector.New(detector.Config{Train: detector.DefaultConfig().Train, EndAfter: 3, Horizon: 30, Synchronous: true}, "real", trained(t))
 	var verdicts []*detector.Verdict
 	agg := features.NewAggregator(features.DefaultConfig(), "real", func(w *features.Window) { verdicts = append(verdicts, det.Observe(w)) })
 	d := decode.NewDecoder()

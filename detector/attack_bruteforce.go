@@ -1,0 +1,111 @@
+package detector
+
+import (
+	"fmt"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// BruteForce is the brute_force attack type.
+const BruteForce = "brute_force"
+
+func init() {
+	register(&AttackType{
+		Name:           BruteForce,
+		Title:          "Brute-force login attempts",
+		Alert:          "NetAnomalyBruteForce",
+		Severity:       3,
+		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
+		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
+			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or posting many HTTP forms to one web server, " +
+			"counted over the horizon: a guesser trying one password every few seconds adds up as surely as a fast one.",
+		Names:  "Sources: the guessing host; targets: the service's host.",
+		order:  25,
+		detect: detectBruteForce,
+	})
+}
+
+// Bars of the brute force rule: completed connections to an
+// authentication service, of which most ended within 30 s, over the
+// horizon (a slow guesser) or the short span (a burst); or HTTP POSTs to
+// a web service over the horizon. After training, the busiest training
+// pair raises them: half its pace kept up over the whole horizon, four
+// times it over the short span.
+const (
+	bruteConnections = 20
+	bruteShortShare  = 0.6
+	brutePosts       = 60
+	brutePostShare   = 0.5
+)
+
+// authNames names the authentication services for summaries.
+var authNames = map[uint16]string{
+	21: "ftp", 22: "ssh", 23: "telnet", 2323: "telnet", 465: "smtps", 587: "submission",
+	110: "pop3", 995: "pop3s", 143: "imap", 993: "imaps", 389: "ldap", 636: "ldaps", 445: "smb",
+	1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc", 5985: "winrm", 5986: "winrm",
+}
+
+// plainWebPorts are web ports whose requests can be read (not TLS).
+var plainWebPorts = map[uint16]bool{80: true, 8000: true, 8008: true, 8080: true, 8888: true}
+
+func detectBruteForce(e *evidence) []Attack {
+	l := &e.h.long
+	windows := float64(e.h.size)
+	connBar := e.bar(bruteConnections, bruteConnections, features.MaxPairAuthConnections, 0.5, windows)
+	burstBar := e.bar(bruteConnections, bruteConnections/2, features.MaxPairAuthConnections, 4, shortSpan)
+	postBar := e.bar(brutePosts, brutePosts, features.MaxPairPosts, 1, windows)
+	var out []Attack
+	for _, p := range sortedPairs(l, func(p *pairSum) bool { return p.Key.Proto == features.ProtoTCP }) {
+		if _, ok := e.claimed[p.Key.Src]; ok {
+			continue
+		}
+		now := e.h.last.pairs[p.Key]
+		if features.AuthPort(p.Key.Port) {
+			if now == nil || now.Attempts+now.Established == 0 {
+				continue // the guesser stopped
+			}
+			name := authNames[p.Key.Port]
+			est, sessions, short := float64(p.Established), float64(p.Sessions), float64(p.ShortSessions)
+			burst := 0.0
+			if sp := e.h.short.pairs[p.Key]; sp != nil {
+				burst = float64(sp.Established)
+			}
+			if est < connBar && burst < burstBar || (sessions > 0 && short < bruteShortShare*sessions) {
+				continue
+			}
+			bar, value, what := connBar, est, "completed_connections"
+			if est < connBar {
+				bar, value, what = burstBar, burst, "completed_connections_20s"
+			}
+			out = append(out, Attack{
+				Confidence: confidence(value, bar),
+				Evidence: []Evidence{
+					ev(what, value, bar, 0),
+					ev("short_sessions", short, bruteShortShare*sessions, 0),
+				},
+				Sources: [][16]byte{p.Key.Src},
+				Targets: [][16]byte{p.Key.Dst},
+				Summary: fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in %s; %.0f of the %.0f that ended lasted under %d s",
+					est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession),
+			})
+			continue
+		}
+		if plainWebPorts[p.Key.Port] {
+			if now == nil || now.Posts == 0 {
+				continue
+			}
+			posts := float64(p.Posts)
+			if posts < postBar || posts < brutePostShare*float64(max(p.Requests, p.Posts)) {
+				continue
+			}
+			out = append(out, Attack{
+				Confidence: confidence(posts, postBar),
+				Evidence:   []Evidence{ev("http_posts", posts, postBar, 0)},
+				Sources:    [][16]byte{p.Key.Src},
+				Targets:    [][16]byte{p.Key.Dst},
+				Summary:    fmt.Sprintf("%.0f HTTP POSTs to port %d in %s (%.0f requests answered): a login form guessed at", posts, p.Key.Port, dur(l.seconds), float64(p.Requests)),
+			})
+		}
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package detector
+
+import (
+	"fmt"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// HTTPFlood is the http_flood attack type.
+const HTTPFlood = "http_flood"
+
+func init() {
+	register(&AttackType{
+		Name:           HTTPFlood,
+		Title:          "HTTP flood",
+		Alert:          "NetAnomalyHTTPFlood",
+		Severity:       3,
+		Recommendation: "Rate-limit requests per client at the web server or a reverse proxy, serve a challenge to the flooding clients, and cache or block the URL they hammer.",
+		Behaviour: "Completed requests to one web server far above normal, from one host or many: before training at least 200 a second in all " +
+			"or 50 from one host; after it, ten times the busiest training window, or one host at five times the busiest client's pace. " +
+			"Many new clients each at a normal pace (a flash crowd) are not a flood. Over the last two windows.",
+		Names:  "Sources: the hosts sending the requests with a real share of them; targets: the web server.",
+		order:  20,
+		detect: detectHTTPFlood,
+	})
+}
+
+// Bars of the HTTP flood rule, in requests a second over the short span.
+const (
+	httpFloodRate         = 200
+	httpFloodSourceRate   = 50
+	httpFloodTrainedTotal = 10 // times the busiest training window
+	httpFloodTrainedPair  = 5  // times the busiest training client
+	httpFloodMinRate      = 2
+)
+
+func detectHTTPFlood(e *evidence) []Attack {
+	s := &e.h.short
+	secs := max(s.seconds, 1)
+	win := float64(e.w.End-e.w.Start) / 1e9
+	var out []Attack
+	for _, v := range sortedServices(s, func(v *serviceSum) bool {
+		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && webPorts[v.Key.Port] && v.Requests > 0
+	}) {
+		// Posting forms is guessing passwords, not flooding: those hosts
+		// are the brute force rule's.
+		rs, _ := senders(s, func(p *pairSum) bool {
+			return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && p.Key.Port == v.Key.Port && p.Posts*2 < max(p.Requests, 1)
+		}, func(p *pairSum) float64 { return float64(p.Requests) })
+		total, top := 0.0, 0.0
+		for _, r := range rs {
+			total += r.weight
+			top = max(top, r.weight)
+		}
+		totalBar, topBar := float64(httpFloodRate), float64(httpFloodSourceRate)
+		if e.trained() {
+			totalBar = max(httpFloodMinRate, httpFloodTrainedTotal*e.trainedMax(features.MaxServiceRequests)/win)
+			topBar = max(httpFloodMinRate, httpFloodTrainedPair*e.trainedMax(features.MaxPairRequests)/win)
+		}
+		rate, topRate := total/secs, top/secs
+		if l := e.h.last.services[v.Key]; l == nil || e.h.last.rate(float64(l.Requests)) < stillAt*min(totalBar, topBar) {
+			continue // it stopped
+		}
+		var c float64
+		var evs []Evidence
+		switch {
+		case rate >= totalBar:
+			c = confidence(rate, totalBar)
+			evs = append(evs, ev("requests_per_second", rate, totalBar, e.typical(features.HTTPRequests)/win))
+		case topRate >= topBar && (!e.trained() || rate >= 3*e.typical(features.HTTPRequests)/win):
+			c = confidence(topRate, topBar)
+			evs = append(evs, ev("requests_per_second_from_one_host", topRate, topBar, 0))
+		default:
+			continue
+		}
+		srcs := heaviest(rs, total, 0.05, 10)
+		out = append(out, Attack{
+			Confidence: c,
+			Evidence:   evs,
+			Sources:    srcs,
+			Targets:    [][16]byte{v.Key.Addr},
+			Summary:    fmt.Sprintf("%.0f requests a second to port %d completed, from %s", rate, v.Key.Port, plural(float64(len(rs)), "host", "hosts")),
+		})
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+package detector
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// PortScan is the port_scan attack type.
+const PortScan = "port_scan"
+
+func init() {
+	register(&AttackType{
+		Name:           PortScan,
+		Title:          "Port scan",
+		Alert:          "NetAnomalyPortScan",
+		Severity:       2,
+		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
+		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
+			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +
+			"Counted over the horizon, and over half an hour with decay for slow scans.",
+		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
+		order:  30,
+		detect: detectPortScan,
+	})
+}
+
+// Bars of the port scan rule: first contacts over the horizon, of which
+// so many and so large a share failed.
+const (
+	scanContacts  = 25
+	scanFailed    = 20
+	scanFailShare = 0.8
+	// slowScanTau is the decay time of the slow scan memory: a probe
+	// every 15 s (nmap -T1) adds up to 120 over it.
+	slowScanTau = 30 * time.Minute
+	// scanMemorySize bounds the hosts the slow memory keeps.
+	scanMemorySize = 4096
+)
+
+func detectPortScan(e *evidence) []Attack {
+	if e.h.last.oneWay > 0 {
+		// The latest window saw one direction of the link only: every
+		// attempt looks unanswered.
+		return nil
+	}
+	failedBar := e.bar(scanFailed, scanFailed, features.MaxSourceFailedContacts, 2, 1)
+	var out []Attack
+	for _, h := range sortedHosts(&e.h.long, func(*hostSum) bool { return true }) {
+		if _, ok := e.claimed[h.Addr]; ok {
+			continue
+		}
+		l := e.h.last.hosts[h.Addr]
+		if l == nil || l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests == 0 {
+			continue // not scanning any more
+		}
+		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, failedBar, e.h.long.seconds); ok {
+			out = append(out, a)
+			continue
+		}
+		if a, ok := arpSweep(h); ok {
+			out = append(out, a)
+			continue
+		}
+		if m := e.h.scans.hosts[h.Addr]; m != nil {
+			secs := slowScanTau.Seconds()
+			if a, ok := scanOf(e, h.Addr, m.ports, m.hosts, m.failed, m.ok, m.target, failedBar, secs); ok {
+				a.Summary = "slowly: " + a.Summary
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// scanOf judges one source's first contacts.
+func scanOf(e *evidence, src [16]byte, ports, hosts, failed, ok float64, target [16]byte, failedBar, secs float64) (Attack, bool) {
+	contacts := math.Max(ports, hosts)
+	if contacts < scanContacts || failed < failedBar || failed < scanFailShare*(failed+ok) {
+		return Attack{}, false
+	}
+	a := Attack{
+		Confidence: confidence(failed, failedBar),
+		Evidence: []Evidence{
+			ev("failed_first_contacts", failed, failedBar, 0),
+			ev("first_contacts_failed_share", failed/(failed+ok), scanFailShare, 0),
+		},
+		Sources: [][16]byte{src},
+	}
+	if ports >= 2*hosts && target != ([16]byte{}) {
+		a.Targets = [][16]byte{target}
+		a.Summary = fmt.Sprintf("probed %.0f new services, mostly ports of one host, in the last %s; %.0f refused, unanswered or left half-open", ports, dur(secs), failed)
+	} else {
+		a.Targets = sweepTargets(e, src)
+		a.Summary = fmt.Sprintf("probed %.0f new hosts (%.0f services) in the last %s; %.0f refused, unanswered or left half-open", hosts, ports, dur(secs), failed)
+	}
+	return a, true
+}
+
+// arpSweep judges one host's ARP requests: many addresses asked for, few
+// answering.
+func arpSweep(h *hostSum) (Attack, bool) {
+	asked, answered := float64(h.ARPRequests), float64(h.ARPAnswered)
+	if asked < scanContacts || answered > (1-scanFailShare)*asked {
+		return Attack{}, false
+	}
+	return Attack{
+		Confidence: confidence(asked-answered, scanFailed),
+		Evidence:   []Evidence{ev("arp_addresses_asked", asked, scanContacts, 0), ev("arp_answers", answered, (1-scanFailShare)*asked, 0)},
+		Sources:    [][16]byte{h.Addr},
+		Summary:    fmt.Sprintf("asked ARP for %.0f addresses not asked for before, %.0f answered (an ARP sweep)", asked, answered),
+	}, true
+}
+
+// sweepTargets names the first hosts a sweeping source contacted.
+func sweepTargets(e *evidence, src [16]byte) [][16]byte {
+	var rs []ranked
+	seen := map[[16]byte]int{}
+	for _, p := range sortedPairs(&e.h.long, func(p *pairSum) bool { return p.Key.Src == src && p.Attempts > 0 }) {
+		if i, ok := seen[p.Key.Dst]; ok {
+			rs[i].weight += float64(p.Attempts)
+			continue
+		}
+		seen[p.Key.Dst] = len(rs)
+		rs = append(rs, ranked{p.Key.Dst, float64(p.Attempts)})
+	}
+	return heaviest(rs, 0, 0, 0)
+}
+
+func dur(secs float64) string {
+	return (time.Duration(secs) * time.Second).String()
+}
+
+// scanMemory remembers, with exponential decay, each source's first
+// contacts over half an hour: a slow scan adds up where the horizon
+// forgets. Bounded: past scanMemorySize hosts the least failing go.
+type scanMemory struct {
+	hosts map[[16]byte]*scanCounts
+}
+
+type scanCounts struct {
+	ports, hosts, failed, ok float64
+	target                   [16]byte
+	targetPorts              float64
+}
+
+func newScanMemory() *scanMemory {
+	return &scanMemory{hosts: map[[16]byte]*scanCounts{}}
+}
+
+// add decays the memory by one window of seconds and adds its hosts.
+func (m *scanMemory) add(w *features.Window) {
+	f := math.Exp(-float64(w.End-w.Start) / float64(slowScanTau))
+	for k, c := range m.hosts {
+		c.ports *= f
+		c.hosts *= f
+		c.failed *= f
+		c.ok *= f
+		c.targetPorts *= f
+		if c.ports+c.hosts < 0.5 {
+			delete(m.hosts, k)
+		}
+	}
+	for i := range w.Behaviour.Hosts {
+		h := &w.Behaviour.Hosts[i]
+		if h.NewPorts == 0 && h.NewHosts == 0 {
+			continue
+		}
+		c := m.hosts[h.Addr]
+		if c == nil {
+			if len(m.hosts) >= scanMemorySize && !m.evict(float64(h.FailedFirst)) {
+				continue
+			}
+			c = &scanCounts{}
+			m.hosts[h.Addr] = c
+		}
+		c.ports += float64(h.NewPorts)
+		c.hosts += float64(h.NewHosts)
+		c.failed += float64(h.FailedFirst)
+		c.ok += float64(h.OKFirst)
+		if h.Target == c.target {
+			c.targetPorts += float64(h.TargetPorts)
+		} else if float64(h.TargetPorts) >= c.targetPorts {
+			c.target, c.targetPorts = h.Target, float64(h.TargetPorts)
+		}
+	}
+}
+
+// evict makes room for a host with failed first contacts, taking out the
+// one with the fewest if it has fewer; it reports whether there is room.
+func (m *scanMemory) evict(failed float64) bool {
+	type kc struct {
+		k [16]byte
+		c *scanCounts
+	}
+	all := make([]kc, 0, len(m.hosts))
+	for k, c := range m.hosts {
+		all = append(all, kc{k, c})
+	}
+	least := slices.MinFunc(all, func(a, b kc) int { return cmp.Or(cmp.Compare(a.c.failed, b.c.failed), compareAddr(a.k, b.k)) })
+	if least.c.failed >= failed {
+		return false
+	}
+	delete(m.hosts, least.k)
+	return true
+}

@@ -1,0 +1,77 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// TrafficSpike is the traffic_spike attack type.
+const TrafficSpike = "traffic_spike"
+
+func init() {
+	register(&AttackType{
+		Name:           TrafficSpike,
+		Title:          "Traffic spike",
+		Alert:          "NetAnomalyTrafficSpike",
+		Severity:       2,
+		Recommendation: "Find the top talkers and protocols behind the surge; if it is not a known event (backup, release, flash crowd), treat it as a volumetric attack.",
+		Behaviour: "Packets or bytes a second in a window at least twice the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
+			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
+			"needs a trained baseline, and a window the capture saw at least half of.",
+		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets.",
+		NeedsModel: true,
+		order:      90,
+		detect:     detectSpike,
+	})
+}
+
+// spikeFactor times the busiest usual training level (its 99th
+// percentile), and beyond its busiest window, is a spike.
+const (
+	spikeFactor     = 1.5
+	spikeMinPackets = 50 // a second: below this, no spike worth a page
+	spikeRecent     = 3  // times the recent normal windows' level
+)
+
+func detectSpike(e *evidence) []Attack {
+	w := e.w
+	if len(e.fired) > 0 || w.Seconds < 0.5*float64(w.End-w.Start)/1e9 {
+		return nil // explained by another type, or too little of the window seen
+	}
+	pps, bps := w.Features[features.PacketsPerSecond], w.Features[features.BytesPerSecond]
+	high := func(f features.Index) float64 {
+		return math.Max(spikeFactor*e.set.Scaler.High[f], e.trainedMax(f))
+	}
+	pBar, bBar := high(features.PacketsPerSecond), high(features.BytesPerSecond)
+	// A spike is sudden: a busier day raises the recent level with it.
+	pBar = math.Max(pBar, spikeRecent*e.recentPPS)
+	bBar = math.Max(bBar, spikeRecent*e.recentBPS)
+	if pps < spikeMinPackets || (pps < pBar && bps < bBar) {
+		return nil
+	}
+	c := max(confidence(pps, pBar), confidence(bps, bBar))
+	if pps < pBar {
+		c = confidence(bps, bBar)
+	} else if bps < bBar {
+		c = confidence(pps, pBar)
+	}
+	var srcs [][16]byte
+	n := pps * w.Seconds
+	for _, h := range w.Heavy.SourcesByPackets {
+		if float64(h.Count) >= 0.1*n {
+			srcs = appendNew(srcs, h.Addr)
+		}
+	}
+	return []Attack{{
+		Confidence: c,
+		Evidence: []Evidence{
+			ev(features.Schema[features.PacketsPerSecond].Name, pps, pBar, e.typical(features.PacketsPerSecond)),
+			ev(features.Schema[features.BytesPerSecond].Name, bps, bBar, e.typical(features.BytesPerSecond)),
+		},
+		Sources: srcs,
+		Summary: fmt.Sprintf("%.0f packets and %.0f kB a second, %.1f times the busiest usual level of training", pps, bps/1e3,
+			max(pps/max(e.set.Scaler.High[features.PacketsPerSecond], 1), bps/max(e.set.Scaler.High[features.BytesPerSecond], 1))),
+	}}
+}

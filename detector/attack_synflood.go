@@ -1,0 +1,160 @@
+package detector
+
+import (
+	"fmt"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// SynFlood is the syn_flood attack type.
+const SynFlood = "syn_flood"
+
+func init() {
+	register(&AttackType{
+		Name:           SynFlood,
+		Title:          "SYN flood",
+		Alert:          "NetAnomalySynFlood",
+		Severity:       3,
+		Recommendation: "Enable SYN cookies on the target, rate-limit SYNs per source at the edge, and ask the upstream provider for filtering if the link saturates.",
+		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
+			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +
+			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows.",
+		Names: "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
+		order: 10,
+		detect: func(e *evidence) []Attack {
+			var out []Attack
+			flooded := map[[16]byte]bool{}
+			tcp := func(all bool) func(*serviceSum) bool {
+				return func(v *serviceSum) bool { return v.Key.Proto == features.ProtoTCP && v.Key.AllPorts == all }
+			}
+			for _, v := range sortedServices(&e.h.short, tcp(false)) {
+				if a, ok := synFloodOn(e, v); ok {
+					out = append(out, a)
+					flooded[v.Key.Addr] = true
+				}
+			}
+			for _, v := range sortedServices(&e.h.short, tcp(true)) {
+				if flooded[v.Key.Addr] {
+					continue
+				}
+				if a, ok := synFloodOn(e, v); ok {
+					out = append(out, a)
+				} else if a, ok := reflectedSynAcks(e, v); ok {
+					out = append(out, a)
+				}
+			}
+			return out
+		},
+	})
+}
+
+// Bars of the SYN flood rule, over the short span. Before training: at
+// least synFloodCount SYNs that complete no handshake, at synFloodRate a
+// second. After: three times the training's busiest service per window,
+// and at least the trained floors.
+const (
+	synFloodCount        = 1000
+	synFloodRate         = 100
+	synFloodTrainedCount = 200
+	synFloodTrainedRate  = 20
+)
+
+// synFloodOn judges one TCP service, or one host's whole TCP when the
+// service is AllPorts.
+func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
+	s := &e.h.short
+	incomplete := float64(v.Syns - min(v.Syns, v.Established))
+	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
+	minRate := float64(synFloodRate)
+	if e.trained() {
+		minRate = synFloodTrainedRate
+	}
+	rate := s.rate(incomplete)
+	if incomplete < count || rate < minRate {
+		return Attack{}, false
+	}
+	if l := e.h.last.services[v.Key]; l == nil || float64(l.Syns-min(l.Syns, l.Established)) < stillAt*count {
+		return Attack{}, false // it stopped
+	}
+	all := v.Key.AllPorts
+	rs, _ := senders(s, func(p *pairSum) bool {
+		return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && (all || p.Key.Port == v.Key.Port)
+	}, func(p *pairSum) float64 { return float64(p.Syns - min(p.Syns, p.Established)) })
+	srcs := heaviest(rs, incomplete, 0.02, 10)
+	if all && scannedBy(s, v.Key.Addr, incomplete) {
+		// One source over changing ports, each port tried once or twice
+		// whatever the pace: a scan, the port scan rule's. A flood over
+		// ports repeats them.
+		return Attack{}, false
+	}
+	spoofed := namedShare(rs, srcs, incomplete) < 0.5 && len(rs) >= manySources
+	how := "no answer"
+	switch syns := float64(v.Syns); {
+	case float64(v.SynAcks) >= 0.5*syns && float64(v.HalfOpen) >= 0.5*float64(v.Attempts):
+		how = "the target answers with SYN-ACKs that are reset or left half-open"
+	case float64(v.SynAcks) >= 0.5*syns:
+		how = "the target answers with SYN-ACKs"
+	case float64(v.Refused) >= 0.5*float64(v.Attempts):
+		how = "the target refuses them with RSTs"
+	}
+	where := fmt.Sprintf("port %d", v.Key.Port)
+	if all {
+		ps := map[uint16]bool{}
+		for _, p := range sortedPairs(s, func(p *pairSum) bool { return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr }) {
+			ps[p.Key.Port] = true
+		}
+		where = fmt.Sprintf("%d ports or more", len(ps))
+	}
+	who := plural(float64(len(rs)), "source", "sources")
+	if spoofed {
+		who = fmt.Sprintf("%.0f new source ports and addresses, most sending a few each (forged or distributed)", float64(v.NewSources))
+	}
+	return Attack{
+		Confidence: confidence(incomplete, count),
+		Evidence: []Evidence{
+			ev("incomplete_syns", incomplete, count, 0),
+			ev("incomplete_syns_per_second", rate, minRate, 0),
+		},
+		Sources: srcs,
+		Targets: [][16]byte{v.Key.Addr},
+		Spoofed: spoofed,
+		Summary: fmt.Sprintf("%.0f SYNs to %s in %.0f s completed no handshake (%s), from %s", incomplete, where, s.seconds, how, who),
+	}, true
+}
+
+// reflectedSynAcks judges the SYN-ACKs and RSTs a host receives for
+// connections it never opened.
+func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
+	s := &e.h.short
+	n := float64(v.Unsolicited)
+	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
+	if n < count || s.rate(n) < synFloodRate {
+		return Attack{}, false
+	}
+	if l := e.h.last.services[v.Key]; l == nil || float64(l.Unsolicited) < stillAt*count {
+		return Attack{}, false
+	}
+	rs, _ := senders(s, func(p *pairSum) bool { return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr },
+		func(p *pairSum) float64 { return float64(p.Unsolicited) })
+	srcs := heaviest(rs, n, 0.02, 10)
+	return Attack{
+		Confidence: confidence(n, count),
+		Evidence:   []Evidence{ev("unsolicited_tcp_answers", n, count, 0)},
+		Sources:    srcs,
+		Targets:    [][16]byte{v.Key.Addr},
+		Spoofed:    namedShare(rs, srcs, n) < 0.5,
+		Summary:    fmt.Sprintf("%.0f SYN-ACKs and RSTs in %.0f s for connections the target never opened, from %s (reflection of forged SYNs)", n, s.seconds, plural(float64(len(rs)), "reflector", "reflectors")),
+	}, true
+}
+
+// scannedBy reports whether one source's first contacts with target's
+// ports account for at least half of n SYNs: each port tried once or
+// twice is a scan, however fast.
+func scannedBy(s *span, target [16]byte, n float64) bool {
+	for _, h := range s.hosts {
+		if h.Target == target && float64(h.NewPorts) >= 0.5*n {
+			return true
+		}
+	}
+	return false
+}

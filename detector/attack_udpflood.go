@@ -1,0 +1,118 @@
+package detector
+
+import (
+	"fmt"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+// UDPFlood is the udp_flood attack type.
+const UDPFlood = "udp_flood"
+
+func init() {
+	register(&AttackType{
+		Name:           UDPFlood,
+		Title:          "UDP flood",
+		Alert:          "NetAnomalyUDPFlood",
+		Severity:       3,
+		Recommendation: "Rate-limit or drop UDP to the targeted host and port at the edge, and ask the upstream provider to filter if the link saturates.",
+		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 500 packets a second, " +
+			"mostly unanswered; after it, five times the busiest training window. Over the last two windows.",
+		Names: "Sources: the senders with a real share of the packets, or none when forged addresses each send a few; targets: the flooded host.",
+		order: 12,
+		detect: func(e *evidence) []Attack {
+			return volumeFlood(e, features.ProtoUDP, features.MaxTargetUDPPackets, udpFloodRate, udpFloodCount, "UDP packets")
+		},
+	})
+}
+
+// Bars of the UDP flood rule over the short span before training.
+const (
+	udpFloodRate  = 500
+	udpFloodCount = 10000
+)
+
+// volumeFlood judges the packets that initiators send to each host over
+// the short span, for UDP and ICMP floods.
+func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, minRate, minCount float64, what string) []Attack {
+	s := &e.h.short
+	count := e.bar(minCount, minCount/20, baseline, 5, shortSpan)
+	rateBar := minRate
+	if e.trained() {
+		rateBar = minRate / 10
+	}
+	var out []Attack
+	icmp := proto == features.ProtoICMP
+	for _, v := range sortedServices(s, func(v *serviceSum) bool {
+		return v.Key.AllPorts && (v.Key.Proto == proto || icmp && isICMP(v.Key.Proto))
+	}) {
+		n := float64(v.Packets)
+		if icmp {
+			n += unaskedICMP(s, v.Key.Addr, v.Key.Proto)
+		}
+		if n < count || s.rate(n) < rateBar {
+			continue
+		}
+		if !icmp && !e.trained() && float64(v.Replies) >= 0.5*n {
+			// Answered UDP: a busy service (DNS, syslog) until the trained
+			// baseline says otherwise. An answered ping flood is a flood.
+			continue
+		}
+		if l := e.h.last.services[v.Key]; l == nil || float64(l.Packets+l.Unsolicited*b2u(icmp)) < stillAt*count {
+			continue // it stopped
+		}
+		rs, _ := senders(s, func(p *pairSum) bool { return p.Key.Dst == v.Key.Addr && p.Key.Proto == v.Key.Proto },
+			func(p *pairSum) float64 {
+				if icmp && !talksTo(s, v.Key.Addr, p.Key.Src) {
+					return float64(p.Packets + p.Unsolicited)
+				}
+				return float64(p.Packets)
+			})
+		srcs := heaviest(rs, n, 0.02, 10)
+		spoofed := namedShare(rs, srcs, n) < 0.5
+		who := plural(float64(len(srcs)), "sender", "senders")
+		spoofed = spoofed && len(rs) >= manySources
+		if spoofed {
+			who = "many senders each sending a few (forged or distributed)"
+		}
+		out = append(out, Attack{
+			Confidence: confidence(n, count),
+			Evidence:   []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), rateBar, 0)},
+			Sources:    srcs,
+			Targets:    [][16]byte{v.Key.Addr},
+			Spoofed:    spoofed,
+			Summary:    fmt.Sprintf("%.0f %s a second received, %.0f%% answered, from %s", s.rate(n), what, 100*float64(v.Replies)/n, who),
+		})
+	}
+	return out
+}
+
+// unaskedICMP is the ICMP errors and replies a host received from senders
+// it sent nothing to: a flood of them (BlackNurse, smurf), not the answers
+// to its own traffic.
+func unaskedICMP(s *span, host [16]byte, proto features.Protocol) float64 {
+	n := 0.0
+	for _, p := range sortedPairs(s, func(p *pairSum) bool { return p.Key.Dst == host && p.Key.Proto == proto && p.Unsolicited > 0 }) {
+		if !talksTo(s, host, p.Key.Src) {
+			n += float64(p.Unsolicited)
+		}
+	}
+	return n
+}
+
+// talksTo reports whether from sent anything to to in the span.
+func talksTo(s *span, from, to [16]byte) bool {
+	for k, p := range s.pairs {
+		if k.Src == from && k.Dst == to && (p.Attempts > 0 || p.Packets > 0 || p.Syns > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
