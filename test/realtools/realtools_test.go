@@ -21,7 +21,10 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
-const script = "scripts/record-attacks.sh"
+const (
+	script     = "scripts/record-attacks.sh"
+	labLibrary = "scripts/lab.sh" // the test network, sourced by script
+)
 
 // Bars the detector must clear on the real-tool recording.
 const (
@@ -70,15 +73,21 @@ func lookPath(name string) (string, error) {
 func TestRecordScriptSyntax(t *testing.T) {
 	root := repoRoot(t)
 	path := filepath.Join(root, script)
-	if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
-		t.Fatalf("bash -n %s: %v\n%s", script, err, out)
-	}
-	if sc, err := exec.LookPath("shellcheck"); err == nil {
-		if out, err := exec.Command(sc, path).CombinedOutput(); err != nil {
-			t.Errorf("shellcheck %s: %v\n%s", script, err, out)
-		}
-	} else {
+	sc, scErr := exec.LookPath("shellcheck")
+	if scErr != nil {
 		t.Log("shellcheck not installed (apt-get install shellcheck): only bash -n was checked")
+	}
+	// The script sources the lab (scripts/.shellcheckrc lets shellcheck follow it).
+	for _, f := range []string{script, labLibrary} {
+		p := filepath.Join(root, f)
+		if out, err := exec.Command("bash", "-n", p).CombinedOutput(); err != nil {
+			t.Fatalf("bash -n %s: %v\n%s", f, err, out)
+		}
+		if scErr == nil {
+			if out, err := exec.Command(sc, p).CombinedOutput(); err != nil {
+				t.Errorf("shellcheck %s: %v\n%s", f, err, out)
+			}
+		}
 	}
 
 	run := func(args ...string) (string, int) {
