@@ -16,7 +16,7 @@ func init() {
 		Alert:          "NetAnomalyHTTPFlood",
 		Severity:       3,
 		Recommendation: "Rate-limit requests per client at the web server or a reverse proxy, serve a challenge to the flooding clients, and cache or block the URL they hammer.",
-		Behaviour: "Completed requests to one web server far above normal, from one host or many: before training at least 200 a second in all " +
+		Behaviour: "Completed requests to one web server far above normal, from one host or many: before training at least 500 a second in all " +
 			"or 50 from one host; after it, ten times the busiest training window, or one host at five times the busiest client's pace. " +
 			"Many new clients each at a normal pace (a flash crowd) are not a flood. Over the last two windows.",
 		Names:  "Sources: the hosts sending the requests with a real share of them; targets: the web server.",
@@ -27,7 +27,7 @@ func init() {
 
 // Bars of the HTTP flood rule, in requests a second over the short span.
 const (
-	httpFloodRate         = 200
+	httpFloodRate         = 500
 	httpFloodSourceRate   = 50
 	httpFloodTrainedTotal = 10 // times the busiest training window
 	httpFloodTrainedPair  = 5  // times the busiest training client

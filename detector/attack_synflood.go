@@ -48,15 +48,13 @@ func init() {
 	})
 }
 
-// Bars of the SYN flood rule, over the short span. Before training: at
-// least synFloodCount SYNs that complete no handshake, at synFloodRate a
-// second. After: three times the training's busiest service per window,
-// and at least the trained floors.
+// Bars of the SYN flood rule, over the short span (two windows, 20 s by
+// default). Before training: at least synFloodCount SYNs that complete no
+// handshake. After: three times the training's busiest service per
+// window, and at least synFloodTrainedCount.
 const (
 	synFloodCount        = 1000
-	synFloodRate         = 100
 	synFloodTrainedCount = 200
-	synFloodTrainedRate  = 20
 )
 
 // synFloodOn judges one TCP service, or one host's whole TCP when the
@@ -65,12 +63,8 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	s := &e.h.short
 	incomplete := float64(v.Syns - min(v.Syns, v.Established))
 	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
-	minRate := float64(synFloodRate)
-	if e.trained() {
-		minRate = synFloodTrainedRate
-	}
 	rate := s.rate(incomplete)
-	if incomplete < count || rate < minRate {
+	if incomplete < count {
 		return Attack{}, false
 	}
 	if l := e.h.last.services[v.Key]; l == nil || float64(l.Syns-min(l.Syns, l.Established)) < stillAt*count {
@@ -113,7 +107,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		Confidence: confidence(incomplete, count),
 		Evidence: []Evidence{
 			ev("incomplete_syns", incomplete, count, 0),
-			ev("incomplete_syns_per_second", rate, minRate, 0),
+			ev("incomplete_syns_per_second", rate, count/max(s.seconds, 1), 0),
 		},
 		Sources: srcs,
 		Targets: [][16]byte{v.Key.Addr},
@@ -128,7 +122,7 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 	s := &e.h.short
 	n := float64(v.Unsolicited)
 	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
-	if n < count || s.rate(n) < synFloodRate {
+	if n < count {
 		return Attack{}, false
 	}
 	if l := e.h.last.services[v.Key]; l == nil || float64(l.Unsolicited) < stillAt*count {

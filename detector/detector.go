@@ -240,13 +240,20 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		agree, forestClass, forestProb = d.score(set, v, w, gap)
 		v.Explanations = explain(set.Scaler, &w.Features, d.row)
 		v.Protocols = protocolDeviations(d.row)
-		v.Extremes = extremes(set.Scaler, &w.Features, d.row)
+		if !w.Partial {
+			v.Extremes = extremes(set.Scaler, &w.Features, d.row)
+		}
 		attacks = crossCheck(attacks, forestClass, forestProb)
 	} else {
 		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
 	}
 	v.Attacks, v.Suppressed = d.allow(attacks)
-	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || (set != nil && v.Score >= set.Threshold)
+	// A window the capture saw only part of (a start, a restart, a
+	// reopen, the end of a file) holds part of a window's counts: the
+	// models, trained on whole windows, would see a drop in it. The rules
+	// alone judge it; its scores are still reported.
+	modelSays := set != nil && !w.Partial && v.Score >= set.Threshold
+	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || modelSays
 	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
 		// The only thing abnormal is traffic the operator allowed.
 		v.Anomalous = false

@@ -1,0 +1,34 @@
+package detector
+
+import (
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+func TestBruteForce(t *testing.T) {
+	guess := func(port uint16, n uint32) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: port, Proto: features.ProtoTCP},
+			Conns: features.Conns{Attempts: n, Syns: n, Established: n, Requests: 3 * n}, Sessions: n, ShortSessions: n}}}
+	}
+	interactive := guess(22, 25)
+	interactive.pairs[0].ShortSessions = 5
+	post := func(posts, requests uint32) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: 8080, Proto: features.ProtoTCP},
+			Conns: features.Conns{Attempts: 4, Syns: 4, Established: 4, Requests: requests}, Posts: posts}}}
+	}
+	synOnly := bw{pairs: []features.PairActivity{tcp(attacker, server, 22, features.Conns{Attempts: 500, Syns: 500, HalfOpen: 500})}}
+
+	checkRuleCases(t, BruteForce, []ruleCase{
+		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a burst of 20 cut by the grid", windows: []bw{guess(22, 8), guess(22, 12)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "slow guesser: two a window for 100 s", windows: repeat(10, guess(21, 2)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "slow guesser, not yet enough", windows: repeat(9, guess(21, 2))},
+		{name: "a guesser that stopped", windows: append(repeat(3, guess(22, 30)), bw{})},
+		{name: "long interactive sessions", windows: []bw{interactive}},
+		{name: "not an authentication port", windows: []bw{guess(8443, 40)}},
+		{name: "a login form posted at", windows: repeat(3, post(30, 30)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a client getting pages", windows: repeat(3, post(3, 60))},
+		{name: "SYNs that complete no handshake are no guesses", windows: []bw{synOnly}},
+	})
+}

@@ -1,0 +1,23 @@
+package detector
+
+import (
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+func TestDNSTunnel(t *testing.T) {
+	resolver := ip("10.0.0.2")
+	queries := func(n, tunnel, nameLen uint32, answer uint64) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: lanAddr(7), Dst: resolver, Port: 53, Proto: features.ProtoUDP},
+			Conns:      features.Conns{Attempts: n, Established: n, Packets: n, Replies: n, ReplyBytes: uint64(n) * answer},
+			DNSQueries: n, DNSTunnel: tunnel, DNSNameBytes: n * nameLen}}}
+	}
+	checkRuleCases(t, DNSTunnel, []ruleCase{
+		{name: "encoded names, one a second", windows: repeat(4, queries(10, 10, 120, 200)), want: true, sources: srcs(lanAddr(7)), targets: srcs(resolver)},
+		{name: "a DNS-heavy client with ordinary names", windows: repeat(30, queries(100, 0, 20, 120))},
+		{name: "long names drawing large answers", windows: repeat(3, queries(30, 0, 45, 700)), want: true, sources: srcs(lanAddr(7)), targets: srcs(resolver)},
+		{name: "a mail server's TXT lookups: short names, large answers", windows: repeat(3, queries(30, 0, 20, 700))},
+		{name: "a few odd names among many", windows: repeat(5, queries(100, 5, 25, 150))},
+	})
+}

@@ -1,0 +1,64 @@
+package detector
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+func TestPortScan(t *testing.T) {
+	vertical := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 1000, NewHosts: 1, FailedFirst: 990, OKFirst: 10, Target: victim, TargetPorts: 1000}}}
+	horizontal := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 254, NewHosts: 254, FailedFirst: 250, OKFirst: 4}}}
+	var swept [][16]byte
+	for i := range 254 {
+		h := ip(fmt.Sprintf("10.0.1.%d", i+1))
+		attempts := uint32(1)
+		if i < 5 {
+			attempts = 3 // retried: the first five named
+			swept = append(swept, h)
+		}
+		horizontal.pairs = append(horizontal.pairs, tcp(attacker, h, 22, features.Conns{Attempts: attempts, Syns: attempts, Unanswered: attempts}))
+	}
+	busyClient := bw{hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 30, FailedFirst: 2, OKFirst: 38}}}
+	slow := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 3, NewHosts: 0, FailedFirst: 3, Target: victim, TargetPorts: 3}}}
+	arp := bw{hosts: []features.HostActivity{{Addr: attacker, ARPRequests: 254, ARPAnswered: 12}}}
+	router := bw{hosts: []features.HostActivity{{Addr: lanAddr(1), ARPRequests: 60, ARPAnswered: 58}}}
+	oneWay := vertical
+	oneWay.oneWay = true
+
+	checkRuleCases(t, PortScan, []ruleCase{
+		{name: "vertical: a thousand ports of one host", windows: []bw{vertical}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "horizontal: one port of 254 hosts", windows: []bw{horizontal}, want: true, sources: srcs(attacker), targets: swept},
+		{name: "a client's many new services, answered", windows: []bw{busyClient}},
+		{name: "slow: three failed probes a window add up", windows: repeat(9, slow), want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "slow, not yet enough", windows: repeat(6, slow)},
+		{name: "a scan that stopped", windows: append(repeat(3, vertical), bw{}, bw{})},
+		{name: "ARP sweep", windows: []bw{arp}, want: true, sources: srcs(attacker)},
+		{name: "a router asking ARP for its clients", windows: []bw{router}},
+		{name: "one direction of the link only", windows: []bw{oneWay}},
+	})
+}
+
+// A host that scans slowly for longer than the horizon is remembered by the
+// decaying memory: three probes every other window for 20 minutes.
+func TestSlowScanBeyondHorizon(t *testing.T) {
+	var ws []bw
+	for i := range 120 {
+		if i%2 == 0 {
+			ws = append(ws, bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 1, FailedFirst: 1, Target: victim, TargetPorts: 1}}})
+		} else {
+			ws = append(ws, bw{})
+		}
+	}
+	// One probe every 20 s is 15 in the 5-minute horizon: under the
+	// bar; the half-hour memory holds about 45.
+	v := runRules(t, ws[:len(ws)-1])
+	a := attackOf(v.Attacks, PortScan)
+	if a == nil || len(a.Sources) != 1 || a.Sources[0] != attacker {
+		t.Fatalf("a probe every 20 s for 20 minutes: attacks %v", types(v.Attacks))
+	}
+	if a.Summary[:7] != "slowly:" {
+		t.Errorf("summary %q, want it to say slowly", a.Summary)
+	}
+}

@@ -1,0 +1,71 @@
+package detector
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+func TestSynFlood(t *testing.T) {
+	reflector := ip("198.51.100.80")
+	flood := func(port uint16, c features.Conns) bw {
+		all := c
+		return bw{
+			pairs:    []features.PairActivity{tcp(attacker, victim, port, c)},
+			services: []features.ServiceActivity{svc(victim, port, c), hostWide(victim, features.ProtoTCP, all)},
+		}
+	}
+	web := func(syns uint32) features.Conns { return features.Conns{Attempts: syns, Syns: syns} }
+	openReset := web(3000)
+	openReset.HalfOpen = 3000
+	closed := web(3000)
+	closed.Refused = 3000
+	filtered := web(3000)
+	filtered.Unanswered = 3000
+	busy := web(5000)
+	busy.Established = 4990
+	open := flood(80, openReset)
+	open.services[0].SynAcks = 3000
+
+	var spoofed bw
+	for i := range 200 {
+		spoofed.pairs = append(spoofed.pairs, tcp(ip(fmt.Sprintf("198.18.%d.%d", i/100, i%100+1)), victim, 443, features.Conns{Attempts: 1, Syns: 1, Unanswered: 1}))
+	}
+	spoofed.services = []features.ServiceActivity{svc(victim, 443, web(5000)), hostWide(victim, features.ProtoTCP, web(5000))}
+	spoofed.services[0].NewSources = 5000
+
+	// A scan over changing ports: one source, each port once.
+	scan := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(3000))},
+		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 3000, NewHosts: 1, FailedFirst: 3000, Target: victim, TargetPorts: 3000}}}
+	for p := range 100 {
+		scan.pairs = append(scan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
+	}
+	// A flood over 100 ports, each 60 times.
+	overPorts := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(6000))},
+		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 100, NewHosts: 1, FailedFirst: 100, Target: victim, TargetPorts: 100}}}
+	for p := range 100 {
+		overPorts.pairs = append(overPorts.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 60, Syns: 60, Refused: 60}))
+		overPorts.services = append(overPorts.services, svc(victim, uint16(1000+p), features.Conns{Attempts: 60, Syns: 60, Refused: 60}))
+	}
+	reflected := bw{
+		pairs:    []features.PairActivity{tcp(reflector, victim, 443, features.Conns{Unsolicited: 3000}), tcp(ip("198.51.100.81"), victim, 80, features.Conns{Unsolicited: 2000})},
+		services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, features.Conns{Unsolicited: 5000})},
+	}
+	half := flood(80, filtered)
+	half.pairs[0].Syns, half.services[0].Syns, half.services[1].Syns = 600, 600, 600
+
+	checkRuleCases(t, SynFlood, []ruleCase{
+		{name: "open port, the sender's kernel resets the SYN-ACKs", windows: []bw{open}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "closed port, refused", windows: []bw{flood(81, closed)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "filtered port, silence", windows: []bw{flood(8081, filtered)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "forged sources, each a SYN", windows: []bw{spoofed}, want: true, targets: srcs(victim), spoofed: true},
+		{name: "a busy server completes its handshakes", windows: []bw{flood(80, busy)}},
+		{name: "a burst cut by the window grid", windows: []bw{half, half}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "half a burst is under the floor", windows: []bw{half}},
+		{name: "a flood that stopped", windows: []bw{flood(81, closed), {}}},
+		{name: "a scan over changing ports is no flood", windows: []bw{scan}},
+		{name: "a flood over ports that repeat", windows: []bw{overPorts}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "SYN-ACKs nobody asked for", windows: []bw{reflected}, want: true, sources: srcs(reflector, ip("198.51.100.81")), targets: srcs(victim)},
+	})
+}
