@@ -17,8 +17,9 @@ func init() {
 		Severity:       3,
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
-			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or posting many HTTP forms to one web server, " +
-			"counted over the horizon: a guesser trying one password every few seconds adds up as surely as a fast one.",
+			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or getting many of its answers late as servers delay " +
+			"failed logins, or posting many HTTP forms to one web server; counted over the horizon, so a guesser trying one password every " +
+			"few seconds adds up as surely as a fast one.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		order:  25,
 		detect: detectBruteForce,
@@ -34,6 +35,9 @@ func init() {
 const (
 	bruteConnections = 20
 	bruteShortShare  = 0.6
+	// bruteSlowAnswers answers delayed as servers delay a failed login
+	// (0.8 s or more, early in a connection) are as many failed guesses.
+	bruteSlowAnswers = 6
 	brutePosts       = 60
 	brutePostShare   = 0.5
 )
@@ -54,6 +58,7 @@ func detectBruteForce(e *evidence) []Attack {
 	connBar := e.bar(bruteConnections, bruteConnections, features.MaxPairAuthConnections, 0.5, windows)
 	burstBar := e.bar(bruteConnections, bruteConnections/2, features.MaxPairAuthConnections, 4, shortSpan)
 	postBar := e.bar(brutePosts, brutePosts, features.MaxPairPosts, 1, windows)
+	postBurstBar := e.bar(brutePosts/3, brutePosts/3, features.MaxPairPosts, 4, shortSpan)
 	var out []Attack
 	for _, p := range sortedPairs(l, func(p *pairSum) bool { return p.Key.Proto == features.ProtoTCP }) {
 		if _, ok := e.claimed[p.Key.Src]; ok {
@@ -70,12 +75,23 @@ func detectBruteForce(e *evidence) []Attack {
 			if sp := e.h.short.pairs[p.Key]; sp != nil {
 				burst = float64(sp.Established)
 			}
-			if est < connBar && burst < burstBar || (sessions > 0 && short < bruteShortShare*sessions) {
+			slow := float64(p.SlowAnswers)
+			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowAnswers {
 				continue
 			}
 			bar, value, what := connBar, est, "completed_connections"
-			if est < connBar {
+			switch {
+			case est >= connBar:
+			case burst >= burstBar:
 				bar, value, what = burstBar, burst, "completed_connections_20s"
+			default:
+				bar, value, what = bruteSlowAnswers, slow, "delayed_answers"
+			}
+			summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
+				est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession)
+			if what == "delayed_answers" {
+				summary = fmt.Sprintf("%.0f answers from %s (port %d) came late, as servers delay failed logins, over %.0f connections in the last %s",
+					slow, name, p.Key.Port, est, dur(l.seconds))
 			}
 			out = append(out, Attack{
 				Confidence: confidence(value, bar),
@@ -85,8 +101,7 @@ func detectBruteForce(e *evidence) []Attack {
 				},
 				Sources: [][16]byte{p.Key.Src},
 				Targets: [][16]byte{p.Key.Dst},
-				Summary: fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in %s; %.0f of the %.0f that ended lasted under %d s",
-					est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession),
+				Summary: summary,
 			})
 			continue
 		}
@@ -95,15 +110,22 @@ func detectBruteForce(e *evidence) []Attack {
 				continue
 			}
 			posts := float64(p.Posts)
-			if posts < postBar || posts < brutePostShare*float64(max(p.Requests, p.Posts)) {
+			burst := 0.0
+			if sp := e.h.short.pairs[p.Key]; sp != nil {
+				burst = float64(sp.Posts)
+			}
+			if posts < postBar && burst < postBurstBar || posts < brutePostShare*float64(max(p.Requests, p.Posts)) {
 				continue
+			}
+			if posts < postBar {
+				postBar, posts = postBurstBar, burst
 			}
 			out = append(out, Attack{
 				Confidence: confidence(posts, postBar),
 				Evidence:   []Evidence{ev("http_posts", posts, postBar, 0)},
 				Sources:    [][16]byte{p.Key.Src},
 				Targets:    [][16]byte{p.Key.Dst},
-				Summary:    fmt.Sprintf("%.0f HTTP POSTs to port %d in %s (%.0f requests answered): a login form guessed at", posts, p.Key.Port, dur(l.seconds), float64(p.Requests)),
+				Summary:    fmt.Sprintf("%.0f HTTP POSTs to port %d in the last %s (%.0f requests answered): a login form guessed at", float64(p.Posts), p.Key.Port, dur(l.seconds), float64(p.Requests)),
 			})
 		}
 	}

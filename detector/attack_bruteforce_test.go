@@ -18,6 +18,12 @@ func TestBruteForce(t *testing.T) {
 			Conns: features.Conns{Attempts: 4, Syns: 4, Established: 4, Requests: requests}, Posts: posts}}}
 	}
 	synOnly := bw{pairs: []features.PairActivity{tcp(attacker, server, 22, features.Conns{Attempts: 500, Syns: 500, HalfOpen: 500})}}
+	// One connection every 20 s, each with three guesses the server
+	// answers late, as sshd with PAM and vsftpd delay failed logins.
+	delayed := guess(22, 1)
+	delayed.pairs[0].SlowAnswers = 3
+	typo := guess(22, 1)
+	typo.pairs[0].SlowAnswers = 1
 
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -30,5 +36,7 @@ func TestBruteForce(t *testing.T) {
 		{name: "a login form posted at", windows: repeat(3, post(30, 30)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a client getting pages", windows: repeat(3, post(3, 60))},
 		{name: "SYNs that complete no handshake are no guesses", windows: []bw{synOnly}},
+		{name: "failed logins the server delays", windows: []bw{delayed, {}, delayed}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
 	})
 }

@@ -76,7 +76,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	}, func(p *pairSum) float64 { return float64(p.Syns - min(p.Syns, p.Established)) })
 	srcs := heaviest(rs, incomplete, 0.02, 10)
 	if all && scannedBy(s, v.Key.Addr, incomplete) {
-		// One source over changing ports, each port tried once or twice
+		// One source over changing ports, each port tried a few times
 		// whatever the pace: a scan, the port scan rule's. A flood over
 		// ports repeats them.
 		return Attack{}, false
@@ -142,11 +142,12 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 }
 
 // scannedBy reports whether one source's first contacts with target's
-// ports account for at least half of n SYNs: each port tried once or
-// twice is a scan, however fast.
+// ports account for at least a third of n SYNs: each port tried up to
+// three times (a scanner retries the silent ones) is a scan, however
+// fast; a flood over ports repeats them more.
 func scannedBy(s *span, target [16]byte, n float64) bool {
 	for _, h := range s.hosts {
-		if h.Target == target && float64(h.NewPorts) >= 0.5*n {
+		if h.Target == target && float64(h.NewPorts) >= n/3 {
 			return true
 		}
 	}

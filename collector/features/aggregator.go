@@ -212,8 +212,11 @@ type packetHashes struct {
 	src, dst           uint64 // addresses, for IP and ARP
 	flow               uint64 // flow key, for IP
 	hostPair, portPair uint64 // fan-out filter keys, for packets that initiate
-	fromA              bool   // the packet goes from the flow's A endpoint to B
-	l4ports            bool   // TCP or UDP: has ports
+	// For packets that may open a flow: the first-contact filter keys
+	// and the pair's hash, as if the sender were its initiator.
+	cHost, cPort, pair uint64
+	fromA              bool // the packet goes from the flow's A endpoint to B
+	l4ports            bool // TCP or UDP: has ports
 }
 
 // NewAggregator returns an aggregator for one interface. emit is called
@@ -338,6 +341,12 @@ func (a *Aggregator) AddBatch(ps []decode.PacketInfo) {
 				sink ^= a.portEnt.TouchIndex(uint32(ps[i].DstPort))
 			}
 		}
+		for i := range hs {
+			if hs[i].cHost != 0 {
+				sink ^= a.contacts.touch(hs[i].cHost) ^ a.contacts.touch(hs[i].cPort)
+				sink ^= a.bh.pairs.touch(hs[i].pair)
+			}
+		}
 		a.sink ^= sink
 		for i := range hs {
 			a.add(&ps[i], &hs[i])
@@ -366,6 +375,11 @@ func prepare(p *decode.PacketInfo, h *packetHashes) {
 	}
 	if p.IsIP() {
 		h.flow, h.fromA = flowKey(p, h.src, h.dst)
+		if h.hostPair != 0 && opens(p) {
+			port := pairPort(p.Proto, p.DstPort)
+			h.cHost, h.cPort = contactKeys(h.src, h.dst, port, p.Proto)
+			h.pair = pairHashFrom(h.src, h.dst, port, p.Proto)
+		}
 	}
 }
 
@@ -631,7 +645,7 @@ func (a *Aggregator) arpPacket(p *decode.PacketInfo) {
 	switch p.ARPOp {
 	case 1:
 		w.arpReq++
-		if h, _ := contactKeys(p.Src, p.Dst, 0, decode.ProtoARP); p.Dst != p.Src && !a.contacts.testAndAdd(h^0xa0761d6478bd642f) {
+		if k, _ := contactKeys(sketch.HashAddr(p.Src), sketch.HashAddr(p.Dst), 0, decode.ProtoARP); p.Dst != p.Src && !a.contacts.testAndAdd(k^0xa0761d6478bd642f) {
 			if hs := a.bh.host(p.Src); hs != nil {
 				hs.ARPRequests++
 			}

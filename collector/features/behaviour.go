@@ -99,6 +99,10 @@ type PairActivity struct {
 	Sessions      uint32 // established connections that ended
 	ShortSessions uint32 // of which lasted under ShortSession
 	Posts         uint32 // requests that began with an HTTP POST
+	// SlowAnswers counts requests answered 0.8 s or more after they
+	// were sent, in the first 30 s of a connection: what a server that
+	// delays its answer to a failed login shows.
+	SlowAnswers uint32
 	DNSQueries    uint32
 	DNSTunnel     uint32 // queries whose name looks like encoded data
 	DNSNameBytes  uint32 // sum of the queries' name lengths
@@ -189,6 +193,9 @@ type ranked struct {
 }
 
 const tableProbes = 16
+
+// touch reads the line where h's probe starts; see Aggregator.AddBatch.
+func (t *table[K, V]) touch(h uint64) uint64 { return t.hashes[h&t.mask] }
 
 func newTable[K comparable, V any](slots int) *table[K, V] {
 	n := 16
@@ -289,8 +296,21 @@ func newBehaviour() *behaviour {
 }
 
 func pairHash(k *PairKey) uint64 {
-	h := sketch.HashAddr(k.Src) ^ sketch.Mix64(sketch.HashAddr(k.Dst)+0x9e3779b97f4a7c15)
-	return max(sketch.Mix64(h^uint64(k.Port)<<8^uint64(k.Proto)), 1)
+	return pairHashFrom(sketch.HashAddr(k.Src), sketch.HashAddr(k.Dst), k.Port, k.Proto)
+}
+
+// pairHashFrom is a pair's hash from its addresses' hashes.
+func pairHashFrom(hs, hd uint64, port uint16, proto Protocol) uint64 {
+	h := hs ^ sketch.Mix64(hd+0x9e3779b97f4a7c15)
+	return max(sketch.Mix64(h^uint64(port)<<8^uint64(proto)), 1)
+}
+
+// pairPort is the port a pair is keyed by: none for ICMP.
+func pairPort(proto Protocol, port uint16) uint16 {
+	if proto != ProtoTCP && proto != ProtoUDP {
+		return 0
+	}
+	return port
 }
 
 func serviceHash(k *ServiceKey) uint64 {
@@ -427,6 +447,9 @@ func newRotatingBloom(bits int) rotatingBloom {
 func (r *rotatingBloom) testAndAdd(h uint64) bool {
 	return r.cur.TestAndAdd(h) || r.prev.Test(h)
 }
+
+// touch reads both filters' lines for h; see Aggregator.AddBatch.
+func (r *rotatingBloom) touch(h uint64) uint64 { return r.cur.Touch(h) ^ r.prev.Touch(h) }
 
 func (r *rotatingBloom) reset() {
 	r.cur.Reset()

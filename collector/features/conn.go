@@ -31,6 +31,10 @@ const (
 	heldAge  = int64(10 * time.Second)
 )
 
+// slowAnswer is how long, in milliseconds, an answer takes to count as
+// slow: the delay servers put on failed logins.
+const slowAnswer = 800
+
 // track follows the connection an IP packet belongs to and counts what the
 // packet says about it in the window's behaviour tables.
 func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
@@ -40,7 +44,7 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 	e := &t.ends[i]
 	if isNew {
 		opener := opens(p)
-		*f = flowSlot{hash: h.flow, first: p.Time, last: p.Time}
+		*f = flowSlot{hash: h.flow, last: p.Time}
 		if h.fromA == opener {
 			f.state = stInitA
 		}
@@ -53,33 +57,22 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 		e.seq = a.seq - 1 // no slots looked up yet
 	}
 	fromI := h.fromA == (f.state&stInitA != 0)
-	f.last = max(f.last, p.Time)
+	f.seen(p.Time)
 	if fromI {
 		f.pktsI++
-		f.bytesI = satAdd(f.bytesI, p.WireLen)
 	} else {
 		f.pktsR++
-		f.bytesR = satAdd(f.bytesR, p.WireLen)
 		a.bh.responses++
 	}
 	switch p.Proto {
 	case decode.ProtoTCP:
-		a.trackTCP(i, f, e, p, isNew, fromI)
-	case decode.ProtoUDP:
-		a.trackDatagram(i, f, e, p, isNew, fromI)
-	case decode.ProtoICMP, decode.ProtoICMPv6:
-		a.trackDatagram(i, f, e, p, isNew, fromI)
+		a.trackTCP(f, e, p, h, isNew, fromI)
+	case decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
+		a.trackDatagram(f, e, p, h, isNew, fromI)
 	}
 }
 
-func satAdd(a, b uint32) uint32 {
-	if s := a + b; s >= a {
-		return s
-	}
-	return ^uint32(0)
-}
-
-func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketInfo, isNew, fromI bool) {
+func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h *packetHashes, isNew, fromI bool) {
 	fl := p.TCPFlags
 	syn, ack := fl&decode.TCPSyn != 0, fl&decode.TCPAck != 0
 	rst, fin := fl&decode.TCPRst != 0, fl&decode.TCPFin != 0
@@ -90,13 +83,13 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 			f.state |= stUnsolicited | stDecided
 			a.unsolicited(e, p)
 		case syn && !ack:
-			a.attempt(f, e, true)
+			a.attempt(f, e, h, true)
 		case p.Payload == 0:
 			// A probe without SYN (FIN, NULL, Xmas and ACK scans), or a
 			// bare ACK of a connection older than the capture: either way
 			// its answer tells whether someone is there.
 			f.state |= stMid
-			a.attempt(f, e, false)
+			a.attempt(f, e, h, false)
 		default:
 			// Data of a connection older than the capture.
 			f.state |= stMid | stDecided | stEst
@@ -138,7 +131,7 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 			}
 			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 {
 				f.state |= stReqOpen
-				f.reqAt = uint32(min((p.Time-f.first)/int64(time.Millisecond), 1<<32-1))
+				f.reqAt = uint16(min(int64(f.age)/100, 1<<16-1))
 				if p.HTTPMethod == decode.HTTPPost {
 					if _, pa := a.pairConns(e); pa != nil {
 						pa.Posts++
@@ -169,11 +162,17 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 			}
 			if p.Payload > 0 && f.state&stReqOpen != 0 {
 				f.state &^= stReqOpen
-				c, _ := a.pairConns(e)
+				c, pa := a.pairConns(e)
 				c.Requests++
 				a.serviceConns(e, false).Requests++
 				if e.web {
 					a.w.httpRequests++
+				}
+				// An authentication server delays its answer to a wrong
+				// password (sshd 2 s, vsftpd 1 s): slow answers early in a
+				// connection are guesses, however few its connections.
+				if pa != nil && int64(f.age) < ShortSession*1000 && int64(f.age)-int64(f.reqAt)*100 >= slowAnswer {
+					pa.SlowAnswers++
 				}
 			}
 		}
@@ -185,12 +184,12 @@ func (a *Aggregator) trackTCP(i int, f *flowSlot, e *flowEnds, p *decode.PacketI
 
 // trackDatagram follows UDP and ICMP: a request opens a flow, any answer
 // establishes it.
-func (a *Aggregator) trackDatagram(i int, f *flowSlot, e *flowEnds, p *decode.PacketInfo, isNew, fromI bool) {
+func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h *packetHashes, isNew, fromI bool) {
 	size := uint64(p.WireLen)
 	if isNew {
 		switch {
 		case fromI:
-			a.attempt(f, e, false)
+			a.attempt(f, e, h, false)
 		case p.Proto == decode.ProtoUDP && !reflectionPorts.has(p.SrcPort):
 			// An answer from a service that amplifies nothing (QUIC, a
 			// game server): a conversation older than the capture.
@@ -246,7 +245,7 @@ func tunnelLike(p *decode.PacketInfo) bool {
 
 // attempt counts a flow the initiator opened, and whether it was its
 // first contact with the responder's service or host within the horizon.
-func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
+func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, h *packetHashes, syn bool) {
 	f.state |= stAttempt
 	if groupAddr(e.resp) {
 		// Multicast and broadcast are not one host's service: no outcome.
@@ -254,6 +253,14 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
 		return
 	}
 	a.bh.opened++
+	if h.pair != 0 {
+		// The pair's hash was computed with the packet's.
+		a.refresh(e)
+		k := pairKeyOf(e)
+		if e.pair = a.bh.pairs.index(h.pair, k); e.pair >= 0 {
+			a.bh.pairs.vals[e.pair].Key = k
+		}
+	}
 	c, _ := a.pairConns(e)
 	c.Attempts++
 	s := a.serviceConns(e, false)
@@ -263,24 +270,24 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
 		s.Syns++
 		a.serviceConns(e, true).Syns++
 	}
-	hh, ph := contactKeys(e.init, e.resp, e.rport, e.proto)
-	newPort := !a.contacts.testAndAdd(ph)
-	newHost := !a.contacts.testAndAdd(hh)
-	if !newPort && !newHost {
+	hs := a.initiatorOf(e)
+	if hs == nil {
+		// An initiator the host table cannot take (one seen once, in a
+		// flood of forged addresses): its contacts are not remembered,
+		// and count as new.
+		a.newSource(e)
 		return
 	}
-	hs := a.initiatorOf(e)
+	hh, ph := h.cHost, h.cPort
+	if hh == 0 {
+		hh, ph = contactKeys(sketch.HashAddr(e.init), sketch.HashAddr(e.resp), pairPort(e.proto, e.rport), e.proto)
+	}
+	newPort := !a.contacts.testAndAdd(ph)
+	newHost := !a.contacts.testAndAdd(hh)
 	if newPort {
 		f.state |= stFirstPort
-		if sv := a.serviceOf(e, false); sv != nil {
-			sv.NewSources++
-		}
-		if e.proto == decode.ProtoTCP {
-			if sv := a.serviceOf(e, true); sv != nil {
-				sv.NewSources++
-			}
-		}
-		if hs != nil {
+		a.newSource(e)
+		{
 			hs.NewPorts++
 			// Misra-Gries with one counter: the host that most new ports
 			// were on, certainly so when it had more than half of them.
@@ -294,19 +301,29 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, syn bool) {
 			}
 		}
 	}
-	if newHost && hs != nil {
+	if newHost {
 		hs.NewHosts++
 	}
 }
 
 // contactKeys returns the filter keys of a first contact with a host and
-// with one of its services.
-func contactKeys(from, to [16]byte, port uint16, proto decode.Protocol) (host, service uint64) {
-	host = sketch.Mix64(sketch.HashAddr(from) ^ sketch.Mix64(sketch.HashAddr(to)+0x632be59bd9b4e019))
-	if proto == decode.ProtoICMP || proto == decode.ProtoICMPv6 {
-		port = 0
+// with one of its services (port 0 for ICMP), from the addresses' hashes.
+func contactKeys(from, to uint64, port uint16, proto decode.Protocol) (host, service uint64) {
+	host = max(sketch.Mix64(from^sketch.Mix64(to+0x632be59bd9b4e019)), 1)
+	return host, max(sketch.Mix64(host^uint64(port)<<8^uint64(proto)^0x94d049bb133111eb), 1)
+}
+
+// newSource counts a first contact with the flow's service, and for TCP
+// with its host's.
+func (a *Aggregator) newSource(e *flowEnds) {
+	if sv := a.serviceOf(e, false); sv != nil {
+		sv.NewSources++
 	}
-	return host, sketch.Mix64(host ^ uint64(port)<<8 ^ uint64(proto) ^ 0x94d049bb133111eb)
+	if e.proto == decode.ProtoTCP {
+		if sv := a.serviceOf(e, true); sv != nil {
+			sv.NewSources++
+		}
+	}
 }
 
 // outcome counts what became of an attempt.
@@ -368,7 +385,7 @@ func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
 	}
 	if _, pa := a.pairConns(e); pa != nil {
 		pa.Sessions++
-		if max(now, f.last)-f.first <= ShortSession*int64(time.Second) {
+		if max(now, f.last)-f.first() <= ShortSession*int64(time.Second) {
 			pa.ShortSessions++
 		}
 	}
@@ -409,8 +426,8 @@ func (a *Aggregator) visitFlow(i int, now int64) {
 		}
 	}
 	if e.proto == decode.ProtoTCP && f.state&(stEst|stEnded|stAttempt) == stEst|stAttempt {
-		age := now - f.first
-		stalled := f.state&stReqOpen != 0 && now-f.first-int64(f.reqAt)*int64(time.Millisecond) >= stallAge
+		age := now - f.first()
+		stalled := f.state&stReqOpen != 0 && age-int64(f.reqAt)*int64(100*time.Millisecond) >= stallAge
 		if stalled || age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*2*uint64(time.Second) < uint64(age) {
 			c, _ := a.pairConns(e)
 			c.Held++

@@ -18,20 +18,29 @@ const flowBucket = 4
 // another flow of its bucket with odds of 2^-48 (once in three years at
 // 3 million packets/s), and a crafted collision only merges the
 // attacker's own flows. Its endpoints live apart, in flowEnds, read only
-// when a connection's outcome is decided: a lookup reads the slots only.
+// when a connection's outcome is decided: a lookup reads the slots only,
+// 32 bytes each, a bucket two cache lines.
 type flowSlot struct {
-	hash   uint64 // 0 marks an empty slot
-	last   int64  // Unix nanoseconds of the last packet
-	first  int64  // and of the first
-	pktsI  uint32 // packets from the initiator
-	pktsR  uint32 // packets from the responder
-	bytesI uint32 // bytes on the wire from the initiator, saturating
-	bytesR uint32
-	state  uint16 // st* bits
-	// reqAt is when the request under way (stReqOpen) began, in
-	// milliseconds after first.
-	reqAt uint32
-	_     [2]byte
+	hash  uint64 // 0 marks an empty slot
+	last  int64  // Unix nanoseconds of the last packet
+	age   uint32 // milliseconds from the first packet to the last
+	pktsI uint32 // packets from the initiator
+	pktsR uint32 // packets from the responder
+	state uint16 // st* bits
+	// reqAt is when the request under way (stReqOpen) began, in tenths
+	// of a second after the first packet (saturating after 109 minutes).
+	reqAt uint16
+}
+
+// first is the time of the flow's first packet, to the millisecond.
+func (f *flowSlot) first() int64 { return f.last - int64(f.age)*int64(time.Millisecond) }
+
+// seen records a packet at t.
+func (f *flowSlot) seen(t int64) {
+	if t > f.last {
+		f.age = uint32(min(int64(f.age)+(t-f.last)/int64(time.Millisecond), 1<<32-1))
+		f.last = t
+	}
 }
 
 // flowEnds are a flow's endpoints, initiator first, and where its
@@ -149,11 +158,11 @@ func (t *flowTable) bucket(h uint64) int {
 	return int(h&t.mask) * flowBucket
 }
 
-// touch reads the cache lines of hash's bucket (4 slots of 48 bytes: three
-// lines) and returns a word of them; see Aggregator.AddBatch.
+// touch reads both cache lines of hash's bucket and returns a word of
+// them; see Aggregator.AddBatch.
 func (t *flowTable) touch(h uint64) uint64 {
 	b := t.slots[t.bucket(h):]
-	return b[0].hash ^ b[2].hash ^ b[3].hash
+	return b[0].hash ^ b[flowBucket/2].hash
 }
 
 // lookup returns the slot of the flow whose key hashes to h, and whether
@@ -197,7 +206,7 @@ func (t *flowTable) end(i int, now int64) {
 	}
 	t.stats.Ended++
 	t.endedCount++
-	t.endedNanos += f.last - f.first
+	t.endedNanos += int64(f.age) * int64(time.Millisecond)
 	f.hash = 0
 }
 
@@ -214,7 +223,7 @@ func (t *flowTable) expire(now int64, visit func(i int, now int64)) {
 			continue
 		}
 		closed := f.state&stRst != 0 || f.state&(stFinI|stFinR) == stFinI|stFinR
-		age := now - f.first
+		age := now - f.first()
 		packets := uint64(f.pktsI) + uint64(f.pktsR)
 		// A flow of one or two packets (an unanswered SYN, a probe, a
 		// spoofed flood packet) ends after embryonicIdle: a flood's debris
