@@ -102,10 +102,10 @@ type PairActivity struct {
 	// SlowAnswers counts requests answered 0.8 s or more after they
 	// were sent, in the first 30 s of a connection: what a server that
 	// delays its answer to a failed login shows.
-	SlowAnswers uint32
-	DNSQueries    uint32
-	DNSTunnel     uint32 // queries whose name looks like encoded data
-	DNSNameBytes  uint32 // sum of the queries' name lengths
+	SlowAnswers  uint32
+	DNSQueries   uint32
+	DNSTunnel    uint32 // queries whose name looks like encoded data
+	DNSNameBytes uint32 // sum of the queries' name lengths
 }
 
 // ServiceActivity is what one responder received and answered in a
