@@ -367,3 +367,22 @@ func namedShare(rs []ranked, named [][16]byte, total float64) float64 {
 
 // isICMP reports whether a protocol is ICMP or ICMPv6.
 func isICMP(p features.Protocol) bool { return p == features.ProtoICMP || p == features.ProtoICMPv6 }
+
+// TypesMarkdown is the README's table of attack types, generated from the
+// registry: what each looks for, whom it names, and what to do.
+func TypesMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| type | alert | severity | what the detector looks for | who it names | recommendation |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, t := range Types() {
+		sev := "high"
+		if t.Severity < 3 {
+			sev = "medium"
+		}
+		what := t.Behaviour
+		if t.NeedsModel {
+			what += " (Needs a trained model.)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s | %s |\n", t.Name, t.Alert, sev, what, t.Names, t.Recommendation)
+	}
+	return b.String()
+}

@@ -19,7 +19,8 @@ func init() {
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or getting many of its answers late as servers delay " +
 			"failed logins, or posting many HTTP forms to one web server; counted over the horizon, so a guesser trying one password every " +
-			"few seconds adds up as surely as a fast one.",
+			"few seconds adds up as surely as a fast one. Before training: 20 completed connections over the horizon or the last two windows, " +
+			"6 delayed answers, 60 POSTs over the horizon or 20 over the last two windows.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		order:  25,
 		detect: detectBruteForce,

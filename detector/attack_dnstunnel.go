@@ -17,7 +17,8 @@ func init() {
 		Severity:       3,
 		Recommendation: "A host is moving data through DNS names: find the process sending the queries on the source, block the tunnel's domain at your resolvers, and force clients to use them.",
 		Behaviour: "One host sending one DNS server, over the horizon, many queries whose names look like encoded data (long, with a long label of " +
-			"random-looking characters), most of its queries to it; or many long names drawing large answers.",
+			"random-looking characters): at least 30, and half its queries to it; or 60 queries with names of 30 characters or more on average " +
+			"drawing answers of 400 bytes or more.",
 		Names:  "Sources: the querying host; targets: the DNS server it sends to.",
 		order:  40,
 		detect: detectDNSTunnel,

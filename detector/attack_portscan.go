@@ -22,7 +22,7 @@ func init() {
 		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +
-			"Counted over the horizon, and over half an hour with decay for slow scans.",
+			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
 		order:  30,
 		detect: detectPortScan,

@@ -18,7 +18,8 @@ func init() {
 		Recommendation: "Enable SYN cookies on the target, rate-limit SYNs per source at the edge, and ask the upstream provider for filtering if the link saturates.",
 		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
 			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +
-			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows.",
+			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows: before training " +
+			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports a few times is a scan, however fast.",
 		Names: "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
 		order: 10,
 		detect: func(e *evidence) []Attack {

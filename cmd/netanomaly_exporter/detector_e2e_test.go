@@ -244,7 +244,8 @@ func TestAdminAPI(t *testing.T) {
 	bin := buildBinary(t)
 	start := func(args ...string) (string, func()) {
 		addr := freePort(t)
-		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
+		// Benign traffic: a retrain trains on the windows judged normal.
+		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +271,7 @@ func TestAdminAPI(t *testing.T) {
 	addr, stop = start("--web.enable-admin-api")
 	defer stop()
 	base := "http://" + addr + "/api/v1/admin/"
-	if code, body := post(base + "retrain"); code != http.StatusOK || !strings.Contains(body, `"ftp_bruteforce"`) {
+	if code, body := post(base + "retrain"); code != http.StatusOK || !strings.Contains(body, `"wikipedia"`) {
 		t.Errorf("retrain: %d %s", code, body)
 	}
 	if code, body := post(base + "retrain?interface=eth9"); code != http.StatusNotFound {
@@ -288,8 +289,8 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("GET retrain: %d, want 405", resp.StatusCode)
 	}
 	// The retrain request trains at the next window even during warm-up.
-	text := scrapeUntil(t, addr, `netanomaly_detector_trained\{interface="ftp_bruteforce"\} 1`)
-	if !strings.Contains(text, `netanomaly_detector_retrains_total{interface="ftp_bruteforce"} 1`) {
+	text := scrapeUntil(t, addr, `netanomaly_detector_trained\{interface="wikipedia"\} 1`)
+	if !strings.Contains(text, `netanomaly_detector_retrains_total{interface="wikipedia"} 1`) {
 		t.Errorf("no retrain counted after the request")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 var update = flag.Bool("u", false, "update the golden files")
@@ -373,6 +374,22 @@ func TestREADMEUpToDate(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+)`).FindAllStringSubmatch(string(out), -1) {
 		if !bytes.Contains(readme, []byte("`"+m[1]+"`")) {
 			t.Errorf("README.md metrics table lacks %s", m[1])
+		}
+	}
+	// The attack types table is generated from the detector's registry.
+	const begin, end = "<!-- attack types: generated from the detector's registry; go test ./cmd/netanomaly_exporter -run TestREADMEUpToDate -u -->\n", "<!-- end of attack types -->"
+	i, j := bytes.Index(readme, []byte(begin)), bytes.Index(readme, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the attack types section between %q and %q", begin, end)
+	}
+	if want := detector.TypesMarkdown(); string(readme[i+len(begin):j]) != want {
+		if *update {
+			readme = append(append(append([]byte{}, readme[:i+len(begin)]...), want...), readme[j:]...)
+			if err := os.WriteFile("../../README.md", readme, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Errorf("README.md's attack types table is out of date: go test ./cmd/netanomaly_exporter -run TestREADMEUpToDate -u")
 		}
 	}
 	var help []byte

@@ -54,6 +54,7 @@ type options struct {
 
 	detectorOn    bool
 	warmup        time.Duration
+	horizon       time.Duration
 	retrain       time.Duration
 	contamination float64
 	members       string
@@ -105,7 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("privacy.ip", "How addresses appear in labels and logs: full, truncate (/24, /48) or hash (HMAC-SHA256).").Default(collector.PrivacyFull).EnumVar(&o.privacy, collector.PrivacyFull, collector.PrivacyTruncate, collector.PrivacyHash)
 	app.Flag("privacy.hash-key-file", "File holding the secret key for --privacy.ip=hash.").Default("").StringVar(&o.privacyKey)
 	app.Flag("detector.enable", "Score every window with the model ensemble and the attack rules.").Default("true").BoolVar(&o.detectorOn)
-	app.Flag("detector.warmup", "Traffic observed before the first training; no verdicts before it.").Default("1h").DurationVar(&o.warmup)
+	app.Flag("detector.warmup", "Traffic observed before the first training of the models; the behaviour rules judge from the first window.").Default("1h").DurationVar(&o.warmup)
+	app.Flag("detector.horizon", "How long each host's behaviour adds up over (slow scans, guessers, tunnels), and how long a silent ARP owner keeps its address.").Default("5m").DurationVar(&o.horizon)
 	app.Flag("detector.retrain-interval", "Retrain the batch models on recent normal windows this often (0 = never).").Default("6h").DurationVar(&o.retrain)
 	app.Flag("detector.contamination", "Expected share of anomalous windows in training traffic; sets the ensemble threshold.").Default(fmt.Sprint(def.Train.Contamination)).Float64Var(&o.contamination)
 	app.Flag("detector.models", "Comma-separated ensemble members: "+strings.Join(detector.AllMembers, ",")+".").Default(strings.Join(detector.AllMembers, ",")).StringVar(&o.members)
@@ -250,6 +252,8 @@ func (o *options) validateDetector() error {
 		return fmt.Errorf("--detector.contamination=%v out of range: use a share above 0 and below 0.5 (default 0.001)", o.contamination)
 	case o.warmup < 2*o.window.Window:
 		return fmt.Errorf("--detector.warmup=%v is too short: use at least two windows (%v)", o.warmup, 2*o.window.Window)
+	case o.horizon < 3*o.window.Window || o.horizon > 8640*o.window.Window:
+		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to 8640 windows of --window.length=%v (default 5m)", o.horizon, o.window.Window)
 	case o.retrain < 0:
 		return fmt.Errorf("--detector.retrain-interval=%v is negative", o.retrain)
 	case o.endAfter < 1:
@@ -270,7 +274,8 @@ func (o *options) validateDetector() error {
 		}
 		c.Allow = append(c.Allow, p.Masked())
 	}
-	c.Warmup, c.RetrainEvery, c.EndAfter = windows(o.warmup), windows(o.retrain), o.endAfter
+	c.Warmup, c.RetrainEvery, c.EndAfter, c.Horizon = windows(o.warmup), windows(o.retrain), o.endAfter, windows(o.horizon)
+	o.window.Horizon = c.Horizon
 	o.det = c
 	return nil
 }
