@@ -118,7 +118,14 @@ func TestPipelineLiveReopen(t *testing.T) {
 			var logs liveLogBuffer
 			fcfg := features.DefaultConfig()
 			fcfg.Window = time.Second
-			p := NewPipeline(PipelineConfig{Interface: "b0", Features: fcfg, Reopen: reopen}, src, slog.New(slog.NewTextHandler(&logs, nil)))
+			var winMu sync.Mutex
+			var wins []*features.Window
+			onWindow := func(w *features.Window) {
+				winMu.Lock()
+				wins = append(wins, w)
+				winMu.Unlock()
+			}
+			p := NewPipeline(PipelineConfig{Interface: "b0", Features: fcfg, Reopen: reopen, OnWindow: onWindow}, src, slog.New(slog.NewTextHandler(&logs, nil)))
 			ctx, cancel := context.WithCancel(context.Background())
 			go p.Run(ctx)
 			t.Cleanup(func() {
@@ -187,6 +194,26 @@ func TestPipelineLiveReopen(t *testing.T) {
 			}
 			if !p.Up() {
 				t.Error("Up() false after counting again")
+			}
+			// The windows say what the capture saw: the first is partial
+			// (the capture started inside it), and while the interface was
+			// gone the windows saw nothing at all, which is no quiet link.
+			winMu.Lock()
+			defer winMu.Unlock()
+			if len(wins) == 0 || !wins[0].Partial {
+				t.Errorf("first window not partial: %+v", wins[:min(1, len(wins))])
+			}
+			blind := 0
+			for _, w := range wins {
+				if w.Partial && w.Seconds == 0 {
+					blind++
+				}
+				if w.Seconds > fcfg.Window.Seconds() || (!w.Partial && w.Seconds != fcfg.Window.Seconds()) {
+					t.Errorf("window at %d: %v s, partial %v", w.Start, w.Seconds, w.Partial)
+				}
+			}
+			if blind == 0 {
+				t.Errorf("no window saw nothing while the interface was gone (%d windows)", len(wins))
 			}
 		})
 	}
