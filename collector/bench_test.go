@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	captureOnce       sync.Once
-	flood, normalLink []byte
+	captureOnce                 sync.Once
+	flood, normalLink, sessions []byte
 )
 
 // captures are 1M packets each, 3 µs apart (3 s, about 330k packets/s):
@@ -30,7 +30,11 @@ func captures(b *testing.B) (floodData, normalData []byte) {
 		if err := testpcap.WriteTraffic(&n, 1_000_000, 1, 3000, 2000); err != nil {
 			b.Fatal(err)
 		}
-		flood, normalLink = f.Bytes(), n.Bytes()
+		var s bytes.Buffer
+		if err := testpcap.WriteSessions(&s, 1_000_000, 1, 3000, 5000); err != nil {
+			b.Fatal(err)
+		}
+		flood, normalLink, sessions = f.Bytes(), n.Bytes(), s.Bytes()
 	})
 	return flood, normalLink
 }
@@ -41,6 +45,7 @@ func BenchmarkPipeline(b *testing.B) {
 	f, n := captures(b)
 	b.Run("normal", func(b *testing.B) { benchPipeline(b, n) })
 	b.Run("flood", func(b *testing.B) { benchPipeline(b, f) })
+	b.Run("sessions", func(b *testing.B) { benchPipeline(b, sessions) })
 }
 
 func benchPipeline(b *testing.B, data []byte) {
