@@ -37,11 +37,16 @@ const (
 	bruteConnections = 20
 	bruteShortShare  = 0.6
 	// bruteSlowAnswers answers delayed as servers delay a failed login
-	// (0.8 s or more, early in a connection) are as many failed guesses.
-	bruteSlowAnswers = 6
+	// (0.8 s or more, early in a connection), over two connections or
+	// more, are as many failed guesses; only on loginPorts.
+	bruteSlowAnswers = 10
 	brutePosts       = 60
 	brutePostShare   = 0.5
 )
+
+// loginPorts are the services whose early answers are logins: SSH, FTP,
+// Telnet, POP3 and IMAP. A file or database server may answer slowly.
+var loginPorts = map[uint16]bool{21: true, 22: true, 23: true, 2323: true, 110: true, 143: true}
 
 // authNames names the authentication services for summaries.
 var authNames = map[uint16]string{
@@ -77,6 +82,9 @@ func detectBruteForce(e *evidence) []Attack {
 				burst = float64(sp.Established)
 			}
 			slow := float64(p.SlowAnswers)
+			if !loginPorts[p.Key.Port] || p.Established < 2 {
+				slow = 0
+			}
 			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowAnswers {
 				continue
 			}

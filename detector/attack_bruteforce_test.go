@@ -21,9 +21,11 @@ func TestBruteForce(t *testing.T) {
 	// One connection every 20 s, each with three guesses the server
 	// answers late, as sshd with PAM and vsftpd delay failed logins.
 	delayed := guess(22, 1)
-	delayed.pairs[0].SlowAnswers = 3
+	delayed.pairs[0].SlowAnswers = 5
 	typo := guess(22, 1)
 	typo.pairs[0].SlowAnswers = 1
+	slowSMB := guess(445, 1)
+	slowSMB.pairs[0].SlowAnswers = 8
 
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -38,5 +40,6 @@ func TestBruteForce(t *testing.T) {
 		{name: "SYNs that complete no handshake are no guesses", windows: []bw{synOnly}},
 		{name: "failed logins the server delays", windows: []bw{delayed, {}, delayed}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
+		{name: "a file server answering slowly", windows: []bw{slowSMB, slowSMB}},
 	})
 }

@@ -43,10 +43,12 @@ const (
 )
 
 func detectPortScan(e *evidence) []Attack {
+	// A window that saw one direction of the link only makes every attempt
+	// look unanswered: there only a fan-out four times the usual bar is a
+	// scan.
+	contactBar := float64(scanContacts)
 	if e.h.last.oneWay > 0 {
-		// The latest window saw one direction of the link only: every
-		// attempt looks unanswered.
-		return nil
+		contactBar *= 4
 	}
 	failedBar := e.bar(scanFailed, scanFailed, features.MaxSourceFailedContacts, 2, 1)
 	var out []Attack
@@ -58,7 +60,7 @@ func detectPortScan(e *evidence) []Attack {
 		if l == nil || l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests == 0 {
 			continue // not scanning any more
 		}
-		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, failedBar, e.h.long.seconds); ok {
+		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, contactBar, failedBar, e.h.long.seconds); ok {
 			out = append(out, a)
 			continue
 		}
@@ -68,7 +70,7 @@ func detectPortScan(e *evidence) []Attack {
 		}
 		if m := e.h.scans.hosts[h.Addr]; m != nil {
 			secs := slowScanTau.Seconds()
-			if a, ok := scanOf(e, h.Addr, m.ports, m.hosts, m.failed, m.ok, m.target, failedBar, secs); ok {
+			if a, ok := scanOf(e, h.Addr, m.ports, m.hosts, m.failed, m.ok, m.target, contactBar, failedBar, secs); ok {
 				a.Summary = "slowly: " + a.Summary
 				out = append(out, a)
 			}
@@ -78,9 +80,9 @@ func detectPortScan(e *evidence) []Attack {
 }
 
 // scanOf judges one source's first contacts.
-func scanOf(e *evidence, src [16]byte, ports, hosts, failed, ok float64, target [16]byte, failedBar, secs float64) (Attack, bool) {
+func scanOf(e *evidence, src [16]byte, ports, hosts, failed, ok float64, target [16]byte, contactBar, failedBar, secs float64) (Attack, bool) {
 	contacts := math.Max(ports, hosts)
-	if contacts < scanContacts || failed < failedBar || failed < scanFailShare*(failed+ok) {
+	if contacts < contactBar || failed < failedBar || failed < scanFailShare*(failed+ok) {
 		return Attack{}, false
 	}
 	a := Attack{

@@ -36,7 +36,8 @@ func TestPortScan(t *testing.T) {
 		{name: "a scan that stopped", windows: append(repeat(3, vertical), bw{}, bw{})},
 		{name: "ARP sweep", windows: []bw{arp}, want: true, sources: srcs(attacker)},
 		{name: "a router asking ARP for its clients", windows: []bw{router}},
-		{name: "one direction of the link only", windows: []bw{oneWay}},
+		{name: "one direction of the link only: a thousand ports is still a scan", windows: []bw{oneWay}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
 }
 

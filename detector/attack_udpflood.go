@@ -29,7 +29,7 @@ func init() {
 // Bars of the UDP flood rule over the short span before training.
 const (
 	udpFloodRate  = 500
-	udpFloodCount = 10000
+	udpFloodCount = 5000
 )
 
 // volumeFlood judges the packets that initiators send to each host over

@@ -18,9 +18,9 @@ type Config struct {
 	FlowActive  time.Duration // a flow older than this ends
 	TopK        int           // top sources and destinations by bytes; 0 disables
 	MaxGapFills int           // empty windows emitted for a gap before skipping ahead
-	// Horizon is how many windows first contacts are remembered over (a
-	// service contacted again within it is not new), and how long an
-	// address's ARP owner may stay silent and keep it.
+	// Horizon is how many windows an address's ARP owner may stay
+	// silent and keep it; first contacts are remembered over it or
+	// ContactMemory, whichever is longer.
 	Horizon int
 }
 
@@ -35,6 +35,11 @@ func DefaultConfig() Config {
 		Horizon:     30,
 	}
 }
+
+// ContactMemory is how long a first contact is remembered, at least: a
+// service contacted again within it is not new. Slow scans are judged
+// over as long.
+const ContactMemory = 30 * time.Minute
 
 // MaxTopK caps Config.TopK: each entry becomes a labelled series.
 const MaxTopK = 50
@@ -468,6 +473,7 @@ func (a *Aggregator) Flush() {
 	if !a.started || (a.w.packets == 0 && !a.havePacket) {
 		return
 	}
+	a.decidePending()
 	a.closeWindow(a.lastTime)
 	a.start += a.length
 	a.havePacket = false
@@ -801,7 +807,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 
 	a.counters.Windows++
 	a.reset()
-	if a.horizonWindows++; a.horizonWindows >= a.cfg.Horizon {
+	if a.horizonWindows++; a.horizonWindows >= max(a.cfg.Horizon, int(ContactMemory/a.cfg.Window)) {
 		a.horizonWindows = 0
 		a.contacts.rotate()
 	}

@@ -124,8 +124,8 @@ type ServiceActivity struct {
 // a scan is many new ports or hosts, mostly failed.
 type HostActivity struct {
 	Addr        [16]byte
-	NewPorts    uint32 // services (host, protocol, port) contacted for the first time in the horizon
-	NewHosts    uint32 // hosts contacted for the first time in the horizon
+	NewPorts    uint32 // services (host, protocol, port) not contacted within ContactMemory (or more)
+	NewHosts    uint32 // hosts not contacted within ContactMemory (or more)
 	FailedFirst uint32 // first contacts refused, unanswered or left half-open
 	OKFirst     uint32 // first contacts that were established or answered
 	ARPRequests uint32 // ARP requests for addresses not asked for before in the horizon

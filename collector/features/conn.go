@@ -436,6 +436,24 @@ func (a *Aggregator) visitFlow(i int, now int64) {
 	}
 }
 
+// decidePending counts the attempts still waiting for an answer when the
+// capture ends (a file's last packet): nothing more will answer them.
+func (a *Aggregator) decidePending() {
+	for i := range a.flows.slots {
+		f := &a.flows.slots[i]
+		if f.hash == 0 || f.state&(stAttempt|stDecided) != stAttempt {
+			continue
+		}
+		e := &a.flows.ends[i]
+		switch {
+		case f.state&stSynAck != 0:
+			a.outcome(f, e, outHalfOpen)
+		case f.pktsR == 0:
+			a.outcome(f, e, outUnanswered)
+		}
+	}
+}
+
 // finishFlow runs when a flow leaves the table: what it had not counted
 // yet is counted now.
 func (a *Aggregator) finishFlow(i int, now int64) {
