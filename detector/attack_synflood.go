@@ -62,19 +62,25 @@ const (
 // service is AllPorts.
 func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	s := &e.h.short
-	incomplete := float64(v.Syns - min(v.Syns, v.Established))
+	// SYNs, or for an ACK or junk flood the packets, that completed no
+	// handshake.
+	sent := max(v.Syns, v.Packets)
+	incomplete := float64(sent - min(sent, v.Established))
 	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
 	rate := s.rate(incomplete)
 	if incomplete < count {
 		return Attack{}, false
 	}
-	if l := e.h.last.services[v.Key]; l == nil || float64(l.Syns-min(l.Syns, l.Established)) < stillAt*count {
+	if l := e.h.last.services[v.Key]; l == nil || float64(max(l.Syns, l.Packets)-min(max(l.Syns, l.Packets), l.Established)) < stillAt*count {
 		return Attack{}, false // it stopped
 	}
 	all := v.Key.AllPorts
 	rs, _ := senders(s, func(p *pairSum) bool {
 		return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && (all || p.Key.Port == v.Key.Port)
-	}, func(p *pairSum) float64 { return float64(p.Syns - min(p.Syns, p.Established)) })
+	}, func(p *pairSum) float64 {
+		sent := max(p.Syns, p.Packets)
+		return float64(sent - min(sent, p.Established))
+	})
 	srcs := heaviest(rs, incomplete, 0.02, 10)
 	if all && scannedBy(s, v.Key.Addr, incomplete) {
 		// One source over changing ports, each port tried a few times
@@ -91,6 +97,10 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		how = "the target answers with SYN-ACKs"
 	case float64(v.Refused) >= 0.5*float64(v.Attempts):
 		how = "the target refuses them with RSTs"
+	}
+	what := "SYNs"
+	if float64(v.Syns) < 0.5*float64(sent) {
+		what = "TCP packets without SYN (an ACK or junk flood)"
 	}
 	where := fmt.Sprintf("port %d", v.Key.Port)
 	if all {
@@ -113,7 +123,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		Sources: srcs,
 		Targets: [][16]byte{v.Key.Addr},
 		Spoofed: spoofed,
-		Summary: fmt.Sprintf("%.0f SYNs to %s in %.0f s completed no handshake (%s), from %s", incomplete, where, s.seconds, how, who),
+		Summary: fmt.Sprintf("%.0f %s to %s in %.0f s completed no handshake (%s), from %s", incomplete, what, where, s.seconds, how, who),
 	}, true
 }
 

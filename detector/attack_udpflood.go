@@ -16,31 +16,25 @@ func init() {
 		Alert:          "NetAnomalyUDPFlood",
 		Severity:       3,
 		Recommendation: "Rate-limit or drop UDP to the targeted host and port at the edge, and ask the upstream provider to filter if the link saturates.",
-		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 500 packets a second, " +
-			"mostly unanswered; after it, five times the busiest training window. Over the last two windows.",
+		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 5,000 packets " +
+			"over the last two windows, mostly unanswered; after it, five times the busiest training window.",
 		Names: "Sources: the senders with a real share of the packets, or none when forged addresses each send a few; targets: the flooded host.",
 		order: 12,
 		detect: func(e *evidence) []Attack {
-			return volumeFlood(e, features.ProtoUDP, features.MaxTargetUDPPackets, udpFloodRate, udpFloodCount, "UDP packets")
+			return volumeFlood(e, features.ProtoUDP, features.MaxTargetUDPPackets, udpFloodCount, "UDP packets")
 		},
 	})
 }
 
-// Bars of the UDP flood rule over the short span before training.
-const (
-	udpFloodRate  = 500
-	udpFloodCount = 5000
-)
+// udpFloodCount is the UDP flood rule's bar before training, over the
+// short span (20 s): 250 packets a second.
+const udpFloodCount = 5000
 
 // volumeFlood judges the packets that initiators send to each host over
 // the short span, for UDP and ICMP floods.
-func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, minRate, minCount float64, what string) []Attack {
+func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, minCount float64, what string) []Attack {
 	s := &e.h.short
 	count := e.bar(minCount, minCount/20, baseline, 5, shortSpan)
-	rateBar := minRate
-	if e.trained() {
-		rateBar = minRate / 10
-	}
 	var out []Attack
 	icmp := proto == features.ProtoICMP
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
@@ -50,7 +44,7 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		if icmp {
 			n += unaskedICMP(s, v.Key.Addr, v.Key.Proto)
 		}
-		if n < count || s.rate(n) < rateBar {
+		if n < count {
 			continue
 		}
 		if !icmp && !e.trained() && float64(v.Replies) >= 0.5*n {
@@ -77,7 +71,7 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		}
 		out = append(out, Attack{
 			Confidence: confidence(n, count),
-			Evidence:   []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), rateBar, 0)},
+			Evidence:   []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), count/max(s.seconds, 1), 0)},
 			Sources:    srcs,
 			Targets:    [][16]byte{v.Key.Addr},
 			Spoofed:    spoofed,

@@ -83,8 +83,10 @@ type Conns struct {
 	Requests    uint32 // request-response turns: initiator data answered by responder data
 	Held        uint32 // long-lived, nearly idle established TCP connections at window close
 	// Packets and Bytes are what initiators sent: every UDP and ICMP
-	// packet, and TCP SYNs and probes (not TCP data). Replies the same
-	// from the responder.
+	// packet, and for TCP the packets of attempts that had not completed
+	// a handshake (SYNs, probes, the ACKs of an ACK flood; not the data
+	// of a connection). Replies the same from the responder; Bytes and
+	// Replies are UDP and ICMP only.
 	Packets, Replies    uint32
 	Bytes, ReplyBytes   uint64
 	Unsolicited         uint32 // answers nobody asked for (reflection, backscatter)

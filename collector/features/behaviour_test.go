@@ -144,17 +144,17 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.0001), victim, attacker, 80, sp, synAck),
 				tcpPkt(at(s+0.0002), attacker, victim, sp, 80, rst),
 			}
-		}, 80, Conns{Attempts: 200, HalfOpen: 200, Syns: 200}, 200},
+		}, 80, Conns{Attempts: 200, HalfOpen: 200, Syns: 200, Packets: 400}, 200},
 		{"closed port: the target refuses", func(i int, s float64) []decode.PacketInfo {
 			sp := uint16(2000 + i)
 			return []decode.PacketInfo{
 				tcpPkt(at(s), attacker, victim, sp, 81, syn),
 				tcpPkt(at(s+0.0001), victim, attacker, 81, sp, rstAck),
 			}
-		}, 81, Conns{Attempts: 200, Refused: 200, Syns: 200}, 0},
+		}, 81, Conns{Attempts: 200, Refused: 200, Syns: 200, Packets: 200}, 0},
 		{"filtered port: silence", func(i int, s float64) []decode.PacketInfo {
 			return []decode.PacketInfo{tcpPkt(at(s), attacker, victim, uint16(2000+i), 8081, syn)}
-		}, 8081, Conns{Attempts: 200, Unanswered: 200, Syns: 200}, 0},
+		}, 8081, Conns{Attempts: 200, Unanswered: 200, Syns: 200, Packets: 200}, 0},
 		{"forged source: SYN-ACKs to nobody", func(i int, s float64) []decode.PacketInfo {
 			sp := uint16(2000 + i)
 			return []decode.PacketInfo{
@@ -162,7 +162,7 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.0001), victim, attacker, 443, sp, synAck),
 				tcpPkt(at(s+1), victim, attacker, 443, sp, synAck), // retransmitted
 			}
-		}, 443, Conns{Attempts: 200, HalfOpen: 200, Syns: 200}, 400},
+		}, 443, Conns{Attempts: 200, HalfOpen: 200, Syns: 200, Packets: 200}, 400},
 		{"completed connections with a request each", func(i int, s float64) []decode.PacketInfo {
 			sp := uint16(2000 + i)
 			return []decode.PacketInfo{
@@ -174,7 +174,7 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.005), attacker, victim, sp, 8080, finAck),
 				tcpPkt(at(s+0.006), victim, attacker, 8080, sp, finAck),
 			}
-		}, 8080, Conns{Attempts: 200, Established: 200, Syns: 200, Requests: 200}, 200},
+		}, 8080, Conns{Attempts: 200, Established: 200, Syns: 200, Requests: 200, Packets: 200}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -76,6 +76,16 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 	fl := p.TCPFlags
 	syn, ack := fl&decode.TCPSyn != 0, fl&decode.TCPAck != 0
 	rst, fin := fl&decode.TCPRst != 0, fl&decode.TCPFin != 0
+	defer func() {
+		// What an initiator sends before any handshake completes: SYNs,
+		// and the ACK, FIN or junk of a flood that never shakes hands.
+		if fromI && f.state&stAttempt != 0 && f.state&(stEst|stUnsolicited) == 0 {
+			c, _ := a.pairConns(e)
+			c.Packets++
+			a.serviceConns(e, false).Packets++
+			a.serviceConns(e, true).Packets++
+		}
+	}()
 	if isNew {
 		switch {
 		case !fromI:
