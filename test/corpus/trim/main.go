@@ -55,6 +55,9 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trim: %v\n", err)
 		return 1
 	}
+	if st.truncated {
+		fmt.Fprintf(stderr, "trim: %s: warning: the capture ends inside a record; the %d packets before it are kept\n", args[0], st.packets)
+	}
 	fmt.Fprintf(stderr, "trim: %s: %d packets, %d of %d captured bytes kept\n", args[1], st.packets, st.keptBytes, st.inBytes)
 	return 0
 }
@@ -62,6 +65,7 @@ func run(args []string, stderr io.Writer) int {
 type stats struct {
 	packets            int
 	inBytes, keptBytes int64
+	truncated          bool // the input ended inside a record
 }
 
 // trimFile reads in and writes out through a temporary file, so that out
@@ -121,7 +125,11 @@ func trim(r packetSource, w io.Writer) (stats, error) {
 	var rec [16]byte
 	for {
 		p, err := r.Next()
-		if err == io.EOF || errors.Is(err, pcapfile.ErrTruncated) {
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, pcapfile.ErrTruncated) {
+			st.truncated = true
 			break
 		}
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
@@ -166,6 +167,9 @@ func TestTrimFile(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{in, out}, &stderr); code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "ends inside a record") {
+		t.Errorf("no warning about the truncated last record: %s", stderr.String())
 	}
 	r, err := pcapfile.Open(out)
 	if err != nil {
