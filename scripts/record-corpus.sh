@@ -27,7 +27,9 @@
 # <!-- variants:begin/end --> markers) is rewritten.
 # attack_start/attack_end are the first and last attack packet in the
 # capture (the attacker's MAC, the reflectors, the tunnel server...) with
-# 10 ms either side; a traffic drop or spike keeps the tool's times.
+# 10 ms either side; for a spike or a flood from the clients, the first and
+# last of their packets while the tool ran; a traffic drop keeps the times
+# the links went down and came back (or the clients paused and resumed).
 #
 # --only takes variant names, types (port_scan) or roles (benign, train).
 # Must run as root; installs missing tools with apt-get unless --no-install.
@@ -438,6 +440,12 @@ export -f curl_loop download_loop crowd_visit keepalive_client poller dns_heavy 
 
 # ---------------------------------------------------------------- recording
 TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" VLOG=/dev/null
+# SEL is a tcpdump filter for the attack's packets; they are looked for
+# while the tool runs and AFTER seconds more (answers still on the way).
+# A variant whose packets look like the benign ones (a spike, a flood from
+# the clients) sets AFTER=0: its first and last matching packet while the
+# tool ran bound it.
+AFTER=2
 ATK_PIDS=()
 # note CMD...: adds a command line to the manifest's tool field.
 note() {
@@ -657,7 +665,7 @@ v_http_flood_ab_keepalive() {
 v_http_flood_many_sources() {
 	TOOL="from each of the 8 client addresses: up to 200 × (curl -s -o /dev/null --interface SRC http://$VICTIM/small.html; sleep 0.1) for 20 s"
 	DESC="HTTP flood from many sources: every client address requests a small page back to back, about 8 a second each, next to its normal traffic"
-	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL=""
+	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
 	clients_loop 25 curl_loop "http://$VICTIM/small.html" 0.1 200 $((EPOCHSECONDS + 20))
 }
 v_http_flood_slow_steady() {
@@ -812,14 +820,14 @@ v_arp_spoofing_arping_gratuitous() {
 v_traffic_spike_parallel_downloads() {
 	TOOL="from each of the 8 client addresses: up to 60 × (curl -s -o /dev/null --interface SRC http://$VICTIM/page.html; sleep 1) for 45 s"
 	DESC="a traffic spike: every client loads a 20 kB page about once a second for 45 s, ten times the normal packet rate"
-	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL=""
+	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
 	clients_loop 50 curl_loop "http://$VICTIM/page.html" 1 60 $((EPOCHSECONDS + 45))
 }
 v_traffic_spike_bulk_push() {
 	local src=$LAN4.102
 	TOOL="python3 tcp_push.py $src $VICTIM 9000 150000 45 (to nc -lk 9000 on the victim)"
 	DESC="a traffic spike: one client pushes 150 kB/s to a port never used before (9000) on the victim for 45 s, one TCP connection"
-	ATTACKERS=$src MACS=$(mac_of_addr 102) TARGETS=$VICTIM SEL=""
+	ATTACKERS=$src MACS=$(mac_of_addr 102) TARGETS=$VICTIM SEL="host $src and tcp port 9000" AFTER=0
 	bg_in 55 "${NS_CLIENTS[0]}" "$PY" "$LABTOOLS/tcp_push.py" "$src" "$VICTIM" 9000 150000 45
 	wait_all
 }
@@ -827,14 +835,14 @@ v_traffic_spike_ipv6_download() {
 	local src=${LAN6}:104
 	TOOL="curl --limit-rate 150K --interface $src http://[$VICTIM6]/backup.tar, repeated for 50 s"
 	DESC="a traffic spike over IPv6: one client downloads a large file at 150 kB/s for 50 s"
-	ATTACKERS=$src MACS=$(mac_of_addr 104) TARGETS=$VICTIM6 SEL=""
+	ATTACKERS=$src MACS=$(mac_of_addr 104) TARGETS=$VICTIM6 SEL="host $src and tcp port 80" AFTER=0
 	bg_in 55 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 150K $((EPOCHSECONDS + 50))
 	wait_all
 }
 v_traffic_spike_request_burst() {
 	TOOL="from each of the 8 client addresses: up to 200 × (curl -s -o /dev/null http://$VICTIM/small.html; sleep 0.2) for 30 s"
 	DESC="a burst of small requests: every client asks for a small page about 4 times a second for 30 s, ten times the normal request rate"
-	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL=""
+	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
 	clients_loop 35 curl_loop "http://$VICTIM/small.html" 0.2 200 $((EPOCHSECONDS + 30))
 }
 
@@ -1030,14 +1038,15 @@ EOF
 ORDER=$(for v in "${VARIANTS[@]}"; do printf '%s,' "${v%% *}"; done)
 
 # pkt_times FILE FILTER: the timestamps of the matching packets.
-pkt_times() { { tcpdump -r "$1" -nn -tt --time-stamp-precision=nano "$2" 2>/dev/null || true; } | awk '{ print $1 }'; }
+# (tcpdump prints some packets with a hex dump: only lines with a time count)
+pkt_times() { { tcpdump -r "$1" -nn -tt --time-stamp-precision=nano "$2" 2>/dev/null || true; } | awk '/^[0-9]/ { print $1 }'; }
 
 record() { # record NAME ROLE TYPE SECONDS
-	local name=$1 role=$2 type=$3 secs=$4 fn file raw t0="" t1="" a0="" a1="" n_all n_sel=0 range
+	local name=$1 role=$2 type=$3 secs=$4 fn file raw t0="" t1="" a0="" a1="" n_all n_kept n_sel=0 range
 	fn=v_${name//[\/-]/_}
 	file=${name//\//-}.pcap.gz
 	raw=$RUN/raw.pcap
-	TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL=""
+	TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" AFTER=2
 	VLOG=$LAB_LOGDIR/${name//\//-}.log
 	: >"$VLOG"
 	log "== $name ($role, about $(planned "$role" "$secs") s)"
@@ -1055,11 +1064,11 @@ record() { # record NAME ROLE TYPE SECONDS
 		"$fn"
 	fi
 	lab_capture_stop
-	n_all=$({ tcpdump -r "$raw" -nn 2>/dev/null || true; } | wc -l)
+	n_all=$({ tcpdump -r "$raw" -nn -tt 2>/dev/null || true; } | grep -c '^[0-9]' || true)
 	if [ "$role" = attack ]; then
 		if [ -n "$SEL" ]; then
 			pkt_times "$raw" "$SEL" >"$RUN/sel.times"
-			range=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b + 2 { if (!n++) f = $1; l = $1 } END { printf "%s %s %d", f, l, n }' "$RUN/sel.times")
+			range=$(awk -v a="$t0" -v b="$t1" -v x="$AFTER" '$1 >= a && $1 <= b + x { if (!n++) f = $1; l = $1 } END { printf "%s %s %d", f, l, n }' "$RUN/sel.times")
 			read -r a0 a1 n_sel <<<"$range"
 			if [ "$n_sel" -eq 0 ]; then
 				log "   NOT RECORDED: no attack packets ($SEL) in the capture; see $VLOG"
@@ -1070,7 +1079,13 @@ record() { # record NAME ROLE TYPE SECONDS
 			a0=$(printf '%.6f' "$t0") a1=$(printf '%.6f' "$t1")
 		fi
 	fi
-	"$TRIM" "$raw" "$OUTDIR/$file" 2>>"$VLOG" || die "trim $name failed: $(tail -2 "$VLOG")"
+	"$TRIM" "$raw" "$OUTDIR/$file" 2>"$RUN/trim.out" || die "trim $name failed: $(cat "$RUN/trim.out")"
+	cat "$RUN/trim.out" >>"$VLOG"
+	n_kept=$(sed -n 's/.*: \([0-9]*\) packets, .*/\1/p' "$RUN/trim.out")
+	if [ "$n_kept" != "$n_all" ]; then
+		log "   WARNING: tcpdump reads $n_all packets, trim $n_kept; the raw capture is kept in $LAB_LOGDIR"
+		cp "$raw" "$LAB_LOGDIR/${name//\//-}.raw.pcap"
+	fi
 	"$PY" "$RUN/manifest.py" "$MANIFEST" "$ORDER" "$(network_json)" name="$name" file="$file" role="$role" type="$type" \
 		tool="$TOOL" description="$DESC" attack_start="$a0" attack_end="$a1" attackers="$ATTACKERS" \
 		attacker_macs="$MACS" spoofed="$SPOOF" targets="$TARGETS" allow="$ALLOW"

@@ -47,6 +47,9 @@ type variant struct {
 	Spoofed      bool     `json:"spoofed"`
 	Targets      []string `json:"targets"`
 	Allow        []string `json:"allow"`
+	// NeedsBaseline: too faint for absolute floors, judged against the
+	// trained baseline only (see test/corpus).
+	NeedsBaseline bool `json:"needs_baseline"`
 }
 
 var attackTypes = []string{
