@@ -18,9 +18,10 @@ func init() {
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or getting many of its answers late as servers delay " +
-			"failed logins, or posting many HTTP forms to one web server; counted over the horizon, so a guesser trying one password every " +
-			"few seconds adds up as surely as a fast one. Before training: 20 completed connections over the horizon or the last two windows, " +
-			"6 delayed answers, 60 POSTs over the horizon or 20 over the last two windows.",
+			"failed logins or the client paces its tries (SSH, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
+			"requests, on connections it does not hold open); counted over the horizon, so a guesser trying one password every few seconds " +
+			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
+			"10 slow exchanges over three short sessions or more, 60 answered POSTs over the horizon or 20 over the last two windows.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		order:  25,
 		detect: detectBruteForce,
@@ -36,12 +37,19 @@ func init() {
 const (
 	bruteConnections = 20
 	bruteShortShare  = 0.6
-	// bruteSlowAnswers answers delayed as servers delay a failed login
-	// (0.8 s or more, early in a connection), over two connections or
-	// more, are as many failed guesses; only on loginPorts.
-	bruteSlowAnswers = 10
-	brutePosts       = 60
-	brutePostShare   = 0.5
+	// bruteSlowTurns slow request turns in short sessions, over
+	// bruteSlowSessions of them or more, are as many failed guesses (the
+	// server delays its answers to wrong passwords, or the guesser paces
+	// its tries); only on loginPorts. A user who mistypes a password
+	// shows one or two in one session.
+	bruteSlowTurns    = 10
+	bruteSlowSessions = 3
+	brutePosts     = 60
+	// brutePostShare: answered POSTs are at least this share of a pair's
+	// answered requests. A guesser may fetch the form (for its token)
+	// and follow a redirect around each POST: a third; a browser's POSTs
+	// are a few among its page loads.
+	brutePostShare = 0.3
 )
 
 // loginPorts are the services whose early answers are logins: SSH, FTP,
@@ -81,11 +89,11 @@ func detectBruteForce(e *evidence) []Attack {
 			if sp := e.h.short.pairs[p.Key]; sp != nil {
 				burst = float64(sp.Established)
 			}
-			slow := float64(p.SlowAnswers)
-			if !loginPorts[p.Key.Port] || p.Established < 2 {
+			slow := float64(p.SlowTurns)
+			if !loginPorts[p.Key.Port] || p.ShortSessions < bruteSlowSessions {
 				slow = 0
 			}
-			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowAnswers {
+			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowTurns {
 				continue
 			}
 			bar, value, what := connBar, est, "completed_connections"
@@ -94,13 +102,13 @@ func detectBruteForce(e *evidence) []Attack {
 			case burst >= burstBar:
 				bar, value, what = burstBar, burst, "completed_connections_20s"
 			default:
-				bar, value, what = bruteSlowAnswers, slow, "delayed_answers"
+				bar, value, what = bruteSlowTurns, slow, "slow_login_turns"
 			}
 			summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
 				est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession)
-			if what == "delayed_answers" {
-				summary = fmt.Sprintf("%.0f answers from %s (port %d) came late, as servers delay failed logins, over %.0f connections in the last %s",
-					slow, name, p.Key.Port, est, dur(l.seconds))
+			if what == "slow_login_turns" {
+				summary = fmt.Sprintf("%.0f slow exchanges with %s (port %d) in %.0f short sessions in the last %s: one login tried every second or more, answered late as servers answer failed logins or paced by the client",
+					slow, name, p.Key.Port, short, dur(l.seconds))
 			}
 			out = append(out, Attack{
 				Confidence: confidence(value, bar),
@@ -124,6 +132,11 @@ func detectBruteForce(e *evidence) []Attack {
 				burst = float64(sp.Posts)
 			}
 			if posts < postBar && burst < postBurstBar || posts < brutePostShare*float64(max(p.Requests, p.Posts)) {
+				continue
+			}
+			// A guesser waits for each answer and moves on; a slow POST
+			// holds its connections open (a slowloris, named by its rule).
+			if 2*p.Held >= p.Established {
 				continue
 			}
 			if posts < postBar {

@@ -17,15 +17,23 @@ func TestBruteForce(t *testing.T) {
 		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: 8080, Proto: features.ProtoTCP},
 			Conns: features.Conns{Attempts: 4, Syns: 4, Established: 4, Requests: requests}, Posts: posts}}}
 	}
+	// A slow POST: 70 connections announce a body and trickle it; the
+	// form answers each at once, the connections stay held.
+	slowPost := post(70, 70)
+	slowPost.pairs[0].Attempts, slowPost.pairs[0].Syns, slowPost.pairs[0].Established, slowPost.pairs[0].Held = 70, 70, 70, 70
 	synOnly := bw{pairs: []features.PairActivity{tcp(attacker, server, 22, features.Conns{Attempts: 500, Syns: 500, HalfOpen: 500})}}
-	// One connection every 20 s, each with three guesses the server
-	// answers late, as sshd with PAM and vsftpd delay failed logins.
+	// One short session every 10 s, each with four slow exchanges: the
+	// server answers late, as sshd with PAM and vsftpd delay failed
+	// logins, or the guesser waits between tries (hydra -c).
 	delayed := guess(22, 1)
-	delayed.pairs[0].SlowAnswers = 5
+	delayed.pairs[0].SlowTurns = 4
+	// An admin's two quick logins, pausing between commands.
+	pauses := guess(22, 1)
+	pauses.pairs[0].SlowTurns = 6
 	typo := guess(22, 1)
-	typo.pairs[0].SlowAnswers = 1
+	typo.pairs[0].SlowTurns = 1
 	slowSMB := guess(445, 1)
-	slowSMB.pairs[0].SlowAnswers = 8
+	slowSMB.pairs[0].SlowTurns = 8
 
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -37,8 +45,11 @@ func TestBruteForce(t *testing.T) {
 		{name: "not an authentication port", windows: []bw{guess(8443, 40)}},
 		{name: "a login form posted at", windows: repeat(3, post(30, 30)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a client getting pages", windows: repeat(3, post(3, 60))},
+		{name: "a guesser fetching the form before each POST", windows: repeat(3, post(30, 60)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "slow POSTs held open, answered early", windows: []bw{slowPost}},
 		{name: "SYNs that complete no handshake are no guesses", windows: []bw{synOnly}},
-		{name: "failed logins the server delays", windows: []bw{delayed, {}, delayed}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "slow failed logins", windows: []bw{delayed, {}, delayed, delayed}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "two short sessions with pauses", windows: []bw{pauses, {}, pauses}},
 		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
 		{name: "a file server answering slowly", windows: []bw{slowSMB, slowSMB}},
 	})

@@ -100,11 +100,12 @@ type PairActivity struct {
 	Conns
 	Sessions      uint32 // established connections that ended
 	ShortSessions uint32 // of which lasted under ShortSession
-	Posts         uint32 // requests that began with an HTTP POST
-	// SlowAnswers counts requests answered 0.8 s or more after they
-	// were sent, in the first 30 s of a connection: what a server that
-	// delays its answer to a failed login shows.
-	SlowAnswers  uint32
+	Posts         uint32 // answered requests that began with an HTTP POST
+	// SlowTurns counts the request turns of sessions that ended within
+	// ShortSession which took 0.8 s or more in their first 30 s: the
+	// server delayed its answer (as servers delay a failed login) or the
+	// client waited as long before asking (a guesser pacing its tries).
+	SlowTurns    uint32
 	DNSQueries   uint32
 	DNSTunnel    uint32 // queries whose name looks like encoded data
 	DNSNameBytes uint32 // sum of the queries' name lengths

@@ -58,6 +58,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.Sessions += p.Sessions
 			s.ShortSessions += p.ShortSessions
 			s.Posts += p.Posts
+			s.SlowTurns += p.SlowTurns
 			s.DNSQueries += p.DNSQueries
 			s.DNSTunnel += p.DNSTunnel
 			m[p.Key] = s
@@ -175,6 +176,17 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.006), victim, attacker, 8080, sp, finAck),
 			}
 		}, 8080, Conns{Attempts: 200, Established: 200, Syns: 200, Requests: 200, Packets: 200}, 200},
+		{"slow POSTs: bodies the server never answers", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 8000, syn),
+				tcpPkt(at(s+0.001), victim, attacker, 8000, sp, synAck),
+				tcpPkt(at(s+0.002), attacker, victim, sp, 8000, ack),
+				withPayload(tcpPkt(at(s+0.003), attacker, victim, sp, 8000, pshAck), 300, decode.HTTPPost),
+				tcpPkt(at(s+0.004), victim, attacker, 8000, sp, ack),
+				withPayload(tcpPkt(at(s+10), attacker, victim, sp, 8000, pshAck), 2, 0),
+			}
+		}, 8000, Conns{Attempts: 200, Established: 200, Syns: 200, Held: 200, Packets: 200}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,6 +212,9 @@ func TestConnectionOutcomes(t *testing.T) {
 				if k.Src == addr(victim) && pa.Attempts > 0 {
 					t.Errorf("the victim is an initiator: %+v", pa)
 				}
+			}
+			if c.port == 8000 && p.Posts != 0 {
+				t.Errorf("%d POSTs counted, want none: a guess is a POST the server answered", p.Posts)
 			}
 			if c.port == 8080 {
 				if p.Sessions != 200 || p.ShortSessions != 200 || p.Posts != 200 {
@@ -400,6 +415,53 @@ func TestHeldConnections(t *testing.T) {
 	}
 	if p := pairsOf(bs)[tcpKey("10.0.0.66", "10.0.0.10", 80)]; p.Requests != 0 {
 		t.Errorf("slowloris completed %d requests: the server never answers with data", p.Requests)
+	}
+}
+
+// TestSlowTurns checks the exchanges a slow guesser shows in: each try
+// takes a second or more, because the server delays its answer to a wrong
+// password or the client waits between tries; they count in sessions that
+// end within 30 s, not in an interactive session's pauses.
+func TestSlowTurns(t *testing.T) {
+	const server = "10.0.0.10"
+	// session opens a connection from src at s: the server's banner, then
+	// tries answered after delay, each gap after the last answer, then
+	// FIN at s+end.
+	session := func(src string, sp uint16, s, gap, delay, end float64, tries int) []decode.PacketInfo {
+		pkts := []decode.PacketInfo{
+			tcpPkt(at(s), src, server, sp, 22, syn),
+			tcpPkt(at(s+0.001), server, src, 22, sp, synAck),
+			tcpPkt(at(s+0.002), src, server, sp, 22, ack),
+			withPayload(tcpPkt(at(s+0.003), server, src, 22, sp, pshAck), 40, 0), // banner
+			withPayload(tcpPkt(at(s+0.004), src, server, sp, 22, pshAck), 40, 0), // banner and key exchange
+			withPayload(tcpPkt(at(s+0.010), server, src, 22, sp, pshAck), 900, 0),
+		}
+		r := s + 0.01
+		for range tries {
+			r += gap
+			pkts = append(pkts, withPayload(tcpPkt(at(r), src, server, sp, 22, pshAck), 84, 0),
+				withPayload(tcpPkt(at(r+delay), server, src, 22, sp, pshAck), 52, 0))
+			r += delay
+		}
+		return append(pkts, tcpPkt(at(s+end), src, server, sp, 22, finAck), tcpPkt(at(s+end+0.001), server, src, 22, sp, finAck))
+	}
+	var pkts []decode.PacketInfo
+	for c := range 3 {
+		s := 1 + 20*float64(c)
+		pkts = append(pkts, session("10.0.0.66", uint16(40000+c), s, 3, 0.005, 16, 5)...)   // hydra -c 3: the client waits
+		pkts = append(pkts, session("10.0.0.67", uint16(40000+c), s, 0.01, 2, 15, 6)...)    // sshd with PAM: the server waits
+		pkts = append(pkts, session("10.0.0.68", uint16(40000+c), s, 0.01, 0.005, 1, 6)...) // fast exchanges
+	}
+	pkts = append(pkts, session("10.0.0.101", 50000, 1, 2, 0.005, 70, 30)...) // an interactive session with pauses
+	bs := behaviourOf(t, pkts, 80)
+	ps := pairsOf(bs)
+	for _, c := range []struct {
+		src  string
+		want uint32
+	}{{"10.0.0.66", 15}, {"10.0.0.67", 18}, {"10.0.0.68", 0}, {"10.0.0.101", 0}} {
+		if p := ps[tcpKey(c.src, server, 22)]; p.SlowTurns != c.want {
+			t.Errorf("%s: %d slow turns in %d short sessions, want %d", c.src, p.SlowTurns, p.ShortSessions, c.want)
+		}
 	}
 }
 

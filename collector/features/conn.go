@@ -31,9 +31,11 @@ const (
 	heldAge  = int64(10 * time.Second)
 )
 
-// slowAnswer is how long, in milliseconds, an answer takes to count as
-// slow: the delay servers put on failed logins.
-const slowAnswer = 800
+// slowTurn is how long, in milliseconds, a request turn takes to count as
+// slow: the server delayed its answer (as servers delay a failed login)
+// or the client waited as long after the last answer before asking again
+// (a guesser pacing its tries).
+const slowTurn = 800
 
 // track follows the connection an IP packet belongs to and counts what the
 // packet says about it in the window's behaviour tables.
@@ -141,11 +143,12 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			}
 			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 {
 				f.state |= stReqOpen
-				f.reqAt = uint16(min(int64(f.age)/100, 1<<16-1))
+				if int64(f.age)-int64(f.reqAt)*100 >= slowTurn {
+					f.state |= stReqPaced
+				}
+				f.reqAt = tenths(f.age)
 				if p.HTTPMethod == decode.HTTPPost {
-					if _, pa := a.pairConns(e); pa != nil {
-						pa.Posts++
-					}
+					f.state |= stReqPost
 				}
 			}
 		}
@@ -170,20 +173,31 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if fin {
 				f.state |= stFinR
 			}
+			if p.Payload > 0 && f.state&stReqOpen == 0 {
+				f.reqAt = tenths(f.age) // the responder spoke unasked (a banner)
+			}
 			if p.Payload > 0 && f.state&stReqOpen != 0 {
-				f.state &^= stReqOpen
 				c, pa := a.pairConns(e)
 				c.Requests++
+				// A guess is a POST the form answered; a slow POST's
+				// body never ends and is not answered.
+				if f.state&stReqPost != 0 && pa != nil {
+					pa.Posts++
+				}
 				a.serviceConns(e, false).Requests++
 				if e.web {
 					a.w.httpRequests++
 				}
 				// An authentication server delays its answer to a wrong
-				// password (sshd 2 s, vsftpd 1 s): slow answers early in a
-				// connection are guesses, however few its connections.
-				if pa != nil && int64(f.age) < ShortSession*1000 && int64(f.age)-int64(f.reqAt)*100 >= slowAnswer {
-					pa.SlowAnswers++
+				// password (sshd with PAM 2 s, vsftpd 1 s); a guesser that
+				// paces itself waits before the next try. Counted when a
+				// short session ends: an interactive session's pauses
+				// are not guesses.
+				if int64(f.age) < ShortSession*1000 && (f.state&stReqPaced != 0 || int64(f.age)-int64(f.reqAt)*100 >= slowTurn) && e.slowTurns < 255 {
+					e.slowTurns++
 				}
+				f.state &^= stReqOpen | stReqPost | stReqPaced
+				f.reqAt = tenths(f.age)
 			}
 		}
 	}
@@ -397,9 +411,13 @@ func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
 		pa.Sessions++
 		if max(now, f.last)-f.first() <= ShortSession*int64(time.Second) {
 			pa.ShortSessions++
+			pa.SlowTurns += uint32(e.slowTurns)
 		}
 	}
 }
+
+// tenths is a flow age in tenths of a second, saturating.
+func tenths(ageMS uint32) uint16 { return uint16(min(int64(ageMS)/100, 1<<16-1)) }
 
 // unsolicited counts an answer nobody asked for: the packet's sender is
 // the flow's responder, its receiver the initiator that never spoke.

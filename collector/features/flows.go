@@ -27,8 +27,9 @@ type flowSlot struct {
 	pktsI uint32 // packets from the initiator
 	pktsR uint32 // packets from the responder
 	state uint16 // st* bits
-	// reqAt is when the request under way (stReqOpen) began, in tenths
-	// of a second after the first packet (saturating after 109 minutes).
+	// reqAt is when the request under way (stReqOpen) began, or else when
+	// the responder last sent data, in tenths of a second after the first
+	// packet (saturating after 109 minutes).
 	reqAt uint16
 }
 
@@ -54,7 +55,10 @@ type flowEnds struct {
 	// in the behaviour tables of window seq: notLooked, or noRoom.
 	seq                  uint32
 	pair, svc, all, host int32
-	_                    [4]byte
+	// slowTurns counts the connection's slow request turns in its
+	// first ShortSession seconds (saturating).
+	slowTurns uint8
+	_         [3]byte
 }
 
 // Cached slot values in flowEnds.
@@ -78,6 +82,8 @@ const (
 	stReqOpen                        // initiator data not answered yet: a request under way
 	stUnsolicited                    // it began with an answer nobody asked for
 	stMid                            // it began mid-connection, or with a probe without SYN
+	stReqPost                        // the request under way is an HTTP POST
+	stReqPaced                       // the request under way came slowTurn after the responder last spoke
 )
 
 // FlowStats are the flow table's counters, cumulative over its life.

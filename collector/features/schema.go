@@ -156,7 +156,7 @@ var Schema = [NumFeatures]Feature{
 	MaxServiceHeldConnections: {"max_service_held_connections", "connections", "Most long-lived TCP connections carrying under one packet per second held open to one service."},
 	MaxPairRequests:           {"max_pair_requests", "requests", "Most request-response turns from one source to one service."},
 	MaxServiceRequests:        {"max_service_requests", "requests", "Most request-response turns to one service."},
-	MaxPairPosts:              {"max_pair_posts", "requests", "Most HTTP POST requests from one source to one service."},
+	MaxPairPosts:              {"max_pair_posts", "requests", "Most answered HTTP POST requests from one source to one service."},
 	MaxTargetUDPPackets:       {"max_target_udp_packets", "packets", "Most UDP packets one host received from initiators (not answers to its own requests)."},
 	MaxTargetICMPRequests:     {"max_target_icmp_requests", "packets", "Most ICMP requests (echo and others) one host received."},
 	MaxTargetUnsolicitedBytes: {"max_target_unsolicited_bytes", "bytes", "Most bytes of answers nobody asked for (reflection, backscatter) one host received."},
