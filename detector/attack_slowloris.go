@@ -16,8 +16,8 @@ func init() {
 		Alert:          "NetAnomalySlowloris",
 		Severity:       3,
 		Recommendation: "Lower the web server's header and idle timeouts, cap connections per client address, or put a reverse proxy that buffers requests in front of it.",
-		Behaviour: "Many connections to one web server held open by few hosts, each request left unfinished for seconds or the connection kept " +
-			"alive at under a packet every two seconds (slowloris, slow POST, slow read); counted at the end of the latest window: before training " +
+		Behaviour: "Many connections to one web server held open by few hosts: each request left unfinished for seconds (slowloris, slow POST), " +
+			"the answer kept waiting by a zero TCP window (slow read) or the connection kept alive at under a packet every two seconds; counted at the end of the latest window: before training " +
 			"at least 50, of which the hosts holding 10 or more hold half.",
 		Names:  "Sources: the hosts holding the connections; targets: the web server.",
 		order:  26,

@@ -251,6 +251,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 		case layers.LayerTypeTCP:
 			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.TCPFlags = tcpFlags(d.tcp.Contents)
+			p.TCPWindow = d.tcp.Window
 			p.Payload = uint32(len(d.tcp.Payload))
 			p.HTTPMethod = httpMethod(d.tcp.Payload)
 			d.finishL4(p, upper, inner6)
@@ -382,6 +383,9 @@ func (d *Decoder) firstFragmentL4(p *PacketInfo, payload []byte) {
 		// in an unfragmented segment.
 		if p.Proto == ProtoTCP && len(payload) >= 14 && payload[12]>>4 >= 5 {
 			p.TCPFlags = payload[13]
+			if len(payload) >= 16 {
+				p.TCPWindow = uint16(payload[14])<<8 | uint16(payload[15])
+			}
 		}
 		// A large DNS response is fragmented: its header is in the first
 		// fragment, behind the UDP header.

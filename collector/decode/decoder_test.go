@@ -215,9 +215,9 @@ func decodeCases(tb testing.TB) []decodeCase {
 	ihl4 := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
 	ihl4[0] = 0x44
 
-	tcpSYN := PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn}
+	tcpSYN := PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn, TCPWindow: 64240}
 	withMAC := func(p PacketInfo) PacketInfo { p.SrcMAC = srcMAC; return p }
-	tcpSYNv6 := PacketInfo{L3: L3IPv6, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v6a, Dst: v6b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn}
+	tcpSYNv6 := PacketInfo{L3: L3IPv6, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v6a, Dst: v6b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn, TCPWindow: 64240}
 	ip6TCP := frame(tb, ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
 	dnsQueryV6 := PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6a, Dst: v6b, SrcPort: 5353, DstPort: 53,
 		Payload: uint32(len(query)), DNS: true, DNSQueries: 1, DNSNameLen: 11, DNSLabelMax: 7, DNSNameEntropy: 47, DNSQType: 1}
@@ -231,14 +231,24 @@ func decodeCases(tb testing.TB) []decodeCase {
 		{
 			name: "ethernet ipv4 tcp syn-ack from the server port", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(443, 51000, TCPSyn|TCPAck)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppTLS, Src: v4b, Dst: v4a, SrcPort: 443, DstPort: 51000,
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, TCPWindow: 64240, IPProto: 6, App: AppTLS, Src: v4b, Dst: v4a, SrcPort: 443, DstPort: 51000,
 				TCPFlags: TCPSyn | TCPAck, SrcMAC: srcMAC},
 		},
 		{
 			name: "tcp segment with payload", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 22, TCPPsh|TCPAck), filler(100)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppSSH, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 22,
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, TCPWindow: 64240, IPProto: 6, App: AppSSH, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 22,
 				TCPFlags: TCPPsh | TCPAck, SrcMAC: srcMAC, Payload: 100},
+		},
+		{
+			name: "tcp zero window: a receiver that takes no more", link: LinkEthernet,
+			data: func() []byte {
+				h := tcp(51000, 80, TCPAck)
+				h.Window = 0
+				return frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), h)
+			}(),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 80,
+				TCPFlags: TCPAck, SrcMAC: srcMAC},
 		},
 		{
 			name: "ethernet ipv6 udp dns query", link: LinkEthernet,
@@ -260,13 +270,13 @@ func decodeCases(tb testing.TB) []decodeCase {
 		{
 			name: "dns response over tcp after the length prefix", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(53, 40000, TCPPsh|TCPAck), gopacket.Payload(dnsTCP)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppDNS, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 40000, SrcMAC: srcMAC,
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, TCPWindow: 64240, IPProto: 6, App: AppDNS, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 40000, SrcMAC: srcMAC,
 				TCPFlags: TCPPsh | TCPAck, Payload: uint32(len(dnsTCP)), DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
 		},
 		{
 			name: "dns handshake segment over tcp is not a dns message", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(40000, 53, TCPSyn)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppDNS, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 53, SrcMAC: srcMAC, TCPFlags: TCPSyn},
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoTCP, TCPWindow: 64240, IPProto: 6, App: AppDNS, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 53, SrcMAC: srcMAC, TCPFlags: TCPSyn},
 		},
 		{
 			name: "udp on port 53 shorter than a dns header", link: LinkEthernet,
@@ -400,7 +410,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 				ip.Flags = layers.IPv4MoreFragments
 				return frame(tb, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(h))
 			}(),
-			want: func() PacketInfo { p := withMAC(tcpSYN); p.Fragment, p.TCPFlags = true, 0; return p }(),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.Fragment, p.TCPFlags, p.TCPWindow = true, 0, 0; return p }(),
 		},
 		{
 			name: "ipv4 non-first fragment has no layer 4", link: LinkEthernet,

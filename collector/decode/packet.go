@@ -111,9 +111,12 @@ type PacketInfo struct {
 	SrcMAC           [6]byte // Ethernet source, or ARP sender hardware address
 
 	TCPFlags uint8
-	ICMPType uint8
-	ICMPCode uint8
-	ARPOp    uint16
+	// TCPWindow is the TCP header's window field, unscaled: 0 is a
+	// receiver that takes no more data at any scale.
+	TCPWindow uint16
+	ICMPType  uint8
+	ICMPCode  uint8
+	ARPOp     uint16
 
 	Fragment         bool     // any IP fragment
 	NonFirstFragment bool     // a fragment without the layer-4 header

@@ -53,7 +53,7 @@ func ipPkt(t int64, proto decode.Protocol, src, dst [16]byte, sport, dport uint1
 
 func tcpPkt(t int64, src, dst string, sport, dport uint16, flags uint8) decode.PacketInfo {
 	p := ipPkt(t, decode.ProtoTCP, addr(src), addr(dst), sport, dport)
-	p.TCPFlags = flags
+	p.TCPFlags, p.TCPWindow = flags, 64240
 	return p
 }
 

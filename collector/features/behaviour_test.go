@@ -385,6 +385,24 @@ func TestHeldConnections(t *testing.T) {
 				withPayload(tcpPkt(at(k+0.01), "10.0.0.10", "10.0.0.102", 80, sp, pshAck), 900, 0))
 		}
 	}
+	// A slow reader: its request is answered, then it takes a few bytes
+	// every 2 s and advertises a zero window in between; the server
+	// probes. Two packets a second: busier than the idle bar.
+	for c := range 60 {
+		sp := uint16(31000 + c)
+		s := 0.3 + float64(c)*0.01
+		pkts = append(pkts, tcpPkt(at(s), "10.0.0.67", "10.0.0.10", sp, 80, syn),
+			tcpPkt(at(s+0.001), "10.0.0.10", "10.0.0.67", 80, sp, synAck),
+			tcpPkt(at(s+0.002), "10.0.0.67", "10.0.0.10", sp, 80, ack),
+			withPayload(tcpPkt(at(s+0.003), "10.0.0.67", "10.0.0.10", sp, 80, pshAck), 100, decode.HTTPGet),
+			withPayload(tcpPkt(at(s+0.004), "10.0.0.10", "10.0.0.67", 80, sp, pshAck), 512, 0))
+		for k := s + 1; k < 45; k += 2 {
+			zero := tcpPkt(at(k), "10.0.0.67", "10.0.0.10", sp, 80, ack)
+			zero.TCPWindow = 0
+			pkts = append(pkts, zero, withPayload(tcpPkt(at(k+0.5), "10.0.0.10", "10.0.0.67", 80, sp, ack), 1, 0),
+				tcpPkt(at(k+0.6), "10.0.0.67", "10.0.0.10", sp, 80, ack), withPayload(tcpPkt(at(k+1), "10.0.0.10", "10.0.0.67", 80, sp, pshAck), 32, 0))
+		}
+	}
 	// A busy client's connection is old too, but not idle.
 	for k := 0.2; k < 45; k += 0.1 {
 		pkts = append(pkts, withPayload(tcpPkt(at(k), "10.0.0.101", "10.0.0.10", 40000, 80, pshAck), 100, 0))
@@ -402,6 +420,17 @@ func TestHeldConnections(t *testing.T) {
 	// the first window's close, 10 s after they opened.
 	if held(0) != 60 || held(1) != 60 || held(2) != 60 || held(3) != 60 {
 		t.Errorf("held connections by window: %d %d %d %d, want 60 in each", held(0), held(1), held(2), held(3))
+	}
+	reader := func(w int) uint32 {
+		for _, p := range bs[w].Pairs {
+			if p.Key == tcpKey("10.0.0.67", "10.0.0.10", 80) {
+				return p.Held
+			}
+		}
+		return 0
+	}
+	if reader(0) != 60 || reader(1) != 60 || reader(2) != 60 || reader(3) != 60 {
+		t.Errorf("slow reader's held connections by window: %d %d %d %d, want 60 in each", reader(0), reader(1), reader(2), reader(3))
 	}
 	for w := range bs {
 		for _, p := range bs[w].Pairs {

@@ -23,9 +23,11 @@ const (
 const answerWait = int64(3 * time.Second)
 
 // A connection is held when a request on it has gone unanswered for
-// stallAge (slowloris and slow POST never finish theirs), or when it is
-// heldAge old and has carried under a packet every two seconds (slow
-// read; a keep-alive client asking every few seconds carries more).
+// stallAge (slowloris and slow POST never finish theirs), when its
+// initiator advertised a zero window during the window (slow read: the
+// answer waits for a reader that takes a few bytes now and then), or when
+// it is heldAge old and has carried under a packet every two seconds (a
+// keep-alive client asking every few seconds carries more).
 const (
 	stallAge = int64(5 * time.Second)
 	heldAge  = int64(10 * time.Second)
@@ -137,6 +139,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 		default:
 			if f.state&stDecided == 0 && f.state&stSynAck != 0 && ack {
 				a.outcome(f, e, outEstablished)
+			}
+			if p.TCPWindow == 0 && f.state&stEst != 0 {
+				e.zeroWindow = true
 			}
 			if fin {
 				f.state |= stFinI
@@ -456,11 +461,12 @@ func (a *Aggregator) visitFlow(i int, now int64) {
 	if e.proto == decode.ProtoTCP && f.state&(stEst|stEnded|stAttempt) == stEst|stAttempt {
 		age := now - f.first()
 		stalled := f.state&stReqOpen != 0 && age-int64(f.reqAt)*int64(100*time.Millisecond) >= stallAge
-		if stalled || age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*2*uint64(time.Second) < uint64(age) {
+		if stalled || e.zeroWindow || age >= heldAge && (uint64(f.pktsI)+uint64(f.pktsR))*2*uint64(time.Second) < uint64(age) {
 			c, _ := a.pairConns(e)
 			c.Held++
 			a.serviceConns(e, false).Held++
 		}
+		e.zeroWindow = false
 	}
 }
 

@@ -58,7 +58,10 @@ type flowEnds struct {
 	// slowTurns counts the connection's slow request turns in its
 	// first ShortSession seconds (saturating).
 	slowTurns uint8
-	_         [3]byte
+	// zeroWindow: the initiator advertised a zero TCP window since the
+	// last window closed; it keeps the responder's data waiting.
+	zeroWindow bool
+	_          [2]byte
 }
 
 // Cached slot values in flowEnds.

@@ -58,6 +58,7 @@ func write(w io.Writer, n int, seed uint64, gap int64, sources int) error {
 			binary.BigEndian.PutUint16(l4[2:], dp)
 			l4[12] = 5 << 4
 			l4[13] = 0x02
+			binary.BigEndian.PutUint16(l4[14:], 64240) // window
 		case r < 9: // UDP
 			proto = 17
 			l4 = frame[16+34 : 16+42]
@@ -236,6 +237,7 @@ func WriteSessions(w io.Writer, n int, seed uint64, gap int64, conns int) error 
 		binary.BigEndian.PutUint16(l4[0:], sp)
 		binary.BigEndian.PutUint16(l4[2:], dp)
 		l4[12], l4[13] = 5<<4, flags
+		binary.BigEndian.PutUint16(l4[14:], 64240) // window
 		rec := frame[:16]
 		binary.LittleEndian.PutUint32(rec[0:], uint32(t/1e9))
 		binary.LittleEndian.PutUint32(rec[4:], uint32(t%1e9))
