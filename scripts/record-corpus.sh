@@ -521,7 +521,7 @@ ports() { # ports up|down PORT...: bridge ports
 # until_t SECONDS: waits until SECONDS after the recording started.
 until_t() {
 	local left
-	left=$(awk -v s="$T_REC" -v t="$1" -v n="$(now)" 'BEGIN { d = s + t - n; printf "%.2f", d > 0 ? d : 0 }')
+	left=$(awk -v s="$T_REC" -v t="$1" -v n="$(now)" 'BEGIN { d = s + t - n; printf "%.2f", (d > 0 ? d : 0) }')
 	pause "$left"
 }
 
