@@ -101,6 +101,9 @@ type Attack struct {
 	// Summary says in one line what was seen, for logs and pages. It
 	// names no address: those go through the privacy mode.
 	Summary string `json:"summary"`
+	// shared leaves the sources to later rules too: a sweep at a flood's
+	// pace is a scan as well.
+	shared bool
 }
 
 // maxNamed is how many sources or targets an attack names.
@@ -186,7 +189,9 @@ func detectAll(e *evidence) []Attack {
 		as := t.detect(e)
 		for i := range as {
 			as[i].Type = t.Name
-			e.claim(t.Name, as[i].Sources)
+			if !as[i].shared {
+				e.claim(t.Name, as[i].Sources)
+			}
 		}
 		if len(as) > 0 {
 			e.fired = append(e.fired, t.Name)

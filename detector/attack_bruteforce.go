@@ -44,7 +44,7 @@ const (
 	// shows one or two in one session.
 	bruteSlowTurns    = 10
 	bruteSlowSessions = 3
-	brutePosts     = 60
+	brutePosts        = 60
 	// brutePostShare: answered POSTs are at least this share of a pair's
 	// answered requests. A guesser may fetch the form (for its token)
 	// and follow a redirect around each POST: a third; a browser's POSTs

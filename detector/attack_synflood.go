@@ -19,7 +19,8 @@ func init() {
 		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
 			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +
 			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows: before training " +
-			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports a few times is a scan, however fast.",
+			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports a few times is a scan, " +
+			"unless it keeps up a flood's pace over them (10,000 SYNs in the last two windows): then it is named a SYN flood and a scan.",
 		Names: "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
 		order: 10,
 		detect: func(e *evidence) []Attack {
@@ -56,6 +57,10 @@ func init() {
 const (
 	synFloodCount        = 1000
 	synFloodTrainedCount = 200
+	// synFloodSweep is the pace at which one source walking over a host's
+	// ports, each once, floods it as well as scans it: 500 SYNs a second
+	// over the short span (nmap's top 1000 ports take 1,000 to 2,000).
+	synFloodSweep = 10000
 )
 
 // synFloodOn judges one TCP service, or one host's whole TCP when the
@@ -82,10 +87,11 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		return float64(sent - min(sent, p.Established))
 	})
 	srcs := heaviest(rs, incomplete, 0.02, 10)
-	if all && scannedBy(s, v.Key.Addr, incomplete) {
-		// One source over changing ports, each port tried a few times
-		// whatever the pace: a scan, the port scan rule's. A flood over
-		// ports repeats them.
+	// One source over changing ports, each port tried a few times: a
+	// scan, the port scan rule's, unless at a flood's pace. A flood over
+	// ports repeats them.
+	sweep := all && scannedBy(s, v.Key.Addr, incomplete)
+	if sweep && incomplete < synFloodSweep {
 		return Attack{}, false
 	}
 	spoofed := namedShare(rs, srcs, incomplete) < 0.5 && len(rs) >= manySources
@@ -109,6 +115,9 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 			ps[p.Key.Port] = true
 		}
 		where = fmt.Sprintf("%d ports or more", len(ps))
+		if sweep {
+			where += ", each about once (a scan at a flood's pace)"
+		}
 	}
 	who := plural(float64(len(rs)), "source", "sources")
 	if spoofed {
@@ -124,6 +133,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		Targets: [][16]byte{v.Key.Addr},
 		Spoofed: spoofed,
 		Summary: fmt.Sprintf("%.0f %s to %s in %.0f s completed no handshake (%s), from %s", incomplete, what, where, s.seconds, how, who),
+		shared:  sweep,
 	}, true
 }
 

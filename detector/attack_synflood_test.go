@@ -41,6 +41,12 @@ func TestSynFlood(t *testing.T) {
 	for p := range 100 {
 		scan.pairs = append(scan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
 	}
+	// The same walk at a flood's pace: 12,000 ports in 20 s.
+	fastScan := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(12000))},
+		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 12000, NewHosts: 1, FailedFirst: 12000, Target: victim, TargetPorts: 12000}}}
+	for p := range 1000 { // the busiest pairs the window lists
+		fastScan.pairs = append(fastScan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
+	}
 	// A flood over 100 ports, each 60 times.
 	overPorts := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(6000))},
 		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 100, NewHosts: 1, FailedFirst: 100, Target: victim, TargetPorts: 100}}}
@@ -65,7 +71,12 @@ func TestSynFlood(t *testing.T) {
 		{name: "half a burst is under the floor", windows: []bw{half}},
 		{name: "a flood that stopped", windows: []bw{flood(81, closed), {}}},
 		{name: "a scan over changing ports is no flood", windows: []bw{scan}},
+		{name: "a walk over ports at a flood's pace", windows: []bw{fastScan}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a flood over ports that repeat", windows: []bw{overPorts}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "SYN-ACKs nobody asked for", windows: []bw{reflected}, want: true, sources: srcs(reflector, ip("198.51.100.81")), targets: srcs(victim)},
 	})
+	// The walk at a flood's pace is named a scan as well.
+	if v := runRules(t, []bw{fastScan}); attackOf(v.Attacks, PortScan) == nil {
+		t.Errorf("a walk over ports at a flood's pace: attacks %v, want port_scan too", types(v.Attacks))
+	}
 }
