@@ -96,10 +96,10 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	}
 	spoofed := namedShare(rs, srcs, incomplete) < 0.5 && len(rs) >= manySources
 	how := "no answer"
-	switch syns := float64(v.Syns); {
-	case float64(v.SynAcks) >= 0.5*syns && float64(v.HalfOpen) >= 0.5*float64(v.Attempts):
+	switch sent := float64(sent); {
+	case float64(v.SynAcks) >= 0.5*sent && float64(v.HalfOpen) >= 0.5*float64(v.Attempts):
 		how = "the target answers with SYN-ACKs that are reset or left half-open"
-	case float64(v.SynAcks) >= 0.5*syns:
+	case float64(v.SynAcks) >= 0.5*sent:
 		how = "the target answers with SYN-ACKs"
 	case float64(v.Refused) >= 0.5*float64(v.Attempts):
 		how = "the target refuses them with RSTs"

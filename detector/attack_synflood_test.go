@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
@@ -75,6 +76,16 @@ func TestSynFlood(t *testing.T) {
 		{name: "a flood over ports that repeat", windows: []bw{overPorts}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "SYN-ACKs nobody asked for", windows: []bw{reflected}, want: true, sources: srcs(reflector, ip("198.51.100.81")), targets: srcs(victim)},
 	})
+	// An ACK flood: bare ACKs, each reset by the target, next to a few
+	// clients' handshakes.
+	acks := features.Conns{Attempts: 5000, Refused: 5000, Packets: 5000}
+	ackFlood := bw{pairs: []features.PairActivity{tcp(attacker, victim, 80, acks), tcp(ip("10.0.0.101"), victim, 80, features.Conns{Attempts: 8, Syns: 8, Established: 8})},
+		services: []features.ServiceActivity{svc(victim, 80, acks), hostWide(victim, features.ProtoTCP, acks)}}
+	ackFlood.services[0].Syns, ackFlood.services[0].Established, ackFlood.services[0].SynAcks = 8, 8, 8
+	v := runRules(t, []bw{ackFlood})
+	if a := attackOf(v.Attacks, SynFlood); a == nil || !sameSet(a.Sources, srcs(attacker)) || !strings.Contains(a.Summary, "without SYN") || !strings.Contains(a.Summary, "refuses them with RSTs") {
+		t.Errorf("ACK flood: %+v, want a SYN flood of packets without SYN from the attacker, refused with RSTs", a)
+	}
 	// The walk at a flood's pace is named a scan as well.
 	if v := runRules(t, []bw{fastScan}); attackOf(v.Attacks, PortScan) == nil {
 		t.Errorf("a walk over ports at a flood's pace: attacks %v, want port_scan too", types(v.Attacks))

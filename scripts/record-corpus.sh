@@ -83,12 +83,14 @@ def port_scan/arp-sweep attack port_scan 10
 def port_scan/horizontal-22-80-443 attack port_scan 15
 def port_scan/ipv6-syn-top200 attack port_scan 5
 def port_scan/filtered-only attack port_scan 15
+def port_scan/hping3-port-sweep attack port_scan 8
 def syn_flood/open-port-fast attack syn_flood 5
 def syn_flood/open-port-rate-limited attack syn_flood 11
 def syn_flood/closed-port attack syn_flood 5
 def syn_flood/filtered-port attack syn_flood 5
 def syn_flood/spoofed-random attack syn_flood 5
-def syn_flood/port-sweep attack syn_flood 8
+def syn_flood/random-ports-fast attack syn_flood 3
+def syn_flood/ack-flood attack syn_flood 5
 def brute_force/ssh-slow-t1 attack brute_force 120
 def brute_force/ssh-t4 attack brute_force 90
 def brute_force/ssh-t16 attack brute_force 60
@@ -439,7 +441,9 @@ typist() { # typist UNTIL: types shell commands slowly, as a person at an SSH pr
 export -f curl_loop download_loop crowd_visit keepalive_client poller dns_heavy typist
 
 # ---------------------------------------------------------------- recording
-TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" VLOG=/dev/null
+TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" BASELINE=false VLOG=/dev/null
+# BASELINE=true marks an attack too faint for absolute floors (the
+# manifest's needs_baseline): judged against the trained baseline only.
 # SEL is a tcpdump filter for the attack's packets; they are looked for
 # while the tool runs and AFTER seconds more (answers still on the way).
 # A variant whose packets look like the benign ones (a spike, a flood from
@@ -586,8 +590,18 @@ v_syn_flood_spoofed_random() {
 	SPOOF=true
 	hping 60 -S -p 80 --rand-source -c 12000 -i u200 "$VICTIM"
 }
-v_syn_flood_port_sweep() {
-	lan_attack "$ATTACKER" "$VICTIM" "6000 SYNs at up to 2000/s, each to the next port from 1000 up: RST from closed ports, silence from the firewalled 8081-8999, SYN-ACK (and the attacker's RST) from 8080"
+v_syn_flood_random_ports_fast() {
+	lan_attack "$ATTACKER" "$VICTIM" "30000 SYNs at up to 20000/s, each to the next port from 1000 up (a flood walking the ports): RST from closed ports, silence from the firewalled 8081-8999, SYN-ACK (and the attacker's RST) from 8080"
+	hping 60 -S -p ++1000 -c 30000 -i u50 "$VICTIM"
+}
+v_syn_flood_ack_flood() {
+	lan_attack "$ATTACKER" "$VICTIM" "12000 bare ACKs to the open port 80 at up to 5000/s, no handshake: the victim resets each"
+	hping 60 -A -p 80 -c 12000 -i u200 "$VICTIM"
+}
+# hping3 walking the ports once at 2000/s: a scan by behaviour (each port
+# once, 6000 in 3 s, under a flood's pace), though hping3 is a flood tool.
+v_port_scan_hping3_port_sweep() {
+	lan_attack "$ATTACKER" "$VICTIM" "6000 SYNs at up to 2000/s, each to the next port from 1000 up (hping3 -p ++1000): every port once, a sequential scan; RST from closed ports, silence from the firewalled 8081-8999, SYN-ACK (and the attacker's RST) from 8080"
 	hping 60 -S -p ++1000 -c 6000 -i u500 "$VICTIM"
 }
 
@@ -666,11 +680,13 @@ v_http_flood_many_sources() {
 	TOOL="from each of the 8 client addresses: up to 200 × (curl -s -o /dev/null --interface SRC http://$VICTIM/small.html; sleep 0.1) for 20 s"
 	DESC="HTTP flood from many sources: every client address requests a small page back to back, about 8 a second each, next to its normal traffic"
 	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
+	BASELINE=true # 64 requests a second in all: above this lab's normal, under any absolute floor
 	clients_loop 25 curl_loop "http://$VICTIM/small.html" 0.1 200 $((EPOCHSECONDS + 20))
 }
 v_http_flood_slow_steady() {
 	TOOL="up to 2400 × (curl -s -o /dev/null http://$VICTIM/small.html; sleep 0.04) for 120 s"
 	lan_attack "$ATTACKER" "$VICTIM" "a steady one-source HTTP flood: about 20 GETs a second, each on a new connection, for 2 minutes"
+	BASELINE=true # 20 requests a second: a flood only against this lab's baseline
 	bg_in 125 "$NS_ATTACKER" bash -c 'curl_loop "$@"' _ "$ATTACKER" "http://$VICTIM/small.html" 0.04 2400 $((EPOCHSECONDS + 120))
 	wait_all
 }
@@ -1018,6 +1034,8 @@ if kv.get("attack_start"):
     e["attack_end"] = round(float(kv["attack_end"]), 6)
 e.update({"attackers": lst("attackers"), "attacker_macs": lst("attacker_macs"),
           "spoofed": kv.get("spoofed") == "true", "targets": lst("targets"), "allow": lst("allow")})
+if kv.get("needs_baseline") == "true":
+    e["needs_baseline"] = True
 doc = {"network": net, "variants": []}
 if os.path.exists(path):
     with open(path) as f:
@@ -1046,7 +1064,7 @@ record() { # record NAME ROLE TYPE SECONDS
 	fn=v_${name//[\/-]/_}
 	file=${name//\//-}.pcap.gz
 	raw=$RUN/raw.pcap
-	TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" AFTER=2
+	TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" AFTER=2 BASELINE=false
 	VLOG=$LAB_LOGDIR/${name//\//-}.log
 	: >"$VLOG"
 	log "== $name ($role, about $(planned "$role" "$secs") s)"
@@ -1088,7 +1106,7 @@ record() { # record NAME ROLE TYPE SECONDS
 	fi
 	"$PY" "$RUN/manifest.py" "$MANIFEST" "$ORDER" "$(network_json)" name="$name" file="$file" role="$role" type="$type" \
 		tool="$TOOL" description="$DESC" attack_start="$a0" attack_end="$a1" attackers="$ATTACKERS" \
-		attacker_macs="$MACS" spoofed="$SPOOF" targets="$TARGETS" allow="$ALLOW"
+		attacker_macs="$MACS" spoofed="$SPOOF" targets="$TARGETS" allow="$ALLOW" needs_baseline="$BASELINE"
 	log "   $file: $n_all packets, $(du -k "$OUTDIR/$file" | cut -f1) kB${a0:+, attack $a0-$a1 ($n_sel selected packets)}"
 	rm -f "$raw"
 	pause "$SETTLE"
