@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -269,7 +270,7 @@ func heaviest(rs []ranked, total, share, least float64) [][16]byte {
 }
 
 func compareAddr(a, b [16]byte) int {
-	return strings.Compare(string(a[:]), string(b[:]))
+	return bytes.Compare(a[:], b[:])
 }
 
 // sortedPairs returns a span's pairs that keep, sorted by key: rules

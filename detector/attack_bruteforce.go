@@ -74,7 +74,12 @@ func detectBruteForce(e *evidence) []Attack {
 	postBar := e.bar(brutePosts, brutePosts, features.MaxPairPosts, 1, windows)
 	postBurstBar := e.bar(brutePosts/3, brutePosts/3, features.MaxPairPosts, 4, shortSpan)
 	var out []Attack
-	for _, p := range sortedPairs(l, func(p *pairSum) bool { return p.Key.Proto == features.ProtoTCP }) {
+	// Only pairs still active in the latest window can fire: the others
+	// are not sorted (under a flood the horizon holds tens of thousands).
+	active := func(p *pairSum) bool {
+		return p.Key.Proto == features.ProtoTCP && (features.AuthPort(p.Key.Port) || plainWebPorts[p.Key.Port]) && e.h.last.pairs[p.Key] != nil
+	}
+	for _, p := range sortedPairs(l, active) {
 		if _, ok := e.claimed[p.Key.Src]; ok {
 			continue
 		}

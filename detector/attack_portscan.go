@@ -52,13 +52,13 @@ func detectPortScan(e *evidence) []Attack {
 	}
 	failedBar := e.bar(scanFailed, scanFailed, features.MaxSourceFailedContacts, 2, 1)
 	var out []Attack
-	for _, h := range sortedHosts(&e.h.long, func(*hostSum) bool { return true }) {
+	scanning := func(h *hostSum) bool { // still at it in the latest window
+		l := e.h.last.hosts[h.Addr]
+		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests > 0
+	}
+	for _, h := range sortedHosts(&e.h.long, scanning) {
 		if _, ok := e.claimed[h.Addr]; ok {
 			continue
-		}
-		l := e.h.last.hosts[h.Addr]
-		if l == nil || l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests == 0 {
-			continue // not scanning any more
 		}
 		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, contactBar, failedBar, e.h.long.seconds); ok {
 			out = append(out, a)
@@ -139,7 +139,8 @@ func dur(secs float64) string {
 
 // scanMemory remembers, with exponential decay, each source's first
 // contacts over half an hour: a slow scan adds up where the horizon
-// forgets. Bounded: past scanMemorySize hosts the least failing go.
+// forgets. Bounded: past twice scanMemorySize hosts, the least failing go
+// until scanMemorySize are left (one sort for many insertions).
 type scanMemory struct {
 	hosts map[[16]byte]*scanCounts
 }
@@ -174,8 +175,8 @@ func (m *scanMemory) add(w *features.Window) {
 		}
 		c := m.hosts[h.Addr]
 		if c == nil {
-			if len(m.hosts) >= scanMemorySize && !m.evict(float64(h.FailedFirst)) {
-				continue
+			if len(m.hosts) >= 2*scanMemorySize {
+				m.prune()
 			}
 			c = &scanCounts{}
 			m.hosts[h.Addr] = c
@@ -192,9 +193,9 @@ func (m *scanMemory) add(w *features.Window) {
 	}
 }
 
-// evict makes room for a host with failed first contacts, taking out the
-// one with the fewest if it has fewer; it reports whether there is room.
-func (m *scanMemory) evict(failed float64) bool {
+// prune keeps the scanMemorySize hosts with the most failed first
+// contacts (ties by address, so the outcome does not depend on map order).
+func (m *scanMemory) prune() {
 	type kc struct {
 		k [16]byte
 		c *scanCounts
@@ -203,10 +204,8 @@ func (m *scanMemory) evict(failed float64) bool {
 	for k, c := range m.hosts {
 		all = append(all, kc{k, c})
 	}
-	least := slices.MinFunc(all, func(a, b kc) int { return cmp.Or(cmp.Compare(a.c.failed, b.c.failed), compareAddr(a.k, b.k)) })
-	if least.c.failed >= failed {
-		return false
+	slices.SortFunc(all, func(a, b kc) int { return cmp.Or(cmp.Compare(b.c.failed, a.c.failed), compareAddr(a.k, b.k)) })
+	for _, x := range all[scanMemorySize:] {
+		delete(m.hosts, x.k)
 	}
-	delete(m.hosts, least.k)
-	return true
 }

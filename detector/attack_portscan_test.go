@@ -63,3 +63,25 @@ func TestSlowScanBeyondHorizon(t *testing.T) {
 		t.Errorf("summary %q, want it to say slowly", a.Summary)
 	}
 }
+
+// TestScanMemoryBounded floods the slow scan memory with forged sources,
+// each with a failed first contact: it stays bounded and keeps the slow
+// scanner, who fails most.
+func TestScanMemoryBounded(t *testing.T) {
+	m := newScanMemory()
+	scanner := ip("203.0.113.66")
+	for w := range 20 {
+		win := &features.Window{Start: t0 + int64(w)*10*sec, End: t0 + int64(w+1)*10*sec}
+		win.Behaviour.Hosts = append(win.Behaviour.Hosts, features.HostActivity{Addr: scanner, NewPorts: 3, FailedFirst: 3, Target: victim, TargetPorts: 3})
+		for i := range 3000 {
+			win.Behaviour.Hosts = append(win.Behaviour.Hosts, features.HostActivity{Addr: ip(fmt.Sprintf("198.18.%d.%d", (w*3000+i)/250%250, i%250+1)), NewPorts: 1, FailedFirst: 1})
+		}
+		m.add(win)
+		if len(m.hosts) > 2*scanMemorySize {
+			t.Fatalf("window %d: %d hosts remembered, want at most %d", w, len(m.hosts), 2*scanMemorySize)
+		}
+	}
+	if c := m.hosts[scanner]; c == nil || c.failed < 50 {
+		t.Errorf("the slow scanner's memory: %+v, want its 60 failed contacts (decayed)", c)
+	}
+}

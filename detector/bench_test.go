@@ -2,6 +2,7 @@ package detector
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -23,6 +24,40 @@ func BenchmarkObserve(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		w := ws[i%len(ws)]
 		w.Start, w.End = t0+int64(i)*10*sec, t0+int64(i+1)*10*sec // no gap: the forecaster keeps its history
+		d.Observe(w)
+	}
+}
+
+// BenchmarkObserveFlood judges windows of a random-source flood, each
+// with the behaviour lists full (2048 pairs, 1024 services and 1024
+// initiators, none seen before), the horizon at its default length: the
+// worst case of the rules' work. Target: at most 50 ms a window.
+func BenchmarkObserveFlood(b *testing.B) {
+	d := New(testConfig(), "eth0", nil)
+	mk := func(i int) *features.Window {
+		w := &features.Window{Interface: "eth0", Start: t0 + int64(i)*10*sec, End: t0 + int64(i+1)*10*sec, Seconds: windowSecs}
+		victim := ip("10.0.0.10")
+		var bh features.Behaviour
+		for j := range 2048 {
+			src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
+			bh.Pairs = append(bh.Pairs, tcp(src, victim, uint16(1024+j), features.Conns{Attempts: 1, Syns: 1, Unanswered: 1}))
+			if j < 1024 {
+				bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: src, Proto: features.ProtoTCP, AllPorts: true}, Conns: features.Conns{Unsolicited: 1}})
+				bh.Hosts = append(bh.Hosts, features.HostActivity{Addr: src, NewPorts: 1, NewHosts: 1, FailedFirst: 1, Target: victim, TargetPorts: 1})
+			}
+		}
+		w.Behaviour = bh
+		return w
+	}
+	ws := make([]*features.Window, 64)
+	for i := range ws {
+		ws[i] = mk(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		w := ws[i%len(ws)]
+		w.Start, w.End = t0+int64(i)*10*sec, t0+int64(i+1)*10*sec
 		d.Observe(w)
 	}
 }

@@ -270,6 +270,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"--capture.nope"}, 2, "unknown long flag"},
 		{"bad method", []string{"--capture.method=dpdk"}, 2, "capture.method"},
 		{"top-k cap", []string{"--features.top-k=51"}, 2, "out of range"},
+		{"horizon too long", []string{"--detector.horizon=2h"}, 2, "use 3 to 360 windows"},
 		{"bad privacy", []string{"--privacy.ip=none"}, 2, "privacy.ip"},
 		{"replay without file", []string{"replay"}, 2, "this command needs --capture.pcap"},
 		{"train without model file", []string{"train", "--capture.pcap=testdata/ftp_bruteforce.pcap"}, 2, "--detector.model-file"},

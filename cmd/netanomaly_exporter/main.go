@@ -79,6 +79,11 @@ type options struct {
 // maxAttackSources caps --detector.attack-sources: each is a labelled series.
 const maxAttackSources = 5
 
+// maxHorizonWindows bounds --detector.horizon: the detector keeps every
+// window of its horizon's behaviour (under a random-source flood about
+// 1.5 MB each, per interface), so an hour at the default window length.
+const maxHorizonWindows = 360
+
 func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("netanomaly_exporter", "Prometheus exporter that captures packets, reports traffic features per interface and window, and detects anomalies and attacks.")
 	app.Writer(stderr)
@@ -252,8 +257,8 @@ func (o *options) validateDetector() error {
 		return fmt.Errorf("--detector.contamination=%v out of range: use a share above 0 and below 0.5 (default 0.001)", o.contamination)
 	case o.warmup < 2*o.window.Window:
 		return fmt.Errorf("--detector.warmup=%v is too short: use at least two windows (%v)", o.warmup, 2*o.window.Window)
-	case o.horizon < 3*o.window.Window || o.horizon > 8640*o.window.Window:
-		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to 8640 windows of --window.length=%v (default 5m)", o.horizon, o.window.Window)
+	case o.horizon < 3*o.window.Window || o.horizon > maxHorizonWindows*o.window.Window:
+		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to %d windows of --window.length=%v (default 5m); under a flood each window of horizon holds up to 1.5 MB", o.horizon, maxHorizonWindows, o.window.Window)
 	case o.retrain < 0:
 		return fmt.Errorf("--detector.retrain-interval=%v is negative", o.retrain)
 	case o.endAfter < 1:
