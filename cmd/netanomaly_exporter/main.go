@@ -81,7 +81,7 @@ const maxAttackSources = 5
 
 // maxHorizonWindows bounds --detector.horizon: the detector keeps every
 // window of its horizon's behaviour (under a random-source flood about
-// 1.5 MB each, per interface), so an hour at the default window length.
+// 1.6 MB each, per interface), so an hour at the default window length.
 const maxHorizonWindows = 360
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -258,7 +258,7 @@ func (o *options) validateDetector() error {
 	case o.warmup < 2*o.window.Window:
 		return fmt.Errorf("--detector.warmup=%v is too short: use at least two windows (%v)", o.warmup, 2*o.window.Window)
 	case o.horizon < 3*o.window.Window || o.horizon > maxHorizonWindows*o.window.Window:
-		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to %d windows of --window.length=%v (default 5m); under a flood each window of horizon holds up to 1.5 MB", o.horizon, maxHorizonWindows, o.window.Window)
+		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to %d windows of --window.length=%v (default 5m); under a flood each window of horizon holds up to 1.6 MB", o.horizon, maxHorizonWindows, o.window.Window)
 	case o.retrain < 0:
 		return fmt.Errorf("--detector.retrain-interval=%v is negative", o.retrain)
 	case o.endAfter < 1:
