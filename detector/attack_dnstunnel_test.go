@@ -20,4 +20,13 @@ func TestDNSTunnel(t *testing.T) {
 		{name: "a mail server's TXT lookups: short names, large answers", windows: repeat(3, queries(30, 0, 20, 700))},
 		{name: "a few odd names among many", windows: repeat(5, queries(100, 5, 25, 150))},
 	})
+	// A fast tunnel is as many packets as a UDP flood: it is named a
+	// tunnel, and its queries are no flood.
+	fast := queries(3000, 3000, 120, 280)
+	fast.services = []features.ServiceActivity{hostWide(resolver, features.ProtoUDP, fast.pairs[0].Conns)}
+	fast.pairs[0].Replies, fast.services[0].Replies = 0, 0 // a resolver that drops them: unanswered
+	v := runRules(t, []bw{fast, fast})
+	if attackOf(v.Attacks, DNSTunnel) == nil || attackOf(v.Attacks, UDPFlood) != nil {
+		t.Errorf("a fast tunnel: attacks %v, want dns_tunnel alone", types(v.Attacks))
+	}
 }

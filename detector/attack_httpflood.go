@@ -20,7 +20,7 @@ func init() {
 			"or 50 from one host; after it, ten times the busiest training window, or one host at five times the busiest client's pace. " +
 			"Many new clients each at a normal pace (a flash crowd) are not a flood. Over the last two windows.",
 		Names:  "Sources: the hosts sending the requests with a real share of them; targets: the web server.",
-		order:  20,
+		order:  23,
 		detect: detectHTTPFlood,
 	})
 }
@@ -42,10 +42,12 @@ func detectHTTPFlood(e *evidence) []Attack {
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
 		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && webPorts[v.Key.Port] && v.Requests > 0
 	}) {
-		// Posting forms is guessing passwords, not flooding: those hosts
-		// are the brute force rule's.
+		// Posting forms is guessing passwords, not flooding, and a host a
+		// rule that ran before named (slowloris, brute force) is explained.
 		rs, _ := senders(s, func(p *pairSum) bool {
-			return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && p.Key.Port == v.Key.Port && p.Posts*2 < max(p.Requests, 1)
+			_, named := e.claimed[p.Key.Src]
+			return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && p.Key.Port == v.Key.Port &&
+				float64(p.Posts) < brutePostShare*float64(max(p.Requests, 1)) && !named
 		}, func(p *pairSum) float64 { return float64(p.Requests) })
 		total, top := 0.0, 0.0
 		for _, r := range rs {

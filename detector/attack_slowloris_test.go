@@ -33,4 +33,13 @@ func TestSlowloris(t *testing.T) {
 		{name: "a database pool is no web server", windows: []bw{held(5432, map[[16]byte]uint32{attacker: 300})}},
 		{name: "under the floor", windows: []bw{held(80, map[[16]byte]uint32{attacker: 40})}},
 	})
+	// Slow reads answered at the start, 1200 requests in 20 s: the held
+	// connections explain them; no HTTP flood, no brute force.
+	reads := held(80, map[[16]byte]uint32{attacker: 300})
+	reads.pairs[0].Attempts, reads.pairs[0].Syns, reads.pairs[0].Established, reads.pairs[0].Requests = 600, 600, 600, 600
+	reads.services[0].Conns = reads.pairs[0].Conns
+	v := runRules(t, []bw{reads, reads})
+	if attackOf(v.Attacks, Slowloris) == nil || len(v.Attacks) != 1 {
+		t.Errorf("slow reads: attacks %v, want slowloris alone", types(v.Attacks))
+	}
 }

@@ -17,10 +17,10 @@ func init() {
 		Alert:          "NetAnomalyTrafficSpike",
 		Severity:       2,
 		Recommendation: "Find the top talkers and protocols behind the surge; if it is not a known event (backup, release, flash crowd), treat it as a volumetric attack.",
-		Behaviour: "Packets or bytes a second in a window at least twice the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
+		Behaviour: "Packets or bytes a second in a window at least one and a half times the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
 			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
 			"needs a trained baseline, and a window the capture saw at least half of.",
-		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets.",
+		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets; a server sending what its clients asked for (over connections opened within the horizon) is replaced by those clients. No targets.",
 		NeedsModel: true,
 		order:      90,
 		detect:     detectSpike,
@@ -61,7 +61,7 @@ func detectSpike(e *evidence) []Attack {
 	n := pps * w.Seconds
 	for _, h := range w.Heavy.SourcesByPackets {
 		if float64(h.Count) >= 0.1*n {
-			srcs = appendNew(srcs, h.Addr)
+			srcs = appendNew(srcs, askers(e, h.Addr, n)...)
 		}
 	}
 	return []Attack{{
@@ -74,4 +74,28 @@ func detectSpike(e *evidence) []Attack {
 		Summary: fmt.Sprintf("%.0f packets and %.0f kB a second, %.1f times the busiest usual level of training", pps, bps/1e3,
 			max(pps/max(e.set.Scaler.High[features.PacketsPerSecond], 1), bps/max(e.set.Scaler.High[features.BytesPerSecond], 1))),
 	}}
+}
+
+// askers returns who made host send: when it answered connections over
+// the horizon, those of their initiators that received most of the
+// window's packets (a download's data are the server's answers: the
+// clients asked for them; a pushed upload's ACKs go back to the pusher),
+// busiest first; otherwise host itself.
+func askers(e *evidence, host [16]byte, packets float64) [][16]byte {
+	asked := map[[16]byte]bool{}
+	for k, p := range e.h.long.pairs {
+		if k.Dst == host && p.Established+p.Requests+p.Replies > 0 {
+			asked[k.Src] = true
+		}
+	}
+	var rs []ranked
+	for _, d := range e.w.Heavy.DestinationsByPackets {
+		if asked[d.Addr] {
+			rs = append(rs, ranked{d.Addr, float64(d.Count)})
+		}
+	}
+	if out := heaviest(rs, packets, 0.02, 0); len(out) > 0 {
+		return out
+	}
+	return [][16]byte{host}
 }

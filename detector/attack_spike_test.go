@@ -1,6 +1,10 @@
 package detector
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
 
 // TestTrafficSpike judges volume against a model trained on the office
 // generator (about 300 packets a second, ±20%).
@@ -40,6 +44,29 @@ func TestTrafficSpike(t *testing.T) {
 		w.Seconds, w.Partial = 1, true
 		if v := d.Observe(w); hasAttack(v.Attacks, TrafficSpike) {
 			t.Errorf("spike named on a window seen 1 s of 10")
+		}
+	})
+	t.Run("a download spike names the clients, not the server", func(t *testing.T) {
+		d, g := newTrained(t, testConfig(), 41)
+		for range 40 {
+			d.Observe(g.benign())
+		}
+		w := g.benignScaled(6)
+		srv, c1, c2, pusher := ip("10.0.0.10"), ip("10.0.0.101"), ip("10.0.0.102"), ip("10.0.0.103")
+		n := uint64(w.Features[features.PacketsPerSecond] * w.Seconds)
+		w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: srv, Count: n / 2}, {Addr: pusher, Count: n / 4}}
+		w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: c1, Count: n / 4}, {Addr: srv, Count: n / 4}, {Addr: c2, Count: n / 5}, {Addr: ip("10.0.0.104"), Count: n / 8}}
+		w.Behaviour.Pairs = []features.PairActivity{
+			tcp(c1, srv, 80, features.Conns{Attempts: 4, Syns: 4, Established: 4, Requests: 4}),
+			tcp(c2, srv, 80, features.Conns{Attempts: 2, Syns: 2, Established: 2, Requests: 2}),
+			tcp(pusher, srv, 9000, features.Conns{Attempts: 1, Syns: 1, Established: 1}),
+			tcp(srv, ip("10.0.0.53"), 53, features.Conns{Attempts: 1, Replies: 1}),                   // the server's own lookups
+			tcp(ip("10.0.0.105"), srv, 443, features.Conns{Attempts: 30, Syns: 30, Established: 30}), // a busy client that gets little back
+		}
+		v := d.Observe(w)
+		a := attackOf(v.Attacks, TrafficSpike)
+		if a == nil || !sameSet(a.Sources, srcs(c1, c2, pusher)) {
+			t.Fatalf("spike %+v, want sources the two downloading clients and the pusher", a)
 		}
 	})
 	t.Run("not before training", func(t *testing.T) {

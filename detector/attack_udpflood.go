@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 )
@@ -62,6 +63,18 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 				}
 				return float64(p.Packets)
 			})
+		// What a rule that ran before explains (a DNS tunnel's queries)
+		// is not a flood.
+		rs = slices.DeleteFunc(rs, func(r ranked) bool {
+			if _, ok := e.claimed[r.addr]; ok {
+				n -= r.weight
+				return true
+			}
+			return false
+		})
+		if n < count {
+			continue
+		}
 		srcs := heaviest(rs, n, 0.02, 10)
 		spoofed := namedShare(rs, srcs, n) < 0.5
 		who := plural(float64(len(srcs)), "sender", "senders")
