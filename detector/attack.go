@@ -107,8 +107,11 @@ type Attack struct {
 	shared bool
 }
 
-// maxNamed is how many sources or targets an attack names.
-const maxNamed = 5
+// maxNamed is how many sources or targets an attack names: enough for a
+// flood from a handful of hosts to be named whole in every window (with
+// more equal senders than this, which of them a window names depends on
+// its counts), few enough for one event line.
+const maxNamed = 10
 
 // manySources is how many senders an attack must have, none of them
 // carrying much of it, for its sources to count as forged or distributed.

@@ -14,8 +14,8 @@ func TestPortScan(t *testing.T) {
 	for i := range 254 {
 		h := ip(fmt.Sprintf("10.0.1.%d", i+1))
 		attempts := uint32(1)
-		if i < 5 {
-			attempts = 3 // retried: the first five named
+		if i < 10 {
+			attempts = 3 // retried: the first ten named
 			swept = append(swept, h)
 		}
 		horizontal.pairs = append(horizontal.pairs, tcp(attacker, h, 22, features.Conns{Attempts: attempts, Syns: attempts, Unanswered: attempts}))

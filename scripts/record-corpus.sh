@@ -85,7 +85,7 @@ def port_scan/ipv6-syn-top200 attack port_scan 5
 def port_scan/filtered-only attack port_scan 15
 def port_scan/hping3-port-sweep attack port_scan 8
 def syn_flood/open-port-fast attack syn_flood 5
-def syn_flood/open-port-rate-limited attack syn_flood 11
+def syn_flood/open-port-rate-limited attack syn_flood 7
 def syn_flood/closed-port attack syn_flood 5
 def syn_flood/filtered-port attack syn_flood 5
 def syn_flood/spoofed-random attack syn_flood 5
@@ -108,6 +108,7 @@ def http_flood/ab-keepalive attack http_flood 5
 def http_flood/many-sources attack http_flood 22
 def http_flood/slow-steady attack http_flood 122
 def http_flood/ab-ipv6 attack http_flood 5
+def http_flood/request-burst attack http_flood 30
 def udp_flood/fast attack udp_flood 3
 def udp_flood/rate-limited attack udp_flood 11
 def udp_flood/spoofed-random attack udp_flood 4
@@ -134,23 +135,22 @@ def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
-def traffic_spike/parallel-downloads attack traffic_spike 45
-def traffic_spike/bulk-push attack traffic_spike 45
-def traffic_spike/ipv6-download attack traffic_spike 50
-def traffic_spike/request-burst attack traffic_spike 30
+def traffic_spike/parallel-downloads attack traffic_spike 10
+def traffic_spike/bulk-push attack traffic_spike 12
+def traffic_spike/ipv6-download attack traffic_spike 12
 def traffic_drop/full-outage attack traffic_drop 75
 def traffic_drop/server-unreachable attack traffic_drop 75
 def traffic_drop/server-and-gateway attack traffic_drop 90
 def traffic_drop/partial-clients attack traffic_drop 90
 def traffic_drop/clients-idle attack traffic_drop 60
 def train/background train - 1800
-def benign/flash-crowd benign - 1080
-def benign/backup-transfer benign - 1080
-def benign/monitoring-poller benign - 1080
-def benign/nightly-scanner benign - 1080
-def benign/dns-heavy-client benign - 1080
-def benign/interactive-ssh benign - 1200
-def benign/keepalive-clients benign - 1080
+def benign/flash-crowd benign - 540
+def benign/backup-transfer benign - 540
+def benign/monitoring-poller benign - 540
+def benign/nightly-scanner benign - 540
+def benign/dns-heavy-client benign - 540
+def benign/interactive-ssh benign - 600
+def benign/keepalive-clients benign - 540
 
 # selected NAME ROLE TYPE: whether --only picks the variant.
 selected() {
@@ -570,25 +570,25 @@ v_port_scan_filtered_only() {
 
 # ---------------------------------------------------------------- syn_flood
 v_syn_flood_open_port_fast() {
-	lan_attack "$ATTACKER" "$VICTIM" "10000 SYNs to the open port 80 at up to 10000/s: the victim answers each with a SYN-ACK, the attacker's kernel resets it"
-	hping 60 -S -p 80 -c 10000 -i u100 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "4000 SYNs to the open port 80 at up to 10000/s: the victim answers each with a SYN-ACK, the attacker's kernel resets it"
+	hping 60 -S -p 80 -c 4000 -i u100 "$VICTIM"
 }
 v_syn_flood_open_port_rate_limited() {
-	lan_attack "$ATTACKER" "$VICTIM" "5000 SYNs to the open port 80 at 500/s for 10 s: SYN-ACK from the victim, RST from the attacker's kernel"
-	hping 60 -S -p 80 -c 5000 -i u2000 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "3000 SYNs to the open port 80 at 500/s for 6 s: SYN-ACK from the victim, RST from the attacker's kernel"
+	hping 60 -S -p 80 -c 3000 -i u2000 "$VICTIM"
 }
 v_syn_flood_closed_port() {
-	lan_attack "$ATTACKER" "$VICTIM" "7500 SYNs to the closed port 81 at up to 5000/s: the victim answers each with RST"
-	hping 60 -S -p 81 -c 7500 -i u200 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "5000 SYNs to the closed port 81 at up to 5000/s: the victim answers each with RST"
+	hping 60 -S -p 81 -c 5000 -i u200 "$VICTIM"
 }
 v_syn_flood_filtered_port() {
-	lan_attack "$ATTACKER" "$VICTIM" "12000 SYNs to the firewalled port 8081 at up to 5000/s: dropped, no answer"
-	hping 60 -S -p 8081 -c 12000 -i u200 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "8000 SYNs to the firewalled port 8081 at up to 5000/s: dropped, no answer"
+	hping 60 -S -p 8081 -c 8000 -i u200 "$VICTIM"
 }
 v_syn_flood_spoofed_random() {
-	lan_attack "" "$VICTIM" "12000 SYNs to port 80 from random forged source addresses at up to 5000/s; the victim has no route back to them, so no SYN-ACK appears"
+	lan_attack "" "$VICTIM" "8000 SYNs to port 80 from random forged source addresses at up to 5000/s; the victim has no route back to them, so no SYN-ACK appears"
 	SPOOF=true
-	hping 60 -S -p 80 --rand-source -c 12000 -i u200 "$VICTIM"
+	hping 60 -S -p 80 --rand-source -c 8000 -i u200 "$VICTIM"
 }
 v_syn_flood_random_ports_fast() {
 	lan_attack "$ATTACKER" "$VICTIM" "30000 SYNs at up to 20000/s, each to the next port from 1000 up (a flood walking the ports): RST from closed ports, silence from the firewalled 8081-8999, SYN-ACK (and the attacker's RST) from 8080"
@@ -669,8 +669,8 @@ v_slowloris_headers_ipv6() {
 
 # ---------------------------------------------------------------- http_flood
 v_http_flood_ab_one_source() {
-	lan_attack "$ATTACKER" "$VICTIM" "ab: 3000 GETs of a small page, 20 at a time, a new connection each, as fast as nginx answers (a second or two)"
-	run_in 60 "$NS_ATTACKER" ab -q -n 3000 -c 20 -s 10 "http://$VICTIM/small.html"
+	lan_attack "$ATTACKER" "$VICTIM" "ab: 1000 GETs of a small page, 20 at a time, a new connection each, as fast as nginx answers (a fraction of a second)"
+	run_in 60 "$NS_ATTACKER" ab -q -n 1000 -c 20 -s 10 "http://$VICTIM/small.html"
 }
 v_http_flood_ab_keepalive() {
 	lan_attack "$ATTACKER" "$VICTIM" "ab -k: 6000 GETs of a small page over 20 keep-alive connections (nginx closes each after 100 requests)"
@@ -690,6 +690,13 @@ v_http_flood_slow_steady() {
 	bg_in 125 "$NS_ATTACKER" bash -c 'curl_loop "$@"' _ "$ATTACKER" "http://$VICTIM/small.html" 0.04 2400 $((EPOCHSECONDS + 120))
 	wait_all
 }
+v_http_flood_request_burst() {
+	TOOL="from each of the 8 client addresses: up to 200 × (curl -s -o /dev/null http://$VICTIM/small.html; sleep 0.2) for 30 s"
+	DESC="a burst of small requests from every client: each asks for a small page about 4 times a second for 30 s, ten times the normal request rate"
+	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
+	BASELINE=true # 32 requests a second in all: a flood only against this lab's baseline
+	clients_loop 35 curl_loop "http://$VICTIM/small.html" 0.2 200 $((EPOCHSECONDS + 30))
+}
 v_http_flood_ab_ipv6() {
 	lan_attack "$ATTACKER6" "$VICTIM6" "ab over IPv6: 1500 GETs of a small page, 20 at a time, a new connection each"
 	run_in 60 "$NS_ATTACKER" ab -q -n 1500 -c 20 -s 10 "http://[$VICTIM6]/small.html"
@@ -697,8 +704,8 @@ v_http_flood_ab_ipv6() {
 
 # ---------------------------------------------------------------- udp_flood
 v_udp_flood_fast() {
-	lan_attack "$ATTACKER" "$VICTIM" "15000 UDP datagrams of 200 bytes to the closed port 7777 as fast as hping3 sends (-i u50); the victim answers a few with rate-limited ICMP port unreachable"
-	hping 60 --udp -p 7777 -d 200 -c 15000 -i u50 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "10000 UDP datagrams of 200 bytes to the closed port 7777 as fast as hping3 sends (-i u50); the victim answers a few with rate-limited ICMP port unreachable"
+	hping 60 --udp -p 7777 -d 200 -c 10000 -i u50 "$VICTIM"
 }
 v_udp_flood_rate_limited() {
 	lan_attack "$ATTACKER" "$VICTIM" "10000 UDP datagrams of 200 bytes to port 7777 at 1000/s for 10 s"
@@ -720,8 +727,8 @@ v_udp_flood_ipv6_python() {
 
 # ---------------------------------------------------------------- icmp_flood
 v_icmp_flood_fast() {
-	lan_attack "$ATTACKER" "$VICTIM" "12000 ICMP echo requests at up to 10000/s, each answered by the victim"
-	hping 60 --icmp -d 56 -c 12000 -i u100 "$VICTIM"
+	lan_attack "$ATTACKER" "$VICTIM" "6000 ICMP echo requests at up to 10000/s, each answered by the victim"
+	hping 60 --icmp -d 56 -c 6000 -i u100 "$VICTIM"
 }
 v_icmp_flood_rate_limited() {
 	lan_attack "$ATTACKER" "$VICTIM" "6000 ICMP echo requests at 1000/s for 6 s, each answered"
@@ -790,8 +797,8 @@ v_dns_tunnel_slow_txt() {
 	tunnel "$OUTSIDE" "$LAN4.$TUN_SRC_HOST" TXT 1 120
 }
 v_dns_tunnel_fast_null() {
-	DESC="a fast DNS tunnel: 40 NULL queries a second for 40 s with base32 names, answered with about 280 bytes of raw data"
-	tunnel "$OUTSIDE" "$LAN4.$TUN_SRC_HOST" NULL 40 40
+	DESC="a fast DNS tunnel: 25 NULL queries a second for 40 s with base32 names, answered with about 280 bytes of raw data"
+	tunnel "$OUTSIDE" "$LAN4.$TUN_SRC_HOST" NULL 25 40
 }
 v_dns_tunnel_txt_large() {
 	DESC="a DNS tunnel with large answers: 5 EDNS TXT queries a second for 60 s, answered with about 1 kB of base32 text"
@@ -833,34 +840,34 @@ v_arp_spoofing_arping_gratuitous() {
 }
 
 # ---------------------------------------------------------------- traffic_spike
+# A spike is volume far beyond the trained baseline, whose busiest event is
+# a backup curl limits to 250 kB/s (train/background; on the wire, 2 s
+# bursts at link speed, 1300 packets a second over a window): these send
+# several times that for 10-12 s. A transfer at the backup's pace is
+# ordinary here (benign/backup-transfer).
 v_traffic_spike_parallel_downloads() {
-	TOOL="from each of the 8 client addresses: up to 60 × (curl -s -o /dev/null --interface SRC http://$VICTIM/page.html; sleep 1) for 45 s"
-	DESC="a traffic spike: every client loads a 20 kB page about once a second for 45 s, ten times the normal packet rate"
+	TOOL="from each of the 8 client addresses: curl -s -o /dev/null --limit-rate 300K --interface SRC http://$VICTIM/backup.tar, repeated for 10 s"
+	DESC="a traffic spike: every client downloads a large file for 10 s, curl limiting each to 300 kB/s on average (on the wire, bursts at link speed)"
 	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
-	clients_loop 50 curl_loop "http://$VICTIM/page.html" 1 60 $((EPOCHSECONDS + 45))
+	clients_loop 15 download_loop "http://$VICTIM/backup.tar" 300K $((EPOCHSECONDS + 10))
 }
 v_traffic_spike_bulk_push() {
 	local src=$LAN4.102
-	TOOL="python3 tcp_push.py $src $VICTIM 9000 150000 45 (to nc -lk 9000 on the victim)"
-	DESC="a traffic spike: one client pushes 150 kB/s to a port never used before (9000) on the victim for 45 s, one TCP connection"
+	TOOL="python3 tcp_push.py $src $VICTIM 9000 2500000 12 (to nc -lk 9000 on the victim)"
+	DESC="a traffic spike: one client pushes 2.5 MB/s to a port never used before (9000) on the victim for 12 s, one TCP connection"
 	ATTACKERS=$src MACS=$(mac_of_addr 102) TARGETS=$VICTIM SEL="host $src and tcp port 9000" AFTER=0
-	bg_in 55 "${NS_CLIENTS[0]}" "$PY" "$LABTOOLS/tcp_push.py" "$src" "$VICTIM" 9000 150000 45
+	bg_in 20 "${NS_CLIENTS[0]}" "$PY" "$LABTOOLS/tcp_push.py" "$src" "$VICTIM" 9000 2500000 12
 	wait_all
 }
 v_traffic_spike_ipv6_download() {
 	local src=${LAN6}:104
-	TOOL="curl --limit-rate 150K --interface $src http://[$VICTIM6]/backup.tar, repeated for 50 s"
-	DESC="a traffic spike over IPv6: one client downloads a large file at 150 kB/s for 50 s"
+	TOOL="curl --limit-rate 2500K --interface $src http://[$VICTIM6]/backup.tar, repeated for 12 s"
+	DESC="a traffic spike over IPv6: one client downloads a large file at 2.5 MB/s for 12 s"
 	ATTACKERS=$src MACS=$(mac_of_addr 104) TARGETS=$VICTIM6 SEL="host $src and tcp port 80" AFTER=0
-	bg_in 55 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 150K $((EPOCHSECONDS + 50))
+	bg_in 17 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 2500K $((EPOCHSECONDS + 12))
 	wait_all
 }
-v_traffic_spike_request_burst() {
-	TOOL="from each of the 8 client addresses: up to 200 × (curl -s -o /dev/null http://$VICTIM/small.html; sleep 0.2) for 30 s"
-	DESC="a burst of small requests: every client asks for a small page about 4 times a second for 30 s, ten times the normal request rate"
-	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
-	clients_loop 35 curl_loop "http://$VICTIM/small.html" 0.2 200 $((EPOCHSECONDS + 30))
-}
+
 
 # ---------------------------------------------------------------- traffic_drop
 CLIENT_PORTS=(p-client1 p-client2 p-client3)
@@ -905,8 +912,8 @@ v_traffic_drop_clients_idle() {
 }
 
 # ---------------------------------------------------------------- benign and train
-backup_once() { # backup_once SECONDS: client1 copies the backup at 250 kB/s
-	bg_in $(($1 + 5)) "${NS_CLIENTS[0]}" timeout "$1" curl -s -o /dev/null --limit-rate 250K --interface "$LAN4.101" "http://$VICTIM/backup.tar"
+backup_once() { # backup_once SECONDS RATE: client1 copies the backup at RATE (curl --limit-rate)
+	bg_in $(($1 + 5)) "${NS_CLIENTS[0]}" timeout "$1" curl -s -o /dev/null --limit-rate "$2" --interface "$LAN4.101" "http://$VICTIM/backup.tar"
 }
 start_poller() { # start_poller UNTIL
 	ip netns exec "$NS_MONITOR" bash -c 'poller "$@"' _ "$1" >/dev/null 2>&1 &
@@ -917,74 +924,74 @@ v_train_background() {
 	DESC="30 minutes of ordinary lab traffic to train on: web browsing, DNS and SSH from the clients, health checks every 10 s, and one rate-limited backup transfer at minute 12"
 	start_poller $((EPOCHSECONDS + 1785))
 	until_t 720
-	backup_once 60
+	backup_once 60 250K
 	until_t 1795
 	wait_all
 }
 v_benign_flash_crowd() {
 	local k ch i h src host
 	TOOL="30 new client addresses (10.213.0.120-149), each arriving once within a minute and fetching 6 pages over 3 connections (curl); twice"
-	DESC="a flash crowd: 30 addresses never seen before each fetch a few pages once, within about a minute, three times the usual request rate, at minutes 5 and 12"
-	for k in 300 720; do
+	DESC="a flash crowd: 30 addresses never seen before each fetch a few pages once, within about a minute, three times the usual request rate, at minutes 2 and 6"
+	for k in 120 360; do
 		until_t "$k"
 		for ch in "${CROWD[@]}"; do
 			i=${ch%%:*} h=${ch#*:} src=$LAN4.${ch#*:} host=$VICTIM
 			# the second crowd comes half over IPv6
-			if [ "$k" -eq 720 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
+			if [ "$k" -eq 360 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
 			bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$src" "$host" $((RANDOM % 60000))
 		done
 		wait_all
 	done
-	until_t 1075
+	until_t 535
 }
 v_benign_backup_transfer() {
 	local k
-	TOOL="curl -s -o /dev/null --limit-rate 250K http://$VICTIM/backup.tar for 60 s from $LAN4.101, at minutes 2, 7 and 13"
-	DESC="a large backup copied from the server at 250 kB/s for a minute, three times"
-	for k in 120 420 780; do
+	TOOL="curl -s -o /dev/null --limit-rate 150K http://$VICTIM/backup.tar for 60 s from $LAN4.101, at minutes 1, 4 and 7"
+	DESC="a large backup copied from the server at 150 kB/s for a minute, three times"
+	for k in 60 240 420; do
 		until_t "$k"
-		backup_once 60
+		backup_once 60 150K
 		wait_all
 	done
-	until_t 1075
+	until_t 535
 }
 v_benign_monitoring_poller() {
 	TOOL="from $MONITOR: curl http://$VICTIM/health and http://$VICTIM:8080/ every 10 s; an SSH banner read (TCP connect to port 22) every 60 s"
 	DESC="a monitoring poller: HTTP health checks every 10 s and an SSH TCP check every minute from a dedicated monitoring address"
-	start_poller $((EPOCHSECONDS + 1070))
-	until_t 1075
+	start_poller $((EPOCHSECONDS + 530))
+	until_t 535
 	wait_all
 }
 v_benign_nightly_scanner() {
 	DESC="the allowlisted nightly vulnerability scanner: a SYN scan of the 100 most common ports on every live LAN host, later a re-check of the server"
 	ALLOW=$SCANNER/32
-	until_t 240
+	until_t 120
 	run_in 300 "$NS_SCANNER" nmap -n -sS -T4 --top-ports 100 "$LAN4.0/24"
-	until_t 660
-	run_in 300 "$NS_SCANNER" nmap -n -sS -T4 --top-ports 100 "$VICTIM"
-	TOOL="from $SCANNER: nmap -n -sS -T4 --top-ports 100 $LAN4.0/24 at minute 4; nmap -n -sS -T4 --top-ports 100 $VICTIM at minute 11"
-	until_t 1075
+	until_t 300
+	run_in 200 "$NS_SCANNER" nmap -n -sS -T4 --top-ports 100 "$VICTIM"
+	TOOL="from $SCANNER: nmap -n -sS -T4 --top-ports 100 $LAN4.0/24 at minute 2; nmap -n -sS -T4 --top-ports 100 $VICTIM at minute 5"
+	until_t 535
 }
 v_benign_dns_heavy_client() {
 	TOOL="from $LAN4.103: dig @$ROUTER <word>.<word><n>.example.test A or AAAA, 5-10 lookups a second"
-	DESC="a DNS-heavy client: a host resolving many different ordinary names (dictionary words, a wildcard zone) at 5-10 queries a second for 17 minutes"
-	bg_in 1080 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 1050))
-	until_t 1075
+	DESC="a DNS-heavy client: a host resolving many different ordinary names (dictionary words, a wildcard zone) at 5-10 queries a second for 9 minutes"
+	bg_in 540 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 520))
+	until_t 535
 	wait_all
 }
 v_benign_interactive_ssh() {
 	local spec i s dst
 	TOOL="ssh -tt root@$VICTIM from $LAN4.105, $LAN4.108 and [${LAN6}:102] -> [$VICTIM6], typing shell commands a key every 0.1-0.4 s with pauses of 4-45 s"
-	DESC="long interactive SSH sessions: three people type commands at a shell prompt for about 19 minutes"
+	DESC="long interactive SSH sessions: three people type commands at a shell prompt for about 10 minutes"
 	for spec in "1 $LAN4.105 $VICTIM" "2 $LAN4.108 $VICTIM" "0 ${LAN6}:102 $VICTIM6"; do
 		read -r i s dst <<<"$spec"
 		# shellcheck disable=SC2016
-		bg_in 1200 "${NS_CLIENTS[$i]}" bash -c 'typist "$1" | ssh -tt -F /dev/null -i "$RUN/client_key" -b "$2" \
+		bg_in 600 "${NS_CLIENTS[$i]}" bash -c 'typist "$1" | ssh -tt -F /dev/null -i "$RUN/client_key" -b "$2" \
 			-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 "root@$3" \
 			"HISTFILE=/dev/null exec bash -i"' \
-			_ $((EPOCHSECONDS + 1140)) "$s" "$dst"
+			_ $((EPOCHSECONDS + 570)) "$s" "$dst"
 	done
-	until_t 1195
+	until_t 595
 	wait_all
 }
 v_benign_keepalive_clients() {
@@ -993,9 +1000,9 @@ v_benign_keepalive_clients() {
 	DESC="many short keep-alive HTTP clients: 20 addresses each open a connection every 20-60 s and fetch a few small resources on it"
 	for ch in "${CROWD[@]:0:20}"; do
 		i=${ch%%:*} h=${ch#*:}
-		bg_in 1080 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 1040))
+		bg_in 540 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 500))
 	done
-	until_t 1075
+	until_t 535
 	wait_all
 }
 
@@ -1057,7 +1064,7 @@ ORDER=$(for v in "${VARIANTS[@]}"; do printf '%s,' "${v%% *}"; done)
 
 # pkt_times FILE FILTER: the timestamps of the matching packets.
 # (tcpdump prints some packets with a hex dump: only lines with a time count)
-pkt_times() { { tcpdump -r "$1" -nn -tt --time-stamp-precision=nano "$2" 2>/dev/null || true; } | awk '/^[0-9]/ { print $1 }'; }
+pkt_times() { { tcpdump -r "$1" -nn -tt --time-stamp-precision=nano "$2" 2>/dev/null || true; } | awk '/^[0-9]+\.[0-9]+ / { print $1 }'; }
 
 record() { # record NAME ROLE TYPE SECONDS
 	local name=$1 role=$2 type=$3 secs=$4 fn file raw t0="" t1="" a0="" a1="" n_all n_kept n_sel=0 range
@@ -1082,7 +1089,7 @@ record() { # record NAME ROLE TYPE SECONDS
 		"$fn"
 	fi
 	lab_capture_stop
-	n_all=$({ tcpdump -r "$raw" -nn -tt 2>/dev/null || true; } | grep -c '^[0-9]' || true)
+	n_all=$({ tcpdump -r "$raw" -nn -tt 2>/dev/null || true; } | grep -cE '^[0-9]+\.[0-9]{6,} ' || true)
 	if [ "$role" = attack ]; then
 		if [ -n "$SEL" ]; then
 			pkt_times "$raw" "$SEL" >"$RUN/sel.times"

@@ -67,8 +67,9 @@ type TopEntry struct {
 	Bytes uint64
 }
 
-// HeavyReported is how many heavy hitters a window reports per kind.
-const HeavyReported = 5
+// HeavyReported is how many heavy hitters a window reports per kind: as
+// many as a verdict names (of heavyK tracked).
+const HeavyReported = 10
 
 // HeavyHitter is an address with its guaranteed count in the window.
 type HeavyHitter struct {
