@@ -127,6 +127,8 @@ type evidence struct {
 	// recentPPS and recentBPS are the median packet and byte rates of the
 	// recent normal windows, 0 when there are too few.
 	recentPPS, recentBPS float64
+	// lastNamed: the window before this one named an attack.
+	lastNamed bool
 	// claimed holds the senders a rule that ran earlier named, with its
 	// type: what floods is not also scanning. fired lists the types named.
 	claimed map[[16]byte]string

@@ -17,7 +17,7 @@ func init() {
 		Alert:          "NetAnomalyTrafficSpike",
 		Severity:       2,
 		Recommendation: "Find the top talkers and protocols behind the surge; if it is not a known event (backup, release, flash crowd), treat it as a volumetric attack.",
-		Behaviour: "Packets or bytes a second in a window at least one and a half times the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
+		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least one and a half times the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
 			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
 			"needs a trained baseline, and a window the capture saw at least half of.",
 		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets; a server sending what its clients asked for (over connections opened within the horizon) is replaced by those clients. No targets.",
@@ -40,11 +40,20 @@ func detectSpike(e *evidence) []Attack {
 	if len(e.fired) > 0 || w.Seconds < 0.5*float64(w.End-w.Start)/1e9 {
 		return nil // explained by another type, or too little of the window seen
 	}
+	// The rates of the window, or of the busiest window-long span ending
+	// in it: a surge split by the grid counts whole. Unless the window
+	// before named an attack: that span's surge is already named (a
+	// spike) or explained (a flood that ended).
 	pps, bps := w.Features[features.PacketsPerSecond], w.Features[features.BytesPerSecond]
-	high := func(f features.Index) float64 {
-		return math.Max(spikeFactor*e.set.Scaler.High[f], e.trainedMax(f))
+	if !e.lastNamed {
+		pps = max(pps, w.Features[features.SustainedPacketsPerSecond])
+		bps = max(bps, w.Features[features.SustainedBytesPerSecond])
 	}
-	pBar, bBar := high(features.PacketsPerSecond), high(features.BytesPerSecond)
+	high := func(f, sustained features.Index) float64 {
+		return math.Max(spikeFactor*math.Max(e.set.Scaler.High[f], e.set.Scaler.High[sustained]), math.Max(e.trainedMax(f), e.trainedMax(sustained)))
+	}
+	pBar := high(features.PacketsPerSecond, features.SustainedPacketsPerSecond)
+	bBar := high(features.BytesPerSecond, features.SustainedBytesPerSecond)
 	// A spike is sudden: a busier day raises the recent level with it.
 	pBar = math.Max(pBar, spikeRecent*e.recentPPS)
 	bBar = math.Max(bBar, spikeRecent*e.recentBPS)
@@ -58,7 +67,7 @@ func detectSpike(e *evidence) []Attack {
 		c = confidence(pps, pBar)
 	}
 	var srcs [][16]byte
-	n := pps * w.Seconds
+	n := w.Features[features.PacketsPerSecond] * w.Seconds // the window's packets
 	for _, h := range w.Heavy.SourcesByPackets {
 		if float64(h.Count) >= 0.1*n {
 			srcs = appendNew(srcs, askers(e, h.Addr, n)...)

@@ -69,6 +69,27 @@ func TestTrafficSpike(t *testing.T) {
 			t.Fatalf("spike %+v, want sources the two downloading clients and the pusher", a)
 		}
 	})
+	t.Run("a surge split by the window grid counts whole, once", func(t *testing.T) {
+		d, g := newTrained(t, testConfig(), 41)
+		for range 40 {
+			d.Observe(g.benign())
+		}
+		// Each window's own rate is usual; the busiest window-long span
+		// ending in it, which reaches back into the window before, is not.
+		split := func() *features.Window {
+			w := g.benign()
+			w.Features[features.SustainedPacketsPerSecond] = 6 * w.Features[features.PacketsPerSecond]
+			w.Features[features.SustainedBytesPerSecond] = 6 * w.Features[features.BytesPerSecond]
+			return w
+		}
+		if v := d.Observe(split()); attackOf(v.Attacks, TrafficSpike) == nil {
+			t.Errorf("surge over the grid line: attacks %v, want a traffic spike", types(v.Attacks))
+		}
+		// The next window's span reaches back into the surge just named.
+		if v := d.Observe(split()); len(v.Attacks) > 0 {
+			t.Errorf("the window after: attacks %v, want none (the surge was named)", types(v.Attacks))
+		}
+	})
 	t.Run("not before training", func(t *testing.T) {
 		d, g := New(testConfig(), "eth0", nil), newGen(41)
 		for range 40 {

@@ -154,6 +154,7 @@ type Detector struct {
 	training      bool
 	trained       chan trainResult
 	lastEnd       int64
+	lastNamed     bool // the previous window named an attack
 	active        map[string]*attackState
 	hz            *horizon
 	retrains      int
@@ -229,7 +230,8 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.lastEnd = w.End
 	d.hz.add(w)
 	set := d.set
-	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond), claimed: map[[16]byte]string{}}
+	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
+		lastNamed: d.lastNamed && !gap, claimed: map[[16]byte]string{}}
 	attacks := detectAll(ev)
 
 	agree := 0.0
@@ -248,6 +250,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
 	}
 	v.Attacks, v.Suppressed = d.allow(attacks)
+	d.lastNamed = len(v.Attacks) > 0
 	// A window the capture saw only part of (a start, a restart, a
 	// reopen, the end of a file) holds part of a window's counts: the
 	// models, trained on whole windows, would see a drop in it. The rules

@@ -138,6 +138,7 @@ def arp_spoofing/arping-gratuitous attack arp_spoofing 41
 def traffic_spike/parallel-downloads attack traffic_spike 10
 def traffic_spike/bulk-push attack traffic_spike 12
 def traffic_spike/ipv6-download attack traffic_spike 12
+def traffic_spike/scp-upload attack traffic_spike 12
 def traffic_drop/full-outage attack traffic_drop 75
 def traffic_drop/server-unreachable attack traffic_drop 75
 def traffic_drop/server-and-gateway attack traffic_drop 90
@@ -151,6 +152,8 @@ def benign/nightly-scanner benign - 540
 def benign/dns-heavy-client benign - 540
 def benign/interactive-ssh benign - 600
 def benign/keepalive-clients benign - 540
+def benign/busy-hour benign - 1800
+def benign/config-management benign - 1500
 
 # selected NAME ROLE TYPE: whether --only picks the variant.
 selected() {
@@ -438,7 +441,19 @@ typist() { # typist UNTIL: types shell commands slowly, as a person at an SSH pr
 	printf 'exit\r'
 	sleep 2
 }
-export -f curl_loop download_loop crowd_visit keepalive_client poller dns_heavy typist
+config_agent() { # config_agent SRC UNTIL: a configuration run every minute, each command over a new SSH connection (key login)
+	local i c
+	for ((i = 0; i < 200; i++)); do
+		running "$2" || break
+		for c in "uptime" "df -P /" "cat /etc/os-release" "hostname" "id -u" "date +%s"; do
+			timeout 10 ssh -n -F /dev/null -i "$RUN/client_key" -b "$1" -o BatchMode=yes -o StrictHostKeyChecking=no \
+				-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 "root@$VICTIM" "$c" >/dev/null 2>&1
+			rsleep 200 1500
+		done
+		rsleep 50000 60000
+	done
+}
+export -f curl_loop download_loop crowd_visit keepalive_client poller dns_heavy typist config_agent
 
 # ---------------------------------------------------------------- recording
 TOOL="" DESC="" ATTACKERS="" MACS="" SPOOF=false TARGETS="" ALLOW="" SEL="" BASELINE=false VLOG=/dev/null
@@ -867,6 +882,16 @@ v_traffic_spike_ipv6_download() {
 	bg_in 17 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 2500K $((EPOCHSECONDS + 12))
 	wait_all
 }
+v_traffic_spike_scp_upload() {
+	local src=$LAN4.105
+	TOOL="timeout 12 scp -O -l 20000 -o BindAddress=$src backup.tar root@$VICTIM:/dev/null"
+	DESC="a traffic spike over SSH: one client copies a large file to the server with scp, limited to 20 Mbit/s, for 12 s, one encrypted connection"
+	ATTACKERS=$src MACS=$(mac_of_addr 105) TARGETS=$VICTIM SEL="host $src and tcp port 22" AFTER=0
+	bg_in 20 "${NS_CLIENTS[1]}" timeout 12 scp -O -q -l 20000 -F /dev/null -i "$RUN/client_key" -o BindAddress="$src" \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
+		"$RUN/www/backup.tar" "root@$VICTIM:/dev/null"
+	wait_all
+}
 
 
 # ---------------------------------------------------------------- traffic_drop
@@ -1003,6 +1028,35 @@ v_benign_keepalive_clients() {
 		bg_in 540 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 500))
 	done
 	until_t 535
+	wait_all
+}
+v_benign_busy_hour() {
+	local ch i h
+	TOOL="all at once: the monitoring poller, 20 keep-alive clients (10.213.0.120-139) and the DNS-heavy client ($LAN4.103) for 30 minutes, a backup (curl --limit-rate 150K, 60 s) at minutes 3 and 18, a flash crowd of 30 new addresses at minute 10"
+	DESC="an ordinary busy half hour: every benign scenario but the scanner and the SSH sessions at the same time, over the usual background"
+	start_poller $((EPOCHSECONDS + 1790))
+	for ch in "${CROWD[@]:0:20}"; do
+		i=${ch%%:*} h=${ch#*:}
+		bg_in 1800 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 1760))
+	done
+	bg_in 1800 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 1770))
+	until_t 180
+	backup_once 60 150K
+	until_t 600
+	for ch in "${CROWD[@]}"; do
+		i=${ch%%:*} h=${ch#*:}
+		bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$LAN4.$h" "$VICTIM" $((RANDOM % 60000))
+	done
+	until_t 1080
+	backup_once 60 150K
+	until_t 1795
+	wait_all
+}
+v_benign_config_management() {
+	TOOL="from $LAN4.108: every minute, 6 commands (uptime, df, ...) each over a new SSH connection with key login (ssh -o BatchMode=yes root@$VICTIM CMD), for 25 minutes"
+	DESC="configuration management or SSH-based monitoring (Ansible without connection reuse, check_by_ssh): bursts of short, successful SSH sessions from one host every minute"
+	bg_in 1500 "${NS_CLIENTS[2]}" bash -c 'config_agent "$@"' _ "$LAN4.108" $((EPOCHSECONDS + 1440))
+	until_t 1495
 	wait_all
 }
 

@@ -140,6 +140,7 @@ type windowState struct {
 	secPackets          uint64
 	secBytes            uint64
 	peakPkts, peakBytes uint64
+	sustPkts, sustBytes uint64 // busiest window-long span ending in this window
 	proto               [decode.NumProtocols]uint64
 	protoBytes          [decode.NumProtocols]uint64
 	syn, synAck         uint64
@@ -180,6 +181,7 @@ type Aggregator struct {
 
 	w        windowState
 	counters Counters
+	recent   slidingSum // the last window length of seconds, across windows
 
 	srcHLL, dstHLL, connHLL *sketch.HLL
 	srcEnt, dstEnt, portEnt *sketch.Histogram
@@ -252,6 +254,7 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		cfg:         cfg,
 		iface:       iface,
 		length:      int64(cfg.Window),
+		recent:      slidingSum{span: max(1, int64(cfg.Window+time.Second/2)/int64(time.Second))},
 		emit:        emit,
 		srcHLL:      sketch.NewHLL(hllPrecision),
 		dstHLL:      sketch.NewHLL(hllPrecision),
@@ -681,12 +684,59 @@ func (a *Aggregator) arpPacket(p *decode.PacketInfo) {
 	}
 }
 
-// closeSecond folds the finished second into the window's peaks.
+// closeSecond folds the finished second into the window's peaks and its
+// busiest window-long span.
 func (a *Aggregator) closeSecond() {
 	w := &a.w
 	w.peakPkts = max(w.peakPkts, w.secPackets)
 	w.peakBytes = max(w.peakBytes, w.secBytes)
+	if w.secPackets > 0 {
+		p, b := a.recent.add(w.sec, w.secPackets, w.secBytes)
+		w.sustPkts = max(w.sustPkts, p)
+		w.sustBytes = max(w.sustBytes, b)
+	}
 	w.secPackets, w.secBytes = 0, 0
+}
+
+// slidingSum sums packets and bytes over the last span seconds. It holds
+// at most one entry per second of the span.
+type slidingSum struct {
+	span           int64
+	secs           []secCount
+	head           int
+	packets, bytes uint64
+}
+
+type secCount struct {
+	sec            int64
+	packets, bytes uint64
+}
+
+// add counts a second's packets and bytes (seconds come in order; a second
+// split by a window boundary comes twice; an earlier second starts over)
+// and returns the sums over the span seconds ending with it.
+func (s *slidingSum) add(sec int64, packets, bytes uint64) (uint64, uint64) {
+	if n := len(s.secs); n > s.head && s.secs[n-1].sec > sec {
+		*s = slidingSum{span: s.span, secs: s.secs[:0]} // the clock went back: start over
+	}
+	if n := len(s.secs); n > s.head && s.secs[n-1].sec == sec {
+		s.secs[n-1].packets += packets
+		s.secs[n-1].bytes += bytes
+	} else {
+		s.secs = append(s.secs, secCount{sec, packets, bytes})
+	}
+	s.packets += packets
+	s.bytes += bytes
+	for s.head < len(s.secs) && s.secs[s.head].sec <= sec-s.span {
+		s.packets -= s.secs[s.head].packets
+		s.bytes -= s.secs[s.head].bytes
+		s.head++
+	}
+	if s.head >= 64 && 2*s.head >= len(s.secs) {
+		s.secs = s.secs[:copy(s.secs, s.secs[s.head:])]
+		s.head = 0
+	}
+	return s.packets, s.bytes
 }
 
 // closeWindow computes the feature vector, emits it and resets the state.
@@ -722,6 +772,8 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	f[BytesPerSecond] = float64(w.bytes) / secs
 	f[PeakPacketsPerSecond] = float64(w.peakPkts)
 	f[PeakBytesPerSecond] = float64(w.peakBytes)
+	f[SustainedPacketsPerSecond] = float64(w.sustPkts) / float64(a.recent.span)
+	f[SustainedBytesPerSecond] = float64(w.sustBytes) / float64(a.recent.span)
 	if w.packets > 0 {
 		mean := float64(w.bytes) / n
 		f[PacketSizeMean] = mean

@@ -804,3 +804,28 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
 }
+
+// TestSustainedRate: a 12-second surge has the same sustained rate
+// wherever it falls on the 10-second grid, while the window rates split it.
+func TestSustainedRate(t *testing.T) {
+	for _, start := range []float64{0, 2.5, 4, 7.25, 9.5} {
+		var pkts []decode.PacketInfo
+		pkts = append(pkts, udp(at(0.1))) // the capture starts at the grid
+		for i := range 1200 {             // 100 packets a second for 12 s
+			pkts = append(pkts, udp(at(20+start+float64(i)*0.01)))
+		}
+		pkts = append(pkts, udp(at(59)))
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Flush() })
+		var sustained, rate float64
+		for _, w := range wins {
+			sustained = max(sustained, w.Features[SustainedPacketsPerSecond])
+			rate = max(rate, w.Features[PacketsPerSecond])
+			if w.Features[SustainedPacketsPerSecond] > 100 {
+				t.Errorf("surge at %v s: window at %v s sustained %v packets/s, more than sent", start, float64(w.Start-t0)/1e9, w.Features[SustainedPacketsPerSecond])
+			}
+		}
+		if sustained != 100 {
+			t.Errorf("surge at %v s: busiest sustained rate %v packets/s, want 100 (window rates at most %v)", start, sustained, rate)
+		}
+	}
+}

@@ -83,6 +83,8 @@ const (
 	MaxTargetUDPPackets
 	MaxTargetICMPRequests
 	MaxTargetUnsolicitedBytes
+	SustainedPacketsPerSecond
+	SustainedBytesPerSecond
 	NumFeatures
 )
 
@@ -160,6 +162,8 @@ var Schema = [NumFeatures]Feature{
 	MaxTargetUDPPackets:       {"max_target_udp_packets", "packets", "Most UDP packets one host received from initiators (not answers to its own requests)."},
 	MaxTargetICMPRequests:     {"max_target_icmp_requests", "packets", "Most ICMP requests (echo and others) one host received."},
 	MaxTargetUnsolicitedBytes: {"max_target_unsolicited_bytes", "bytes", "Most bytes of answers nobody asked for (reflection, backscatter) one host received."},
+	SustainedPacketsPerSecond: {"sustained_packets_per_second", "packets/s", "Packets a second over the busiest window-long span of whole seconds ending in this window (reaching back into the previous one): a surge's rate wherever it falls on the window grid."},
+	SustainedBytesPerSecond:   {"sustained_bytes_per_second", "bytes/s", "Bytes a second over the busiest window-long span of whole seconds ending in this window."},
 }
 
 // Names returns the feature names in order.
