@@ -17,7 +17,7 @@ func init() {
 		Alert:          "NetAnomalyTrafficSpike",
 		Severity:       2,
 		Recommendation: "Find the top talkers and protocols behind the surge; if it is not a known event (backup, release, flash crowd), treat it as a volumetric attack.",
-		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least one and a half times the busiest usual level of training (its 99th percentile) and beyond its busiest window, " +
+		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least twice the busiest window of training, " +
 			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
 			"needs a trained baseline, and a window the capture saw at least half of.",
 		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets; a server sending what its clients asked for (over connections opened within the horizon) is replaced by those clients. No targets.",
@@ -27,10 +27,11 @@ func init() {
 	})
 }
 
-// spikeFactor times the busiest usual training level (its 99th
-// percentile), and beyond its busiest window, is a spike.
+// spikeFactor times the busiest window of training is a spike. Not its
+// busiest window alone: the biggest transfer of a day (a backup, an
+// update) comes back a little bigger on another day.
 const (
-	spikeFactor     = 1.5
+	spikeFactor     = 2
 	spikeMinPackets = 50 // a second: below this, no spike worth a page
 	spikeRecent     = 3  // times the recent normal windows' level
 )
@@ -50,7 +51,7 @@ func detectSpike(e *evidence) []Attack {
 		bps = max(bps, w.Features[features.SustainedBytesPerSecond])
 	}
 	high := func(f, sustained features.Index) float64 {
-		return math.Max(spikeFactor*math.Max(e.set.Scaler.High[f], e.set.Scaler.High[sustained]), math.Max(e.trainedMax(f), e.trainedMax(sustained)))
+		return spikeFactor * math.Max(e.trainedMax(f), e.trainedMax(sustained))
 	}
 	pBar := high(features.PacketsPerSecond, features.SustainedPacketsPerSecond)
 	bBar := high(features.BytesPerSecond, features.SustainedBytesPerSecond)
@@ -80,8 +81,9 @@ func detectSpike(e *evidence) []Attack {
 			ev(features.Schema[features.BytesPerSecond].Name, bps, bBar, e.typical(features.BytesPerSecond)),
 		},
 		Sources: srcs,
-		Summary: fmt.Sprintf("%.0f packets and %.0f kB a second, %.1f times the busiest usual level of training", pps, bps/1e3,
-			max(pps/max(e.set.Scaler.High[features.PacketsPerSecond], 1), bps/max(e.set.Scaler.High[features.BytesPerSecond], 1))),
+		Summary: fmt.Sprintf("%.0f packets and %.0f kB a second, %.1f times the busiest window of training", pps, bps/1e3,
+			max(pps/max(e.trainedMax(features.SustainedPacketsPerSecond), e.trainedMax(features.PacketsPerSecond), 1),
+				bps/max(e.trainedMax(features.SustainedBytesPerSecond), e.trainedMax(features.BytesPerSecond), 1))),
 	}}
 }
 

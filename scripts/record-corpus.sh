@@ -136,9 +136,9 @@ def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
 def traffic_spike/parallel-downloads attack traffic_spike 10
-def traffic_spike/bulk-push attack traffic_spike 12
-def traffic_spike/ipv6-download attack traffic_spike 12
-def traffic_spike/scp-upload attack traffic_spike 12
+def traffic_spike/bulk-push attack traffic_spike 10
+def traffic_spike/ipv6-download attack traffic_spike 10
+def traffic_spike/scp-upload attack traffic_spike 10
 def traffic_drop/full-outage attack traffic_drop 75
 def traffic_drop/server-unreachable attack traffic_drop 75
 def traffic_drop/server-and-gateway attack traffic_drop 90
@@ -856,10 +856,12 @@ v_arp_spoofing_arping_gratuitous() {
 
 # ---------------------------------------------------------------- traffic_spike
 # A spike is volume far beyond the trained baseline, whose busiest event is
-# a backup curl limits to 250 kB/s (train/background; on the wire, 2 s
-# bursts at link speed, 1300 packets a second over a window): these send
-# several times that for 10-12 s. A transfer at the backup's pace is
-# ordinary here (benign/backup-transfer).
+# a backup curl limits to 250 kB/s on average (train/background): the
+# kernel fills the receive buffer at link speed, so its busiest window
+# carries 1.8 MB/s, 1300 packets a second. The detector calls twice the
+# busiest training window a spike; these send three to eight times it for
+# 10 s. A transfer at the backup's pace is ordinary here
+# (benign/backup-transfer).
 v_traffic_spike_parallel_downloads() {
 	TOOL="from each of the 8 client addresses: curl -s -o /dev/null --limit-rate 300K --interface SRC http://$VICTIM/backup.tar, repeated for 10 s"
 	DESC="a traffic spike: every client downloads a large file for 10 s, curl limiting each to 300 kB/s on average (on the wire, bursts at link speed)"
@@ -868,26 +870,26 @@ v_traffic_spike_parallel_downloads() {
 }
 v_traffic_spike_bulk_push() {
 	local src=$LAN4.102
-	TOOL="python3 tcp_push.py $src $VICTIM 9000 2500000 12 (to nc -lk 9000 on the victim)"
-	DESC="a traffic spike: one client pushes 2.5 MB/s to a port never used before (9000) on the victim for 12 s, one TCP connection"
+	TOOL="python3 tcp_push.py $src $VICTIM 9000 6000000 10 (to nc -lk 9000 on the victim)"
+	DESC="a traffic spike: one client pushes 6 MB/s to a port never used before (9000) on the victim for 10 s, one TCP connection"
 	ATTACKERS=$src MACS=$(mac_of_addr 102) TARGETS=$VICTIM SEL="host $src and tcp port 9000" AFTER=0
-	bg_in 20 "${NS_CLIENTS[0]}" "$PY" "$LABTOOLS/tcp_push.py" "$src" "$VICTIM" 9000 2500000 12
+	bg_in 20 "${NS_CLIENTS[0]}" "$PY" "$LABTOOLS/tcp_push.py" "$src" "$VICTIM" 9000 6000000 10
 	wait_all
 }
 v_traffic_spike_ipv6_download() {
 	local src=${LAN6}:104
-	TOOL="curl --limit-rate 2500K --interface $src http://[$VICTIM6]/backup.tar, repeated for 12 s"
-	DESC="a traffic spike over IPv6: one client downloads a large file at 2.5 MB/s for 12 s"
+	TOOL="curl --limit-rate 6000K --interface $src http://[$VICTIM6]/backup.tar, repeated for 10 s"
+	DESC="a traffic spike over IPv6: one client downloads a large file at 6 MB/s for 10 s"
 	ATTACKERS=$src MACS=$(mac_of_addr 104) TARGETS=$VICTIM6 SEL="host $src and tcp port 80" AFTER=0
-	bg_in 17 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 2500K $((EPOCHSECONDS + 12))
+	bg_in 17 "${NS_CLIENTS[1]}" bash -c 'download_loop "$@"' _ "$src" "http://[$VICTIM6]/backup.tar" 6000K $((EPOCHSECONDS + 10))
 	wait_all
 }
 v_traffic_spike_scp_upload() {
 	local src=$LAN4.105
-	TOOL="timeout 12 scp -O -l 20000 -o BindAddress=$src backup.tar root@$VICTIM:/dev/null"
-	DESC="a traffic spike over SSH: one client copies a large file to the server with scp, limited to 20 Mbit/s, for 12 s, one encrypted connection"
+	TOOL="timeout 10 scp -O -l 48000 -o BindAddress=$src backup.tar root@$VICTIM:/dev/null"
+	DESC="a traffic spike over SSH: one client copies a large file to the server with scp, limited to 48 Mbit/s, for 10 s, one encrypted connection"
 	ATTACKERS=$src MACS=$(mac_of_addr 105) TARGETS=$VICTIM SEL="host $src and tcp port 22" AFTER=0
-	bg_in 20 "${NS_CLIENTS[1]}" timeout 12 scp -O -q -l 20000 -F /dev/null -i "$RUN/client_key" -o BindAddress="$src" \
+	bg_in 20 "${NS_CLIENTS[1]}" timeout 10 scp -O -q -l 48000 -F /dev/null -i "$RUN/client_key" -o BindAddress="$src" \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
 		"$RUN/www/backup.tar" "root@$VICTIM:/dev/null"
 	wait_all
