@@ -17,7 +17,7 @@ func init() {
 		Alert:          "NetAnomalyTrafficSpike",
 		Severity:       2,
 		Recommendation: "Find the top talkers and protocols behind the surge; if it is not a known event (backup, release, flash crowd), treat it as a volumetric attack.",
-		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least twice the busiest window of training, " +
+		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least twice the busiest usual level of training (its 99th percentile) and a quarter beyond its busiest window, " +
 			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
 			"needs a trained baseline, and a window the capture saw at least half of.",
 		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets; a server sending what its clients asked for (over connections opened within the horizon) is replaced by those clients. No targets.",
@@ -27,11 +27,13 @@ func init() {
 	})
 }
 
-// spikeFactor times the busiest window of training is a spike. Not its
-// busiest window alone: the biggest transfer of a day (a backup, an
-// update) comes back a little bigger on another day.
+// A spike is spikeUsual times the busiest usual level of training (its
+// 99th percentile) and spikeBusiest times its busiest window: not that
+// window alone, since the biggest transfer of a day (a backup, an update)
+// comes back a little bigger on another day.
 const (
-	spikeFactor     = 2
+	spikeUsual      = 2
+	spikeBusiest    = 1.25
 	spikeMinPackets = 50 // a second: below this, no spike worth a page
 	spikeRecent     = 3  // times the recent normal windows' level
 )
@@ -51,7 +53,8 @@ func detectSpike(e *evidence) []Attack {
 		bps = max(bps, w.Features[features.SustainedBytesPerSecond])
 	}
 	high := func(f, sustained features.Index) float64 {
-		return spikeFactor * math.Max(e.trainedMax(f), e.trainedMax(sustained))
+		return math.Max(spikeUsual*math.Max(e.set.Scaler.High[f], e.set.Scaler.High[sustained]),
+			spikeBusiest*math.Max(e.trainedMax(f), e.trainedMax(sustained)))
 	}
 	pBar := high(features.PacketsPerSecond, features.SustainedPacketsPerSecond)
 	bBar := high(features.BytesPerSecond, features.SustainedBytesPerSecond)
