@@ -858,9 +858,9 @@ v_arp_spoofing_arping_gratuitous() {
 # A spike is volume far beyond the trained baseline, whose busiest event is
 # a backup curl limits to 250 kB/s on average (train/background): the
 # kernel fills the receive buffer at link speed, so its busiest window
-# carries 1.8 MB/s, 1300 packets a second. The detector calls twice the
-# busiest training window a spike; these send three to eight times it for
-# 10 s. A transfer at the backup's pace is ordinary here
+# carries 1.8 MB/s, 1300 packets a second. The detector calls a quarter
+# beyond the busiest training window a spike; these send three to eight
+# times it for 10 s. A transfer at the backup's pace is ordinary here
 # (benign/backup-transfer).
 v_traffic_spike_parallel_downloads() {
 	TOOL="from each of the 8 client addresses: curl -s -o /dev/null --limit-rate 300K --interface SRC http://$VICTIM/backup.tar, repeated for 10 s"
