@@ -256,6 +256,15 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	// models, trained on whole windows, would see a drop in it. The rules
 	// alone judge it; its scores are still reported.
 	modelSays := set != nil && !w.Partial && v.Score >= set.Threshold
+	if len(d.cfg.Allow) > 0 && len(v.Attacks) == 0 {
+		// An allowed host's own activity (the nightly scanner's fan-out)
+		// is no anomaly either: not as an extreme feature, nor as the
+		// feature the models found most unusual.
+		v.Extremes = slices.DeleteFunc(v.Extremes, func(x Explanation) bool { return d.allowedDriver(w, x.Feature) })
+		if modelSays && len(v.Explanations) > 0 && d.allowedDriver(w, v.Explanations[0].Feature) {
+			modelSays = false
+		}
+	}
 	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || modelSays
 	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
 		// The only thing abnormal is traffic the operator allowed.
@@ -390,6 +399,53 @@ func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
 		}
 	}
 	return kept, dropped
+}
+
+// allowedDriver says whether allowed sources explain feature: the
+// window's most from one source came from one, or allowed hosts opened
+// most of the window's failed connections (a scan and its answers).
+func (d *Detector) allowedDriver(w *features.Window, feature string) bool {
+	top := func(hs []features.HeavyHitter) bool { return len(hs) > 0 && d.allowedAddr(hs[0].Addr) }
+	switch feature {
+	case features.Schema[features.MaxSourcePortFanout].Name:
+		return top(w.Heavy.PortFanout)
+	case features.Schema[features.MaxSourceHostFanout].Name:
+		return top(w.Heavy.HostFanout)
+	case features.Schema[features.MaxSourceAuthAttempts].Name:
+		return top(w.Heavy.AuthAttempts)
+	case features.Schema[features.MaxSourceWebConnections].Name:
+		return top(w.Heavy.WebConnections)
+	case features.Schema[features.TopSourceShare].Name:
+		return top(w.Heavy.SourcesByPackets)
+	}
+	if !probeFeatures[feature] {
+		return false
+	}
+	// Probing and its answers (RSTs, unreachables, new ports) are
+	// explained when allowed hosts opened most of the window's failed connections.
+	var allowed, all uint64
+	for _, p := range w.Behaviour.Pairs {
+		n := uint64(p.Refused) + uint64(p.Unanswered) + uint64(p.HalfOpen)
+		all += n
+		if d.allowedAddr(p.Key.Src) {
+			allowed += n
+		}
+	}
+	return all > 0 && 2*allowed >= all
+}
+
+// probeFeatures are what probing new hosts and ports raises.
+var probeFeatures = map[string]bool{}
+
+func init() {
+	for _, f := range []features.Index{
+		features.MaxSourceFailedContacts, features.MaxSourcePortFanout, features.MaxSourceHostFanout, features.TCPRst,
+		features.RefusedConnections, features.UnansweredConnections, features.TCPSyn, features.TCPHalfOpenRatio,
+		features.ICMPUnreachable, features.UniqueDestinationPorts, features.DestinationPortEntropy, features.UniqueConnections,
+		features.NewFlowsPerSecond, features.MaxServiceIncompleteSyns,
+	} {
+		probeFeatures[features.Schema[f].Name] = true
+	}
 }
 
 func (d *Detector) allowedAddr(b [16]byte) bool {

@@ -633,6 +633,27 @@ func TestAllowlist(t *testing.T) {
 	synFlood(w, victim)
 	w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: ip("203.0.113.5"), Count: 900}, {Addr: ip("198.51.100.7"), Count: 800}}
 	check("flood spoofing an allowed sender", w, nil, []string{SynFlood})
+
+	// A probe of one host's ports under the scan rule's bar: no attack,
+	// but its fan-out and the refusals are far beyond training. From an
+	// allowed scanner it is no anomaly; from anyone else it is one.
+	probe := func(src [16]byte) *features.Window {
+		w := g.benign()
+		f := &w.Features
+		f[features.MaxSourcePortFanout], f[features.TCPRst], f[features.RefusedConnections] = 1000, 970, 930
+		w.Heavy.PortFanout = []features.HeavyHitter{{Addr: src, Count: 1000}, {Addr: lanAddr(7), Count: 2}}
+		w.Behaviour.Pairs = append(w.Behaviour.Pairs, features.PairActivity{
+			Key:   features.PairKey{Src: src, Dst: victim, Port: 8081, Proto: features.ProtoTCP},
+			Conns: features.Conns{Attempts: 1000, Syns: 1000, Refused: 930, Unanswered: 70},
+		})
+		return w
+	}
+	if v := d.Observe(probe(attacker)); v.Anomalous || len(v.Extremes) > 0 {
+		t.Errorf("allowed scanner's probe: anomalous %v, extremes %+v; want neither", v.Anomalous, v.Extremes)
+	}
+	if v := d.Observe(probe(ip("203.0.114.66"))); !v.Anomalous {
+		t.Errorf("the same probe from a host not allowed: not anomalous (score %.4f, extremes %+v)", v.Score, v.Extremes)
+	}
 }
 
 // A gap in the capture makes the forecaster forget: the window after it
