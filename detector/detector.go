@@ -155,6 +155,7 @@ type Detector struct {
 	trained       chan trainResult
 	lastEnd       int64
 	lastNamed     bool // the previous window named an attack
+	lastScoreHigh bool // the previous window's score reached the threshold
 	active        map[string]*attackState
 	hz            *horizon
 	retrains      int
@@ -255,16 +256,24 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	// reopen, the end of a file) holds part of a window's counts: the
 	// models, trained on whole windows, would see a drop in it. The rules
 	// alone judge it; its scores are still reported.
-	modelSays := set != nil && !w.Partial && v.Score >= set.Threshold
+	scoreHigh := set != nil && !w.Partial && v.Score >= set.Threshold
 	if len(d.cfg.Allow) > 0 && len(v.Attacks) == 0 {
 		// An allowed host's own activity (the nightly scanner's fan-out)
 		// is no anomaly either: not as an extreme feature, nor as the
 		// feature the models found most unusual.
 		v.Extremes = slices.DeleteFunc(v.Extremes, func(x Explanation) bool { return d.allowedDriver(w, x.Feature) })
-		if modelSays && len(v.Explanations) > 0 && d.allowedDriver(w, v.Explanations[0].Feature) {
-			modelSays = false
+		if scoreHigh && len(v.Explanations) > 0 && d.allowedDriver(w, v.Explanations[0].Feature) {
+			scoreHigh = false
 		}
 	}
+	// The score alone, with no type named and no feature beyond anything
+	// trained, must hold for two windows in a row or reach halfway from
+	// the threshold to 1: one window just over it (a backup's burst, a
+	// late answer) is no anomaly; what no rule names and lasts (a tunnel,
+	// a slow flood), or is far off, is.
+	strong := set != nil && v.Score >= (set.Threshold+1)/2
+	modelSays := scoreHigh && (strong || d.lastScoreHigh && !gap || len(v.Attacks) > 0 || len(v.Extremes) > 0)
+	d.lastScoreHigh = scoreHigh
 	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || modelSays
 	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
 		// The only thing abnormal is traffic the operator allowed.
@@ -275,7 +284,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 
 	// Normal windows train the models; a window the capture saw only
 	// part of would teach them rates of a partial span.
-	if !v.Anomalous && !w.Partial {
+	if !v.Anomalous && !w.Partial && !scoreHigh {
 		d.addNormal(&w.Features)
 		if set != nil {
 			for _, m := range set.members {

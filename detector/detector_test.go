@@ -745,3 +745,37 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestScoreAloneMustHold: a window whose score is just over the threshold,
+// with no type named and no extreme feature, is no anomaly alone; the same
+// twice in a row is one.
+func TestScoreAloneMustHold(t *testing.T) {
+	d, g := newTrained(t, testConfig(), 16)
+	for range 20 {
+		d.Observe(g.benign())
+	}
+	// Find a load whose score lands between the threshold and halfway to 1.
+	probe, _ := newTrained(t, testConfig(), 16)
+	var pw *features.Window
+	for k := 1.2; k < 3 && pw == nil; k += 0.02 {
+		w := g.benignScaled(k)
+		if v := probe.Observe(w); len(v.Attacks) == 0 && len(v.Extremes) == 0 && v.Score >= v.Threshold && v.Score < (v.Threshold+1)/2 {
+			pw = w
+		}
+	}
+	if pw == nil {
+		t.Fatal("no load gives a score between the threshold and halfway to 1: the test cannot judge")
+	}
+	again := func() *features.Window { // the same window, next on the grid
+		w, c := g.benign(), *pw
+		c.Start, c.End = w.Start, w.End
+		return &c
+	}
+	w1, w2 := again(), again()
+	if v := d.Observe(w1); v.Anomalous {
+		t.Errorf("one window at %.4f (threshold %.4f): anomalous, want not", v.Score, v.Threshold)
+	}
+	if v := d.Observe(w2); !v.Anomalous {
+		t.Errorf("the second window in a row at %.4f (threshold %.4f): not anomalous", v.Score, v.Threshold)
+	}
+}
