@@ -19,6 +19,7 @@ type bw struct {
 	arp      []features.ARPClaim
 	pps      float64 // packets a second, for the volume types
 	oneWay   bool
+	seconds  float64 // of the window the capture saw; 0 for all of it
 }
 
 // ruleCase is one table row of an attack type test.
@@ -40,6 +41,9 @@ func runRules(t *testing.T, ws []bw) *Verdict {
 	var v *Verdict
 	for i, b := range ws {
 		w := &features.Window{Interface: "eth0", Start: t0 + int64(i)*10*sec, End: t0 + int64(i+1)*10*sec, Seconds: windowSecs}
+		if b.seconds > 0 {
+			w.Seconds, w.Partial = b.seconds, true
+		}
 		w.Features[features.PacketsPerSecond] = b.pps
 		w.Behaviour = features.Behaviour{Pairs: b.pairs, Services: b.services, Hosts: b.hosts, ARP: b.arp, OneWay: b.oneWay}
 		v = d.Observe(w)

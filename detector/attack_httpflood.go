@@ -36,8 +36,10 @@ const (
 
 func detectHTTPFlood(e *evidence) []Attack {
 	s := &e.h.short
-	secs := max(s.seconds, 1)
 	win := float64(e.w.End-e.w.Start) / 1e9
+	// Rates over a window at least: requests in the second or two a
+	// capture saw of its first window are no pace.
+	secs := max(s.seconds, win)
 	var out []Attack
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
 		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && webPorts[v.Key.Port] && v.Requests > 0

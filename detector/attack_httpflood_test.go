@@ -33,5 +33,14 @@ func TestHTTPFlood(t *testing.T) {
 		{name: "posting forms is brute force", windows: repeat(2, requests(8080, map[[16]byte][2]uint32{attacker: {10000, 9000}}))},
 		{name: "not a web port", windows: repeat(2, requests(5432, map[[16]byte][2]uint32{attacker: {10000, 0}}))},
 		{name: "a flood that stopped", windows: []bw{requests(80, map[[16]byte][2]uint32{attacker: {10000, 0}}), {}}},
+		// 100 page loads in the one second a capture saw of its first
+		// window are no pace: rates count a window at least.
+		{name: "a second of a first window", windows: []bw{sliver(requests(80, map[[16]byte][2]uint32{attacker: {100, 0}}), 1)}},
+		{name: "a flood in the second seen", windows: []bw{sliver(requests(80, map[[16]byte][2]uint32{attacker: {1000, 0}}), 1)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 	})
+}
+
+func sliver(b bw, seconds float64) bw {
+	b.seconds = seconds
+	return b
 }

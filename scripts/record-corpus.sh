@@ -135,10 +135,10 @@ def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
-def traffic_spike/parallel-downloads attack traffic_spike 10
+def traffic_spike/parallel-downloads attack traffic_spike 6
 def traffic_spike/bulk-push attack traffic_spike 10
 def traffic_spike/ipv6-download attack traffic_spike 10
-def traffic_spike/scp-upload attack traffic_spike 10
+def traffic_spike/scp-upload attack traffic_spike 6
 def traffic_drop/full-outage attack traffic_drop 75
 def traffic_drop/server-unreachable attack traffic_drop 75
 def traffic_drop/server-and-gateway attack traffic_drop 90
@@ -147,12 +147,12 @@ def traffic_drop/clients-idle attack traffic_drop 60
 def train/background train - 1800
 def benign/flash-crowd benign - 540
 def benign/backup-transfer benign - 540
-def benign/monitoring-poller benign - 540
+def benign/monitoring-poller benign - 1200
 def benign/nightly-scanner benign - 540
 def benign/dns-heavy-client benign - 540
 def benign/interactive-ssh benign - 600
 def benign/keepalive-clients benign - 540
-def benign/busy-hour benign - 1800
+def benign/busy-hour benign - 1200
 def benign/config-management benign - 1500
 
 # selected NAME ROLE TYPE: whether --only picks the variant.
@@ -860,13 +860,13 @@ v_arp_spoofing_arping_gratuitous() {
 # kernel fills the receive buffer at link speed, so its busiest window
 # carries 1.8 MB/s, 1300 packets a second. The detector calls a quarter
 # beyond the busiest training window a spike; these send three to eight
-# times it for 10 s. A transfer at the backup's pace is ordinary here
+# times it for 6-10 s. A transfer at the backup's pace is ordinary here
 # (benign/backup-transfer).
 v_traffic_spike_parallel_downloads() {
-	TOOL="from each of the 8 client addresses: curl -s -o /dev/null --limit-rate 300K --interface SRC http://$VICTIM/backup.tar, repeated for 10 s"
-	DESC="a traffic spike: every client downloads a large file for 10 s, curl limiting each to 300 kB/s on average (on the wire, bursts at link speed)"
+	TOOL="from each of the 8 client addresses: curl -s -o /dev/null --limit-rate 300K --interface SRC http://$VICTIM/backup.tar, repeated for 6 s"
+	DESC="a traffic spike: every client downloads a large file for 6 s, curl limiting each to 300 kB/s on average (on the wire, bursts at link speed)"
 	ATTACKERS=$(client_addrs) MACS=$(client_macs) TARGETS=$VICTIM SEL="host $VICTIM and tcp port 80" AFTER=0
-	clients_loop 15 download_loop "http://$VICTIM/backup.tar" 300K $((EPOCHSECONDS + 10))
+	clients_loop 11 download_loop "http://$VICTIM/backup.tar" 300K $((EPOCHSECONDS + 6))
 }
 v_traffic_spike_bulk_push() {
 	local src=$LAN4.102
@@ -886,10 +886,10 @@ v_traffic_spike_ipv6_download() {
 }
 v_traffic_spike_scp_upload() {
 	local src=$LAN4.105
-	TOOL="timeout 10 scp -O -l 48000 -o BindAddress=$src backup.tar root@$VICTIM:/dev/null"
-	DESC="a traffic spike over SSH: one client copies a large file to the server with scp, limited to 48 Mbit/s, for 10 s, one encrypted connection"
+	TOOL="timeout 6 scp -O -l 48000 -o BindAddress=$src backup.tar root@$VICTIM:/dev/null"
+	DESC="a traffic spike over SSH: one client copies a large file to the server with scp, limited to 48 Mbit/s, for 6 s, one encrypted connection"
 	ATTACKERS=$src MACS=$(mac_of_addr 105) TARGETS=$VICTIM SEL="host $src and tcp port 22" AFTER=0
-	bg_in 20 "${NS_CLIENTS[1]}" timeout 10 scp -O -q -l 48000 -F /dev/null -i "$RUN/client_key" -o BindAddress="$src" \
+	bg_in 20 "${NS_CLIENTS[1]}" timeout 6 scp -O -q -l 48000 -F /dev/null -i "$RUN/client_key" -o BindAddress="$src" \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
 		"$RUN/www/backup.tar" "root@$VICTIM:/dev/null"
 	wait_all
@@ -985,8 +985,8 @@ v_benign_backup_transfer() {
 v_benign_monitoring_poller() {
 	TOOL="from $MONITOR: curl http://$VICTIM/health and http://$VICTIM:8080/ every 10 s; an SSH banner read (TCP connect to port 22) every 60 s"
 	DESC="a monitoring poller: HTTP health checks every 10 s and an SSH TCP check every minute from a dedicated monitoring address"
-	start_poller $((EPOCHSECONDS + 530))
-	until_t 535
+	start_poller $((EPOCHSECONDS + 1190))
+	until_t 1195
 	wait_all
 }
 v_benign_nightly_scanner() {
@@ -1034,24 +1034,24 @@ v_benign_keepalive_clients() {
 }
 v_benign_busy_hour() {
 	local ch i h
-	TOOL="all at once: the monitoring poller, 20 keep-alive clients (10.213.0.120-139) and the DNS-heavy client ($LAN4.103) for 30 minutes, a backup (curl --limit-rate 150K, 60 s) at minutes 3 and 18, a flash crowd of 30 new addresses at minute 10"
-	DESC="an ordinary busy half hour: every benign scenario but the scanner and the SSH sessions at the same time, over the usual background"
-	start_poller $((EPOCHSECONDS + 1790))
+	TOOL="all at once: the monitoring poller, 20 keep-alive clients (10.213.0.120-139) and the DNS-heavy client ($LAN4.103) for 20 minutes, a backup (curl --limit-rate 150K, 60 s) at minutes 2 and 16, a flash crowd of 30 new addresses at minute 8"
+	DESC="an ordinary busy 20 minutes: every benign scenario but the scanner and the SSH sessions at the same time, over the usual background"
+	start_poller $((EPOCHSECONDS + 1190))
 	for ch in "${CROWD[@]:0:20}"; do
 		i=${ch%%:*} h=${ch#*:}
-		bg_in 1800 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 1760))
+		bg_in 1200 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 1160))
 	done
-	bg_in 1800 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 1770))
-	until_t 180
+	bg_in 1200 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 1170))
+	until_t 120
 	backup_once 60 150K
-	until_t 600
+	until_t 480
 	for ch in "${CROWD[@]}"; do
 		i=${ch%%:*} h=${ch#*:}
 		bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$LAN4.$h" "$VICTIM" $((RANDOM % 60000))
 	done
-	until_t 1080
+	until_t 960
 	backup_once 60 150K
-	until_t 1795
+	until_t 1195
 	wait_all
 }
 v_benign_config_management() {
