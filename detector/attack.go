@@ -129,6 +129,9 @@ type evidence struct {
 	recentPPS, recentBPS float64
 	// lastNamed: the window before this one named an attack.
 	lastNamed bool
+	// prevPPS is the packet rate of the window before, when it was whole
+	// and contiguous; -1 otherwise.
+	prevPPS float64
 	// claimed holds the senders a rule that ran earlier named, with its
 	// type: what floods is not also scanning. fired lists the types named.
 	claimed map[[16]byte]string

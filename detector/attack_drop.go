@@ -18,7 +18,8 @@ func init() {
 		Severity:       2,
 		Recommendation: "Traffic fell far below normal: check the link, the span port or mirror session, upstream routing and the capture itself.",
 		Behaviour: "Packets a second in a whole window far below normal: under a fifth of the training median and under its expected range, " +
-			"and under an eighth of the recent normal windows' level. Never judged on a window the capture saw only part of (a start, a restart, " +
+			"or under an eighth of the recent normal windows' level; in two whole windows in a row, or in one when under half of that " +
+			"(a link down, a dead span port; one quiet window of a quiet network is a lull). Never judged on a window the capture saw only part of (a start, a restart, " +
 			"an interface that went away, the end of a file).",
 		Names:      "No sources: a drop has none.",
 		NeedsModel: true,
@@ -45,7 +46,9 @@ func detectDrop(e *evidence) []Attack {
 	if e.recentPPS >= 5 {
 		th = math.Max(th, e.recentPPS/dropRatio)
 	}
-	if v >= th {
+	// A lull is not an outage: a drop holds for two windows, unless it
+	// is deep (under half the bar: a link down, a dead span).
+	if v >= th || v >= th/2 && !(e.prevPPS >= 0 && e.prevPPS < th) {
 		return nil
 	}
 	return []Attack{{

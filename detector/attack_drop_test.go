@@ -28,6 +28,22 @@ func TestTrafficDrop(t *testing.T) {
 	if v := d.Observe(w); hasAttack(v.Attacks, TrafficDrop) || v.Anomalous {
 		t.Errorf("a partial window was judged a drop: %v", types(v.Attacks))
 	}
+	// A lull, not an outage: a window at a sixth of the usual 300
+	// packets a second (under the bar of a fifth, over half of it) is
+	// named only when the next one is as quiet.
+	for range 5 {
+		d.Observe(g.benign())
+	}
+	w = g.benign()
+	drop(w, 50)
+	if v := d.Observe(w); hasAttack(v.Attacks, TrafficDrop) {
+		t.Errorf("one window at 50 packets a second named a drop")
+	}
+	w = g.benign()
+	drop(w, 50)
+	if v := d.Observe(w); !hasAttack(v.Attacks, TrafficDrop) {
+		t.Errorf("the second window in a row at 50 packets a second: attacks %v, want a drop", types(v.Attacks))
+	}
 	// Before training nothing says what normal is.
 	u := New(testConfig(), "eth0", nil)
 	for range 40 {

@@ -154,8 +154,10 @@ type Detector struct {
 	training      bool
 	trained       chan trainResult
 	lastEnd       int64
-	lastNamed     bool // the previous window named an attack
-	lastScoreHigh bool // the previous window's score reached the threshold
+	lastNamed     bool    // the previous window named an attack
+	lastScoreHigh bool    // the previous window's score reached the threshold
+	prevWhole     bool    // the previous window was seen whole
+	prevPPS       float64 // and its packets a second
 	active        map[string]*attackState
 	hz            *horizon
 	retrains      int
@@ -232,7 +234,11 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.hz.add(w)
 	set := d.set
 	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
-		lastNamed: d.lastNamed && !gap, claimed: map[[16]byte]string{}}
+		lastNamed: d.lastNamed && !gap, prevPPS: -1, claimed: map[[16]byte]string{}}
+	if d.prevWhole && !gap {
+		ev.prevPPS = d.prevPPS
+	}
+	d.prevWhole, d.prevPPS = !w.Partial, w.Features[features.PacketsPerSecond]
 	attacks := detectAll(ev)
 
 	agree := 0.0
