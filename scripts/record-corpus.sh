@@ -145,7 +145,7 @@ def traffic_drop/server-and-gateway attack traffic_drop 90
 def traffic_drop/partial-clients attack traffic_drop 90
 def traffic_drop/clients-idle attack traffic_drop 60
 def train/background train - 1800
-def benign/flash-crowd benign - 540
+def benign/flash-crowd benign - 720
 def benign/backup-transfer benign - 540
 def benign/monitoring-poller benign - 1200
 def benign/nightly-scanner benign - 540
@@ -958,18 +958,18 @@ v_train_background() {
 v_benign_flash_crowd() {
 	local k ch i h src host
 	TOOL="30 new client addresses (10.213.0.120-149), each arriving once within a minute and fetching 6 pages over 3 connections (curl); twice"
-	DESC="a flash crowd: 30 addresses never seen before each fetch a few pages once, within about a minute, three times the usual request rate, at minutes 2 and 6"
-	for k in 120 360; do
+	DESC="a flash crowd: 30 addresses never seen before each fetch a few pages once, within about a minute, three times the usual request rate, at minutes 2 and 8"
+	for k in 120 480; do
 		until_t "$k"
 		for ch in "${CROWD[@]}"; do
 			i=${ch%%:*} h=${ch#*:} src=$LAN4.${ch#*:} host=$VICTIM
 			# the second crowd comes half over IPv6
-			if [ "$k" -eq 360 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
+			if [ "$k" -eq 480 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
 			bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$src" "$host" $((RANDOM % 60000))
 		done
 		wait_all
 	done
-	until_t 535
+	until_t 715
 }
 v_benign_backup_transfer() {
 	local k
