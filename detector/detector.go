@@ -262,24 +262,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	// reopen, the end of a file) holds part of a window's counts: the
 	// models, trained on whole windows, would see a drop in it. The rules
 	// alone judge it; its scores are still reported.
-	scoreHigh := set != nil && !w.Partial && v.Score >= set.Threshold
-	if len(d.cfg.Allow) > 0 && len(v.Attacks) == 0 {
-		// An allowed host's own activity (the nightly scanner's fan-out)
-		// is no anomaly either: not as an extreme feature, nor as the
-		// feature the models found most unusual.
-		v.Extremes = slices.DeleteFunc(v.Extremes, func(x Explanation) bool { return d.allowedDriver(w, x.Feature) })
-		if scoreHigh && len(v.Explanations) > 0 && d.allowedDriver(w, v.Explanations[0].Feature) {
-			scoreHigh = false
-		}
-	}
-	// The score alone, with no type named and no feature beyond anything
-	// trained, must hold for two windows in a row or reach halfway from
-	// the threshold to 1: one window just over it (a backup's burst, a
-	// late answer) is no anomaly; what no rule names and lasts (a tunnel,
-	// a slow flood), or is far off, is.
-	strong := set != nil && v.Score >= (set.Threshold+1)/2
-	modelSays := scoreHigh && (strong || d.lastScoreHigh && !gap || len(v.Attacks) > 0 || len(v.Extremes) > 0)
-	d.lastScoreHigh = scoreHigh
+	modelSays, scoreHigh := d.modelSays(v, w, set, gap)
 	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || modelSays
 	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
 		// The only thing abnormal is traffic the operator allowed.
@@ -416,6 +399,32 @@ func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
 	return kept, dropped
 }
 
+// modelSays judges the models' part of verdict v: whether the score makes
+// the window anomalous, and whether it reached the threshold at all (such
+// a window does not train the models). It drops the extremes that allowed
+// hosts explain.
+func (d *Detector) modelSays(v *Verdict, w *features.Window, set *ModelSet, gap bool) (says, high bool) {
+	high = set != nil && !w.Partial && v.Score >= set.Threshold
+	if len(d.cfg.Allow) > 0 && len(v.Attacks) == 0 {
+		// An allowed host's own activity (the nightly scanner's fan-out)
+		// is no anomaly either: not as an extreme feature, nor as the
+		// feature the models found most unusual.
+		v.Extremes = slices.DeleteFunc(v.Extremes, func(x Explanation) bool { return d.allowedDriver(w, x.Feature) })
+		if high && len(v.Explanations) > 0 && d.allowedDriver(w, v.Explanations[0].Feature) {
+			high = false
+		}
+	}
+	// The score alone, with no type named and no feature beyond anything
+	// trained, must hold for two windows in a row or reach halfway from
+	// the threshold to 1: one window just over it (a backup's burst, a
+	// late answer) is no anomaly; what no rule names and lasts (a tunnel,
+	// a slow flood), or is far off, is.
+	strong := set != nil && v.Score >= (set.Threshold+1)/2
+	says = high && (strong || d.lastScoreHigh && !gap || len(v.Attacks) > 0 || len(v.Extremes) > 0)
+	d.lastScoreHigh = high
+	return says, high
+}
+
 // allowedDriver says whether allowed sources explain feature: the
 // window's most from one source came from one, or allowed hosts opened
 // most of the window's failed connections (a scan and its answers).
@@ -437,7 +446,8 @@ func (d *Detector) allowedDriver(w *features.Window, feature string) bool {
 		return false
 	}
 	// Probing and its answers (RSTs, unreachables, new ports) are
-	// explained when allowed hosts opened most of the window's failed connections.
+	// explained when allowed hosts opened most of the window's failed
+	// connections.
 	var allowed, all uint64
 	for _, p := range w.Behaviour.Pairs {
 		n := uint64(p.Refused) + uint64(p.Unanswered) + uint64(p.HalfOpen)
@@ -454,7 +464,7 @@ var probeFeatures = map[string]bool{}
 
 func init() {
 	for _, f := range []features.Index{
-		features.MaxSourceFailedContacts, features.MaxSourcePortFanout, features.MaxSourceHostFanout, features.TCPRst,
+		features.MaxSourceFailedContacts, features.TCPRst,
 		features.RefusedConnections, features.UnansweredConnections, features.TCPSyn, features.TCPHalfOpenRatio,
 		features.ICMPUnreachable, features.UniqueDestinationPorts, features.DestinationPortEntropy, features.UniqueConnections,
 		features.NewFlowsPerSecond, features.MaxServiceIncompleteSyns,
