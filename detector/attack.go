@@ -107,6 +107,15 @@ type Attack struct {
 	shared bool
 }
 
+// prevWindow is what the detector keeps of the window before the one it
+// judges; zero when there was none or a gap since.
+type prevWindow struct {
+	named     bool    // it named an attack
+	scoreHigh bool    // its ensemble score reached the threshold
+	whole     bool    // the capture saw all of it
+	pps       float64 // its packets a second
+}
+
 // maxNamed is how many sources or targets an attack names: enough for a
 // flood from a handful of hosts to be named whole in every window (with
 // more equal senders than this, which of them a window names depends on
@@ -127,11 +136,7 @@ type evidence struct {
 	// recentPPS and recentBPS are the median packet and byte rates of the
 	// recent normal windows, 0 when there are too few.
 	recentPPS, recentBPS float64
-	// lastNamed: the window before this one named an attack.
-	lastNamed bool
-	// prevPPS is the packet rate of the window before, when it was whole
-	// and contiguous; -1 otherwise.
-	prevPPS float64
+	prev                 prevWindow
 	// claimed holds the senders a rule that ran earlier named, with its
 	// type: what floods is not also scanning. fired lists the types named.
 	claimed map[[16]byte]string

@@ -48,7 +48,7 @@ func detectDrop(e *evidence) []Attack {
 	}
 	// A lull is not an outage: a drop holds for two windows, unless it
 	// is deep (under half the bar: a link down, a dead span).
-	if v >= th || v >= th/2 && !(e.prevPPS >= 0 && e.prevPPS < th) {
+	if v >= th || v >= th/2 && !(e.prev.whole && e.prev.pps < th) {
 		return nil
 	}
 	return []Attack{{

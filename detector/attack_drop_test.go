@@ -1,6 +1,10 @@
 package detector
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
 
 func TestTrafficDrop(t *testing.T) {
 	d, g := newTrained(t, testConfig(), 42)
@@ -34,14 +38,15 @@ func TestTrafficDrop(t *testing.T) {
 	for range 5 {
 		d.Observe(g.benign())
 	}
-	w = g.benign()
-	drop(w, 50)
-	if v := d.Observe(w); hasAttack(v.Attacks, TrafficDrop) {
+	quiet := func() *features.Window {
+		w := g.benign()
+		drop(w, 50)
+		return w
+	}
+	if v := d.Observe(quiet()); hasAttack(v.Attacks, TrafficDrop) {
 		t.Errorf("one window at 50 packets a second named a drop")
 	}
-	w = g.benign()
-	drop(w, 50)
-	if v := d.Observe(w); !hasAttack(v.Attacks, TrafficDrop) {
+	if v := d.Observe(quiet()); !hasAttack(v.Attacks, TrafficDrop) {
 		t.Errorf("the second window in a row at 50 packets a second: attacks %v, want a drop", types(v.Attacks))
 	}
 	// Before training nothing says what normal is.

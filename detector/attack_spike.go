@@ -48,7 +48,7 @@ func detectSpike(e *evidence) []Attack {
 	// before named an attack: that span's surge is already named (a
 	// spike) or explained (a flood that ended).
 	pps, bps := w.Features[features.PacketsPerSecond], w.Features[features.BytesPerSecond]
-	if !e.lastNamed {
+	if !e.prev.named {
 		pps = max(pps, w.Features[features.SustainedPacketsPerSecond])
 		bps = max(bps, w.Features[features.SustainedBytesPerSecond])
 	}
@@ -70,12 +70,17 @@ func detectSpike(e *evidence) []Attack {
 	} else if bps < bBar {
 		c = confidence(pps, pBar)
 	}
-	var srcs [][16]byte
 	n := w.Features[features.PacketsPerSecond] * w.Seconds // the window's packets
+	var heavy [][16]byte
 	for _, h := range w.Heavy.SourcesByPackets {
 		if float64(h.Count) >= 0.1*n {
-			srcs = appendNew(srcs, askers(e, h.Addr, n)...)
+			heavy = append(heavy, h.Addr)
 		}
+	}
+	asked := askedOf(e, heavy)
+	var srcs [][16]byte
+	for _, h := range heavy {
+		srcs = appendNew(srcs, askers(e, h, asked[h], n)...)
 	}
 	return []Attack{{
 		Confidence: c,
@@ -90,18 +95,27 @@ func detectSpike(e *evidence) []Attack {
 	}}
 }
 
-// askers returns who made host send: when it answered connections over
-// the horizon, those of their initiators that received most of the
-// window's packets (a download's data are the server's answers: the
-// clients asked for them; a pushed upload's ACKs go back to the pusher),
-// busiest first; otherwise host itself.
-func askers(e *evidence, host [16]byte, packets float64) [][16]byte {
-	asked := map[[16]byte]bool{}
+// askedOf returns, for each of hosts, the initiators of the connections
+// it answered over the horizon, in one pass over the horizon's pairs.
+func askedOf(e *evidence, hosts [][16]byte) map[[16]byte]map[[16]byte]bool {
+	out := map[[16]byte]map[[16]byte]bool{}
+	for _, h := range hosts {
+		out[h] = map[[16]byte]bool{}
+	}
 	for k, p := range e.h.long.pairs {
-		if k.Dst == host && p.Established+p.Requests+p.Replies > 0 {
-			asked[k.Src] = true
+		if m := out[k.Dst]; m != nil && p.Established+p.Requests+p.Replies > 0 {
+			m[k.Src] = true
 		}
 	}
+	return out
+}
+
+// askers returns who made host send: when it answered connections of
+// asked, those initiators that received most of the window's packets (a
+// download's data are the server's answers: the clients asked for them;
+// a pushed upload's ACKs go back to the pusher), busiest first; otherwise
+// host itself.
+func askers(e *evidence, host [16]byte, asked map[[16]byte]bool, packets float64) [][16]byte {
 	var rs []ranked
 	for _, d := range e.w.Heavy.DestinationsByPackets {
 		if asked[d.Addr] {

@@ -154,10 +154,7 @@ type Detector struct {
 	training      bool
 	trained       chan trainResult
 	lastEnd       int64
-	lastNamed     bool    // the previous window named an attack
-	lastScoreHigh bool    // the previous window's score reached the threshold
-	prevWhole     bool    // the previous window was seen whole
-	prevPPS       float64 // and its packets a second
+	prev          prevWindow // the window before, zero after a gap
 	active        map[string]*attackState
 	hz            *horizon
 	retrains      int
@@ -233,12 +230,11 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.lastEnd = w.End
 	d.hz.add(w)
 	set := d.set
-	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
-		lastNamed: d.lastNamed && !gap, prevPPS: -1, claimed: map[[16]byte]string{}}
-	if d.prevWhole && !gap {
-		ev.prevPPS = d.prevPPS
+	if gap {
+		d.prev = prevWindow{}
 	}
-	d.prevWhole, d.prevPPS = !w.Partial, w.Features[features.PacketsPerSecond]
+	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
+		prev: d.prev, claimed: map[[16]byte]string{}}
 	attacks := detectAll(ev)
 
 	agree := 0.0
@@ -257,12 +253,12 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
 	}
 	v.Attacks, v.Suppressed = d.allow(attacks)
-	d.lastNamed = len(v.Attacks) > 0
 	// A window the capture saw only part of (a start, a restart, a
 	// reopen, the end of a file) holds part of a window's counts: the
 	// models, trained on whole windows, would see a drop in it. The rules
 	// alone judge it; its scores are still reported.
-	modelSays, scoreHigh := d.modelSays(v, w, set, gap)
+	modelSays, scoreHigh := d.modelSays(v, w, set)
+	d.prev = prevWindow{named: len(v.Attacks) > 0, scoreHigh: scoreHigh, whole: !w.Partial, pps: w.Features[features.PacketsPerSecond]}
 	v.Anomalous = len(v.Attacks) > 0 || len(v.Extremes) > 0 || modelSays
 	if len(v.Suppressed) > 0 && len(v.Attacks) == 0 {
 		// The only thing abnormal is traffic the operator allowed.
@@ -403,7 +399,7 @@ func (d *Detector) allow(attacks []Attack) (kept, dropped []Attack) {
 // the window anomalous, and whether it reached the threshold at all (such
 // a window does not train the models). It drops the extremes that allowed
 // hosts explain.
-func (d *Detector) modelSays(v *Verdict, w *features.Window, set *ModelSet, gap bool) (says, high bool) {
+func (d *Detector) modelSays(v *Verdict, w *features.Window, set *ModelSet) (says, high bool) {
 	high = set != nil && !w.Partial && v.Score >= set.Threshold
 	if len(d.cfg.Allow) > 0 && len(v.Attacks) == 0 {
 		// An allowed host's own activity (the nightly scanner's fan-out)
@@ -420,8 +416,7 @@ func (d *Detector) modelSays(v *Verdict, w *features.Window, set *ModelSet, gap 
 	// late answer) is no anomaly; what no rule names and lasts (a tunnel,
 	// a slow flood), or is far off, is.
 	strong := set != nil && v.Score >= (set.Threshold+1)/2
-	says = high && (strong || d.lastScoreHigh && !gap || len(v.Attacks) > 0 || len(v.Extremes) > 0)
-	d.lastScoreHigh = high
+	says = high && (strong || d.prev.scoreHigh || len(v.Attacks) > 0 || len(v.Extremes) > 0)
 	return says, high
 }
 

@@ -955,20 +955,30 @@ v_train_background() {
 	until_t 1795
 	wait_all
 }
+crowd_wave() { # crowd_wave IPV6: the 30 crowd addresses each visit once, within a minute; IPV6=1 sends half over IPv6
+	local ch i h src host
+	for ch in "${CROWD[@]}"; do
+		i=${ch%%:*} h=${ch#*:} src=$LAN4.$h host=$VICTIM
+		if [ "$1" -eq 1 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
+		bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$src" "$host" $((RANDOM % 60000))
+	done
+}
+keepalive_crowd() { # keepalive_crowd SECONDS: 20 crowd addresses run keep-alive clients for SECONDS
+	local ch i h
+	for ch in "${CROWD[@]:0:20}"; do
+		i=${ch%%:*} h=${ch#*:}
+		bg_in "$1" "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + $1 - 40))
+	done
+}
 v_benign_flash_crowd() {
-	local k ch i h src host
 	TOOL="30 new client addresses (10.213.0.120-149), each arriving once within a minute and fetching 6 pages over 3 connections (curl); twice"
 	DESC="a flash crowd: 30 addresses never seen before each fetch a few pages once, within about a minute, three times the usual request rate, at minutes 2 and 8"
-	for k in 120 480; do
-		until_t "$k"
-		for ch in "${CROWD[@]}"; do
-			i=${ch%%:*} h=${ch#*:} src=$LAN4.${ch#*:} host=$VICTIM
-			# the second crowd comes half over IPv6
-			if [ "$k" -eq 480 ] && ((h % 2)); then src=${LAN6}:$h host="[$VICTIM6]"; fi
-			bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$src" "$host" $((RANDOM % 60000))
-		done
-		wait_all
-	done
+	until_t 120
+	crowd_wave 0
+	wait_all
+	until_t 480
+	crowd_wave 1 # the second crowd comes half over IPv6
+	wait_all
 	until_t 715
 }
 v_benign_backup_transfer() {
@@ -1022,33 +1032,22 @@ v_benign_interactive_ssh() {
 	wait_all
 }
 v_benign_keepalive_clients() {
-	local ch i h
 	TOOL="from 20 addresses (10.213.0.120-139): curl with 3-8 URLs on one keep-alive connection, every 20-60 s"
 	DESC="many short keep-alive HTTP clients: 20 addresses each open a connection every 20-60 s and fetch a few small resources on it"
-	for ch in "${CROWD[@]:0:20}"; do
-		i=${ch%%:*} h=${ch#*:}
-		bg_in 540 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 500))
-	done
+	keepalive_crowd 540
 	until_t 535
 	wait_all
 }
 v_benign_busy_hour() {
-	local ch i h
 	TOOL="all at once: the monitoring poller, 20 keep-alive clients (10.213.0.120-139) and the DNS-heavy client ($LAN4.103) for 20 minutes, a backup (curl --limit-rate 150K, 60 s) at minutes 2 and 16, a flash crowd of 30 new addresses at minute 8"
 	DESC="an ordinary busy 20 minutes: every benign scenario but the scanner and the SSH sessions at the same time, over the usual background"
 	start_poller $((EPOCHSECONDS + 1190))
-	for ch in "${CROWD[@]:0:20}"; do
-		i=${ch%%:*} h=${ch#*:}
-		bg_in 1200 "${NS_CLIENTS[$i]}" bash -c 'keepalive_client "$@"' _ "$LAN4.$h" "$VICTIM" $((EPOCHSECONDS + 1160))
-	done
+	keepalive_crowd 1200
 	bg_in 1200 "${NS_CLIENTS[0]}" bash -c 'dns_heavy "$@"' _ "$LAN4.103" $((EPOCHSECONDS + 1170))
 	until_t 120
 	backup_once 60 150K
 	until_t 480
-	for ch in "${CROWD[@]}"; do
-		i=${ch%%:*} h=${ch#*:}
-		bg_in 100 "${NS_CLIENTS[$i]}" bash -c 'crowd_visit "$@"' _ "$LAN4.$h" "$VICTIM" $((RANDOM % 60000))
-	done
+	crowd_wave 0
 	until_t 960
 	backup_once 60 150K
 	until_t 1195
