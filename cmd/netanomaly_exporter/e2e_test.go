@@ -266,7 +266,7 @@ func TestBadInput(t *testing.T) {
 		{"not a capture", []string{"replay", "--capture.pcap=" + notCapture}, 1, "not a pcap or pcapng"},
 		{"missing interface", []string{"--capture.interface=nonexistent0"}, 1, "list the interfaces with --capture.list-interfaces"},
 		{"bad flag value", []string{"--window.length=abc"}, 2, "window.length"},
-		{"window too short", []string{"--window.length=10ms"}, 2, "too short"},
+		{"window too short", []string{"--window.length=10ms"}, 2, "--window.length=10ms out of range"},
 		{"unknown flag", []string{"--capture.nope"}, 2, "unknown long flag"},
 		{"bad method", []string{"--capture.method=dpdk"}, 2, "capture.method"},
 		{"top-k cap", []string{"--features.top-k=51"}, 2, "out of range"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"slices"
@@ -196,7 +197,7 @@ func flagOf(args []string, err error) string {
 		if !ok && i+1 < len(args) {
 			value = args[i+1]
 		}
-		if value != "" && (strings.Contains(msg, `"`+value+`"`) || strings.Contains(msg, "'"+value+"'")) {
+		if value != "" && (strings.Contains(msg, `"`+value+`"`) || strings.Contains(msg, "'"+value+"'") || strings.HasSuffix(msg, " "+value)) {
 			return name + ": "
 		}
 	}
@@ -210,20 +211,44 @@ func defaultMethod() string {
 	return capture.MethodPcap
 }
 
+// Ranges of the numeric flags that have no natural bound of their own.
+const (
+	maxWindow      = 15 * time.Minute // a verdict slower than this pages too late
+	maxTimeout     = 24 * time.Hour
+	maxDuration    = 30 * 24 * time.Hour // warm-up and retrain interval
+	minBuffer      = 256 << 10
+	maxBuffer      = 4 << 30
+	minEventsSize  = 64 << 10
+	maxEventsSize  = 1 << 40
+	maxEventsKeep  = 1000
+	maxEndWindows  = maxHorizonWindows
+	minReplaySpeed = 0.01
+	maxReplaySpeed = 1000
+)
+
 func (o *options) validate() error {
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {
-	case o.window.Window < 1e9:
-		return fmt.Errorf("--window.length=%v is too short: use at least 1s", o.window.Window)
+	case o.window.Window < time.Second || o.window.Window > maxWindow:
+		return fmt.Errorf("--window.length=%v out of range: use 1s to %v (default 10s)", o.window.Window, maxWindow)
 	case o.window.FlowsMax < 16 || o.window.FlowsMax > 1<<24:
 		return fmt.Errorf("--flows.max=%d out of range: use 16 to 16777216", o.window.FlowsMax)
-	case o.window.FlowIdle <= 0 || o.window.FlowActive <= 0:
-		return errors.New("--flows.idle-timeout and --flows.active-timeout must be positive")
+	case o.window.FlowIdle <= 0 || o.window.FlowIdle > maxTimeout:
+		return fmt.Errorf("--flows.idle-timeout=%v out of range: use a positive duration up to %v", o.window.FlowIdle, maxTimeout)
+	case o.window.FlowActive <= 0 || o.window.FlowActive > maxTimeout:
+		return fmt.Errorf("--flows.active-timeout=%v out of range: use a positive duration up to %v", o.window.FlowActive, maxTimeout)
 	case o.topK < 0 || o.topK > features.MaxTopK:
 		return fmt.Errorf("--features.top-k=%d out of range: use 0 (off) to %d", o.topK, features.MaxTopK)
-	case o.speed < 0:
-		return fmt.Errorf("--capture.pcap.speed=%v is negative: use 1 for real time or 0 for as fast as possible", o.speed)
+	case !finite(o.speed) || o.speed < 0 || (o.speed > 0 && o.speed < minReplaySpeed) || o.speed > maxReplaySpeed:
+		return fmt.Errorf("--capture.pcap.speed=%v out of range: use 0 (as fast as possible) or %v to %v (1 = real time)", o.speed, minReplaySpeed, maxReplaySpeed)
 	case o.snaplen < 64 || o.snaplen > 262144:
 		return fmt.Errorf("--capture.snaplen=%d out of range: use 64 to 262144", o.snaplen)
+	case o.buffer < minBuffer || o.buffer > maxBuffer:
+		return fmt.Errorf("--capture.buffer-size=%v out of range: use %v to %v", o.buffer, units.Base2Bytes(minBuffer), units.Base2Bytes(maxBuffer))
+	case o.eventsSize < minEventsSize || o.eventsSize > maxEventsSize:
+		return fmt.Errorf("--events.max-size=%v out of range: use %v to %v", o.eventsSize, units.Base2Bytes(minEventsSize), units.Base2Bytes(maxEventsSize))
+	case o.eventsKeep < 1 || o.eventsKeep > maxEventsKeep:
+		return fmt.Errorf("--events.keep=%d out of range: keep 1 to %d rotated files", o.eventsKeep, maxEventsKeep)
 	case len(o.interfaces) > 0 && len(o.pcaps) > 0:
 		return errors.New("--capture.interface and --capture.pcap cannot be combined: run one exporter per source")
 	case !strings.HasPrefix(o.metricsPath, "/"):
@@ -253,20 +278,18 @@ func (o *options) validateDetector() error {
 	switch {
 	case len(c.Train.Members) == 0:
 		return fmt.Errorf("--detector.models is empty: enable at least one of %s, or use --no-detector.enable", strings.Join(detector.AllMembers, ","))
-	case o.contamination <= 0 || o.contamination >= 0.5:
+	case !(o.contamination > 0 && o.contamination < 0.5): // NaN too
 		return fmt.Errorf("--detector.contamination=%v out of range: use a share above 0 and below 0.5 (default 0.001)", o.contamination)
-	case o.warmup < 2*o.window.Window:
-		return fmt.Errorf("--detector.warmup=%v is too short: use at least two windows (%v)", o.warmup, 2*o.window.Window)
+	case o.warmup < 2*o.window.Window || o.warmup > maxDuration:
+		return fmt.Errorf("--detector.warmup=%v out of range for --window.length=%v: use two windows (%v) to %v, or shorten --window.length", o.warmup, o.window.Window, 2*o.window.Window, maxDuration)
 	case o.horizon < 3*o.window.Window || o.horizon > maxHorizonWindows*o.window.Window:
 		return fmt.Errorf("--detector.horizon=%v out of range: use 3 to %d windows of --window.length=%v (default 5m); under a flood each window of horizon holds up to 1.6 MB", o.horizon, maxHorizonWindows, o.window.Window)
-	case o.retrain < 0:
-		return fmt.Errorf("--detector.retrain-interval=%v is negative", o.retrain)
-	case o.endAfter < 1:
-		return fmt.Errorf("--detector.attack-end-windows=%d: use at least 1", o.endAfter)
+	case o.retrain < 0 || (o.retrain > 0 && o.retrain < o.window.Window) || o.retrain > maxDuration:
+		return fmt.Errorf("--detector.retrain-interval=%v out of range: use 0 (never) or one window (%v) to %v", o.retrain, o.window.Window, maxDuration)
+	case o.endAfter < 1 || o.endAfter > maxEndWindows:
+		return fmt.Errorf("--detector.attack-end-windows=%d out of range: use 1 to %d", o.endAfter, maxEndWindows)
 	case o.attackSources < 0 || o.attackSources > maxAttackSources:
 		return fmt.Errorf("--detector.attack-sources=%d out of range: use 0 (off) to %d", o.attackSources, maxAttackSources)
-	case o.eventsKeep < 1:
-		return fmt.Errorf("--events.keep=%d: keep at least 1 rotated file", o.eventsKeep)
 	}
 	for _, a := range o.allow {
 		p, err := netip.ParsePrefix(a)
