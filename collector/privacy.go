@@ -22,11 +22,20 @@ type Anonymizer struct {
 	key  []byte
 }
 
-// NewAnonymizer returns an anonymizer for mode. key salts the hash mode;
-// without one, IPv4 hashes can be reversed by trying all addresses.
+// MinHashKey is the shortest key the hash mode accepts: with a short or
+// guessable key, hashes of a known network are reversed by trying every
+// address of it (a /16 takes under a second).
+const MinHashKey = 16
+
+// NewAnonymizer returns an anonymizer for mode. key salts the hash mode and
+// must hold at least MinHashKey bytes there.
 func NewAnonymizer(mode string, key []byte) (*Anonymizer, error) {
 	switch mode {
-	case PrivacyFull, PrivacyTruncate, PrivacyHash:
+	case PrivacyFull, PrivacyTruncate:
+	case PrivacyHash:
+		if len(key) < MinHashKey {
+			return nil, fmt.Errorf("--privacy.ip=hash needs a secret key of at least %d bytes (got %d): without one the hashes can be reversed by trying every address; give --privacy.hash-key-file=FILE (a missing file is created with a random key)", MinHashKey, len(key))
+		}
 	default:
 		return nil, fmt.Errorf("unknown --privacy.ip mode %q: use full, truncate or hash", mode)
 	}

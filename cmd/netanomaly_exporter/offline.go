@@ -66,7 +66,7 @@ func loadModels(o options, required bool) (*detector.ModelFile, error) {
 }
 
 func replay(o options, logger *slog.Logger, stdout io.Writer) error {
-	anon, err := anonymizer(o)
+	anon, err := anonymizer(o, logger)
 	if err != nil {
 		return usageError{err}
 	}
@@ -200,7 +200,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 }
 
 func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
-	anon, err := anonymizer(o)
+	anon, err := anonymizer(o, logger)
 	if err != nil {
 		return 0, usageError{err}
 	}

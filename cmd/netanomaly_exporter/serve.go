@@ -87,7 +87,7 @@ func (m *modelStore) save(iface string, set *detector.ModelSet) {
 }
 
 func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
-	anon, err := anonymizer(o)
+	anon, err := anonymizer(o, logger)
 	if err != nil {
 		return usageError{err}
 	}

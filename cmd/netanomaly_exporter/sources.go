@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,14 +83,42 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 	return out, nil
 }
 
-func anonymizer(o options) (*collector.Anonymizer, error) {
+// anonymizer builds the --privacy.ip renderer. For the hash mode a missing
+// key file is created with a random key, so hashes stay stable across
+// restarts and cannot be reversed; an empty or short one is an error.
+func anonymizer(o options, logger *slog.Logger) (*collector.Anonymizer, error) {
 	var key []byte
 	if o.privacyKey != "" {
 		b, err := os.ReadFile(o.privacyKey)
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist) && o.privacy == collector.PrivacyHash:
+			if b, err = newKeyFile(o.privacyKey); err != nil {
+				return nil, fmt.Errorf("create --privacy.hash-key-file: %w", err)
+			}
+			logger.Warn("created a random key for --privacy.ip=hash: keep this file to keep the hashes stable across restarts", "file", o.privacyKey)
+		case err != nil:
 			return nil, fmt.Errorf("read --privacy.hash-key-file: %w", err)
 		}
-		key = []byte(strings.TrimSpace(string(b)))
+		key = bytes.TrimSpace(b)
 	}
 	return collector.NewAnonymizer(o.privacy, key)
+}
+
+// newKeyFile writes 32 random bytes, hex-encoded, to a new file readable by
+// its owner only.
+func newKeyFile(path string) ([]byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(raw))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(append(key, '\n')); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
 }
