@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -23,7 +24,12 @@ func LabelTypes() []string {
 // allowed), a type from LabelTypes and an optional source. Errors name
 // the line.
 func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
-	cr := csv.NewReader(r)
+	// Spreadsheets save CSV with a UTF-8 byte order mark.
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
@@ -34,10 +40,11 @@ func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
 	if len(header) < 3 || len(header) > 4 || strings.TrimSpace(header[0]) != "start" || strings.TrimSpace(header[1]) != "end" || strings.TrimSpace(header[2]) != "type" || (len(header) == 4 && strings.TrimSpace(header[3]) != "source") {
-		return nil, fmt.Errorf("labels line 1: header %q, want start,end,type,source", strings.Join(header, ","))
+		line, _ := cr.FieldPos(0)
+		return nil, fmt.Errorf("labels line %d: header %q, want start,end,type,source", line, strings.Join(header, ","))
 	}
 	var out []LabeledEvent
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return out, nil
@@ -45,6 +52,7 @@ func ParseLabels(r io.Reader) ([]LabeledEvent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("labels: %w", err)
 		}
+		line, _ := cr.FieldPos(0) // the file's line: blank lines count
 		if len(rec) < 3 || len(rec) > 4 {
 			return nil, fmt.Errorf("labels line %d: %d fields, want start,end,type[,source]", line, len(rec))
 		}

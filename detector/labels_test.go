@@ -62,6 +62,14 @@ func TestParseLabels(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
 	}
+	// A spreadsheet's UTF-8 byte order mark and blank lines change nothing.
+	bom, err := ParseLabels(strings.NewReader("\ufeff" + strings.ReplaceAll(in, "\n", "\n\n")))
+	if err != nil {
+		t.Fatalf("with a byte order mark and blank lines: %v", err)
+	}
+	if !slices.Equal(bom, want) {
+		t.Errorf("with a byte order mark and blank lines: got\n%+v\nwant\n%+v", bom, want)
+	}
 	if ReportType("ntp_amplification") != Reflection || ReportType(SynFlood) != SynFlood {
 		t.Error("ReportType")
 	}
@@ -90,6 +98,9 @@ func TestParseLabelsErrors(t *testing.T) {
 		{"too many fields", hdr + "1700000000,1700000010,syn_flood,1.2.3.4,extra\n", "line 2:"},
 		{"too few fields", hdr + ok + "1700000000,1700000010\n", "line 3:"},
 		{"bare quote", hdr + ok + "1700000000,1700000010,syn\"flood,\n", "line 3"},
+		{"after blank lines", hdr + ok + "\n\n" + ok + "\n" + "1700000000,1700000010,ddos,\n", "line 7:"},
+		{"bad header after a blank line", "\nbegin,end,type\n", "line 2:"},
+		{"after a blank line at the top", "\n" + hdr + "1700000000,soon,syn_flood,\n", "line 3:"},
 	} {
 		_, err := ParseLabels(strings.NewReader(tc.in))
 		if err == nil {

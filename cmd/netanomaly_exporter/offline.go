@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +26,7 @@ import (
 
 // runFiles replays every --capture.pcap file once as fast as possible
 // through a pipeline configured by configure, and waits for all of them.
-func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig)) ([]*collector.Pipeline, error) {
+func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig) error) ([]*collector.Pipeline, error) {
 	sources, err := openSources(o, logger, true)
 	if err != nil {
 		return nil, err
@@ -31,7 +34,12 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 	ps := make([]*collector.Pipeline, len(sources))
 	for i, s := range sources {
 		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true}
-		configure(s.name, &cfg)
+		if err := configure(s.name, &cfg); err != nil {
+			for _, s := range sources {
+				_ = s.src.Close()
+			}
+			return nil, err
+		}
 		ps[i] = collector.NewPipeline(cfg, s.src, logger)
 	}
 	var wg sync.WaitGroup
@@ -74,7 +82,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ps, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
+	ps, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		if o.detectorOn {
 			var set *detector.ModelSet
 			if mf != nil {
@@ -82,6 +90,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 			}
 			cfg.Detector = detector.New(offlineDetector(o), name, set)
 		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -138,12 +147,13 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	var mu sync.Mutex
 	perFile := map[string][]*features.Window{}
 	t0 := time.Now()
-	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
+	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		cfg.OnWindow = func(w *features.Window) {
 			mu.Lock()
 			perFile[name] = append(perFile[name], w)
 			mu.Unlock()
 		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -214,13 +224,18 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	}
 	var mu sync.Mutex
 	var verdicts []*detector.Verdict
-	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) {
-		cfg.Detector = detector.New(offlineDetector(o), name, mf.Set(name))
+	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+		set := mf.Set(name)
+		if set == nil {
+			return fmt.Errorf("model file %q has no models for %q (it has %s) and no default set: evaluate the captures the file was trained on, or train one for this capture with the train command", o.modelFile, name, strings.Join(slices.Sorted(maps.Keys(mf.Sets)), ", "))
+		}
+		cfg.Detector = detector.New(offlineDetector(o), name, set)
 		cfg.OnVerdict = func(v *detector.Verdict) {
 			mu.Lock()
 			verdicts = append(verdicts, v)
 			mu.Unlock()
 		}
+		return nil
 	}); err != nil {
 		return 0, err
 	}

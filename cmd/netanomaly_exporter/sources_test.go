@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 // TestHashKey checks that --privacy.ip=hash never runs with a guessable
@@ -68,5 +71,33 @@ func TestHashKey(t *testing.T) {
 	}
 	if _, err := anonymizer(options{privacy: collector.PrivacyFull}, logger); err != nil {
 		t.Errorf("full mode without a key: %v", err)
+	}
+}
+
+// TestEvaluateWithoutSet checks that evaluating a capture with a model file
+// that holds no models for it (and no default set) is an error naming the
+// sets the file has, not an evaluation of nothing with F1 0.
+func TestEvaluateWithoutSet(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.model")
+	capture := "--capture.pcap=testdata/ftp_bruteforce.pcap"
+	var stderr bytes.Buffer
+	if code := run([]string{"train", capture, "--detector.model-file=" + model}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, stderr.String())
+	}
+	mf, err := detector.LoadModelFile(model, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf.Sets = map[string]*detector.ModelSet{"eth7": mf.Sets[detector.DefaultSet]}
+	if err := mf.Save(model); err != nil {
+		t.Fatal(err)
+	}
+	labels := filepath.Join(dir, "labels.csv")
+	_ = os.WriteFile(labels, []byte("start,end,type\n"), 0o644)
+	stderr.Reset()
+	code := run([]string{"evaluate", capture, "--detector.model-file=" + model, "--labels=" + labels}, io.Discard, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), `no models for "ftp_bruteforce" (it has eth7)`) {
+		t.Errorf("exit %d, stderr:\n%s\nwant an error naming the capture and the file's sets", code, stderr.String())
 	}
 }
