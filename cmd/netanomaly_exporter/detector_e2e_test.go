@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -208,6 +209,18 @@ func TestTrainEvaluate(t *testing.T) {
 	}
 }
 
+// waitListening waits until addr answers HTTP, whatever the answer.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	t.Fatalf("%s never answered", addr)
+}
+
 // scrapeUntil polls /metrics until it matches re, and returns the text.
 func scrapeUntil(t *testing.T, addr, re string) string {
 	t.Helper()
@@ -238,22 +251,32 @@ func scrapeUntil(t *testing.T, addr, re string) string {
 	return ""
 }
 
-// TestAdminAPI checks the admin endpoints: off by default, POST only,
-// retrain, and capture stop/start (which a capture file refuses).
+// TestAdminAPI checks the admin endpoints: off by default, refused without
+// authentication, POST with JSON only, retrain, and capture stop/start
+// (which a capture file refuses).
 func TestAdminAPI(t *testing.T) {
 	bin := buildBinary(t)
-	start := func(args ...string) (string, func()) {
+	start := func(args ...string) (string, *bytes.Buffer, func()) {
 		addr := freePort(t)
 		// Benign traffic: a retrain trains on the windows judged normal.
 		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		scrapeUntil(t, addr, `netanomaly_capture_up`)
-		return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		waitListening(t, addr)
+		return addr, &stderr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	}
-	post := func(url string) (int, string) {
-		resp, err := http.Post(url, "", nil)
+	post := func(url, contentType string, header ...string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,23 +284,56 @@ func TestAdminAPI(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	const jsonType = "application/json"
 
-	addr, stop := start()
-	if code, _ := post("http://" + addr + "/api/v1/admin/retrain"); code == http.StatusOK {
+	addr, _, stop := start()
+	if code, _ := post("http://"+addr+"/api/v1/admin/retrain", jsonType); code == http.StatusOK {
 		t.Error("admin API answers without --web.enable-admin-api")
 	}
 	stop()
 
-	addr, stop = start("--web.enable-admin-api")
-	defer stop()
+	// Without authentication in the web config, the admin API is refused
+	// before anything starts.
+	out, err := exec.Command(bin, "--capture.pcap=demo/wikipedia.pcap", "--web.enable-admin-api").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--web.admin-api.allow-unauthenticated") || strings.Contains(string(out), "started") {
+		t.Errorf("admin API without authentication: err %v, output:\n%s", err, out)
+	}
+
+	// With basic auth: no credentials, no call; credentials and JSON, a call.
+	webConfig := filepath.Join(t.TempDir(), "web.yml")
+	_ = os.WriteFile(webConfig, []byte("basic_auth_users:\n  admin: $2y$04$D.7wl7aFtJ7tUNNzzWabt.AGzE0F1383ff3OD.nWiDheB7prf/78a\n"), 0o600)
+	addr, _, stop = start("--web.enable-admin-api", "--web.config.file="+webConfig)
 	base := "http://" + addr + "/api/v1/admin/"
-	if code, body := post(base + "retrain"); code != http.StatusOK || !strings.Contains(body, `"wikipedia"`) {
+	if code, _ := post(base+"retrain", jsonType); code != http.StatusUnauthorized {
+		t.Errorf("retrain without credentials: %d, want 401", code)
+	}
+	if code, body := post(base+"retrain", jsonType, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:s3cret-admin"))); code != http.StatusOK {
+		t.Errorf("retrain with credentials: %d %s", code, body)
+	}
+	stop()
+
+	addr, stderr, stop := start("--web.enable-admin-api", "--web.admin-api.allow-unauthenticated")
+	defer stop()
+	if !strings.Contains(stderr.String(), "without authentication") {
+		t.Errorf("no warning logged for an unauthenticated admin API:\n%s", stderr.String())
+	}
+	base = "http://" + addr + "/api/v1/admin/"
+	// What a cross-site form or fetch without preflight can send.
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"} {
+		if code, body := post(base+"capture/stop", ct); code != http.StatusUnsupportedMediaType {
+			t.Errorf("POST with Content-Type %q: %d %s, want 415", ct, code, body)
+		}
+	}
+	if code, body := post(base+"retrain", "text/plain", "X-Netanomaly-Admin", "1"); code != http.StatusOK {
+		t.Errorf("retrain with the custom header: %d %s", code, body)
+	}
+	if code, body := post(base+"retrain", jsonType); code != http.StatusOK || !strings.Contains(body, `"wikipedia"`) {
 		t.Errorf("retrain: %d %s", code, body)
 	}
-	if code, body := post(base + "retrain?interface=eth9"); code != http.StatusNotFound {
+	if code, body := post(base+"retrain?interface=eth9", jsonType); code != http.StatusNotFound {
 		t.Errorf("retrain of an unknown interface: %d %s", code, body)
 	}
-	if code, body := post(base + "capture/stop"); code != http.StatusConflict || !strings.Contains(body, "only live interfaces") {
+	if code, body := post(base+"capture/stop", jsonType); code != http.StatusConflict || !strings.Contains(body, "only live interfaces") {
 		t.Errorf("stopping a capture file: %d %s", code, body)
 	}
 	resp, err := http.Get(base + "retrain")

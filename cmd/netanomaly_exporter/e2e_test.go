@@ -256,12 +256,16 @@ func TestBadInput(t *testing.T) {
 	hdr[20] = 10 // LINKTYPE_FDDI
 	_ = os.WriteFile(unknownLink, append(hdr, full[24:200]...), 0o644)
 
+	badWeb := filepath.Join(dir, "web.yml")
+	_ = os.WriteFile(badWeb, []byte("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
+		{"bad web config", []string{"--web.config.file=" + badWeb}, 2, "--web.config.file=" + badWeb},
+		{"missing web config", []string{"--web.config.file=" + filepath.Join(dir, "nope.yml")}, 2, "no such file"},
 		{"missing file", []string{"replay", "--capture.pcap=" + filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
 		{"not a capture", []string{"replay", "--capture.pcap=" + notCapture}, 1, "not a pcap or pcapng"},
 		{"missing interface", []string{"--capture.interface=nonexistent0"}, 1, "list the interfaces with --capture.list-interfaces"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/netip"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
@@ -52,6 +54,7 @@ type options struct {
 	privacyKey  string
 	metricsPath string
 	adminAPI    bool
+	adminNoAuth bool
 
 	detectorOn    bool
 	warmup        time.Duration
@@ -127,7 +130,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("events.max-size", "Rotate the event file at this size.").Default("100MiB").BytesVar(&o.eventsSize)
 	app.Flag("events.keep", "Rotated event files kept.").Default("5").IntVar(&o.eventsKeep)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
-	app.Flag("web.enable-admin-api", "Enable POST /api/v1/admin/retrain and /api/v1/admin/capture/{stop,start} (behind the same TLS and basic auth).").Default("false").BoolVar(&o.adminAPI)
+	app.Flag("web.enable-admin-api", "Enable POST /api/v1/admin/retrain and /api/v1/admin/capture/{stop,start} (JSON content type or an X-Netanomaly-Admin header; needs basic auth or verified client certificates in --web.config.file).").Default("false").BoolVar(&o.adminAPI)
+	app.Flag("web.admin-api.allow-unauthenticated", "Allow --web.enable-admin-api without authentication in --web.config.file: anyone who reaches the port can stop the capture.").Default("false").BoolVar(&o.adminNoAuth)
 	webConfig := kingpinflag.AddFlags(app, ":9957")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -157,6 +161,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.listIfaces {
 		return listInterfaces(stdout, stderr)
+	}
+	if cmd == serveCmd.FullCommand() {
+		if err := checkWeb(o, *webConfig.WebConfigFile, logger); err != nil {
+			fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
+			return 2
+		}
 	}
 	var code int
 	switch cmd {
@@ -202,6 +212,29 @@ func flagOf(args []string, err error) string {
 		}
 	}
 	return ""
+}
+
+// checkWeb validates --web.config.file before anything starts, and refuses
+// an admin API that anyone could call.
+func checkWeb(o options, path string, logger *slog.Logger) error {
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("--web.config.file=%s: %w", path, err)
+	}
+	if !o.adminAPI {
+		return nil
+	}
+	auth, err := adminAuthenticated(path)
+	if err != nil {
+		return fmt.Errorf("--web.config.file=%s: %w", path, err)
+	}
+	switch {
+	case auth:
+	case o.adminNoAuth:
+		logger.Warn("the admin API is enabled without authentication: anyone who reaches the port can stop the capture and retrain", "flag", "--web.admin-api.allow-unauthenticated")
+	default:
+		return errors.New("--web.enable-admin-api needs authentication: add basic_auth_users (or client_auth_type: RequireAndVerifyClientCert) to --web.config.file, or accept the risk with --web.admin-api.allow-unauthenticated")
+	}
+	return nil
 }
 
 func defaultMethod() string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/detector"
@@ -192,6 +194,33 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	return nil
 }
 
+// adminHeader is the custom header that, like a JSON content type, marks
+// an admin call as not from a cross-site browser form.
+const adminHeader = "X-Netanomaly-Admin"
+
+// adminAuthenticated tells whether the web configuration file asks every
+// client for credentials: basic auth users, or verified client
+// certificates.
+func adminAuthenticated(path string) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var c struct {
+		Users map[string]string `yaml:"basic_auth_users"`
+		TLS   struct {
+			ClientAuth string `yaml:"client_auth_type"`
+		} `yaml:"tls_server_config"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return false, err
+	}
+	return len(c.Users) > 0 || c.TLS.ClientAuth == "RequireAndVerifyClientCert", nil
+}
+
 // registerAdmin adds the admin API. It sits behind the same TLS and basic
 // auth as /metrics (exporter-toolkit wraps the whole mux).
 func registerAdmin(mux *http.ServeMux, ps []*collector.Pipeline, logger *slog.Logger) {
@@ -204,6 +233,12 @@ func registerAdmin(mux *http.ServeMux, ps []*collector.Pipeline, logger *slog.Lo
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return nil, false
+		}
+		// A browser sends a cross-site form or text/plain POST without
+		// asking; JSON or a custom header needs a preflight we never answer.
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && r.Header.Get(adminHeader) == "" {
+			http.Error(w, "send Content-Type: application/json or an "+adminHeader+" header", http.StatusUnsupportedMediaType)
 			return nil, false
 		}
 		name := r.URL.Query().Get("interface")
