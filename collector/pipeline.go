@@ -267,13 +267,14 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 			p.send(b, true, false)
 			return
 		default:
-			p.logger.Error("capture failed; reopening", "err", err)
 			p.updateStats()
 			p.closeSource()
 			if p.cfg.Reopen == nil {
+				p.logger.Error("capture failed", "err", err)
 				p.send(b, true, false)
 				return
 			}
+			p.logger.Error("capture failed; reopening", "err", err)
 			b.down, b.at = true, time.Now().UnixNano()
 			b = p.send(b, false, false)
 		}

@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
+	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
@@ -349,4 +352,80 @@ func TestAdminAPI(t *testing.T) {
 	if !strings.Contains(text, `netanomaly_detector_retrains_total{interface="wikipedia"} 1`) {
 		t.Errorf("no retrain counted after the request")
 	}
+}
+
+// TestSignals checks that SIGHUP reloads without stopping and writes the
+// models trained so far, that SIGTERM saves them and exits 0, and that the
+// temporary files an interrupted save left are removed at start.
+func TestSignals(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.model")
+	stale := filepath.Join(dir, ".model-4242")
+	_ = os.WriteFile(stale, []byte("half a model"), 0o600)
+	old := time.Now().Add(-time.Hour)
+	_ = os.Chtimes(stale, old, old)
+
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+		"--detector.warmup=30s", "--detector.model-file="+model)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	scrapeUntil(t, addr, `netanomaly_detector_trained\{interface="wikipedia"\} 1`)
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary model file not removed at start: %v", err)
+	}
+	_ = os.Remove(model) // written after the training: SIGHUP must write it again
+
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "SIGHUP: reloaded") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP: reloaded") {
+		t.Fatalf("no reload logged after SIGHUP:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(model); err != nil {
+		t.Errorf("SIGHUP did not write the model file: %v", err)
+	}
+	if resp, err := http.Get("http://" + addr + "/-/healthy"); err != nil {
+		t.Fatalf("exporter gone after SIGHUP: %v\n%s", err, stderr.String())
+	} else {
+		resp.Body.Close()
+	}
+
+	_ = os.Remove(model)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("SIGTERM: %v, want exit 0\n%s", err, stderr.String())
+	}
+	if _, err := detector.LoadModelFile(model, 10*time.Second); err != nil {
+		t.Errorf("SIGTERM did not save a loadable model file: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

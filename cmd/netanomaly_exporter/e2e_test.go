@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -348,6 +349,37 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("packets before the cut were lost:\n%s", out)
 	}
 
+	// A capture corrupt in the middle: every offline command keeps what
+	// came before, names the file and the offset, and exits 3.
+	corrupt := filepath.Join(dir, "damaged.pcap")
+	bad, offset := corruptMidway(t, full)
+	_ = os.WriteFile(corrupt, bad, 0o644)
+	model := filepath.Join(dir, "m.model")
+	labels := filepath.Join(dir, "labels.csv")
+	_ = os.WriteFile(labels, []byte("start,end,type\n"), 0o644)
+	for _, args := range [][]string{
+		{"replay", "--capture.pcap=" + corrupt},
+		{"train", "--capture.pcap=" + corrupt, "--detector.model-file=" + model},
+		{"evaluate", "--capture.pcap=" + corrupt, "--detector.model-file=" + model, "--labels=" + labels},
+	} {
+		cmd := exec.Command(bin, args...)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Errorf("%s on a corrupt capture: %v, want exit 3\n%s", args[0], err, stderr.String())
+		}
+		if want := fmt.Sprintf("at offset %d", offset); !strings.Contains(stderr.String(), corrupt) || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s on a corrupt capture: stderr does not name the file and %q:\n%s", args[0], want, stderr.String())
+		}
+		if args[0] == "replay" && !regexp.MustCompile(`netanomaly_packets_total\{interface="damaged",protocol="tcp"\} [1-9]`).Match(out) {
+			t.Errorf("packets before the damage were lost:\n%s", out)
+		}
+		if args[0] == "train" && !strings.Contains(string(out), "wrote "+model) {
+			t.Errorf("train did not write the model from the packets before the damage:\n%s", out)
+		}
+	}
+
 	// An unknown link type is skipped, counted and warned about once.
 	cmd = exec.Command(bin, "replay", "--capture.pcap="+unknownLink)
 	stderr.Reset()
@@ -362,6 +394,24 @@ func TestBadInput(t *testing.T) {
 	if !regexp.MustCompile(`netanomaly_decode_unsupported_link_total\{interface="fddi"\} [1-9]`).Match(out) {
 		t.Errorf("unsupported frames not counted:\n%s", out)
 	}
+}
+
+// corruptMidway returns a copy of a little-endian pcap whose record in the
+// middle claims an impossible length, and that record's offset.
+func corruptMidway(t *testing.T, pcap []byte) ([]byte, int) {
+	t.Helper()
+	var offs []int
+	for off := 24; off+16 <= len(pcap); {
+		offs = append(offs, off)
+		off += 16 + int(binary.LittleEndian.Uint32(pcap[off+8:]))
+	}
+	if len(offs) < 4 {
+		t.Fatalf("capture has %d records", len(offs))
+	}
+	bad := bytes.Clone(pcap)
+	off := offs[len(offs)/2]
+	binary.LittleEndian.PutUint32(bad[off+8:], 1<<30)
+	return bad, off
 }
 
 // TestREADMEUpToDate checks that README.md documents every metric the

@@ -185,6 +185,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			return 2
 		}
+		var de damagedError
+		if errors.As(err, &de) {
+			return damagedExit
+		}
 		return 1
 	}
 	return code

@@ -20,25 +20,28 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 // runFiles replays every --capture.pcap file once as fast as possible
 // through a pipeline configured by configure, and waits for all of them.
-func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig) error) ([]*collector.Pipeline, error) {
+// damaged names the files a corrupt record cut short: the command still
+// uses the packets before the damage, then exits with damagedExit.
+func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig) error) (ps []*collector.Pipeline, damaged error, err error) {
 	sources, err := openSources(o, logger, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ps := make([]*collector.Pipeline, len(sources))
+	ps = make([]*collector.Pipeline, len(sources))
 	for i, s := range sources {
 		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true}
 		if err := configure(s.name, &cfg); err != nil {
 			for _, s := range sources {
 				_ = s.src.Close()
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		ps[i] = collector.NewPipeline(cfg, s.src, logger)
 	}
@@ -47,8 +50,30 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 		wg.Go(func() { p.Run(context.Background()) })
 	}
 	wg.Wait()
-	return ps, nil
+	var errs []error
+	for _, s := range sources {
+		if f, ok := s.src.(*capture.FileSource); ok && f.Err() != nil {
+			errs = append(errs, f.Err())
+		}
+	}
+	if len(errs) > 0 {
+		damaged = damagedError{errors.Join(errs...)}
+	}
+	return ps, damaged, nil
 }
+
+// damagedExit is the exit status of an offline command that completed on
+// the packets before a corrupt record: its output is valid for them.
+const damagedExit = 3
+
+// damagedError reports capture files that a corrupt record cut short.
+type damagedError struct{ error }
+
+func (e damagedError) Error() string {
+	return e.error.Error() + ": the output covers the packets before the damage; repair the file (pcapfix, or editcap to cut it before the offset) to use the rest"
+}
+
+func (e damagedError) Unwrap() error { return e.error }
 
 // offlineDetector returns the detector configuration for replays: training
 // happens in line, so every run gives the same verdicts.
@@ -82,7 +107,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ps, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	ps, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		if o.detectorOn {
 			var set *detector.ModelSet
 			if mf != nil {
@@ -107,7 +132,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 			return fmt.Errorf("write metrics: %w", err)
 		}
 	}
-	return nil
+	return damaged
 }
 
 func readLabels(path string) ([]detector.LabeledEvent, error) {
@@ -147,14 +172,15 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	var mu sync.Mutex
 	perFile := map[string][]*features.Window{}
 	t0 := time.Now()
-	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	_, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		cfg.OnWindow = func(w *features.Window) {
 			mu.Lock()
 			perFile[name] = append(perFile[name], w)
 			mu.Unlock()
 		}
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	names := make([]string, 0, len(perFile))
@@ -206,7 +232,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "\nskipped %s", s)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (%d bytes)\n", o.modelFile, st.Size())
-	return nil
+	return damaged
 }
 
 func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
@@ -224,7 +250,7 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	}
 	var mu sync.Mutex
 	var verdicts []*detector.Verdict
-	if _, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	_, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		set := mf.Set(name)
 		if set == nil {
 			return fmt.Errorf("model file %q has no models for %q (it has %s) and no default set: evaluate the captures the file was trained on, or train one for this capture with the train command", o.modelFile, name, strings.Join(slices.Sorted(maps.Keys(mf.Sets)), ", "))
@@ -236,7 +262,8 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 			mu.Unlock()
 		}
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return 0, err
 	}
 	sort.SliceStable(verdicts, func(i, j int) bool {
@@ -259,7 +286,12 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	}
 	ev := detector.Evaluate(verdicts, events)
 	if o.format == "json" {
-		return 0, ev.WriteJSON(stdout)
+		err = ev.WriteJSON(stdout)
+	} else {
+		err = ev.WriteText(stdout)
 	}
-	return 0, ev.WriteText(stdout)
+	if err != nil {
+		return 0, err
+	}
+	return 0, damaged
 }

@@ -44,6 +44,10 @@ func (m *modelStore) load() (ok bool) {
 	if m.path == "" {
 		return true
 	}
+	removed, err := detector.RemoveStaleTemps(m.path, time.Now())
+	if len(removed) > 0 || err != nil {
+		m.logger.Info("removed temporary model files an interrupted save left", "files", removed, "err", err)
+	}
 	mf, err := detector.LoadModelFile(m.path, m.window)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -80,12 +84,29 @@ func (m *modelStore) save(iface string, set *detector.ModelSet) {
 	if _, ok := m.file.Sets[detector.DefaultSet]; !ok {
 		m.file.Sets[detector.DefaultSet] = set // new interfaces start from it
 	}
+	m.write("interface", iface, "windows", set.Windows)
+}
+
+// checkpoint writes the models trained so far, if any.
+func (m *modelStore) checkpoint() {
+	if m.path == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.file.Sets) > 0 {
+		m.write("interfaces", len(m.file.Sets))
+	}
+}
+
+// write saves the file; m.mu is held.
+func (m *modelStore) write(logArgs ...any) {
 	m.file.Created = time.Now()
 	if err := m.file.Save(m.path); err != nil {
 		m.logger.Error("cannot save the models", "file", m.path, "err", err)
 		return
 	}
-	m.logger.Info("models saved", "file", m.path, "interface", iface, "windows", set.Windows)
+	m.logger.Info("models saved", append([]any{"file", m.path}, logArgs...)...)
 }
 
 func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
@@ -115,8 +136,13 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		o.det.Warmup = int(2 * time.Minute / o.window.Window)
 		logger.Info("demo: warming the detector up for 2 minutes instead of an hour")
 	}
+	// SIGINT and SIGTERM save the models and exit; SIGHUP re-reads what
+	// can be re-read and saves the models.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ps := make([]*collector.Pipeline, 0, len(sources))
 	for _, s := range sources {
 		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen}
@@ -173,25 +199,41 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
 	logger.Info("netanomaly_exporter started", "version", version.Info(), "sources", len(ps), "detector", o.detectorOn)
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
-		}
-	case <-ctx.Done():
-		logger.Info("shutting down")
-		_ = srv.Close()
-		for _, p := range ps {
-			<-p.Done()
-		}
-		// The pipelines have stopped: their models are safe to read.
-		for _, p := range ps {
-			if d := p.Detector(); d != nil && d.Models() != nil {
-				store.save(p.Interface(), d.Models())
+	for {
+		select {
+		case err := <-errc:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
 			}
+			return nil
+		case <-hup:
+			reload(*webConfig.WebConfigFile, store, logger)
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			_ = srv.Close()
+			for _, p := range ps {
+				<-p.Done()
+			}
+			// The pipelines have stopped: their models are safe to read.
+			for _, p := range ps {
+				if d := p.Detector(); d != nil && d.Models() != nil {
+					store.save(p.Interface(), d.Models())
+				}
+			}
+			return nil
 		}
 	}
-	return nil
+}
+
+// reload answers SIGHUP: the web configuration is re-read at every request,
+// so a bad one is reported here before it locks clients out; the models
+// trained so far are written.
+func reload(webConfigFile string, store *modelStore, logger *slog.Logger) {
+	if err := web.Validate(webConfigFile); err != nil {
+		logger.Error("SIGHUP: --web.config.file is invalid: requests will fail until it is fixed", "file", webConfigFile, "err", err)
+	}
+	store.checkpoint()
+	logger.Info("SIGHUP: reloaded")
 }
 
 // adminHeader is the custom header that, like a JSON content type, marks

@@ -31,6 +31,8 @@ type FileSource struct {
 	r      *pcapfile.Reader
 
 	received uint64
+	corrupt  uint64 // passes cut short by a corrupt record
+	firstErr error  // the first corruption, with file and offset
 
 	// Loop state: each pass is shifted so that time keeps moving forward.
 	offset       int64
@@ -139,10 +141,21 @@ func (s *FileSource) read() (Packet, error) {
 			s.passPackets++
 			return Packet{Data: rp.Data, TimeNanos: t, WireLen: rp.WireLength, LinkType: rp.LinkType}, nil
 		}
-		if errors.Is(err, pcapfile.ErrTruncated) {
+		switch {
+		case errors.Is(err, pcapfile.ErrTruncated):
+			// A capture cut short (tcpdump killed) is an end, not damage.
 			if !s.warnedTrunc {
 				s.warnedTrunc = true
 				s.logger.Warn("capture file is truncated; keeping the packets read before the cut", "file", s.cfg.Path, "err", err)
+			}
+			err = io.EOF
+		case errors.Is(err, pcapfile.ErrCorrupt):
+			// The rest of the file cannot be trusted: end the pass here,
+			// keep what came before, and say so (Err, Stats.FileErrors).
+			s.corrupt++
+			if s.firstErr == nil {
+				s.firstErr = fmt.Errorf("capture %q: %w", s.cfg.Path, err)
+				s.logger.Error("capture file is corrupt; keeping the packets read before the damage and ending the pass there", "file", s.cfg.Path, "err", err)
 			}
 			err = io.EOF
 		}
@@ -187,8 +200,14 @@ func (s *FileSource) Clock() (int64, bool) {
 	return s.paceBase + int64(float64(s.nowFunc().Sub(s.wallBase))*s.cfg.Speed), true
 }
 
-// Stats returns the packets read so far.
-func (s *FileSource) Stats() Stats { return Stats{Received: s.received} }
+// Stats returns the packets read so far and the passes a corrupt record
+// cut short.
+func (s *FileSource) Stats() Stats { return Stats{Received: s.received, FileErrors: s.corrupt} }
+
+// Err returns the first corruption met (naming the file, the record and
+// its offset), or nil: a replay that hit one ended early, though it
+// returned io.EOF like a clean end.
+func (s *FileSource) Err() error { return s.firstErr }
 
 // Close closes the file.
 func (s *FileSource) Close() error { return s.r.Close() }

@@ -515,16 +515,39 @@ func TestFileSourceCorrupt(t *testing.T) {
 		// Second record: captured length field after 24 + 16 + 46 bytes.
 		off := 24 + 16 + len(recs[0].data) + 8
 		binary.LittleEndian.PutUint32(bad[off:], 1<<30)
-		for _, loop := range []bool{false, true} {
-			path := writeTempCapture(t, "bad.pcap", bad)
-			s := openTestFile(t, FileConfig{Path: path, Loop: loop}, nil)
-			if _, err := s.Next(); err != nil {
-				t.Fatalf("first packet: %v", err)
+		path := writeTempCapture(t, "bad.pcap", bad)
+		// Once: the packet before the damage, then the end, with the
+		// damage named (file and offset) and counted.
+		s := openTestFile(t, FileConfig{Path: path}, nil)
+		if _, err := s.Next(); err != nil {
+			t.Fatalf("first packet: %v", err)
+		}
+		if _, err := s.Next(); err != io.EOF {
+			t.Fatalf("Next on a corrupt record = %v; want io.EOF after the good packets", err)
+		}
+		err := s.Err()
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "at offset 86") || !errors.Is(err, pcapfile.ErrCorrupt) {
+			t.Fatalf("Err() = %v; want ErrCorrupt naming %s and the offset", err, path)
+		}
+		if st := s.Stats(); st.Received != 1 || st.FileErrors != 1 {
+			t.Errorf("stats %+v, want 1 packet received and 1 file error", st)
+		}
+		// In a loop: each pass keeps the good packet and goes on past the
+		// damage, counting it.
+		s = openTestFile(t, FileConfig{Path: path, Loop: true}, nil)
+		var last int64
+		for i := range 5 {
+			p, err := s.Next()
+			if err != nil {
+				t.Fatalf("loop packet %d: %v", i, err)
 			}
-			_, err := s.Next()
-			if err == nil || err == io.EOF || !strings.Contains(err.Error(), path) || !errors.Is(err, pcapfile.ErrCorrupt) {
-				t.Fatalf("loop=%v: Next on a corrupt record = %v; want ErrCorrupt naming %s", loop, err, path)
+			if i > 0 && p.TimeNanos <= last {
+				t.Errorf("loop packet %d at %d, not after %d", i, p.TimeNanos, last)
 			}
+			last = p.TimeNanos
+		}
+		if st := s.Stats(); st.Received != 5 || st.FileErrors != 4 {
+			t.Errorf("loop stats %+v, want 5 packets and 4 file errors", st)
 		}
 	})
 	t.Run("negative speed", func(t *testing.T) {

@@ -30,6 +30,7 @@ type Stats struct {
 	Received      uint64 // packets handed out by the kernel or read from the file
 	KernelDropped uint64 // packets the kernel dropped for lack of buffer space
 	IfDropped     uint64 // packets the interface dropped, where reported
+	FileErrors    uint64 // capture file passes ended early by a corrupt record
 }
 
 // Source is a packet source for one interface or file.
