@@ -66,6 +66,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		// (a compiled filter returns snaplen too).
 		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(cfg.Snaplen)}})
 	}
+	prog = append(skipLoopbackOutgoing(cfg.Interface), prog...)
 	tp, err := afpacket.NewTPacket(opts...)
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, os.ErrPermission) {
@@ -73,7 +74,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("open AF_PACKET socket on %q: %w", cfg.Interface, err)
 	}
-	if prog != nil {
+	if len(prog) > 0 {
 		if err := tp.SetBPF(prog); err != nil {
 			tp.Close()
 			return nil, fmt.Errorf("attach capture filter on %q: %w", cfg.Interface, err)
@@ -97,6 +98,52 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		}
 	}
 	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl}, nil
+}
+
+// packetOutgoing is PACKET_OUTGOING, the sll_pkttype of a frame the host
+// sends.
+const packetOutgoing = 4
+
+// skipLoopbackOutgoing returns BPF instructions to run before the capture
+// filter that drop the outgoing copy of every loopback frame: loopback
+// hands each frame to packet sockets twice, once sent and once received,
+// and libpcap skips the sent one. On "any", only frames of the loopback
+// interface are skipped (other interfaces' outgoing frames are traffic).
+// In the kernel, so the duplicates are neither queued nor counted.
+func skipLoopbackOutgoing(iface string) []bpf.RawInstruction {
+	skip := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	if iface == "any" {
+		lo := loopbackIndex()
+		if lo == 0 {
+			return nil
+		}
+		skip = append([]bpf.Instruction{
+			bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(lo), SkipFalse: uint8(len(skip))},
+		}, skip...)
+	} else if ifi, err := net.InterfaceByName(iface); err != nil || ifi.Flags&net.FlagLoopback == 0 {
+		return nil
+	}
+	raw, err := bpf.Assemble(skip)
+	if err != nil {
+		panic(err) // a constant program
+	}
+	return raw
+}
+
+// loopbackIndex returns the index of the loopback interface, 0 if none.
+func loopbackIndex() int {
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 {
+			return i.Index
+		}
+	}
+	return 0
 }
 
 // ringSize splits the requested ring into TPACKET_V3 blocks. Frames hold

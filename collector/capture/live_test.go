@@ -651,3 +651,48 @@ func TestLiveLinkDownUp(t *testing.T) {
 		}, func() bool { return len(seen) == n })
 	})
 }
+
+// TestLiveLoopbackOnce checks that each loopback packet is captured once,
+// as libpcap and tcpdump see it (loopback hands packet sockets a sent and
+// a received copy), on lo and on any, and that the received counter agrees
+// with the packets handed out.
+func TestLiveLoopbackOnce(t *testing.T) {
+	l := newVethLab(t)
+	sink := listenIn(t, l.B, "udp4", "127.0.0.1:0")
+	from := listenIn(t, l.B, "udp4", "127.0.0.1:0")
+	port := sink.LocalAddr().(*net.UDPAddr).Port
+	marker := fmt.Appendf(nil, "netanomaly lo %d", os.Getpid())
+	const n = 200
+	forEachMethod(t, false, func(t *testing.T, method string) {
+		for _, iface := range []string{"lo", "any"} {
+			t.Run(iface, func(t *testing.T) {
+				src, err := openIn(t, l.B, LiveConfig{Interface: iface, Method: method, Snaplen: 256, BufferBytes: 4 << 20})
+				if err != nil {
+					t.Fatalf("OpenLive(%s): %v", iface, err)
+				}
+				for i := range n {
+					if _, err := from.WriteTo(append(slices.Clone(marker), byte(i)), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ours := 0
+				total := drainUntilTimeout(t, src, func(p Packet) {
+					hdr := map[uint16]int{decode.LinkEthernet: 14, decode.LinkSLL: 16, decode.LinkSLL2: 20}[p.LinkType]
+					if len(p.Data) < hdr {
+						return
+					}
+					data := p.Data[hdr:]
+					if ip, ok := parseCapturedIPv4(data); ok && ip.proto == 17 && len(ip.l4) > 8 && bytes.HasPrefix(ip.l4[8:], marker) {
+						ours++
+					}
+				})
+				if ours != n {
+					t.Errorf("captured %d of our %d datagrams on %s, want each once", ours, n, iface)
+				}
+				if st := src.Stats(); st.Received != uint64(total) {
+					t.Errorf("received counter %d, but %d packets were handed out (drops %d)", st.Received, total, st.KernelDropped)
+				}
+			})
+		}
+	})
+}
