@@ -39,8 +39,10 @@ var (
 	flowsEndedDesc   = desc("flows", "ended_total", "Flows that timed out or closed.", "interface")
 	flowsEvictedDesc = desc("flows", "evicted_total", "Flows pushed out of a full flow table by new flows.", "interface")
 
-	upDesc            = desc("capture", "up", "Whether the capture source is open (1) or down and being reopened (0).", "interface")
+	upDesc            = desc("capture", "up", "Whether the capture source is open and delivering (1) or not (0: see netanomaly_capture_state for why).", "interface")
 	pausedDesc        = desc("capture", "paused", "Whether capture was stopped through the admin API (1) or not (0).", "interface")
+	stateDesc         = desc("capture", "state", "Capture state, 1 for the current one: capturing, reopening (failed, being reopened), paused (stopped through the admin API), finished (a capture file ended), failed (cannot be reopened).", "interface", "state")
+	fileErrorsDesc    = desc("capture", "file_errors_total", "Capture file passes ended early by a corrupt record (the packets before it are counted).", "interface")
 	receivedDesc      = desc("capture", "packets_received_total", "Packets received from the kernel or read from the file.", "interface")
 	droppedDesc       = desc("capture", "packets_dropped_total", "Packets dropped before counting, by stage: kernel (ring full), interface (driver), queue (our own queue full).", "interface", "stage")
 	reopensDesc       = desc("capture", "reopens_total", "Times the capture source was reopened after a failure.", "interface")
@@ -124,6 +126,11 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 
 	gauge(upDesc, b2f(p.Up()))
 	gauge(pausedDesc, b2f(p.Paused()))
+	state := p.State()
+	for _, st := range CaptureStates {
+		gauge(stateDesc, b2f(st == state), st)
+	}
+	counter(fileErrorsDesc, float64(s.Source.FileErrors))
 	counter(receivedDesc, float64(s.Source.Received))
 	counter(droppedDesc, float64(s.Source.KernelDropped), "kernel")
 	counter(droppedDesc, float64(s.Source.IfDropped), "interface")

@@ -116,6 +116,7 @@ type Pipeline struct {
 	src     capture.Source
 	up      atomic.Bool
 	paused  atomic.Bool
+	ended   atomic.Pointer[string] // StateFinished or StateFailed once the source ended for good
 	snap    atomic.Pointer[Snapshot]
 	queue   chan *batch
 	free    chan *batch
@@ -171,6 +172,35 @@ func (p *Pipeline) Up() bool { return p.up.Load() }
 
 // Paused reports whether capture was stopped through the admin API.
 func (p *Pipeline) Paused() bool { return p.paused.Load() }
+
+// Capture states, reported by netanomaly_capture_state. Only reopening and
+// failed are outages: a capture file that ended and a capture stopped on
+// purpose are not.
+const (
+	StateCapturing = "capturing" // the source is open and delivering
+	StateReopening = "reopening" // the source failed and is being reopened
+	StatePaused    = "paused"    // stopped through the admin API
+	StateFinished  = "finished"  // a capture file ended (without --capture.pcap.loop)
+	StateFailed    = "failed"    // the source failed and cannot be reopened
+)
+
+// CaptureStates lists the states in the order metrics report them.
+var CaptureStates = []string{StateCapturing, StateReopening, StatePaused, StateFinished, StateFailed}
+
+// State returns the capture state.
+func (p *Pipeline) State() string {
+	switch {
+	case p.ended.Load() != nil:
+		return *p.ended.Load()
+	case p.paused.Load():
+		return StatePaused
+	case p.up.Load():
+		return StateCapturing
+	}
+	return StateReopening
+}
+
+func (p *Pipeline) end(state string) { p.ended.Store(&state) }
 
 // StopCapture closes the live source until StartCapture; windows keep
 // closing, empty. A capture file cannot be stopped and resumed.
@@ -264,6 +294,7 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 		case errors.Is(err, io.EOF):
 			p.updateStats()
 			p.closeSource()
+			p.end(StateFinished)
 			p.send(b, true, false)
 			return
 		default:
@@ -271,6 +302,7 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 			p.closeSource()
 			if p.cfg.Reopen == nil {
 				p.logger.Error("capture failed", "err", err)
+				p.end(StateFailed)
 				p.send(b, true, false)
 				return
 			}
@@ -314,6 +346,7 @@ func (p *Pipeline) updateStats() {
 		Received:      p.statsBase.Received + s.Received,
 		KernelDropped: p.statsBase.KernelDropped + s.KernelDropped,
 		IfDropped:     p.statsBase.IfDropped + s.IfDropped,
+		FileErrors:    p.statsBase.FileErrors + s.FileErrors,
 	}
 }
 

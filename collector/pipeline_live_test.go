@@ -146,8 +146,8 @@ func TestPipelineLiveReopen(t *testing.T) {
 				s := p.Snapshot()
 				return snapshotPackets(s) >= 20 && s.Source.Received >= 20
 			})
-			if !p.Up() {
-				t.Fatal("Up() false while capturing")
+			if !p.Up() || p.State() != StateCapturing {
+				t.Fatalf("Up() %v, State() %q while capturing", p.Up(), p.State())
 			}
 			before := p.Snapshot()
 
@@ -176,6 +176,9 @@ func TestPipelineLiveReopen(t *testing.T) {
 			if opens.Load() == 0 {
 				t.Error("no reopen attempt while down")
 			}
+			if st := p.State(); st != StateReopening {
+				t.Errorf("State() %q while the interface is gone, want %q", st, StateReopening)
+			}
 
 			// The interface comes back under the same name.
 			t.Logf("%s: down, recreating b0", time.Now().Format("15:04:05.000"))
@@ -192,9 +195,19 @@ func TestPipelineLiveReopen(t *testing.T) {
 			if s := p.Snapshot(); s.Source.Received < before.Source.Received {
 				t.Errorf("received counter went back from %d to %d", before.Source.Received, s.Source.Received)
 			}
-			if !p.Up() {
-				t.Error("Up() false after counting again")
+			if !p.Up() || p.State() != StateCapturing {
+				t.Errorf("Up() %v, State() %q after counting again", p.Up(), p.State())
 			}
+			// Stopped on purpose: paused, not down; then capturing again.
+			if err := p.StopCapture(); err != nil {
+				t.Fatal(err)
+			}
+			liveWait(t, 3*time.Second, "Up() false after StopCapture", func() bool { return !p.Up() })
+			if st := p.State(); st != StatePaused {
+				t.Errorf("State() %q after StopCapture, want %q", st, StatePaused)
+			}
+			p.StartCapture()
+			liveWait(t, 5*time.Second, "capturing after StartCapture", func() bool { return p.State() == StateCapturing })
 			// The windows say what the capture saw: the first is partial
 			// (the capture started inside it), and while the interface was
 			// gone the windows saw nothing at all, which is no quiet link.

@@ -173,9 +173,16 @@ func TestExporterCollect(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
 	want := `
-# HELP netanomaly_capture_up Whether the capture source is open (1) or down and being reopened (0).
+# HELP netanomaly_capture_up Whether the capture source is open and delivering (1) or not (0: see netanomaly_capture_state for why).
 # TYPE netanomaly_capture_up gauge
 netanomaly_capture_up{interface="ftp"} 0
+# HELP netanomaly_capture_state Capture state, 1 for the current one: capturing, reopening (failed, being reopened), paused (stopped through the admin API), finished (a capture file ended), failed (cannot be reopened).
+# TYPE netanomaly_capture_state gauge
+netanomaly_capture_state{interface="ftp",state="capturing"} 0
+netanomaly_capture_state{interface="ftp",state="failed"} 0
+netanomaly_capture_state{interface="ftp",state="finished"} 1
+netanomaly_capture_state{interface="ftp",state="paused"} 0
+netanomaly_capture_state{interface="ftp",state="reopening"} 0
 # HELP netanomaly_packets_total Packets by outer layer-4 protocol.
 # TYPE netanomaly_packets_total counter
 netanomaly_packets_total{interface="ftp",protocol="arp"} 0
@@ -188,7 +195,7 @@ netanomaly_packets_total{interface="ftp",protocol="udp"} 0
 # TYPE netanomaly_capture_packets_received_total counter
 netanomaly_capture_packets_received_total{interface="ftp"} 606
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "netanomaly_capture_up", "netanomaly_packets_total", "netanomaly_capture_packets_received_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "netanomaly_capture_up", "netanomaly_capture_state", "netanomaly_packets_total", "netanomaly_capture_packets_received_total"); err != nil {
 		t.Error(err)
 	}
 	if n, err := testutil.GatherAndCount(reg); err != nil || n < 60 {

@@ -462,3 +462,37 @@ func TestREADMEUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptLoop checks that serving a looping replay of a capture corrupt
+// in the middle counts the damage and goes on looping, and that a replay
+// that ends is finished, not down.
+func TestCorruptLoop(t *testing.T) {
+	bin := buildBinary(t)
+	full, _ := os.ReadFile("testdata/ftp_bruteforce.pcap")
+	bad, _ := corruptMidway(t, full)
+	path := filepath.Join(t.TempDir(), "damaged.pcap")
+	_ = os.WriteFile(path, bad, 0o644)
+	for _, loop := range []bool{true, false} {
+		addr := freePort(t)
+		args := []string{"--web.listen-address=" + addr, "--capture.pcap=" + path, "--capture.pcap.speed=100", "--log.level=warn"}
+		// Regular expressions over the exposition.
+		want := []string{`netanomaly_capture_file_errors_total\{interface="damaged"\} [2-9]`, `netanomaly_capture_state\{interface="damaged",state="capturing"\} 1`}
+		if loop {
+			args = append(args, "--capture.pcap.loop")
+		} else {
+			want = []string{`netanomaly_capture_state\{interface="damaged",state="finished"\} 1`, `netanomaly_capture_file_errors_total\{interface="damaged"\} 1\n`}
+		}
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		text := scrapeUntil(t, addr, want[0])
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for _, w := range want[1:] {
+			if !regexp.MustCompile(w).MatchString(text) {
+				t.Errorf("loop=%v: /metrics lacks %s", loop, w)
+			}
+		}
+	}
+}
