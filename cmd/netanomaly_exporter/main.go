@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
 )
 
 //go:embed demo/wikipedia.pcap
@@ -55,6 +58,8 @@ type options struct {
 	metricsPath string
 	adminAPI    bool
 	adminNoAuth bool
+	user        string
+	dropCaps    bool
 
 	detectorOn    bool
 	warmup        time.Duration
@@ -132,6 +137,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.enable-admin-api", "Enable POST /api/v1/admin/retrain and /api/v1/admin/capture/{stop,start} (JSON content type or an X-Netanomaly-Admin header; needs basic auth or verified client certificates in --web.config.file).").Default("false").BoolVar(&o.adminAPI)
 	app.Flag("web.admin-api.allow-unauthenticated", "Allow --web.enable-admin-api without authentication in --web.config.file: anyone who reaches the port can stop the capture.").Default("false").BoolVar(&o.adminNoAuth)
+	app.Flag("process.user", "As root, run as this user (name or uid, optionally :group) once started; the capture keeps CAP_NET_RAW.").Default("").StringVar(&o.user)
+	app.Flag("process.drop-capabilities", "Keep only the capabilities serving needs (CAP_NET_RAW for live capture, CAP_NET_BIND_SERVICE for a port under 1024), for every thread, by re-executing the binary.").Default("true").BoolVar(&o.dropCaps)
 	webConfig := kingpinflag.AddFlags(app, ":9957")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -164,6 +171,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == serveCmd.FullCommand() {
 		if err := checkWeb(o, *webConfig.WebConfigFile, logger); err != nil {
+			fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
+			return 2
+		}
+		if err := dropPrivileges(o, *webConfig.WebListenAddresses, logger); err != nil {
 			fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
 			return 2
 		}
@@ -237,6 +248,38 @@ func checkWeb(o options, path string, logger *slog.Logger) error {
 		logger.Warn("the admin API is enabled without authentication: anyone who reaches the port can stop the capture and retrain", "flag", "--web.admin-api.allow-unauthenticated")
 	default:
 		return errors.New("--web.enable-admin-api needs authentication: add basic_auth_users (or client_auth_type: RequireAndVerifyClientCert) to --web.config.file, or accept the risk with --web.admin-api.allow-unauthenticated")
+	}
+	return nil
+}
+
+// dropPrivileges keeps only the capabilities serving needs and, with
+// --process.user, changes user; it may re-execute the binary.
+func dropPrivileges(o options, listen []string, logger *slog.Logger) error {
+	if !o.dropCaps {
+		if o.user != "" {
+			return errors.New("--process.user needs --process.drop-capabilities")
+		}
+		return nil
+	}
+	var keep privilege.Set
+	if len(o.interfaces) > 0 {
+		keep |= privilege.Of(privilege.CapNetRaw)
+	}
+	for _, a := range listen {
+		if _, port, err := net.SplitHostPort(a); err == nil {
+			if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 1024 {
+				keep |= privilege.Of(privilege.CapNetBindService)
+			}
+		}
+	}
+	msg, err := privilege.Drop(privilege.Config{Keep: keep, User: o.user})
+	switch {
+	case errors.Is(err, privilege.ErrCannotDrop):
+		logger.Warn("running with more privileges than needed", "err", err)
+	case err != nil:
+		return err
+	case msg != "":
+		logger.Info("dropped privileges", "now", msg)
 	}
 	return nil
 }
