@@ -3,7 +3,7 @@
 # netanomaly_exporter image: a static Go binary (no cgo; libpcap is loaded at
 # run time) on Debian slim with libpcap for --capture.filter and
 # --capture.method=pcap, running as an unprivileged user that gets
-# CAP_NET_RAW and CAP_NET_ADMIN from file capabilities.
+# CAP_NET_RAW from file capabilities.
 #
 #   docker build --build-arg REVISION=$(git rev-parse --short HEAD) -t netanomaly_exporter .
 
@@ -31,11 +31,15 @@ RUN apt-get update \
  && useradd --system --uid 65532 --gid netanomaly --home-dir /var/lib/netanomaly --shell /usr/sbin/nologin netanomaly \
  && install -d -o netanomaly -g netanomaly /var/lib/netanomaly
 COPY --from=build /out/netanomaly_exporter /usr/local/bin/netanomaly_exporter
-# Live capture needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode);
-# file capabilities grant them to the non-root user, within the container's
-# bounding set (docker-compose.yml adds exactly these two). Replaying files
-# needs neither.
-RUN setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/netanomaly_exporter
+# Live capture needs CAP_NET_RAW, which file capabilities grant to the
+# non-root user within the container's capability set. Promiscuous mode
+# (PACKET_MR_PROMISC on the capture socket) works with it alone, measured as
+# uid 65532 with only CAP_NET_RAW in the bounding set. The file grants nothing
+# more on purpose: the kernel refuses to run a binary whose file capabilities
+# exceed the bounding set (EPERM at exec, even as root), so a cap_net_admin
+# here would stop the image wherever only NET_RAW is granted, as in
+# deploy/kubernetes/daemonset.yaml. Replaying files needs no capability.
+RUN setcap cap_net_raw+ep /usr/local/bin/netanomaly_exporter
 USER netanomaly:netanomaly
 WORKDIR /var/lib/netanomaly
 EXPOSE 9957

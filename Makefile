@@ -51,9 +51,11 @@ lint:
 test-e2e:
 	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./monitoring
 
-# The Prometheus configuration, its rule files and their unit tests.
+# The Prometheus configurations (one sensor site, the global one of
+# prometheus/federation), their rule files and their unit tests.
 checkrules:
 	cd prometheus && promtool check config prometheus.yml
+	cd prometheus/federation && promtool check config prometheus.yml
 	promtool check rules prometheus/rules/*.yml
 	cd prometheus && promtool test rules tests/*.yml
 

@@ -1,6 +1,16 @@
 package monitoring
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/netanomaly/netanomaly_exporter/collector"
+)
+
+// FleetUID is the uid of the fleet overview dashboard, the first to open
+// over many sensors (a global Prometheus, Thanos or Mimir).
+const FleetUID = "netanomaly-fleet"
 
 // DatasourceUID is the uid of the Prometheus data source that
 // grafana/provisioning/datasources/prometheus.yml provisions; the
@@ -23,6 +33,7 @@ func Dashboards() map[string][]byte {
 		"overview.json":       overviewDashboard(),
 		"detector.json":       detectorDashboard(),
 		"capture-health.json": captureDashboard(),
+		"fleet.json":          fleetDashboard(),
 	} {
 		data, err := json.MarshalIndent(d, "", "  ")
 		if err != nil {
@@ -601,5 +612,113 @@ func captureDashboard() dashboard {
 		),
 		timeseries("Exporter series", "Series each exporter exposes: bounded by design, so growth means a bug.", "short", 12, 8,
 			q(`count by (instance) ({__name__=~"netanomaly_.+", instance=~"$instance"})`, "{{instance}}")),
+	)
+}
+
+// sensorUp selects whether Prometheus scrapes each selected sensor.
+const sensorUp = `max by (site, instance) (up{job="netanomaly", instance=~"$instance"})`
+
+// captureDown selects the selected captures that are down as
+// NetAnomalyCaptureDown sees them: being reopened or failed. A capture file
+// that ended or a capture paused through the admin API is no outage.
+const captureDown = `netanomaly_capture_state{state=~"reopening|failed", ` + sel + `}`
+
+// captureStateColors colours each state of netanomaly_capture_state; the
+// capture state timeline codes the states 1, 2, ... in the collector's
+// order (collector.CaptureStates; a test keeps the two in step).
+var captureStateColors = map[string]string{
+	"capturing": "green", "reopening": "orange", "paused": "blue", "finished": "purple", "failed": "red",
+}
+
+// captureStateCode is one series per selected interface whose value codes
+// its current capture state, and the value mappings that name and colour
+// the codes.
+func captureStateCode() (string, []any) {
+	var terms, pairs []string
+	for i, st := range collector.CaptureStates {
+		code := strconv.Itoa(i + 1)
+		terms = append(terms, `(netanomaly_capture_state{state="`+st+`", `+sel+`} == 1) * `+code)
+		pairs = append(pairs, code, st, captureStateColors[st])
+	}
+	return "max by (site, instance, interface) (\n    " + strings.Join(terms, "\n  or\n    ") + "\n)", valueMap(pairs...)
+}
+
+// colorNumbers colours a table's number cells by the panel's thresholds
+// and mappings, leaving the label columns plain.
+func colorNumbers(p panel, mappings []any, th *thresholds) panel {
+	p.FieldConfig.Overrides = append(p.FieldConfig.Overrides, override{
+		Matcher: map[string]any{"id": "byType", "options": "number"},
+		Properties: []map[string]any{
+			{"id": "custom.cellOptions", "value": map[string]any{"type": "color-background"}},
+			{"id": "color", "value": map[string]any{"mode": "thresholds"}},
+			{"id": "mappings", "value": mappings},
+			{"id": "thresholds", "value": th},
+		},
+	})
+	return p
+}
+
+// fleetDashboard is the view over many sensors: which see attacks, which
+// are down, how much each sees. Its queries group by site and instance: a
+// global Prometheus gets every site's series with the site external label
+// (prometheus/federation), and two sites may have sensors of one name; on a
+// single Prometheus there is no site label and nothing changes. It reads
+// only series that the federation config brings to the global Prometheus
+// (a test checks), not the fleet recording rules, so it works on a site's
+// Prometheus as well.
+func fleetDashboard() dashboard {
+	return newDashboard(FleetUID, "NetAnomaly / Fleet overview",
+		"Every sensor at a glance: which see attacks, which are down, how much traffic each sees.", true,
+		row("Fleet"),
+		stat("Sensors", "Sensors that Prometheus scrapes (job netanomaly).", "short", 4, 5,
+			q("count("+sensorUp+")", "sensors")),
+		withMappings(stat("Sensors down", "Sensors not scraped, or with a capture source being reopened or failed (an ended file or a paused capture is no outage).", "short", 4, 5,
+			q("count(\n  "+sensorUp+" == 0\n  or\n  max by (site, instance) ("+captureDown+") == 1\n) or vector(0)", "down")),
+			nil, steps("green", 1.0, "red")),
+		withMappings(stat("Sensors seeing attacks", "Sensors with at least one attack type active on a selected interface.", "short", 4, 5,
+			q("count(max by (site, instance) ("+m("netanomaly_attack")+") == 1) or vector(0)", "under attack")),
+			nil, steps("green", 1.0, "red")),
+		withMappings(stat("Firing alerts", "NetAnomaly alerts firing now on the selected sensors.", "short", 4, 5,
+			q("count("+firingAlerts+") or vector(0)", "firing")),
+			nil, steps("green", 1.0, "red")),
+		stat("Packets/s", "Packets per second over the last minute, all selected sensors together.", "pps", 4, 5,
+			q("sum("+m("interface:netanomaly_packets:rate1m")+")", "packets/s")),
+		stat("Throughput", "Bits per second over the last minute, all selected sensors together.", "bps", 4, 5,
+			q("sum("+m("interface:netanomaly_bytes:rate1m")+") * 8", "bits/s")),
+
+		row("Which sensors are down"),
+		colorNumbers(table("Sensor status", "Per sensor: whether Prometheus scrapes it, and whether its selected capture sources are up (Down: one is being reopened or failed).", 8, 8,
+			map[string]string{"site": "Site", "instance": "Sensor", "Value #A": "Scraped", "Value #B": "Captures"},
+			qi(sensorUp),
+			qi("1 - max by (site, instance) ("+captureDown+")")),
+			upMappings, upSteps),
+		stateTimeline("Sensor availability", "When Prometheus could scrape each sensor.", 8, 8, upMappings,
+			q(sensorUp, "{{instance}}")),
+		func() panel {
+			expr, mappings := captureStateCode()
+			return stateTimeline("Capture state", "The state of each capture source: capturing, reopening (failed, being reopened), paused (through the admin API), finished (a capture file ended) or failed.", 8, 8,
+				mappings, q(expr, legendIface))
+		}(),
+
+		row("Which sensors see attacks"),
+		table("Attacks by sensor and type", "Attack types active now (on how many interfaces) or started in the last hour, per sensor.", 12, 9,
+			map[string]string{"site": "Site", "instance": "Sensor", "type": "Attack", "Value #A": "Active now (interfaces)", "Value #B": "Started (1h)"},
+			qi("sum by (site, instance, type) ("+m("netanomaly_attack")+")\nand on (site, instance, type)\n(\n  sum by (site, instance, type) ("+m("netanomaly_attack")+") > 0\n  or\n  sum by (site, instance, type) ("+m("interface_type:netanomaly_attacks:increase1h")+") > 0\n)"),
+			qi("round(sum by (site, instance, type) ("+m("interface_type:netanomaly_attacks:increase1h")+")) > 0")),
+		timeseries("Attacks in progress by type", "Interfaces under each attack type, all selected sensors together.", "short", 12, 9,
+			q("sum by (type) ("+m("netanomaly_attack")+") > 0", "{{type}}")),
+		stateTimeline("Attack timeline by sensor", "When each sensor saw each attack type (one bar per sensor and type).", 24, 8,
+			valueMap("1", "active", "red"),
+			q("max by (site, instance, type) ("+m("netanomaly_attack")+") > 0", "{{instance}} {{type}}")),
+		stateTimeline("Threat level by sensor", "The highest threat level of each sensor's interfaces.", 24, 6, threatMappings,
+			q("max by (site, instance) ("+m("netanomaly_threat_level")+")", "{{instance}}")),
+
+		row("Traffic per sensor"),
+		timeseries("Packets per sensor", "Packets per second each sensor sees, all its selected interfaces together.", "pps", 8, 8,
+			q("sum by (site, instance) ("+m("interface:netanomaly_packets:rate1m")+")", "{{instance}}")),
+		timeseries("Throughput per sensor", "Bits per second each sensor sees.", "bps", 8, 8,
+			q("sum by (site, instance) ("+m("interface:netanomaly_bytes:rate1m")+") * 8", "{{instance}}")),
+		withRange(timeseries("Drop ratio per sensor", "The worst share of packets dropped by the kernel ring or the exporter's queue among each sensor's interfaces (5m).", "percentunit", 8, 8,
+			q("max by (site, instance) ("+m("interface:netanomaly_capture_packets_dropped:ratio_rate5m")+")", "{{instance}}")), 0, 1),
 	)
 }

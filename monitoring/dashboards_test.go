@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netanomaly/netanomaly_exporter/collector"
 	"go.yaml.in/yaml/v2"
 )
 
@@ -137,6 +138,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 // interface: they filter on instance only.
 var perSensor = map[string]bool{
 	"Exporter": true, "Build": true, "Exporter series": true, "Model file": true,
+	"Sensors": true, "Sensor status": true, "Sensor availability": true,
 }
 
 func TestDashboards(t *testing.T) {
@@ -227,6 +229,17 @@ func TestDashboards(t *testing.T) {
 		if uids[uid] == "" {
 			t.Errorf("no dashboard has uid %s, which alerts link to", uid)
 		}
+	}
+	if uids[FleetUID] == "" {
+		t.Errorf("no dashboard has uid %s (the fleet overview)", FleetUID)
+	}
+	for _, st := range collector.CaptureStates {
+		if captureStateColors[st] == "" {
+			t.Errorf("capture state %s has no colour in captureStateColors (the fleet overview's capture state timeline)", st)
+		}
+	}
+	if len(captureStateColors) != len(collector.CaptureStates) {
+		t.Errorf("captureStateColors has %d states, collector.CaptureStates %d", len(captureStateColors), len(collector.CaptureStates))
 	}
 }
 

@@ -15,7 +15,8 @@ var update = flag.Bool("u", false, "rewrite the generated files instead of compa
 
 // generatedFiles maps each generated file, relative to the repository root,
 // to its generator.
-func generatedFiles() map[string][]byte {
+func generatedFiles(t testing.TB) map[string][]byte {
+	t.Helper()
 	files := map[string][]byte{
 		"prometheus/rules/netanomaly-detection.yml":     DetectionRules(),
 		"prometheus/tests/detection_generated_test.yml": detectionTests(),
@@ -23,6 +24,29 @@ func generatedFiles() map[string][]byte {
 	for name, data := range Dashboards() {
 		files[filepath.Join("grafana/dashboards", name)] = data
 	}
+	// The PrometheusRule holds every rule file as it is on disk, except the
+	// generated ones, taken as their generator writes them now: one -u
+	// brings both up to date.
+	paths, err := filepath.Glob(filepath.Join(repoRoot(t), "prometheus/rules/*.yml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no rule files in prometheus/rules (%v)", err)
+	}
+	rules := map[string][]byte{}
+	for _, p := range paths {
+		name := filepath.Base(p)
+		data, ok := files["prometheus/rules/"+name]
+		if !ok {
+			if data, err = os.ReadFile(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rules[name] = data
+	}
+	pr, err := PrometheusRule(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["deploy/kubernetes/prometheusrule.yaml"] = pr
 	return files
 }
 
@@ -30,7 +54,7 @@ func generatedFiles() map[string][]byte {
 // what its generator writes now; -u rewrites them.
 func TestGeneratedFiles(t *testing.T) {
 	root := repoRoot(t)
-	for name, want := range generatedFiles() {
+	for name, want := range generatedFiles(t) {
 		path := filepath.Join(root, name)
 		if *update {
 			if err := os.WriteFile(path, want, 0o644); err != nil {
