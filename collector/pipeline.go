@@ -406,6 +406,9 @@ func (p *Pipeline) featureLoop() {
 		}
 		if b.eof {
 			p.agg.Flush()
+			if d := p.cfg.Detector; d != nil {
+				d.Settle() // the models a last window started training
+			}
 		}
 		now := time.Now()
 		p.busy += now.Sub(t0).Seconds()

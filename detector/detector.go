@@ -23,9 +23,11 @@ type Config struct {
 	// slow scans, guessers and tunnels add up within it.
 	Horizon int
 	Allow   []netip.Prefix
-	// Synchronous trains in the calling goroutine, so that replays give the
-	// same verdicts every run. Live capture trains in the background and
-	// keeps scoring with the previous models meanwhile.
+	// Synchronous installs each training's models before the next window
+	// is judged, so that replays give the same verdicts every run; the
+	// training itself runs on another goroutine while the features of that
+	// next window add up. Live capture trains in the background and keeps
+	// scoring with the previous models meanwhile.
 	Synchronous bool
 	// Now is the wall clock, for the last-training timestamp.
 	Now func() time.Time
@@ -222,6 +224,9 @@ func (d *Detector) RequestRetrain() { d.retrainAsked.Store(true) }
 // Observe judges one window and learns from it. The behaviour rules run
 // from the first window; the models join once trained.
 func (d *Detector) Observe(w *features.Window) *Verdict {
+	if d.cfg.Synchronous {
+		d.Settle()
+	}
 	d.collectTraining()
 	d.seen++
 	d.sinceTrain++
@@ -606,25 +611,32 @@ func (d *Detector) startTraining(at int64) {
 		}
 		d.trained <- trainResult{set, err}
 	}
-	if d.cfg.Synchronous {
-		run()
-		d.collectTraining()
-		return
-	}
 	go run()
+}
+
+// Settle waits for a training in progress and installs its models: at the
+// end of a replay, so that the models a last window started are there.
+func (d *Detector) Settle() {
+	if d.training {
+		d.install(<-d.trained)
+	}
 }
 
 // collectTraining installs a finished training's models.
 func (d *Detector) collectTraining() {
 	select {
 	case r := <-d.trained:
-		d.training = false
-		d.lastTrainErr = r.err
-		if r.err == nil {
-			d.set = r.set
-			d.retrains++
-			d.lastTrainWall = d.cfg.Now()
-		}
+		d.install(r)
 	default:
+	}
+}
+
+func (d *Detector) install(r trainResult) {
+	d.training = false
+	d.lastTrainErr = r.err
+	if r.err == nil {
+		d.set = r.set
+		d.retrains++
+		d.lastTrainWall = d.cfg.Now()
 	}
 }

@@ -60,6 +60,7 @@ type options struct {
 	adminNoAuth bool
 	user        string
 	dropCaps    bool
+	privileges  string // what the drop left, for the start log line
 
 	detectorOn    bool
 	warmup        time.Duration
@@ -174,7 +175,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
 			return 2
 		}
-		if err := dropPrivileges(o, *webConfig.WebListenAddresses, logger); err != nil {
+		if o.privileges, err = dropPrivileges(o, *webConfig.WebListenAddresses, logger); err != nil {
 			fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
 			return 2
 		}
@@ -253,13 +254,14 @@ func checkWeb(o options, path string, logger *slog.Logger) error {
 }
 
 // dropPrivileges keeps only the capabilities serving needs and, with
-// --process.user, changes user; it may re-execute the binary.
-func dropPrivileges(o options, listen []string, logger *slog.Logger) error {
+// --process.user, changes user; it may re-execute the binary. It returns
+// what the process runs with after a drop.
+func dropPrivileges(o options, listen []string, logger *slog.Logger) (string, error) {
 	if !o.dropCaps {
 		if o.user != "" {
-			return errors.New("--process.user needs --process.drop-capabilities")
+			return "", errors.New("--process.user needs --process.drop-capabilities")
 		}
-		return nil
+		return "", nil
 	}
 	var keep privilege.Set
 	if len(o.interfaces) > 0 {
@@ -273,15 +275,14 @@ func dropPrivileges(o options, listen []string, logger *slog.Logger) error {
 		}
 	}
 	msg, err := privilege.Drop(privilege.Config{Keep: keep, User: o.user})
-	switch {
-	case errors.Is(err, privilege.ErrCannotDrop):
-		logger.Warn("running with more privileges than needed", "err", err)
-	case err != nil:
-		return err
-	case msg != "":
-		logger.Info("dropped privileges", "now", msg)
+	if err == nil && msg == "" {
+		msg = "unchanged: nothing to drop"
 	}
-	return nil
+	if errors.Is(err, privilege.ErrCannotDrop) {
+		logger.Warn("running with more privileges than needed", "err", err)
+		return "", nil
+	}
+	return msg, err
 }
 
 func defaultMethod() string {

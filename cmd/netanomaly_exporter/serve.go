@@ -198,7 +198,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
-	logger.Info("netanomaly_exporter started", "version", version.Info(), "sources", len(ps), "detector", o.detectorOn)
+	logger.Info("netanomaly_exporter started", "version", version.Info(), "sources", len(ps), "detector", o.detectorOn, "privileges", o.privileges)
 	for {
 		select {
 		case err := <-errc:
