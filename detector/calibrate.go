@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"slices"
 )
@@ -38,6 +39,27 @@ func FitCalibrator(raw []float64) Calibrator {
 	return c
 }
 
+// validate checks a loaded calibrator. The quantiles are not checked for
+// order: interpolation can leave neighbours an ulp out of it, and Score
+// stays in [0,1] without it.
+func (c *Calibrator) validate() error {
+	if len(c.Quantiles) != calibrationPoints {
+		return fmt.Errorf("%d quantiles, want %d", len(c.Quantiles), calibrationPoints)
+	}
+	for i, q := range c.Quantiles {
+		if math.IsNaN(q) || math.IsInf(q, 0) {
+			return fmt.Errorf("quantile %d is %v", i, q)
+		}
+	}
+	if !(c.Tail > 0) || math.IsInf(c.Tail, 0) {
+		return fmt.Errorf("tail %v, want a positive length", c.Tail)
+	}
+	if c.N < 1 {
+		return fmt.Errorf("fitted on %d scores", c.N)
+	}
+	return nil
+}
+
 // Score returns the calibrated score of a raw score.
 func (c *Calibrator) Score(raw float64) float64 {
 	q := c.Quantiles
@@ -57,7 +79,7 @@ func (c *Calibrator) Score(raw float64) float64 {
 	lo, hi := q[i-1], q[i]
 	f := 1.0
 	if hi > lo {
-		f = (raw - lo) / (hi - lo)
+		f = min(max((raw-lo)/(hi-lo), 0), 1) // out of [0,1] only if q is out of order
 	}
 	return (float64(i-1) + f) / float64(last) * top
 }

@@ -62,6 +62,9 @@ func (*Baseline) Fit(rows [][]float64, _ uint64) error {
 	return nil
 }
 
+// Validate implements models.Model: the baseline has no state of its own.
+func (*Baseline) Validate(int) error { return nil }
+
 // Score implements models.Model.
 func (*Baseline) Score(row []float64) float64 {
 	var a, b, c float64 // three largest |z|, a >= b >= c
@@ -278,14 +281,12 @@ func (set *ModelSet) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON restores a set stored by MarshalJSON.
+// UnmarshalJSON restores a set stored by MarshalJSON and validates it: a
+// set that decodes scores windows without panicking.
 func (set *ModelSet) UnmarshalJSON(b []byte) error {
 	var j setJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
-	}
-	if j.Scaler == nil || len(j.Scaler.Median) != int(features.NumFeatures) || len(j.Scaler.Scale) != int(features.NumFeatures) || len(j.Scaler.Max) != int(features.NumFeatures) || len(j.Scaler.High) != int(features.NumFeatures) {
-		return errors.New("model set has no scaler for this feature schema")
 	}
 	*set = ModelSet{Scaler: j.Scaler, Threshold: j.Threshold, Forest: j.Forest, Classes: j.Classes, Windows: j.Windows, TrainedAt: j.TrainedAt}
 	for _, mj := range j.Members {
@@ -294,18 +295,66 @@ func (set *ModelSet) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		if err := json.Unmarshal(mj.Model, m); err != nil {
-			return fmt.Errorf("load %s: %w", mj.Name, err)
-		}
-		if len(mj.Calibrator.Quantiles) != calibrationPoints || mj.Calibrator.Tail <= 0 {
-			return fmt.Errorf("load %s: bad calibration", mj.Name)
+			return fmt.Errorf("member %s: %w", mj.Name, err)
 		}
 		set.members = append(set.members, member{name: mj.Name, model: m, cal: mj.Calibrator})
 	}
-	if len(set.members) == 0 {
-		return errors.New("model set has no members")
+	return set.validate()
+}
+
+// validate checks a set against the feature schema and each part against
+// its own invariants (see models.Model.Validate). Errors name the part.
+func (set *ModelSet) validate() error {
+	n := int(features.NumFeatures)
+	if set.Scaler == nil {
+		return errors.New("no scaler")
 	}
-	if set.Forest != nil && len(set.Classes) < 2 {
-		return errors.New("model set has a forest without classes")
+	if err := set.Scaler.validate(); err != nil {
+		return fmt.Errorf("scaler: %w", err)
+	}
+	if len(set.members) == 0 {
+		return errors.New("no members")
+	}
+	for i, m := range set.members {
+		for _, o := range set.members[:i] {
+			if o.name == m.name {
+				return fmt.Errorf("member %s: stored twice", m.name)
+			}
+		}
+		if err := m.model.Validate(n); err != nil {
+			return fmt.Errorf("member %s: %w", m.name, err)
+		}
+		if err := m.cal.validate(); err != nil {
+			return fmt.Errorf("member %s: calibration: %w", m.name, err)
+		}
+	}
+	if !(set.Threshold >= 0 && set.Threshold <= 1) {
+		return fmt.Errorf("threshold %v, want 0 to 1", set.Threshold)
+	}
+	if set.Windows < 0 {
+		return fmt.Errorf("trained on %d windows", set.Windows)
+	}
+	if set.Forest == nil {
+		if len(set.Classes) > 0 {
+			return fmt.Errorf("classes %q without a forest", set.Classes)
+		}
+		return nil
+	}
+	// Classes are "normal", then attack types sorted, as trainForest
+	// makes them; Predict's class index picks a name from them.
+	if len(set.Classes) < 2 || set.Classes[0] != "normal" {
+		return fmt.Errorf("member %s: classes %q, want normal and at least one attack type", MemberForest, set.Classes)
+	}
+	for i, c := range set.Classes[1:] {
+		if !slices.Contains(AttackTypes, c) {
+			return fmt.Errorf("member %s: class %q is not an attack type of this exporter", MemberForest, c)
+		}
+		if i > 0 && c <= set.Classes[i] {
+			return fmt.Errorf("member %s: classes %q not sorted or repeated", MemberForest, set.Classes)
+		}
+	}
+	if err := set.Forest.Validate(n, len(set.Classes)); err != nil {
+		return fmt.Errorf("member %s: %w", MemberForest, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package detector
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 
@@ -77,6 +78,42 @@ func FitScaler(rows []features.Vector) (*Scaler, error) {
 	}
 	return s, nil
 }
+
+// validate checks a loaded scaler: four vectors of finite values, one per
+// feature of the schema, the spreads floored as FitScaler floors them.
+func (s *Scaler) validate() error {
+	dim := int(features.NumFeatures)
+	for _, v := range []struct {
+		name string
+		v    []float64
+	}{{"median", s.Median}, {"scale", s.Scale}, {"max", s.Max}, {"high", s.High}} {
+		if len(v.v) != dim {
+			return fmt.Errorf("%s has %d values, the feature schema has %d", v.name, len(v.v), dim)
+		}
+		for j, x := range v.v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%s of %s is %v", v.name, features.Schema[j].Name, x)
+			}
+		}
+	}
+	for j, x := range s.Scale {
+		if x < minScale {
+			return fmt.Errorf("scale of %s is %v, under the floor %v", features.Schema[j].Name, x, minScale)
+		}
+		// Expected ranges (up to ±4 spreads) must stay finite in the
+		// feature's units: e^700 is far beyond any traffic.
+		if math.Abs(s.Median[j])+maxExpectedK*x > maxLogValue {
+			return fmt.Errorf("median %v and scale %v of %s are beyond any traffic", s.Median[j], x, features.Schema[j].Name)
+		}
+	}
+	return nil
+}
+
+// maxExpectedK and maxLogValue bound a loaded scaler (see validate).
+const (
+	maxExpectedK = 4
+	maxLogValue  = 700
+)
 
 // Transform writes the scaled row of v into dst (allocated if nil).
 func (s *Scaler) Transform(v *features.Vector, dst []float64) []float64 {

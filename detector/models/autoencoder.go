@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -216,6 +217,34 @@ func (a *Autoencoder) fitted() bool {
 	return D > 0 && H > 0 && C > 0 &&
 		len(a.W1) == H*D && len(a.B1) == H && len(a.W2) == C*H && len(a.B2) == C &&
 		len(a.W3) == H*C && len(a.B3) == H && len(a.W4) == D*H && len(a.B4) == D
+}
+
+// Validate implements Model.
+func (a *Autoencoder) Validate(dim int) error {
+	if err := checkDim(a.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("hidden", a.Hidden, 1, nnMaxWidth); err != nil {
+		return err
+	}
+	if err := checkRange("code", a.Code, 1, nnMaxWidth); err != nil {
+		return err
+	}
+	D, H, C := a.Dim, a.Hidden, a.Code
+	for _, l := range []struct {
+		name string
+		v    []float64
+		n    int
+	}{{"w1", a.W1, H * D}, {"b1", a.B1, H}, {"w2", a.W2, C * H}, {"b2", a.B2, C},
+		{"w3", a.W3, H * C}, {"b3", a.B3, H}, {"w4", a.W4, D * H}, {"b4", a.B4, D}} {
+		if err := checkVector(l.name, l.v, l.n); err != nil {
+			return err
+		}
+	}
+	if !finite(a.TrainLoss) {
+		return fmt.Errorf("train_loss %v", a.TrainLoss)
+	}
+	return nil
 }
 
 var _ Model = (*Autoencoder)(nil)

@@ -36,6 +36,14 @@ type RandomForest struct {
 
 const rfStream = 0x72662d666f726573 // "rf-fores"
 
+// rfMaxTrees, rfMaxDepth and rfMaxClasses bound a loaded forest (100
+// trees of depth 12 by default): Predict walks every tree.
+const (
+	rfMaxTrees   = 4096
+	rfMaxDepth   = 64
+	rfMaxClasses = 256
+)
+
 // NewRandomForest returns an untrained forest (100 trees, depth 12, leaves
 // of at least 2 rows for zero or negative arguments).
 func NewRandomForest(trees, maxDepth, minLeaf int) *RandomForest {
@@ -374,6 +382,75 @@ func (f *RandomForest) Predict(row []float64, dst []float64) []float64 {
 		p[c] /= s
 	}
 	return dst
+}
+
+// Validate implements Classifier. Like the isolation forest's, a split
+// node's children come after it (Fit allocates them so), which makes
+// every walk end; no split lies at or below MaxDepth.
+func (f *RandomForest) Validate(dim, classes int) error {
+	if err := checkDim(f.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("classes", f.Classes, 1, rfMaxClasses); err != nil {
+		return err
+	}
+	if f.Classes != classes {
+		return fmt.Errorf("%d classes, the model set names %d", f.Classes, classes)
+	}
+	if err := checkRange("trees", len(f.Roots), 1, rfMaxTrees); err != nil {
+		return err
+	}
+	if f.Trees != len(f.Roots) {
+		return fmt.Errorf("trees %d, but %d stored", f.Trees, len(f.Roots))
+	}
+	if err := checkRange("max_depth", f.MaxDepth, 1, rfMaxDepth); err != nil {
+		return err
+	}
+	if f.MinLeaf < 1 {
+		return fmt.Errorf("min_leaf %d", f.MinLeaf)
+	}
+	n := len(f.Feature)
+	if n == 0 || len(f.Threshold) != n || len(f.Child) != n {
+		return fmt.Errorf("%d split features, %d thresholds and %d children", n, len(f.Threshold), len(f.Child))
+	}
+	if len(f.Prob)%f.Classes != 0 {
+		return fmt.Errorf("%d leaf probabilities for %d classes", len(f.Prob), f.Classes)
+	}
+	for i, p := range f.Prob {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("leaf probability %d is %v", i, p)
+		}
+	}
+	prev := int32(-1)
+	for t, r := range f.Roots {
+		if r <= prev || int(r) >= n {
+			return fmt.Errorf("tree %d: root %d out of range (%d, %d)", t, r, prev, n)
+		}
+		prev = r
+	}
+	depth := make([]int, n)
+	for i, j := range f.Feature {
+		c := f.Child[i]
+		if j == -1 { // leaf
+			if c < 0 || int(c)+f.Classes > len(f.Prob) {
+				return fmt.Errorf("node %d: leaf probabilities at %d, of %d", i, c, len(f.Prob))
+			}
+			continue
+		}
+		switch {
+		case j < 0 || int(j) >= dim:
+			return fmt.Errorf("node %d: feature %d out of range [0, %d)", i, j, dim)
+		case !finite(f.Threshold[i]):
+			return fmt.Errorf("node %d: threshold %v", i, f.Threshold[i])
+		case c <= int32(i) || int(c) >= n-1:
+			return fmt.Errorf("node %d: children %d and %d, want both after the node and below %d (cyclic or out of range)", i, c, int(c)+1, n)
+		case depth[i] >= f.MaxDepth:
+			return fmt.Errorf("node %d: splits at depth %d, max_depth is %d", i, depth[i], f.MaxDepth)
+		}
+		depth[c] = max(depth[c], depth[i]+1)
+		depth[c+1] = max(depth[c+1], depth[i]+1)
+	}
+	return nil
 }
 
 var _ Classifier = (*RandomForest)(nil)

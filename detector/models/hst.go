@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -17,6 +18,10 @@ const (
 	hstDefaultWindow = 64
 	// hstMaxDepth bounds Depth: a tree holds 2^(Depth+1)-1 masses.
 	hstMaxDepth = 20
+	// hstMaxTrees and hstMaxWindow bound a loaded model (Fit takes any
+	// number): scoring walks every tree.
+	hstMaxTrees  = 1024
+	hstMaxWindow = 1 << 24
 	// hstSizeLimit is the paper's sizeLimit as a fraction of the
 	// reference rows: scoring stops at the first node whose reference
 	// mass is below it, since smaller masses are mostly noise.
@@ -167,6 +172,79 @@ func (m *HalfSpaceTrees) Fit(rows [][]float64, seed uint64) error {
 	}
 	m.NumTrees, m.Depth, m.Window = trees, depth, window
 	m.Dim, m.RefRows, m.Count, m.Trees = dim, len(rows), 0, forest
+	return nil
+}
+
+// Validate implements Model. The depth matters beyond sizes: a walk down
+// a tree keeps one range per level in arrays of hstMaxDepth.
+func (m *HalfSpaceTrees) Validate(dim int) error {
+	if err := checkDim(m.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("depth", m.Depth, 1, hstMaxDepth); err != nil {
+		return err
+	}
+	if err := checkRange("trees", len(m.Trees), 1, hstMaxTrees); err != nil {
+		return err
+	}
+	if m.NumTrees != len(m.Trees) {
+		return fmt.Errorf("trees %d, but %d stored", m.NumTrees, len(m.Trees))
+	}
+	if err := checkRange("window", m.Window, 1, hstMaxWindow); err != nil {
+		return err
+	}
+	if err := checkRange("ref_rows", m.RefRows, 1, math.MaxInt32); err != nil {
+		return err
+	}
+	if err := checkRange("count", m.Count, 0, m.Window-1); err != nil {
+		return err
+	}
+	internal := 1<<m.Depth - 1
+	nodes := 2*internal + 1
+	for t := range m.Trees {
+		tr := &m.Trees[t]
+		if err := checkVector(fmt.Sprintf("tree %d: lo", t), tr.Lo, dim); err != nil {
+			return err
+		}
+		if err := checkVector(fmt.Sprintf("tree %d: hi", t), tr.Hi, dim); err != nil {
+			return err
+		}
+		for j := range tr.Lo {
+			if !(tr.Lo[j] <= tr.Hi[j]) {
+				return fmt.Errorf("tree %d: work space of feature %d is [%v, %v]", t, j, tr.Lo[j], tr.Hi[j])
+			}
+		}
+		if len(tr.Feature) != internal {
+			return fmt.Errorf("tree %d: %d split features, depth %d needs %d", t, len(tr.Feature), m.Depth, internal)
+		}
+		for i, f := range tr.Feature {
+			if f < 0 || int(f) >= dim {
+				return fmt.Errorf("tree %d node %d: feature %d out of range [0, %d)", t, i, f, dim)
+			}
+		}
+		if len(tr.Ref) != nodes || len(tr.Latest) != nodes {
+			return fmt.Errorf("tree %d: %d reference and %d latest masses, depth %d needs %d", t, len(tr.Ref), len(tr.Latest), m.Depth, nodes)
+		}
+		if err := hstValidMasses(t, "reference", tr.Ref, tr.RefOut, m.RefRows); err != nil {
+			return err
+		}
+		if err := hstValidMasses(t, "latest", tr.Latest, tr.LatestOut, m.Count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hstValidMasses reports a mass outside [0, rows].
+func hstValidMasses(t int, what string, mass []int32, out int32, rows int) error {
+	if out < 0 || int(out) > rows {
+		return fmt.Errorf("tree %d: %d %s rows outside the work space, of %d", t, out, what, rows)
+	}
+	for i, r := range mass {
+		if r < 0 || int(r) > rows {
+			return fmt.Errorf("tree %d node %d: %s mass %d, of %d rows", t, i, what, r, rows)
+		}
+	}
 	return nil
 }
 

@@ -37,6 +37,9 @@ func TestNewHalfSpaceTreesDefaults(t *testing.T) {
 // holds all the rows of a window and each node the sum of its children.
 func hstCheckMasses(t *testing.T, m *HalfSpaceTrees) {
 	t.Helper()
+	if err := m.Validate(m.Dim); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
 	internal := 1<<m.Depth - 1
 	for ti, tr := range m.Trees {
 		if len(tr.Feature) != internal || len(tr.Ref) != 2*internal+1 || len(tr.Latest) != 2*internal+1 ||

@@ -19,6 +19,11 @@ const (
 	// ifEuler is the Euler–Mascheroni constant of the harmonic number
 	// approximation H(i) ≈ ln(i) + γ.
 	ifEuler = 0.5772156649015329
+	// ifMaxTrees and ifMaxSample bound a loaded forest, so that a damaged
+	// model file cannot make scoring slow: scoring walks every tree, at
+	// most ceil(log2(Psi)) levels deep.
+	ifMaxTrees  = 4096
+	ifMaxSample = 1 << 16
 )
 
 // IFNode is one node of an isolation tree. A tree is a flat slice of nodes
@@ -151,6 +156,71 @@ func (m *IsolationForest) Fit(rows [][]float64, seed uint64) error {
 	m.NumTrees, m.Sample = trees, sample
 	m.Dim, m.Psi, m.Trees = dim, psi, forest
 	m.ConstDims, m.ConstVals = constDims, constVals
+	return nil
+}
+
+// Validate implements Model. Besides sizes and ranges it checks that every
+// child comes after its parent (Fit allocates children after their
+// parent, so a walk from the root moves forward and ends) and that no
+// internal node lies at or below depth ceil(log2(Psi)), where Fit stops.
+func (m *IsolationForest) Validate(dim int) error {
+	if err := checkDim(m.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("trees", len(m.Trees), 1, ifMaxTrees); err != nil {
+		return err
+	}
+	if m.NumTrees != len(m.Trees) {
+		return fmt.Errorf("trees %d, but %d stored", m.NumTrees, len(m.Trees))
+	}
+	if err := checkRange("psi", m.Psi, 1, ifMaxSample); err != nil {
+		return err
+	}
+	if len(m.ConstVals) != len(m.ConstDims) {
+		return fmt.Errorf("%d constant features with %d values", len(m.ConstDims), len(m.ConstVals))
+	}
+	if err := checkFinite("const_vals", m.ConstVals); err != nil {
+		return err
+	}
+	prev := int32(-1)
+	for k, j := range m.ConstDims {
+		if j <= prev || int(j) >= dim {
+			return fmt.Errorf("constant feature %d: index %d out of range (%d, %d)", k, j, prev, dim)
+		}
+		prev = j
+	}
+	maxNodes, maxDepth := 2*m.Psi-1, bits.Len(uint(m.Psi-1))
+	depth := make([]int, maxNodes)
+	for t, nodes := range m.Trees {
+		if err := checkRange(fmt.Sprintf("tree %d: nodes", t), len(nodes), 1, maxNodes); err != nil {
+			return err
+		}
+		d := depth[:len(nodes)]
+		clear(d)
+		for i := range nodes {
+			nd := &nodes[i]
+			if nd.Left == 0 { // leaf
+				if nd.Count < 0 || int(nd.Count) > m.Psi {
+					return fmt.Errorf("tree %d node %d: leaf of %d rows, want 0 to psi %d", t, i, nd.Count, m.Psi)
+				}
+				continue
+			}
+			switch {
+			case d[i] >= maxDepth:
+				return fmt.Errorf("tree %d node %d: splits at depth %d, trees of psi %d end at %d", t, i, d[i], m.Psi, maxDepth)
+			case nd.Left <= int32(i) || int(nd.Left) >= len(nodes)-1:
+				return fmt.Errorf("tree %d node %d: children %d and %d, want both after the node and below %d (cyclic or out of range)", t, i, nd.Left, int(nd.Left)+1, len(nodes))
+			case nd.Feature < 0 || int(nd.Feature) >= dim:
+				return fmt.Errorf("tree %d node %d: feature %d out of range [0, %d)", t, i, nd.Feature, dim)
+			case nd.Count < 1 || int(nd.Count) > dim:
+				return fmt.Errorf("tree %d node %d: %d candidate features, want 1 to %d", t, i, nd.Count, dim)
+			case !(finite(nd.Split) && finite(nd.Lo) && finite(nd.Hi) && nd.Lo <= nd.Hi):
+				return fmt.Errorf("tree %d node %d: split %v over range [%v, %v]", t, i, nd.Split, nd.Lo, nd.Hi)
+			}
+			d[nd.Left] = max(d[nd.Left], d[i]+1)
+			d[nd.Left+1] = max(d[nd.Left+1], d[i]+1)
+		}
+	}
 	return nil
 }
 

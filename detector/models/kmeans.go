@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -9,7 +10,9 @@ const (
 	kmDefaultK        = 8
 	kmDefaultRestarts = 3
 	kmMaxIter         = 100
-	kmStream          = 0x6b6d65616e732b2b // "kmeans++"
+	// kmMaxK bounds a loaded model: scoring measures every centroid.
+	kmMaxK   = 1024
+	kmStream = 0x6b6d65616e732b2b // "kmeans++"
 )
 
 // KMeans clusters the training rows into at most K clusters (k-means++
@@ -70,6 +73,28 @@ func (m *KMeans) Fit(rows [][]float64, seed uint64) error {
 	}
 	m.K, m.Restarts = k, restarts
 	m.Dim, m.Centroids, m.Inertia = dim, best, bestInertia
+	return nil
+}
+
+// Validate implements Model.
+func (m *KMeans) Validate(dim int) error {
+	if err := checkDim(m.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("k", m.K, 1, kmMaxK); err != nil {
+		return err
+	}
+	if err := checkRange("centroids", len(m.Centroids), 1, m.K); err != nil {
+		return err
+	}
+	for i, c := range m.Centroids {
+		if err := checkVector(fmt.Sprintf("centroid %d", i), c, dim); err != nil {
+			return err
+		}
+	}
+	if !(m.Inertia >= 0 && finite(m.Inertia)) {
+		return fmt.Errorf("inertia %v", m.Inertia)
+	}
 	return nil
 }
 

@@ -63,6 +63,54 @@ func (r *lstmRing) rows(dst [][]float64, dim, capacity int) [][]float64 {
 	return dst
 }
 
+// validate checks a loaded ring against its row length and capacity: it
+// is empty, or holds capacity rows of clipped values of which the last
+// HistoryLen were observed.
+func (r *lstmRing) validate(dim, capacity int) error {
+	if len(r.History) == 0 {
+		if r.HistoryLen != 0 || r.HistoryNext != 0 {
+			return fmt.Errorf("history of %d rows, next %d, but no values", r.HistoryLen, r.HistoryNext)
+		}
+		return nil
+	}
+	if err := checkLen("history", r.History, dim*capacity); err != nil {
+		return err
+	}
+	if err := checkRange("history_len", r.HistoryLen, 0, capacity); err != nil {
+		return err
+	}
+	if err := checkRange("history_next", r.HistoryNext, 0, capacity-1); err != nil {
+		return err
+	}
+	if r.HistoryLen < capacity && r.HistoryNext != r.HistoryLen {
+		return fmt.Errorf("history of %d rows, next %d", r.HistoryLen, r.HistoryNext)
+	}
+	for i, v := range r.History {
+		if !(math.Abs(v) <= nnClipAbs) {
+			return fmt.Errorf("history[%d] is %v, stored rows are clipped to ±%g", i, v, nnClipAbs)
+		}
+	}
+	return nil
+}
+
+// lstmCheckRange checks a forecaster's mean row and training range.
+func lstmCheckRange(dim int, mean, lo, hi []float64) error {
+	for _, v := range []struct {
+		name string
+		v    []float64
+	}{{"mean", mean}, {"lo", lo}, {"hi", hi}} {
+		if err := checkVector(v.name, v.v, dim); err != nil {
+			return err
+		}
+	}
+	for j := range lo {
+		if lo[j] > hi[j] {
+			return fmt.Errorf("training range of feature %d is [%v, %v]", j, lo[j], hi[j])
+		}
+	}
+	return nil
+}
+
 func (r *lstmRing) reset() {
 	clear(r.History)
 	r.HistoryLen, r.HistoryNext = 0, 0
@@ -153,6 +201,10 @@ type LSTMForecaster struct {
 
 // lstmMaxPasses bounds the training work (windows × epochs).
 const lstmMaxPasses = 20_000
+
+// lstmMaxLookback bounds the lookback (or order) of a loaded forecaster
+// (6 by default): a forecast runs over every row of it.
+const lstmMaxLookback = 64
 
 const lstmStream = 0x6c73746d2d6e6574 // "lstm-net"
 
@@ -397,6 +449,41 @@ func (m *LSTMForecaster) fitted() bool {
 		len(m.Lo) == D && len(m.Hi) == D && (len(m.Skip) == 0 || len(m.Skip) == D*m.Lookback)
 }
 
+// Validate implements Model.
+func (m *LSTMForecaster) Validate(dim int) error {
+	if err := checkDim(m.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("hidden", m.Hidden, 1, nnMaxWidth); err != nil {
+		return err
+	}
+	if err := checkRange("lookback", m.Lookback, 1, lstmMaxLookback); err != nil {
+		return err
+	}
+	D, H := m.Dim, m.Hidden
+	for _, l := range []struct {
+		name string
+		v    []float64
+		n    int
+	}{{"wg", m.Wg, 4 * H * (D + H)}, {"bg", m.Bg, 4 * H}, {"wy", m.Wy, D * H}, {"by", m.By, D}} {
+		if err := checkVector(l.name, l.v, l.n); err != nil {
+			return err
+		}
+	}
+	if len(m.Skip) > 0 {
+		if err := checkVector("skip", m.Skip, D*m.Lookback); err != nil {
+			return err
+		}
+	}
+	if !finite(m.TrainLoss) {
+		return fmt.Errorf("train_loss %v", m.TrainLoss)
+	}
+	if err := lstmCheckRange(D, m.Mean, m.Lo, m.Hi); err != nil {
+		return err
+	}
+	return m.lstmRing.validate(D, m.Lookback)
+}
+
 // Forecast appends the model's forecast of the next row to dst: the LSTM's
 // when the history is full, else the mean training row (nothing for an
 // unfitted model).
@@ -603,6 +690,23 @@ func lstmCholeskySolve(A, b, x []float64, K int) bool {
 		}
 	}
 	return true
+}
+
+// Validate implements Model.
+func (a *ARForecaster) Validate(dim int) error {
+	if err := checkDim(a.Dim, dim); err != nil {
+		return err
+	}
+	if err := checkRange("order", a.Order, 1, lstmMaxLookback); err != nil {
+		return err
+	}
+	if err := checkVector("coef", a.Coef, a.Dim*(a.Order+1)); err != nil {
+		return err
+	}
+	if err := lstmCheckRange(a.Dim, a.Mean, a.Lo, a.Hi); err != nil {
+		return err
+	}
+	return a.lstmRing.validate(a.Dim, a.Order)
 }
 
 func (a *ARForecaster) fitted() bool {

@@ -17,6 +17,10 @@ import (
 // while one absurd value cannot drive a model to Inf or NaN.
 const nnClipAbs = 50.0
 
+// nnMaxWidth bounds the layer widths of a loaded network (16 by default),
+// so that a damaged model file cannot make scoring slow.
+const nnMaxWidth = 256
+
 // nnClip limits x to [-nnClipAbs, nnClipAbs] and maps NaN to 0.
 func nnClip(x float64) float64 {
 	switch {
