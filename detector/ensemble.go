@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector/models"
@@ -132,21 +133,41 @@ func Train(cfg TrainConfig, normal []features.Vector, labeled []Labeled) (*Model
 		rows[i] = sc.Transform(&normal[i], nil)
 	}
 	set := &ModelSet{Scaler: sc, Windows: len(normal)}
-	ensemble := make([]float64, len(rows))
+	// Members train side by side, each on its own seed: the set is the same
+	// as trained one after another, in the time of the slowest (the
+	// forecaster).
+	type fitted struct {
+		model models.Model
+		raw   []float64
+		err   error
+	}
+	fits := make([]fitted, len(cfg.Members))
+	var wg sync.WaitGroup
 	for i, name := range cfg.Members {
 		m, err := newMember(name)
 		if err != nil {
 			return nil, err
 		}
-		if err := m.Fit(rows, cfg.Seed+uint64(i)); err != nil {
+		wg.Go(func() {
+			if err := m.Fit(rows, cfg.Seed+uint64(i)); err != nil {
+				fits[i].err = err
+				return
+			}
+			fits[i] = fitted{model: m, raw: trainingScores(m, rows)}
+		})
+	}
+	wg.Wait()
+	ensemble := make([]float64, len(rows))
+	for i, name := range cfg.Members {
+		f := fits[i]
+		if f.err != nil {
 			// One member that cannot train (a forecaster on a few windows)
 			// must not leave the network without a detector.
-			set.Skipped = append(set.Skipped, fmt.Sprintf("%s: %v", name, err))
+			set.Skipped = append(set.Skipped, fmt.Sprintf("%s: %v", name, f.err))
 			continue
 		}
-		raw := trainingScores(m, rows)
-		mem := member{name: name, model: m, cal: FitCalibrator(raw)}
-		for j, r := range raw {
+		mem := member{name: name, model: f.model, cal: FitCalibrator(f.raw)}
+		for j, r := range f.raw {
 			ensemble[j] += mem.cal.Score(r)
 		}
 		set.members = append(set.members, mem)

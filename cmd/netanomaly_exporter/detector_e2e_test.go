@@ -268,8 +268,11 @@ func TestAdminAPI(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		var once sync.Once
+		stop := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+		t.Cleanup(stop) // also when a check below fails the test
 		waitListening(t, addr)
-		return addr, &stderr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		return addr, &stderr, stop
 	}
 	post := func(url, contentType string, header ...string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))

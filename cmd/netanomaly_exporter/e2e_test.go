@@ -486,9 +486,11 @@ func TestCorruptLoop(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		var once sync.Once
+		stop := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+		t.Cleanup(stop)
 		text := scrapeUntil(t, addr, want[0])
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		stop()
 		for _, w := range want[1:] {
 			if !regexp.MustCompile(w).MatchString(text) {
 				t.Errorf("loop=%v: /metrics lacks %s", loop, w)
