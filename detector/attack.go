@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -289,23 +290,19 @@ func compareAddr(a, b [16]byte) int {
 // sortedPairs returns a span's pairs that keep, sorted by key: rules
 // iterate in a fixed order, so replays give the same verdicts.
 func sortedPairs(s *span, keep func(*pairSum) bool) []*pairSum {
-	var out []*pairSum
-	for _, p := range s.pairs {
-		if keep(p) {
-			out = append(out, p)
-		}
+	if s.pairList == nil {
+		s.pairList = slices.AppendSeq(make([]*pairSum, 0, len(s.pairs)), maps.Values(s.pairs))
 	}
+	out := filter(s.pairList, keep)
 	slices.SortFunc(out, func(a, b *pairSum) int { return comparePair(&a.Key, &b.Key) })
 	return out
 }
 
 func sortedServices(s *span, keep func(*serviceSum) bool) []*serviceSum {
-	var out []*serviceSum
-	for _, v := range s.services {
-		if keep(v) {
-			out = append(out, v)
-		}
+	if s.serviceList == nil {
+		s.serviceList = slices.AppendSeq(make([]*serviceSum, 0, len(s.services)), maps.Values(s.services))
 	}
+	out := filter(s.serviceList, keep)
 	slices.SortFunc(out, func(a, b *serviceSum) int {
 		return cmp.Or(compareAddr(a.Key.Addr, b.Key.Addr), cmp.Compare(a.Key.Port, b.Key.Port), cmp.Compare(a.Key.Proto, b.Key.Proto), cmpBool(a.Key.AllPorts, b.Key.AllPorts))
 	})
@@ -313,13 +310,22 @@ func sortedServices(s *span, keep func(*serviceSum) bool) []*serviceSum {
 }
 
 func sortedHosts(s *span, keep func(*hostSum) bool) []*hostSum {
-	var out []*hostSum
-	for _, v := range s.hosts {
+	if s.hostList == nil {
+		s.hostList = slices.AppendSeq(make([]*hostSum, 0, len(s.hosts)), maps.Values(s.hosts))
+	}
+	out := filter(s.hostList, keep)
+	slices.SortFunc(out, func(a, b *hostSum) int { return compareAddr(a.Addr, b.Addr) })
+	return out
+}
+
+// filter returns the elements keep accepts, in a new slice.
+func filter[T any](all []T, keep func(T) bool) []T {
+	var out []T
+	for _, v := range all {
 		if keep(v) {
 			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b *hostSum) int { return compareAddr(a.Addr, b.Addr) })
 	return out
 }
 

@@ -37,6 +37,13 @@ type span struct {
 	hosts    map[[16]byte]*hostSum
 	arp      map[arpKey]*arpSum
 	oneWay   int // windows that saw one direction of the link only
+
+	// The maps' values as slices, made at the first rule that asks after
+	// a change: the rules walk them many times a window, and a slice walks
+	// several times faster than a map.
+	pairList    []*pairSum
+	serviceList []*serviceSum
+	hostList    []*hostSum
 }
 
 type pairSum struct {
@@ -108,6 +115,7 @@ func (h *horizon) latest() *features.Window {
 
 // apply adds (sign 1) or takes out (sign -1) one window's behaviour.
 func (s *span) apply(w *features.Window, sign int) {
+	s.pairList, s.serviceList, s.hostList = nil, nil, nil
 	b := &w.Behaviour
 	s.windows += sign
 	s.seconds += float64(sign) * w.Seconds
