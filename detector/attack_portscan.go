@@ -22,7 +22,8 @@ func init() {
 		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +
-			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans.",
+			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
+			"while the host still fails first contacts at a pace that would reach the bar in that half hour.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
 		order:  30,
 		detect: detectPortScan,
@@ -66,6 +67,15 @@ func detectPortScan(e *evidence) []Attack {
 		}
 		if a, ok := arpSweep(h); ok {
 			out = append(out, a)
+			continue
+		}
+		// The slow memory holds a scan for half an hour: it speaks only
+		// while the host fails first contacts now and at a pace that, kept
+		// up, would fill the bar within the memory's time. Otherwise a
+		// scan that ended would be named again, as a new attack, at each
+		// refused connection its host makes for the next hour.
+		if l := e.h.last.hosts[h.Addr]; l == nil || l.FailedFirst == 0 ||
+			float64(h.FailedFirst)*slowScanTau.Seconds() < failedBar*e.h.long.seconds {
 			continue
 		}
 		if m := e.h.scans.hosts[h.Addr]; m != nil {

@@ -85,3 +85,21 @@ func TestScanMemoryBounded(t *testing.T) {
 		t.Errorf("the slow scanner's memory: %+v, want its 60 failed contacts (decayed)", c)
 	}
 }
+
+// A scan that ended is not named again when its host, back to normal use,
+// meets a refused connection: the half-hour memory still holds hundreds of
+// its probes, but the host no longer fails first contacts at a scan's
+// pace (a synthetic two-hour capture paged one scan as 48 attacks).
+func TestEndedScanNotRenamed(t *testing.T) {
+	ws := repeat(6, bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 600, FailedFirst: 600, Target: victim, TargetPorts: 600}}})
+	for i := range 240 { // 40 minutes; a refused new connection every 5
+		w := bw{}
+		if i%30 == 29 {
+			w.hosts = []features.HostActivity{{Addr: attacker, NewPorts: 1, FailedFirst: 1, Target: lanAddr(9), TargetPorts: 1}}
+		}
+		ws = append(ws, w)
+	}
+	if v := runRules(t, ws); attackOf(v.Attacks, PortScan) != nil {
+		t.Errorf("a refused connection 40 minutes after a scan ended: named %v", types(v.Attacks))
+	}
+}
