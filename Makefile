@@ -36,7 +36,7 @@ bench-rss: build
 	./scripts/bench-rss.sh
 
 # Live capture into a veth from another namespace, both methods, detector on
-# and off: drops and CPU per packet at rising rates (root, about 5 minutes).
+# and off: drops and CPU per packet at rising rates (root, about 7 minutes).
 bench-live:
 	./scripts/bench-live.sh
 
