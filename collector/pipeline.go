@@ -21,9 +21,12 @@ import (
 const (
 	batchSize = 256
 	// queueBatches bounds the queue between capture and features: 64
-	// batches of 256 packets. A live source drops whole batches when it is
-	// full (counted), a file source waits.
-	queueBatches    = 64
+	// batches of 256 packets. When it is full a file source waits, a live
+	// source waits up to queueWait and then drops the batch (counted).
+	queueBatches = 64
+	// queueWait is longer than a window close stalls the feature stage,
+	// and short enough that the kernel ring does not overflow meanwhile.
+	queueWait       = 250 * time.Millisecond
 	publishInterval = 100 * time.Millisecond
 	// batchSpan is the most packet time a batch covers before it is sent.
 	batchSpan     = int64(100 * time.Millisecond)
@@ -380,9 +383,19 @@ func (p *Pipeline) send(b *batch, eof, tick bool) *batch {
 	case p.queue <- b:
 		return <-p.free
 	default:
-		// The feature stage is behind: drop this batch rather than stall the
-		// kernel ring, and count it. A source going down or up is kept for
-		// the next batch.
+	}
+	// The feature stage is behind, as for a moment at each window close:
+	// wait, and let the kernel ring (32 MiB by default, about 100,000
+	// packets) absorb the stall, rather than drop what the queue (16,384
+	// packets, 55 ms at 300 k packets/s) cannot hold. Only a feature stage
+	// behind for longer than queueWait loses this batch, counted.
+	t := time.NewTimer(queueWait)
+	defer t.Stop()
+	select {
+	case p.queue <- b:
+		return <-p.free
+	case <-t.C:
+		// A source going down or up is kept for the next batch.
 		p.dropped.Add(uint64(b.n))
 		b.n, b.hasClock = 0, false
 		return b
