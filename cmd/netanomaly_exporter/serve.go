@@ -176,7 +176,11 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		}, func() float64 { return loadOK }))
 	}
 	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}))
+	// Scrapes are served from bytes rendered at window close and every
+	// second, not per scrape (collector/scrape.go).
+	scrapes := collector.NewScrapeHandler(reg, ps, collector.ScrapeOpts{Logger: logger, Registerer: reg})
+	go scrapes.Run(ctx)
+	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(reg, scrapes))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
