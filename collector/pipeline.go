@@ -26,7 +26,10 @@ const (
 	queueBatches = 64
 	// queueWait is longer than a window close stalls the feature stage,
 	// and short enough that the kernel ring does not overflow meanwhile.
-	queueWait       = 250 * time.Millisecond
+	queueWait = 250 * time.Millisecond
+	// detectorQueue is how many closed windows may wait for the detector:
+	// enough for a replay's features to run on while it trains.
+	detectorQueue   = 32
 	publishInterval = 100 * time.Millisecond
 	// batchSpan is the most packet time a batch covers before it is sent.
 	batchSpan     = int64(100 * time.Millisecond)
@@ -73,6 +76,7 @@ type DetectorSnapshot struct {
 	Attacks        map[string]uint64 // attack starts by type
 	ScoringSeconds float64
 	Members        []string
+	window         *features.Window // the window Verdict judged
 }
 
 // Snapshot is what a scrape reads: cumulative counters and the last closed
@@ -132,14 +136,23 @@ type Pipeline struct {
 
 	lastWindow  *features.Window
 	lastVerdict *detector.Verdict
-	savedSet    *detector.ModelSet
-	loggedErr   error
-	scoring     float64
-	anomalies   map[string]uint64
-	attacks     map[string]uint64
-	busy        float64
-	stats       capture.Stats
-	unsupWarn   sync.Once
+	judged      *features.Window // the detector's last window
+	// The detector judges windows on a goroutine of its own, so that the
+	// feature stage (and behind it capture) goes on meanwhile: a flood
+	// window takes tens of milliseconds to judge, a training at the end
+	// of a replay's warm-up hundreds.
+	windows    chan *features.Window
+	detDone    chan struct{}
+	detSnap    atomic.Pointer[DetectorSnapshot]
+	detStopped bool
+	savedSet   *detector.ModelSet
+	loggedErr  error
+	scoring    float64
+	anomalies  map[string]uint64
+	attacks    map[string]uint64
+	busy       float64
+	stats      capture.Stats
+	unsupWarn  sync.Once
 
 	// statsBase holds the counters of the sources closed before the
 	// current one: reopening must not reset cumulative counters.
@@ -162,6 +175,10 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 	}
 	p.agg = features.NewAggregator(cfg.Features, cfg.Interface, p.onWindow)
 	p.anomalies, p.attacks = map[string]uint64{}, map[string]uint64{}
+	if cfg.Detector != nil {
+		p.windows, p.detDone = make(chan *features.Window, detectorQueue), make(chan struct{})
+		p.detSnap.Store(p.detectorSnapshot())
+	}
 	p.up.Store(src != nil)
 	p.snap.Store(&Snapshot{Interface: cfg.Interface, Counters: p.agg.Counters()})
 	return p
@@ -231,8 +248,33 @@ func (p *Pipeline) Done() <-chan struct{} { return p.done }
 // Run runs both stages until ctx is cancelled or a file source ends.
 func (p *Pipeline) Run(ctx context.Context) {
 	go p.captureLoop(ctx)
+	if p.windows != nil {
+		go p.detectorLoop()
+	}
 	p.featureLoop()
+	p.stopDetector()
 	close(p.done)
+}
+
+// detectorLoop judges the windows in order, publishing its state after
+// each, and at the end installs a training the last window started.
+func (p *Pipeline) detectorLoop() {
+	defer close(p.detDone)
+	for w := range p.windows {
+		p.judge(w)
+		p.detSnap.Store(p.detectorSnapshot())
+	}
+	p.cfg.Detector.Settle()
+	p.detSnap.Store(p.detectorSnapshot())
+}
+
+// stopDetector lets the detector judge every window sent and waits for it.
+func (p *Pipeline) stopDetector() {
+	if p.windows != nil && !p.detStopped {
+		p.detStopped = true
+		close(p.windows)
+		<-p.detDone
+	}
 }
 
 // captureLoop is stage one: read, decode, batch.
@@ -419,9 +461,7 @@ func (p *Pipeline) featureLoop() {
 		}
 		if b.eof {
 			p.agg.Flush()
-			if d := p.cfg.Detector; d != nil {
-				d.Settle() // the models a last window started training
-			}
+			p.stopDetector() // the last snapshot has every verdict
 		}
 		now := time.Now()
 		p.busy += now.Sub(t0).Seconds()
@@ -438,7 +478,10 @@ func (p *Pipeline) featureLoop() {
 				Reopens:         b.reopens,
 			}
 			p.agg.CountersInto(&snap.Counters)
-			snap.Detector = p.detectorSnapshot()
+			if ds := p.detSnap.Load(); ds != nil {
+				// The window and its verdict go out together.
+				snap.Detector, snap.Window = ds, ds.window
+			}
 			p.snap.Store(snap)
 		}
 		b.n, b.hasClock, b.eof, b.down, b.up = 0, false, false, false, false
@@ -452,10 +495,16 @@ func (p *Pipeline) onWindow(w *features.Window) {
 	if p.cfg.OnWindow != nil {
 		p.cfg.OnWindow(w)
 	}
-	d := p.cfg.Detector
-	if d == nil {
-		return
+	if p.windows != nil && !p.detStopped {
+		p.windows <- w
 	}
+}
+
+// judge runs in the detector goroutine: it scores a window and keeps the
+// counts a scrape reports.
+func (p *Pipeline) judge(w *features.Window) {
+	d := p.cfg.Detector
+	p.judged = w
 	t0 := time.Now()
 	v := d.Observe(w)
 	p.scoring += time.Since(t0).Seconds()
@@ -506,7 +555,7 @@ func (p *Pipeline) detectorSnapshot() *DetectorSnapshot {
 	if d == nil {
 		return nil
 	}
-	s := &DetectorSnapshot{Verdict: p.lastVerdict, ScoringSeconds: p.scoring, Anomalies: maps.Clone(p.anomalies), Attacks: maps.Clone(p.attacks)}
+	s := &DetectorSnapshot{Verdict: p.lastVerdict, ScoringSeconds: p.scoring, Anomalies: maps.Clone(p.anomalies), Attacks: maps.Clone(p.attacks), window: p.judged}
 	s.Trained, s.WarmupProgress, s.Windows, s.Retrains, s.LastTrain = d.State()
 	if set := d.Models(); set != nil {
 		s.Members = set.Members()
