@@ -255,16 +255,11 @@ func adminAuthenticated(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var c struct {
-		Users map[string]string `yaml:"basic_auth_users"`
-		TLS   struct {
-			ClientAuth string `yaml:"client_auth_type"`
-		} `yaml:"tls_server_config"`
-	}
+	var c web.Config
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return false, err
 	}
-	return len(c.Users) > 0 || c.TLS.ClientAuth == "RequireAndVerifyClientCert", nil
+	return len(c.Users) > 0 || c.TLSConfig.ClientAuth == "RequireAndVerifyClientCert", nil
 }
 
 // registerAdmin adds the admin API. It sits behind the same TLS and basic
