@@ -39,6 +39,17 @@ var synFrame = []byte{
 	0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
 }
 
+// synSource returns a live-like fake source (its clock at base) holding n
+// SYNs, gap apart from base; with eof it ends after them, like a file.
+func synSource(base int64, n int, gap time.Duration, eof bool) *fakeSource {
+	s := &fakeSource{failAt: -1, clock: base, eof: eof}
+	for i := range n {
+		s.frames = append(s.frames, synFrame)
+		s.times = append(s.times, base+int64(i)*int64(gap))
+	}
+	return s
+}
+
 func (s *fakeSource) Next() (capture.Packet, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,11 +112,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestPipelineIdleFlush(t *testing.T) {
 	const sec = int64(time.Second)
 	base := int64(1_700_000_000) * sec
-	src := &fakeSource{failAt: -1, clock: base}
-	for i := range 5 {
-		src.frames = append(src.frames, synFrame)
-		src.times = append(src.times, base+int64(i)*sec)
-	}
+	src := synSource(base, 5, time.Second, false)
 	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig()}, src, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -214,11 +221,7 @@ func TestPipelineStallAtWindowClose(t *testing.T) {
 		wantDrops bool
 	}{{150 * time.Millisecond, false}, {3 * queueWait, true}} {
 		base := int64(1_700_000_000)*int64(time.Second) + int64(9900*time.Millisecond)
-		src := &fakeSource{failAt: -1, eof: true, clock: base}
-		for i := range n {
-			src.frames = append(src.frames, synFrame)
-			src.times = append(src.times, base+int64(i)*int64(10*time.Microsecond))
-		}
+		src := synSource(base, n, 10*time.Microsecond, true)
 		var once sync.Once
 		cfg := PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(),
 			OnWindow: func(*features.Window) { once.Do(func() { time.Sleep(c.stall) }) }}

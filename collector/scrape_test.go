@@ -166,11 +166,7 @@ func firstDiff(got, want string) string {
 func TestScrapeHandlerWindowClose(t *testing.T) {
 	const sec = int64(time.Second)
 	base := int64(1_700_000_000) * sec
-	src := &fakeSource{failAt: -1, clock: base}
-	for i := range 5 {
-		src.frames = append(src.frames, synFrame)
-		src.times = append(src.times, base+int64(i)*sec)
-	}
+	src := synSource(base, 5, time.Second, false)
 	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig()}, src, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -286,20 +282,29 @@ func TestScrapeHandlerNeverBlocks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the renderer did not gather")
 	}
+	scrapeOver(t, h, 20, "during a stuck render", func(got string) bool { return got == want })
+	close(bc.release)
+}
+
+// scrapeOver scrapes h over HTTP n times, 5 ms apart, each answer within 2 s
+// and accepted by ok.
+func scrapeOver(t *testing.T, h http.Handler, n int, when string, ok func(body string) bool) {
+	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	client := &http.Client{Timeout: 2 * time.Second}
-	for range 20 {
+	for range n {
 		resp, err := client.Get(srv.URL)
 		if err != nil {
-			t.Fatalf("scrape during a stuck render: %v", err)
+			t.Fatalf("scrape %s: %v", when, err)
 		}
-		if got := body(t, resp); got != want {
-			t.Fatal("scrape during a stuck render did not get the previous rendition")
-		}
+		got := body(t, resp)
 		resp.Body.Close()
+		if !ok(got) {
+			t.Fatalf("scrape %s: status %d, unexpected body:\n%s", when, resp.StatusCode, got)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	close(bc.release)
 }
 
 // TestScrapeHandlerPipelineStuck: a pipeline whose feature stage is stuck
@@ -307,7 +312,7 @@ func TestScrapeHandlerNeverBlocks(t *testing.T) {
 func TestScrapeHandlerPipelineStuck(t *testing.T) {
 	const sec = int64(time.Second)
 	base := int64(1_700_000_000) * sec
-	src := &fakeSource{failAt: -1, clock: base, frames: [][]byte{synFrame}, times: []int64{base}}
+	src := synSource(base, 1, time.Second, false)
 	stuck, release := make(chan struct{}), make(chan struct{})
 	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(), OnWindow: func(*features.Window) {
 		close(stuck)
@@ -325,20 +330,9 @@ func TestScrapeHandlerPipelineStuck(t *testing.T) {
 	go h.Run(ctx)
 	src.setClock(base + 16*sec)
 	<-stuck
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for range 20 {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatalf("scrape while the pipeline is stuck: %v", err)
-		}
-		if got := body(t, resp); !strings.Contains(got, `netanomaly_packets_total{interface="eth0",protocol="tcp"} 1`) {
-			t.Fatalf("scrape while the pipeline is stuck: status %d %v\n%s", resp.StatusCode, resp.Header, got)
-		}
-		resp.Body.Close()
-		time.Sleep(5 * time.Millisecond)
-	}
+	scrapeOver(t, h, 20, "while the pipeline is stuck", func(got string) bool {
+		return strings.Contains(got, `netanomaly_packets_total{interface="eth0",protocol="tcp"} 1`)
+	})
 	done := make(chan struct{})
 	go func() { h.Render(); close(done) }()
 	select {
