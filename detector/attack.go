@@ -25,6 +25,10 @@ type AttackType struct {
 	Alert          string // the alert's name, CamelCase
 	Severity       int    // 3 high, 2 medium: a confident high one makes the threat high
 	Recommendation string // what to check or do, one line
+	// Technique is the MITRE ATT&CK technique the type is an instance
+	// of (T1046), with its name; empty for volume changes that are not
+	// attacks by themselves. SIEM outputs carry it as threat.technique.
+	Technique, TechniqueName string
 	// Behaviour says in a sentence or two what the detector looks for,
 	// and Names who it reports as sources and targets; the README's
 	// table shows both.

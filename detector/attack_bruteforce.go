@@ -15,6 +15,8 @@ func init() {
 		Title:          "Brute-force login attempts",
 		Alert:          "NetAnomalyBruteForce",
 		Severity:       3,
+		Technique:      "T1110",
+		TechniqueName:  "Brute Force",
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or getting many of its answers late as servers delay " +

@@ -15,6 +15,8 @@ func init() {
 		Title:          "DNS amplification",
 		Alert:          "NetAnomalyDNSAmplification",
 		Severity:       3,
+		Technique:      "T1498.002",
+		TechniqueName:  "Network Denial of Service: Reflection Amplification",
 		Recommendation: "The target is receiving DNS answers it did not ask for: filter inbound UDP from source port 53 to it at the edge or upstream; if your own resolvers are the reflectors, stop open recursion.",
 		Behaviour: "DNS answers from port 53 that the target never asked for, arriving in bulk: before training at least 200 of them and 10 kB/s; " +
 			"after it, five times the busiest training window of unsolicited bytes. Over the last two windows.",

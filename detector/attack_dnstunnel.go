@@ -15,6 +15,8 @@ func init() {
 		Title:          "DNS tunnel",
 		Alert:          "NetAnomalyDNSTunnel",
 		Severity:       3,
+		Technique:      "T1071.004",
+		TechniqueName:  "Application Layer Protocol: DNS",
 		Recommendation: "A host is moving data through DNS names: find the process sending the queries on the source, block the tunnel's domain at your resolvers, and force clients to use them.",
 		Behaviour: "One host sending one DNS server, over the horizon, many queries whose names look like encoded data (long, with a long label of " +
 			"random-looking characters): at least 30, and half its queries to it; or 60 queries with names of 30 characters or more on average " +

@@ -15,6 +15,8 @@ func init() {
 		Title:          "HTTP flood",
 		Alert:          "NetAnomalyHTTPFlood",
 		Severity:       3,
+		Technique:      "T1499.002",
+		TechniqueName:  "Endpoint Denial of Service: Service Exhaustion Flood",
 		Recommendation: "Rate-limit requests per client at the web server or a reverse proxy, serve a challenge to the flooding clients, and cache or block the URL they hammer.",
 		Behaviour: "Completed requests to one web server far above normal, from one host or many: before training at least 500 a second in all " +
 			"or 50 from one host; after it, ten times the busiest training window, or one host at five times the busiest client's pace. " +

@@ -11,6 +11,8 @@ func init() {
 		Title:          "ICMP flood",
 		Alert:          "NetAnomalyICMPFlood",
 		Severity:       3,
+		Technique:      "T1498.001",
+		TechniqueName:  "Network Denial of Service: Direct Network Flood",
 		Recommendation: "Rate-limit ICMP at the edge (keep type 3 code 4 for path MTU discovery) and check that the target is not answering every request.",
 		Behaviour: "ICMP and ICMPv6 sent to one host far above normal: requests (echo and others), and errors or replies it never asked for " +
 			"(BlackNurse, smurf); before training at least 1,000 over the last two windows; after it, five times the busiest training window. " +

@@ -19,6 +19,8 @@ func init() {
 		Title:          "Port scan",
 		Alert:          "NetAnomalyPortScan",
 		Severity:       2,
+		Technique:      "T1046",
+		TechniqueName:  "Network Service Discovery",
 		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +

@@ -10,6 +10,8 @@ func init() {
 		Title:          "UDP reflection (NTP, SSDP, memcached, CLDAP, SNMP, chargen)",
 		Alert:          "NetAnomalyReflection",
 		Severity:       3,
+		Technique:      "T1498.002",
+		TechniqueName:  "Network Denial of Service: Reflection Amplification",
 		Recommendation: "The target is receiving UDP replies from amplification-prone services (NTP, SSDP, memcached, CLDAP, SNMP): filter those source ports upstream, and close any such service of yours that answers the Internet.",
 		Behaviour: "Answers from amplification-prone UDP services other than DNS (NTP, SSDP, memcached, CLDAP, SNMP, chargen, ...) that the target never asked for, " +
 			"arriving in bulk; the same bars as DNS amplification.",

@@ -15,6 +15,8 @@ func init() {
 		Title:          "Slowloris (slow HTTP) attack",
 		Alert:          "NetAnomalySlowloris",
 		Severity:       3,
+		Technique:      "T1499.002",
+		TechniqueName:  "Endpoint Denial of Service: Service Exhaustion Flood",
 		Recommendation: "Lower the web server's header and idle timeouts, cap connections per client address, or put a reverse proxy that buffers requests in front of it.",
 		Behaviour: "Many connections to one web server held open by few hosts: each request left unfinished for seconds (slowloris, slow POST), " +
 			"the answer kept waiting by a zero TCP window (slow read) or the connection kept alive at under a packet every two seconds; counted at the end of the latest window: before training " +

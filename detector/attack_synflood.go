@@ -15,6 +15,8 @@ func init() {
 		Title:          "SYN flood",
 		Alert:          "NetAnomalySynFlood",
 		Severity:       3,
+		Technique:      "T1498.001",
+		TechniqueName:  "Network Denial of Service: Direct Network Flood",
 		Recommendation: "Enable SYN cookies on the target, rate-limit SYNs per source at the edge, and ask the upstream provider for filtering if the link saturates.",
 		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
 			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +

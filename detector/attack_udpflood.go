@@ -16,6 +16,8 @@ func init() {
 		Title:          "UDP flood",
 		Alert:          "NetAnomalyUDPFlood",
 		Severity:       3,
+		Technique:      "T1498.001",
+		TechniqueName:  "Network Denial of Service: Direct Network Flood",
 		Recommendation: "Rate-limit or drop UDP to the targeted host and port at the edge, and ask the upstream provider to filter if the link saturates.",
 		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 5,000 packets " +
 			"over the last two windows, mostly unanswered; after it, five times the busiest training window.",
