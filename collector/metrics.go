@@ -2,6 +2,7 @@ package collector
 
 import (
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,7 @@ var (
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
 	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
 	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	userRuleDesc     = desc("", "user_rule_info", "The configuration file's rules that judge this interface, with their attack type, severity, expression and recommendation (1).", "interface", "type", "severity", "expression", "recommendation")
 	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
 	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
 	explValueDesc    = desc("", "explanation_value", "Value of the features that deviate most in the last window.", "interface", "rank", "feature")
@@ -179,7 +181,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	counter(arpReplacedDesc, float64(c.ARPReplaced))
 
 	if s.Detector != nil {
-		e.collectDetector(gauge, counter, s.Detector)
+		e.collectDetector(gauge, counter, iface, s.Detector)
 	}
 
 	w := s.Window
@@ -199,7 +201,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	}
 }
 
-func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), d *DetectorSnapshot) {
+func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, d *DetectorSnapshot) {
 	gauge(trainedDesc, b2f(d.Trained))
 	gauge(warmupDesc, d.WarmupProgress)
 	gauge(trainWindowsDesc, float64(d.Windows))
@@ -208,12 +210,17 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 	if !d.LastTrain.IsZero() {
 		gauge(lastTrainDesc, float64(d.LastTrain.UnixNano())/1e9)
 	}
-	for _, t := range detector.AttackTypes {
+	for _, t := range detector.TypesInForce() {
 		counter(attacksDesc, float64(d.Attacks[t]), t)
 		counter(anomaliesDesc, float64(d.Anomalies[t]), t)
 	}
 	counter(anomaliesDesc, float64(d.Anomalies["unknown"]), "unknown")
 
+	for _, r := range detector.UserRules() {
+		if len(r.Interfaces) == 0 || slices.Contains(r.Interfaces, iface) {
+			gauge(userRuleDesc, 1, r.Type(), severityNames[r.Severity], r.Expr, r.Recommendation)
+		}
+	}
 	gauge(detectionDesc, 1, "rules")
 	gauge(detectionDesc, b2f(d.Trained), "model")
 
@@ -237,7 +244,7 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 	for _, a := range v.Active {
 		active[a.Type] = a
 	}
-	for _, t := range detector.AttackTypes {
+	for _, t := range detector.TypesInForce() {
 		a, ok := active[t]
 		gauge(attackDesc, b2f(ok), t)
 		gauge(attackConfDesc, a.Confidence, t)
@@ -269,6 +276,9 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 		gauge(protoDevDesc, pd.Z, pd.Protocol)
 	}
 }
+
+// severityNames names attack type severities.
+var severityNames = map[int]string{2: "medium", 3: "high"}
 
 func b2f(b bool) float64 {
 	if b {

@@ -68,13 +68,33 @@ func Types() []*AttackType {
 	return out
 }
 
-// Type returns the attack type of that name, or nil.
-func Type(name string) *AttackType { return registry[name] }
+// Type returns the attack type of that name, built in or a user rule's
+// in force, or nil.
+func Type(name string) *AttackType {
+	if t := registry[name]; t != nil {
+		return t
+	}
+	return userType(name)
+}
+
+// TypesInForce lists the values of the type label: the built-in types,
+// sorted, then the user rules' in force in the configuration's order.
+func TypesInForce() []string {
+	rules := UserRules()
+	if len(rules) == 0 {
+		return AttackTypes
+	}
+	out := slices.Clone(AttackTypes)
+	for i := range rules {
+		out = append(out, rules[i].Type())
+	}
+	return out
+}
 
 // Recommendation returns the recommendation of an attack type, "" for an
 // unknown one.
 func Recommendation(name string) string {
-	if t := registry[name]; t != nil {
+	if t := Type(name); t != nil {
 		return t.Recommendation
 	}
 	return ""

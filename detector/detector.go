@@ -158,6 +158,7 @@ type Detector struct {
 	lastEnd       int64
 	prev          prevWindow // the window before, zero after a gap
 	active        map[string]*attackState
+	held          map[string]int // user rules: windows in a row their condition held
 	hz            *horizon
 	retrains      int
 	lastTrainWall time.Time
@@ -240,7 +241,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	}
 	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
 		prev: d.prev, claimed: map[[16]byte]string{}}
-	attacks := detectAll(ev)
+	attacks := append(detectAll(ev), d.userAttacks(w, set)...)
 
 	agree := 0.0
 	if set != nil {
@@ -517,6 +518,21 @@ func threat(v *Verdict, agree float64) (int, float64) {
 	return level, math.Min(conf, 0.999)
 }
 
+// types lists the attack types to carry through hysteresis: those in
+// force, and active ones of user rules removed since, which end as quiet
+// ones do.
+func (d *Detector) types() []string {
+	types := TypesInForce()
+	var gone []string
+	for typ := range d.active {
+		if !slices.Contains(types, typ) {
+			gone = append(gone, typ)
+		}
+	}
+	slices.Sort(gone)
+	return append(slices.Clone(types), gone...)
+}
+
 // hysteresis turns per-window attacks into attacks in progress: one
 // attack starts at its first window and ends after EndAfter quiet windows,
 // so an attack is one alert, not a flapping series.
@@ -525,7 +541,7 @@ func (d *Detector) hysteresis(v *Verdict, w *features.Window) {
 	for _, a := range v.Attacks {
 		fired[a.Type] = a
 	}
-	for _, typ := range AttackTypes {
+	for _, typ := range d.types() {
 		st := d.active[typ]
 		a, ok := fired[typ]
 		switch {

@@ -178,8 +178,36 @@ func detectionRules() []rule {
 			rule{a.Alert, critical(expr), attackFor, [][2]string{{"severity", "critical"}, {"attack_type", a.Type}}, ann},
 		)
 	}
+	// The configuration file's rules: one alert for all of them, the
+	// rule in its attack_type label, its recommendation from
+	// netanomaly_user_rule_info.
+	typ := "$labels.type"
+	conf := confidenceText("netanomaly_attack_confidence", "type", typ)
+	userAnn := [][2]string{
+		{"summary", "User rule {{ $labels.type }} on {{ $labels.interface }} ({{ $labels.instance }})."},
+		{"description", "The configuration file's {{ $labels.type }} fired on {{ $labels.interface }} ({{ $labels.instance }})" +
+			"{{ with " + tq("netanomaly_user_rule_info", "type", typ) + " }}: {{ (. | first).Labels.expression }}{{ end }}" +
+			"; threat level " + threatText + ", confidence " + conf + "." +
+			sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ)},
+		{"threat_level", threatText},
+		{"confidence", conf},
+		{"score", scoreText},
+		{"top_features", featuresText},
+		{"top_sources", sourcesText("netanomaly_attack_source_info", "type", typ)},
+		{"recommendation", "{{ with " + tq("netanomaly_user_rule_info", "type", typ) + " }}{{ (. | first).Labels.recommendation }}{{ else }}See the rule in the exporter's configuration file.{{ end }}"},
+		{"runbook_url", RunbookBase + strings.ToLower(UserRuleAlert)},
+		{"dashboard_url", dashboardText},
+	}
+	userExpr := `netanomaly_attack{type=~"rule:.+"} == 1`
+	rules = append(rules,
+		rule{UserRuleAlert, userExpr, attackFor, [][2]string{{"severity", "warning"}, {"attack_type", "{{ $labels.type }}"}}, userAnn},
+		rule{UserRuleAlert, critical(userExpr), attackFor, [][2]string{{"severity", "critical"}, {"attack_type", "{{ $labels.type }}"}}, userAnn},
+	)
 	return rules
 }
+
+// UserRuleAlert is the alert of every rule of the configuration file.
+const UserRuleAlert = "NetAnomalyUserRule"
 
 func confidenceText(metric string, extra ...string) string {
 	return "{{ with " + tq(metric, extra...) + " }}{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}"

@@ -53,13 +53,14 @@ var (
 )
 
 // exporterMetricNames returns the metric names of a replay of the bundled
-// FTP brute-force capture with the top-k series on: the exporter's real
-// output.
+// FTP brute-force capture with the top-k series on and the example
+// configuration's user rules: the exporter's real output.
 func exporterMetricNames(t *testing.T) map[string]bool {
 	t.Helper()
 	bin := buildExporter(t)
 	exporterOnce.Do(func() {
-		cmd := exec.Command(bin, "replay", "--capture.pcap=cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", "--features.top-k=3")
+		cmd := exec.Command(bin, "replay", "--capture.pcap=cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", "--features.top-k=3",
+			"--config.file=examples/netanomaly.yml")
 		cmd.Dir = repoRoot(t)
 		out, err := cmd.Output()
 		if err != nil {

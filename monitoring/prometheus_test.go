@@ -118,7 +118,7 @@ func TestRuleConventions(t *testing.T) {
 			t.Errorf("%s: dashboard_url links to no known dashboard uid: %q", r, dash)
 		}
 		if at, ok := r.Labels["attack_type"]; ok {
-			if !attackTypes[at] {
+			if !attackTypes[at] && !(r.Alert == UserRuleAlert && at == "{{ $labels.type }}") {
 				t.Errorf("%s: attack_type %q is not a type of netanomaly_attack", r, at)
 			}
 			for _, a := range []string{"threat_level", "confidence", "score", "top_features", "top_sources"} {

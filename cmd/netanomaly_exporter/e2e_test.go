@@ -76,7 +76,7 @@ func freePort(t *testing.T) string {
 }
 
 // volatile matches series whose values change from run to run.
-var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total|netanomaly_detector_scoring_seconds_total|netanomaly_detector_last_train_timestamp_seconds)`)
+var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total|netanomaly_detector_scoring_seconds_total|netanomaly_detector_last_train_timestamp_seconds|netanomaly_config_last_reload_success_timestamp_seconds)`)
 
 // stableMetrics drops volatile series and comments about them.
 func stableMetrics(text string) string {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/config"
 	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
 )
 
@@ -73,6 +75,9 @@ type options struct {
 	allow         []string
 	endAfter      int
 	attackSources int
+
+	configFile string
+	config     *config.Config // loaded by run, nil without --config.file
 
 	eventsFile   string
 	eventsFormat string
@@ -131,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("detector.allow", "Never raise attacks from or to this CIDR (repeatable; backups, speed tests, your own scanners).").StringsVar(&o.allow)
 	app.Flag("detector.attack-end-windows", "Quiet windows after which an attack ends.").Default(fmt.Sprint(def.EndAfter)).IntVar(&o.endAfter)
 	app.Flag("detector.attack-sources", fmt.Sprintf("Export the top N addresses behind each attack in progress as labels (0 = off, at most %d).", maxAttackSources)).Default("0").IntVar(&o.attackSources)
+	app.Flag("config.file", "Configuration file (YAML): user rules and what else flags cannot say; reloaded on SIGHUP and POST /-/reload.").Default("").StringVar(&o.configFile)
 	app.Flag("events.file", "Write anomalous windows and attack starts and ends to this file (off when empty).").Default("").StringVar(&o.eventsFile)
 	app.Flag("events.format", "Event file format: json (JSON lines) or csv.").Default("json").EnumVar(&o.eventsFormat, "json", "csv")
 	app.Flag("events.max-size", "Rotate the event file at this size.").Default("100MiB").BytesVar(&o.eventsSize)
@@ -155,6 +161,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	evalCmd.Flag("verdicts", "Write every window's verdict to this JSON lines file.").StringVar(&o.verdicts)
 	evalCmd.Flag("format", "Output format: text or json.").Default("text").EnumVar(&o.format, "text", "json")
 
+	checkCmd := app.Command("check-config", "Check a configuration file and exit: 0 when it is valid, 1 with every problem and its line otherwise.")
+	checkFile := checkCmd.Arg("file", "The configuration file (default: --config.file).").String()
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "netanomaly_exporter: error: %s%v; try --help\n", flagOf(args, err), err)
@@ -167,8 +176,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
 		return 2
 	}
+	if cmd == checkCmd.FullCommand() {
+		return checkConfig(cmp.Or(*checkFile, o.configFile), stdout, stderr)
+	}
 	if o.listIfaces {
 		return listInterfaces(stdout, stderr)
+	}
+	if o.configFile != "" {
+		// Every command judges with the same rules; serve reloads them.
+		if o.config, err = config.Load(o.configFile); err != nil {
+			fmt.Fprintf(stderr, "netanomaly_exporter: error: --config.file:\n%v\n", err)
+			return 2
+		}
+		applyConfig(o.config)
 	}
 	if cmd == serveCmd.FullCommand() {
 		if err := checkWeb(o, *webConfig.WebConfigFile, logger); err != nil {
@@ -204,6 +224,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// checkConfig is the check-config command.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	if path == "" {
+		fmt.Fprintln(stderr, "netanomaly_exporter: error: check-config needs a file: netanomaly_exporter check-config FILE")
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid: %d user rules\n", path, len(cfg.Rules))
+	return 0
+}
+
+// applyConfig puts a loaded configuration in force.
+func applyConfig(cfg *config.Config) {
+	detector.SetUserRules(cfg.Rules)
 }
 
 // usageError marks errors in how the command was called (exit 2).

@@ -25,6 +25,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/config"
 )
 
 // modelStore keeps the latest models of every interface and writes them
@@ -162,7 +163,9 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		go p.Run(ctx)
 	}
 
+	conf := newConfigState(o.configFile)
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(conf.collectors()...)
 	reg.MustRegister(
 		collector.NewExporter(ps, anon, o.attackSources),
 		versioncollector.NewCollector("netanomaly"),
@@ -182,6 +185,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	go scrapes.Run(ctx)
 	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(reg, scrapes))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
+	mux.HandleFunc("/-/reload", conf.handleReload(logger))
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
 	if o.adminAPI {
@@ -211,7 +215,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			}
 			return nil
 		case <-hup:
-			reload(*webConfig.WebConfigFile, store, logger)
+			reload(*webConfig.WebConfigFile, conf, store, logger)
 		case <-ctx.Done():
 			logger.Info("shutting down")
 			_ = srv.Close()
@@ -230,14 +234,92 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 }
 
 // reload answers SIGHUP: the web configuration is re-read at every request,
-// so a bad one is reported here before it locks clients out; the models
-// trained so far are written.
-func reload(webConfigFile string, store *modelStore, logger *slog.Logger) {
+// so a bad one is reported here before it locks clients out; the
+// configuration file is reloaded; the models trained so far are written.
+func reload(webConfigFile string, conf *configState, store *modelStore, logger *slog.Logger) {
 	if err := web.Validate(webConfigFile); err != nil {
 		logger.Error("SIGHUP: --web.config.file is invalid: requests will fail until it is fixed", "file", webConfigFile, "err", err)
 	}
+	_ = conf.reload(logger)
 	store.checkpoint()
 	logger.Info("SIGHUP: reloaded")
+}
+
+// configState reloads --config.file and reports how the last reload went.
+type configState struct {
+	path string
+	mu   sync.Mutex
+	ok   bool
+	at   time.Time // of the last successful load
+}
+
+func newConfigState(path string) *configState {
+	return &configState{path: path, ok: true, at: time.Now()}
+}
+
+// reload re-reads the configuration file and puts it in force; a file
+// with problems leaves the running configuration in force.
+func (c *configState) reload(logger *slog.Logger) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.path == "" {
+		c.ok, c.at = true, time.Now()
+		return nil
+	}
+	cfg, err := config.Load(c.path)
+	if err != nil {
+		c.ok = false
+		logger.Error("the configuration file has problems: the running configuration stays in force", "file", c.path, "err", err)
+		return err
+	}
+	applyConfig(cfg)
+	c.ok, c.at = true, time.Now()
+	logger.Info("configuration reloaded", "file", c.path, "user_rules", len(cfg.Rules))
+	return nil
+}
+
+func (c *configState) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "netanomaly", Subsystem: "config", Name: "last_reload_successful",
+			Help: "Whether the last load of --config.file succeeded (1) or left the previous configuration in force (0).",
+		}, func() float64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return b2f(c.ok)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "netanomaly", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
+			Help: "When --config.file was last loaded successfully, in Unix seconds.",
+		}, func() float64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return float64(c.at.UnixNano()) / 1e9
+		}),
+	}
+}
+
+// handleReload is POST /-/reload, as Prometheus has it.
+func (c *configState) handleReload(logger *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST or PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := c.reload(logger); err != nil {
+			http.Error(w, "the configuration file has problems; the running configuration stays in force:\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "configuration reloaded\n")
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // adminHeader is the custom header that, like a JSON content type, marks

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestCheckConfig: check-config says valid or lists every problem with
+// its line, with an exit status a deploy script can test.
+func TestCheckConfig(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	writeFile(t, good, "rules:\n  - name: syn-storm\n    expr: tcp_syn_packets > 5000\n")
+	writeFile(t, bad, "rules:\n  - name: syn-storm\n    expr: tcp_syns > 5000\n  - name: x\n    expr: dns_queries > 5\n    sevrity: high\n")
+	for _, c := range []struct {
+		args   []string
+		code   int
+		output string
+	}{
+		{[]string{"check-config", good}, 0, good + ": valid: 1 user rules"},
+		{[]string{"--config.file=" + good, "check-config"}, 0, "valid"},
+		{[]string{"check-config", bad}, 1, bad + `:3: rule "syn-storm": expression "tcp_syns > 5000": unknown feature "tcp_syns"`},
+		{[]string{"check-config", bad}, 1, bad + `:6: unknown key "sevrity" in a rule`},
+		{[]string{"check-config", filepath.Join(dir, "none.yml")}, 1, "none.yml: cannot read the configuration file: no such file or directory"},
+		{[]string{"check-config"}, 2, "check-config needs a file"},
+		// Every command refuses to start on a bad file, naming the flag.
+		{[]string{"replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file=" + bad}, 2, "--config.file:\n" + bad + ":3:"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(string(out), c.output) {
+			t.Errorf("%v: exit %d, output\n%s\nwant exit %d and %q", c.args, code, out, c.code, c.output)
+		}
+	}
+}
+
+// TestUserRuleReplay: a user rule fires on a replay like a built-in type,
+// with its type label.
+func TestUserRuleReplay(t *testing.T) {
+	bin := buildBinary(t)
+	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
+	// The capture is 30 FTP logins in a minute: its windows hold SYNs to
+	// port 21.
+	writeFile(t, conf, "rules:\n  - name: auth-syns\n    expr: auth_connection_attempts >= 2\n    for_windows: 2\n    severity: high\n")
+	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file="+conf).Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	m := regexp.MustCompile(`netanomaly_attacks_total\{interface="ftp_bruteforce",type="rule:auth-syns"\} (\d+)`).FindStringSubmatch(string(out))
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no rule:auth-syns attack counted:\n%s", grepLines(string(out), "netanomaly_attacks_total"))
+	}
+	// Without the file the type does not exist.
+	out, err = exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap").Output()
+	if err != nil || strings.Contains(string(out), "rule:") {
+		t.Fatalf("replay without --config.file: %v, rule series: %s", err, grepLines(string(out), "netanomaly_attacks_total"))
+	}
+}
+
+// TestConfigReload: SIGHUP and POST /-/reload put a new file in force; a
+// file with problems leaves the running one in force and says so in a
+// metric.
+func TestConfigReload(t *testing.T) {
+	bin := buildBinary(t)
+	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
+	writeFile(t, conf, "rules:\n  - name: first\n    expr: packets_per_second > 1e9\n")
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+		"--config.file="+conf)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	scrapeUntil(t, addr, `netanomaly_attack\{interface="wikipedia",type="rule:first"\} 0`)
+	scrapeUntil(t, addr, `netanomaly_config_last_reload_successful 1`)
+
+	post := func() (int, string) {
+		resp, err := http.Post("http://"+addr+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := make([]byte, 4096)
+		n, _ := resp.Body.Read(b)
+		return resp.StatusCode, string(b[:n])
+	}
+	writeFile(t, conf, "rules:\n  - name: second\n    expr: packets_per_second > nope\n")
+	if code, body := post(); code != http.StatusInternalServerError || !strings.Contains(body, conf+`:3: rule "second"`) {
+		t.Errorf("reload of a bad file: %d %q", code, body)
+	}
+	scrapeUntil(t, addr, `netanomaly_config_last_reload_successful 0`)
+	scrapeUntil(t, addr, `netanomaly_attack\{interface="wikipedia",type="rule:first"\} 0`)
+	if resp, err := http.Get("http://" + addr + "/-/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %v %v", resp.StatusCode, err)
+	}
+
+	// The demo always carries traffic: this rule fires.
+	writeFile(t, conf, "rules:\n  - name: second\n    expr: packets_per_second > 0\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	text := scrapeUntil(t, addr, `netanomaly_attack\{interface="wikipedia",type="rule:second"\} 1`)
+	if strings.Contains(text, "rule:first") {
+		t.Errorf("the removed rule still has series:\n%s", grepLines(text, "netanomaly_attack{"))
+	}
+	scrapeUntil(t, addr, `netanomaly_config_last_reload_successful 1`)
+	if !strings.Contains(stderr.String(), "configuration reloaded") {
+		t.Errorf("no reload logged:\n%s", stderr.String())
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

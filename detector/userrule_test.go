@@ -1,0 +1,231 @@
+package detector
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+)
+
+func TestParseRuleExpr(t *testing.T) {
+	for _, c := range []struct {
+		expr  string
+		f     features.Index
+		mode  RuleMode
+		op    string
+		value float64
+		err   string
+	}{
+		{expr: "tcp_syn_packets > 5000", f: features.TCPSyn, mode: RuleAbsolute, op: ">", value: 5000},
+		{expr: "  dns_queries   >=  5 x typical ", f: features.DNSQueries, mode: RuleTypical, op: ">=", value: 5},
+		{expr: "z(destination_port_entropy) > 6", f: features.DestinationPortEntropy, mode: RuleZ, op: ">", value: 6},
+		{expr: "z(packets_per_second) < -4", f: features.PacketsPerSecond, mode: RuleZ, op: "<", value: -4},
+		{expr: "packets_per_second <= 0.5 x typical", f: features.PacketsPerSecond, mode: RuleTypical, op: "<=", value: 0.5},
+		{expr: "bytes_per_second < 1e3", f: features.BytesPerSecond, mode: RuleAbsolute, op: "<", value: 1000},
+		{expr: "", err: "write FEATURE OP NUMBER"},
+		{expr: "tcp_syn_packets > ", err: "write FEATURE OP NUMBER"},
+		{expr: "tcp_syns > 5000", err: `unknown feature "tcp_syns"`},
+		{expr: "tcp_syn_packets => 5000", err: `unknown operator "=>"`},
+		{expr: "tcp_syn_packets == 5000", err: `unknown operator "=="`},
+		{expr: "tcp_syn_packets > lots", err: `"lots" is not a finite number`},
+		{expr: "tcp_syn_packets > NaN", err: `"NaN" is not a finite number`},
+		{expr: "tcp_syn_packets > +Inf", err: `"+Inf" is not a finite number`},
+		{expr: "dns_queries > 0 x typical", err: "multiple of typical must be above 0"},
+		{expr: "dns_queries > 5 x median", err: "write FEATURE OP NUMBER"},
+		{expr: "z(dns_queries > 5", err: "write z(FEATURE) OP NUMBER"},
+		{expr: "z(dns_queries) > 5 x typical", err: "write z(FEATURE) OP NUMBER"},
+	} {
+		f, mode, op, value, err := ParseRuleExpr(c.expr)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want one containing %q", c.expr, err, c.err)
+			}
+			continue
+		}
+		if err != nil || f != c.f || mode != c.mode || op != c.op || value != c.value {
+			t.Errorf("%q: got %v %v %q %g %v, want %v %v %q %g", c.expr, f, mode, op, value, err, c.f, c.mode, c.op, c.value)
+		}
+	}
+}
+
+// userRule compiles a rule for a test.
+func userRule(t *testing.T, name, expr string, hold int) UserRule {
+	t.Helper()
+	f, mode, op, value, err := ParseRuleExpr(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return UserRule{Name: name, Expr: expr, Feature: f, Mode: mode, Op: op, Value: value, For: hold, Severity: 2, Recommendation: "Check " + name + "."}
+}
+
+func withUserRules(t *testing.T, rules ...UserRule) {
+	t.Helper()
+	SetUserRules(rules)
+	t.Cleanup(func() { SetUserRules(nil) })
+}
+
+// TestUserRuleHeldForWindows: a rule fires from the For-th window its
+// condition holds in a row, names the busiest senders and receivers, and
+// is an attack like the built-in ones: one start and one end event, its
+// recommendation in the registry.
+func TestUserRuleHeldForWindows(t *testing.T) {
+	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets > 4000", 3))
+	d := New(testConfig(), "eth0", nil)
+	g := newGen(3)
+	var starts, ends []Event
+	fired := []int{}
+	for i := range 12 {
+		w := g.benign()
+		if i >= 2 && i < 7 || i == 9 {
+			w.Features[features.TCPSyn] = 6000
+			w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: attacker, Count: 50000}, {Addr: lanAddr(7), Count: 300}}
+			w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: victim, Count: 50000}}
+		}
+		v := d.Observe(w)
+		if slices.Contains(types(v.Attacks), "rule:syn-storm") {
+			fired = append(fired, i)
+			a := v.Attacks[slices.IndexFunc(v.Attacks, func(a Attack) bool { return a.Type == "rule:syn-storm" })]
+			if !slices.Equal(a.Sources, [][16]byte{attacker}) || !slices.Equal(a.Targets, [][16]byte{victim}) {
+				t.Errorf("window %d: sources %v targets %v, want the attacker and the victim", i, addrs(a.Sources), addrs(a.Targets))
+			}
+			if len(a.Evidence) != 1 || a.Evidence[0].Feature != "tcp_syn_packets" || a.Evidence[0].Value != 6000 || a.Evidence[0].Threshold != 4000 {
+				t.Errorf("window %d: evidence %+v", i, a.Evidence)
+			}
+			if !v.Anomalous || v.Threat < ThreatMedium {
+				t.Errorf("window %d: anomalous %v threat %d", i, v.Anomalous, v.Threat)
+			}
+		}
+		for _, e := range v.Events {
+			if e.Attack.Type != "rule:syn-storm" {
+				continue
+			}
+			if e.Kind == "attack_start" {
+				starts = append(starts, e)
+			} else {
+				ends = append(ends, e)
+			}
+		}
+	}
+	// Held from window 2: fires at 4, 5, 6; window 9 alone is not held.
+	if !slices.Equal(fired, []int{4, 5, 6}) {
+		t.Errorf("fired in windows %v, want [4 5 6]", fired)
+	}
+	if len(starts) != 1 || len(ends) != 1 {
+		t.Errorf("%d starts and %d ends, want one of each", len(starts), len(ends))
+	}
+	if got := Recommendation("rule:syn-storm"); got != "Check syn-storm." {
+		t.Errorf("recommendation %q", got)
+	}
+	if !slices.Contains(TypesInForce(), "rule:syn-storm") || Type("rule:gone") != nil {
+		t.Errorf("types in force %v", TypesInForce())
+	}
+}
+
+// TestUserRuleBaselineModes: rules against the typical value or the
+// z-score wait for the trained baseline; then they judge against it.
+func TestUserRuleBaselineModes(t *testing.T) {
+	withUserRules(t,
+		userRule(t, "dns-burst", "dns_queries > 5 x typical", 1),
+		userRule(t, "port-spread", "z(unique_destination_ports) > 8", 1),
+	)
+	// Before training: the same burst names nothing.
+	d := New(testConfig(), "eth0", nil)
+	g := newGen(5)
+	w := g.benign()
+	w.Features[features.DNSQueries] = 1e6
+	if v := d.Observe(w); len(v.Attacks) != 0 {
+		t.Fatalf("untrained: %v", types(v.Attacks))
+	}
+
+	d, g = newTrained(t, testConfig(), 6)
+	typical := d.Models().Scaler.Typical(int(features.DNSQueries))
+	w = g.benign()
+	w.Features[features.DNSQueries] = 4 * typical
+	if v := d.Observe(w); slices.Contains(types(v.Attacks), "rule:dns-burst") {
+		t.Errorf("4x typical DNS fired a 5x rule")
+	}
+	w = g.benign()
+	w.Features[features.DNSQueries] = 6 * typical
+	w.Features[features.UniqueDestinationPorts] = 60000
+	v := d.Observe(w)
+	if got := types(v.Attacks); !slices.Contains(got, "rule:dns-burst") || !slices.Contains(got, "rule:port-spread") {
+		t.Fatalf("6x typical DNS and 60000 ports: %v", got)
+	}
+	for _, a := range v.Attacks {
+		if a.Type == "rule:dns-burst" && (a.Evidence[0].Threshold != 5*typical || a.Evidence[0].Typical != typical) {
+			t.Errorf("dns-burst evidence %+v, typical %g", a.Evidence, typical)
+		}
+		if a.Type == "rule:port-spread" && (a.Evidence[0].Feature != "z(unique_destination_ports)" || a.Evidence[0].Value < 8) {
+			t.Errorf("port-spread evidence %+v", a.Evidence)
+		}
+	}
+}
+
+// TestUserRuleAllowAndInterfaces: a rule judges only its interfaces, and
+// traffic sent only by allowed hosts does not fire it.
+func TestUserRuleAllowAndInterfaces(t *testing.T) {
+	scanner := ip("10.9.9.9")
+	r := userRule(t, "fanout", "max_source_port_fanout > 500", 1)
+	r.Allow = []netip.Prefix{netip.MustParsePrefix("10.9.9.0/24")}
+	only := userRule(t, "other-if", "max_source_port_fanout > 500", 1)
+	only.Interfaces = []string{"eth1"}
+	withUserRules(t, r, only)
+	d := New(testConfig(), "eth0", nil)
+	g := newGen(8)
+	for _, c := range []struct {
+		senders []features.HeavyHitter
+		want    []string
+	}{
+		{[]features.HeavyHitter{{Addr: scanner, Count: 9000}}, nil},
+		{[]features.HeavyHitter{{Addr: scanner, Count: 9000}, {Addr: attacker, Count: 8000}}, []string{"rule:fanout"}},
+	} {
+		w := g.benign()
+		w.Features[features.MaxSourcePortFanout] = 1000
+		w.Heavy.SourcesByPackets = c.senders
+		v := d.Observe(w)
+		var got []string
+		for _, a := range v.Attacks {
+			if strings.HasPrefix(a.Type, UserRulePrefix) {
+				got = append(got, a.Type)
+				if slices.Contains(a.Sources, scanner) {
+					t.Errorf("the allowed scanner is named: %v", addrs(a.Sources))
+				}
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("senders %d: user rule attacks %v, want %v", len(c.senders), got, c.want)
+		}
+	}
+}
+
+// TestUserRuleRemoved: an attack of a rule the configuration no longer
+// has ends as a quiet one does, and does not start again.
+func TestUserRuleRemoved(t *testing.T) {
+	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets > 4000", 1))
+	cfg := testConfig()
+	d := New(cfg, "eth0", nil)
+	g := newGen(4)
+	w := g.benign()
+	w.Features[features.TCPSyn] = 9000
+	if v := d.Observe(w); len(v.Events) != 1 || v.Events[0].Kind != "attack_start" {
+		t.Fatalf("events %+v", v.Events)
+	}
+	SetUserRules(nil)
+	var ended bool
+	for range cfg.EndAfter + 1 {
+		w := g.benign()
+		w.Features[features.TCPSyn] = 9000
+		v := d.Observe(w)
+		for _, e := range v.Events {
+			ended = ended || e.Kind == "attack_end" && e.Attack.Type == "rule:syn-storm"
+			if e.Kind == "attack_start" {
+				t.Errorf("a removed rule started an attack")
+			}
+		}
+	}
+	if !ended {
+		t.Error("the removed rule's attack did not end")
+	}
+}

@@ -1,0 +1,304 @@
+// Package config reads the exporter's configuration file
+// (--config.file): what flags cannot say, such as the operator's own
+// rules. It sits beside the flags, below cmd/netanomaly_exporter, which
+// loads it at start and again on SIGHUP and POST /-/reload; the detector
+// and the outputs receive what it compiles.
+//
+// The file is strict YAML: an unknown key is an error naming its line,
+// as is every value that does not make sense, so a typo never passes as
+// a default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
+)
+
+// MaxFileSize caps the configuration file: it is read whole.
+const MaxFileSize = 4 << 20
+
+// File is the configuration file as written.
+type File struct {
+	Rules []Rule `yaml:"rules"`
+}
+
+// Rule is one user rule as written: a condition on a window feature
+// (see detector.ParseRuleExpr), held for ForWindows windows in a row.
+type Rule struct {
+	Name           string   `yaml:"name"`
+	Expr           string   `yaml:"expr"`
+	ForWindows     int      `yaml:"for_windows"`
+	Severity       string   `yaml:"severity"` // high or medium (the default)
+	Interfaces     []string `yaml:"interfaces"`
+	Recommendation string   `yaml:"recommendation"`
+	Allowlist      []string `yaml:"allowlist"`
+}
+
+// Config is a configuration file compiled: what the exporter puts in
+// force.
+type Config struct {
+	Path  string
+	Rules []detector.UserRule
+}
+
+// Error is a problem in the configuration file, at a line when it has
+// one.
+type Error struct {
+	Path string
+	Line int // 0 when the problem has no line (the file cannot be read)
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Errors is every problem found in a file, in line order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads and compiles the configuration file at path. Its error,
+// when there are problems, is an Errors listing them all.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{{Path: path, Msg: fmt.Sprintf("cannot read the configuration file: %v", unwrapPath(err))}}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, Errors{{Path: path, Msg: fmt.Sprintf("cannot read the configuration file: %v", err)}}
+	}
+	if len(b) > MaxFileSize {
+		return nil, Errors{{Path: path, Msg: fmt.Sprintf("larger than %d MiB: is this the right file?", MaxFileSize>>20)}}
+	}
+	return Parse(path, b)
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse compiles a configuration file's contents; path names it in
+// errors.
+func Parse(path string, b []byte) (*Config, error) {
+	var file File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var c compiler
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, yamlErrors(path, err) // not YAML: nothing more to check
+		}
+		// Unknown keys and wrong types: the rest decoded, and is
+		// checked too, so that one run lists every problem.
+		c.errs = yamlErrors(path, err)
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root) // it decoded above
+	c.path, c.root = path, &root
+	cfg := &Config{Path: path}
+	cfg.Rules = c.rules(file.Rules)
+	if len(c.errs) > 0 {
+		slices.SortStableFunc(c.errs, func(a, b *Error) int { return a.Line - b.Line })
+		return nil, c.errs
+	}
+	return cfg, nil
+}
+
+var (
+	yamlLineRE  = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+)
+
+// yamlErrors turns the YAML decoder's errors into ones naming the file
+// and line in words a user can act on.
+func yamlErrors(path string, err error) Errors {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return Errors{{Path: path, Line: n, Msg: m[2]}}
+		}
+		return Errors{{Path: path, Msg: msg}}
+	}
+	var es Errors
+	for _, e := range te.Errors {
+		m := yamlLineRE.FindStringSubmatch(e)
+		if m == nil {
+			es = append(es, &Error{Path: path, Msg: e})
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		msg := m[2]
+		if f := yamlFieldRE.FindStringSubmatch(msg); f != nil {
+			msg = fmt.Sprintf("unknown key %q in %s", f[1], sectionNames[f[2]])
+		}
+		es = append(es, &Error{Path: path, Line: n, Msg: msg})
+	}
+	return es
+}
+
+// sectionNames names the file's types in errors.
+var sectionNames = map[string]string{
+	"File": "the top level (known: rules)",
+	"Rule": "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+}
+
+// compiler checks a decoded file and finds the lines of what it
+// reports.
+type compiler struct {
+	path string
+	root *yaml.Node
+	errs Errors
+}
+
+// errorf records a problem at the node path leads to (keys and sequence
+// indexes from the top), or at the nearest ancestor there is.
+func (c *compiler) errorf(path []any, format string, args ...any) {
+	c.errs = append(c.errs, &Error{Path: c.path, Line: c.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) line(path []any) int {
+	n := c.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, step := range path {
+		var next *yaml.Node
+		switch s := step.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == s {
+						line, next = n.Content[i].Line, n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
+				next = n.Content[s]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+func (c *compiler) rules(rs []Rule) []detector.UserRule {
+	if len(rs) > detector.MaxUserRules {
+		c.errorf([]any{"rules"}, "%d rules: at most %d (each is a value of the type label)", len(rs), detector.MaxUserRules)
+		return nil
+	}
+	var out []detector.UserRule
+	seen := map[string]bool{}
+	for i, r := range rs {
+		at := func(key string) []any { return []any{"rules", i, key} }
+		ok := true
+		bad := func(key, format string, args ...any) {
+			c.errorf(at(key), format, args...)
+			ok = false
+		}
+		switch {
+		case r.Name == "":
+			bad("", "rule %d has no name", i+1)
+		case !detector.ValidRuleName(r.Name):
+			bad("name", "rule name %q: use lower case letters, digits, _ and -, at most 40 characters (its attack type is rule:NAME)", r.Name)
+		case seen[r.Name]:
+			bad("name", "rule name %q used twice", r.Name)
+		}
+		seen[r.Name] = true
+		u := detector.UserRule{Name: r.Name, Expr: r.Expr, For: r.ForWindows, Interfaces: r.Interfaces, Recommendation: r.Recommendation, Severity: 2}
+		var err error
+		if r.Expr == "" {
+			bad("", "rule %q has no expr", r.Name)
+		} else if u.Feature, u.Mode, u.Op, u.Value, err = detector.ParseRuleExpr(r.Expr); err != nil {
+			bad("expr", "rule %q: %v", r.Name, err)
+		}
+		switch {
+		case r.ForWindows == 0:
+			u.For = 1
+		case r.ForWindows < 0 || r.ForWindows > 1000:
+			bad("for_windows", "rule %q: for_windows %d: use 1 to 1000 windows", r.Name, r.ForWindows)
+		}
+		switch r.Severity {
+		case "", "medium":
+		case "high":
+			u.Severity = 3
+		default:
+			bad("severity", "rule %q: severity %q: use high or medium", r.Name, r.Severity)
+		}
+		if u.Recommendation == "" {
+			u.Recommendation = fmt.Sprintf("Rule %s fired (%s): check the named sources and targets.", r.Name, r.Expr)
+		}
+		for j, s := range r.Interfaces {
+			if s == "" {
+				bad("interfaces", "rule %q: interface %d is empty", r.Name, j+1)
+			}
+		}
+		for j, s := range r.Allowlist {
+			p, err := parsePrefix(s)
+			if err != nil {
+				c.errorf([]any{"rules", i, "allowlist", j}, "rule %q: allowlist entry %q: use an address or a CIDR (10.0.0.0/8, 2001:db8::/32)", r.Name, s)
+				ok = false
+				continue
+			}
+			u.Allow = append(u.Allow, p)
+		}
+		if ok {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads an address or a CIDR; an IPv4 one as IPv4, masked.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector"
+)
+
+func TestParseRules(t *testing.T) {
+	cfg, err := Parse("netanomaly.yml", []byte(`
+# An operator's rules.
+rules:
+  - name: syn-storm
+    expr: tcp_syn_packets > 5000
+    for_windows: 3
+    severity: high
+    interfaces: [eth0]
+    recommendation: Call the upstream provider.
+  - name: dns_burst
+    expr: dns_queries > 5 x typical
+    allowlist: [10.0.0.53, "2001:db8::/32", "::ffff:192.0.2.1"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 2 {
+		t.Fatalf("%d rules", len(cfg.Rules))
+	}
+	r := cfg.Rules[0]
+	if r.Name != "syn-storm" || r.Feature != features.TCPSyn || r.Mode != detector.RuleAbsolute || r.Op != ">" || r.Value != 5000 ||
+		r.For != 3 || r.Severity != 3 || len(r.Interfaces) != 1 || r.Recommendation != "Call the upstream provider." {
+		t.Errorf("rule 1: %+v", r)
+	}
+	r = cfg.Rules[1]
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.53/32"), netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("192.0.2.1/32")}
+	if r.Mode != detector.RuleTypical || r.For != 1 || r.Severity != 2 || !strings.Contains(r.Recommendation, "dns_burst") || len(r.Allow) != 3 {
+		t.Fatalf("rule 2: %+v", r)
+	}
+	for i := range want {
+		if r.Allow[i] != want[i] {
+			t.Errorf("allowlist %d: %v, want %v", i, r.Allow[i], want[i])
+		}
+	}
+	if cfg, err := Parse("empty.yml", nil); err != nil || len(cfg.Rules) != 0 {
+		t.Errorf("empty file: %v %v", cfg, err)
+	}
+}
+
+// TestParseErrors: every problem names the file and its line, all of
+// them at once, in words that say what to write instead.
+func TestParseErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"unknown top-level key", "rules: []\nrulez: []\n", []string{`x.yml:2: unknown key "rulez" in the top level`}},
+		{"unknown rule key", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for: 3\n", []string{`x.yml:4: unknown key "for" in a rule (known: name, expr, for_windows`}},
+		// The YAML parser gives a syntax error the line of the block it
+		// was reading, not always the line of the mistake.
+		{"syntax", "rules:\n  - name: a\n   expr: b\n", []string{"x.yml:1: did not find expected '-' indicator"}},
+		{"unterminated string", "rules:\n  - name: a\n    expr: \"x\n", []string{"x.yml:3: found unexpected end of stream"}},
+		{"wrong type", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for_windows: three\n", []string{"x.yml:4: cannot unmarshal !!str `three` into int"}},
+		{"bad expr", "rules:\n  - name: a\n    expr: dns_queries >> 5\n", []string{`x.yml:3: rule "a": expression "dns_queries >> 5": unknown operator ">>"`}},
+		{"unknown feature", "rules:\n  - name: a\n    expr: syns > 5\n", []string{`x.yml:3: rule "a": expression "syns > 5": unknown feature "syns"`}},
+		{"no name", "rules:\n  - expr: dns_queries > 5\n", []string{"x.yml:2: rule 1 has no name"}},
+		{"bad name", "rules:\n  - name: Big Rule\n    expr: dns_queries > 5\n", []string{`x.yml:2: rule name "Big Rule": use lower case letters`}},
+		{"duplicate name", "rules:\n  - name: a\n    expr: dns_queries > 5\n  - name: a\n    expr: dns_queries > 6\n", []string{`x.yml:4: rule name "a" used twice`}},
+		{"no expr", "rules:\n  - name: a\n", []string{`x.yml:2: rule "a" has no expr`}},
+		{"severity", "rules:\n  - name: a\n    expr: dns_queries > 5\n    severity: critical\n", []string{`x.yml:4: rule "a": severity "critical": use high or medium`}},
+		{"for_windows", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for_windows: -2\n", []string{`x.yml:4: rule "a": for_windows -2`}},
+		{"allowlist", "rules:\n  - name: a\n    expr: dns_queries > 5\n    allowlist:\n      - 10.0.0.0/8\n      - 10.0.0.300\n", []string{`x.yml:6: rule "a": allowlist entry "10.0.0.300"`}},
+		{"two problems in order", "rules:\n  - name: a\n    expr: x > 1\n  - name: b\n    expr: dns_queries > 5\n    severity: low\n",
+			[]string{`x.yml:3: rule "a"`, `x.yml:6: rule "b": severity "low"`}},
+	} {
+		_, err := Parse("x.yml", []byte(c.file))
+		var es Errors
+		if !errors.As(err, &es) {
+			t.Errorf("%s: error %v, want Errors", c.name, err)
+			continue
+		}
+		if len(es) != len(c.want) {
+			t.Errorf("%s: %d errors, want %d:\n%v", c.name, len(es), len(c.want), err)
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.HasPrefix(es[i].Error(), w) {
+				t.Errorf("%s: error %d is\n\t%s\nwant it to start with\n\t%s", c.name, i, es[i], w)
+			}
+		}
+	}
+
+	var many strings.Builder
+	many.WriteString("rules:\n")
+	for i := range detector.MaxUserRules + 1 {
+		many.WriteString("  - name: r" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + "\n    expr: dns_queries > 5\n")
+	}
+	if _, err := Parse("x.yml", []byte(many.String())); err == nil || !strings.Contains(err.Error(), "at most 64") {
+		t.Errorf("65 rules: %v", err)
+	}
+}
+
+// TestExampleFile: the README's example is valid.
+func TestExampleFile(t *testing.T) {
+	cfg, err := Load("../../examples/netanomaly.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 3 {
+		t.Errorf("%d rules, want 3", len(cfg.Rules))
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.yml")); err == nil || !strings.Contains(err.Error(), "missing.yml: cannot read the configuration file: no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big.yml")
+	if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
+		t.Errorf("big file: %v", err)
+	}
+	ok := filepath.Join(dir, "ok.yml")
+	if err := os.WriteFile(ok, []byte("rules:\n  - name: a\n    expr: dns_queries > 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := Load(ok); err != nil || len(cfg.Rules) != 1 || cfg.Path != ok {
+		t.Errorf("ok file: %+v %v", cfg, err)
+	}
+}
