@@ -51,6 +51,8 @@ var (
 	unsupportedDesc   = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
 	busyDesc          = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
 	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts); under a flood of forged addresses.", "interface", "table")
+	blocklistPktsDesc = desc("blocklist", "packets_total", "Packets to or from an address on each threat-intel list of the configuration file.", "interface", "list")
+	blocklistDropDesc = desc("blocklist", "pairs_dropped_packets_total", "Packets between local hosts and listed addresses that a full window's table (1024 pairs) had no room to name; they are still counted per list.", "interface")
 	arpReplacedDesc   = desc("arp", "table_replaced_total", "ARP owner entries taken over by another address in the fixed-size table.", "interface")
 )
 
@@ -179,6 +181,12 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Services), "services")
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Hosts), "hosts")
 	counter(arpReplacedDesc, float64(c.ARPReplaced))
+	if c.BlocklistPackets != nil {
+		for name, n := range c.BlocklistPackets {
+			counter(blocklistPktsDesc, float64(n), name)
+		}
+		counter(blocklistDropDesc, float64(c.BlocklistPairsDropped))
+	}
 
 	if s.Detector != nil {
 		e.collectDetector(gauge, counter, iface, s.Detector)

@@ -146,19 +146,50 @@ func (l *EventLog) open() error {
 	return nil
 }
 
-// Record logs what a verdict has to say: nothing for a quiet window.
-func (l *EventLog) Record(v *Verdict) error {
+// EventRecords returns what a verdict has to say, as the event log writes
+// it: an anomaly record for an anomalous window, one record per attack
+// start and end; nothing for a quiet window. addr renders addresses.
+func EventRecords(v *Verdict, addr AddrFunc) []VerdictJSON {
 	if !v.Anomalous && len(v.Events) == 0 {
 		return nil
 	}
-	var lines [][]byte
+	var out []VerdictJSON
 	if v.Anomalous {
-		lines = append(lines, l.format("anomaly", v, v.Attacks))
+		out = append(out, eventRecord("anomaly", v, v.Attacks, addr))
 	}
 	for _, e := range v.Events {
 		ev := *v
 		ev.Start, ev.End = e.Since, e.Time
-		lines = append(lines, l.format(e.Kind, &ev, []Attack{e.Attack}))
+		out = append(out, eventRecord(e.Kind, &ev, []Attack{e.Attack}, addr))
+	}
+	return out
+}
+
+func eventRecord(kind string, v *Verdict, attacks []Attack, addr AddrFunc) VerdictJSON {
+	j := v.JSON(addr)
+	j.Kind = kind
+	j.Attacks, j.Details = []string{}, nil
+	for _, a := range attacks {
+		j.Attacks = append(j.Attacks, a.Type)
+		j.Details = append(j.Details, attackJSON(a, addr))
+	}
+	return j
+}
+
+// Record logs what a verdict has to say: nothing for a quiet window.
+func (l *EventLog) Record(v *Verdict) error {
+	return l.RecordJSON(EventRecords(v, l.addr))
+}
+
+// RecordJSON logs event records made by EventRecords. A nil log
+// (none configured) takes them and does nothing.
+func (l *EventLog) RecordJSON(recs []VerdictJSON) error {
+	if l == nil || len(recs) == 0 {
+		return nil
+	}
+	lines := make([][]byte, len(recs))
+	for i := range recs {
+		lines[i] = l.format(&recs[i])
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -170,14 +201,7 @@ func (l *EventLog) Record(v *Verdict) error {
 	return nil
 }
 
-func (l *EventLog) format(kind string, v *Verdict, attacks []Attack) []byte {
-	j := v.JSON(l.addr)
-	j.Kind = kind
-	j.Attacks, j.Details = []string{}, nil
-	for _, a := range attacks {
-		j.Attacks = append(j.Attacks, a.Type)
-		j.Details = append(j.Details, attackJSON(a, l.addr))
-	}
+func (l *EventLog) format(j *VerdictJSON) []byte {
 	if l.cfg.Format == "json" {
 		b, _ := json.Marshal(j)
 		return append(b, '\n')
@@ -190,7 +214,7 @@ func (l *EventLog) format(kind string, v *Verdict, attacks []Attack) []byte {
 		sources = append(sources, d.Sources...)
 		recs = append(recs, d.Recommendation)
 	}
-	return csvLine([]string{kind, j.Interface, strconv.FormatFloat(j.Start, 'f', 3, 64), strconv.FormatFloat(j.End, 'f', 3, 64),
+	return csvLine([]string{j.Kind, j.Interface, strconv.FormatFloat(j.Start, 'f', 3, 64), strconv.FormatFloat(j.End, 'f', 3, 64),
 		strconv.FormatFloat(j.Score, 'f', 4, 64), strconv.FormatFloat(j.Confidence, 'f', 4, 64), j.ThreatLevel,
 		strings.Join(j.Attacks, ";"), strings.Join(feats, ";"), strings.Join(sources, ";"), strings.Join(recs, " ")})
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestCheckConfig: check-config says valid or lists every problem with
@@ -128,5 +131,96 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBlocklistReplay: a listed address in a capture counts per list and
+// names the local host that talked to it.
+func TestBlocklistReplay(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "intel.netset"), "# the FTP server of the capture\n192.168.56.101\n")
+	writeFile(t, filepath.Join(dir, "other.txt"), "203.0.113.0/24\n")
+	conf := filepath.Join(dir, "netanomaly.yml")
+	writeFile(t, conf, "blocklists:\n  - name: intel\n    path: intel.netset\n  - name: other\n    path: other.txt\n")
+	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file="+conf).Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	text := string(out)
+	// tshark: 332 packets from 192.168.56.1 to the server, 274 back.
+	for _, want := range []string{
+		`netanomaly_blocklist_packets_total{interface="ftp_bruteforce",list="intel"} 606`,
+		`netanomaly_blocklist_packets_total{interface="ftp_bruteforce",list="other"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %s in:\n%s", want, grepLines(text, "netanomaly_blocklist"))
+		}
+	}
+	m := regexp.MustCompile(`netanomaly_attacks_total\{interface="ftp_bruteforce",type="blocklisted_peer"\} (\d+)`).FindStringSubmatch(text)
+	if m == nil || m[1] == "0" {
+		t.Errorf("no blocklisted_peer attack: %s", grepLines(text, "netanomaly_attacks_total"))
+	}
+}
+
+// TestSyslogOutput: with a syslog section, attack starts reach the
+// receiver as RFC 5424 messages carrying ECS JSON.
+func TestSyslogOutput(t *testing.T) {
+	bin := buildBinary(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
+	writeFile(t, conf, "rules:\n  - name: any-traffic\n    expr: packets_per_second > 0\nsyslog:\n  address: "+pc.LocalAddr().String()+"\n  transport: udp\n")
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+		"--config.file="+conf)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	_ = pc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no attack_start message: %v\n%s", err, stderr.String())
+		}
+		msg := string(buf[:n])
+		// <PRI>1 TIMESTAMP HOSTNAME APP PROCID MSGID - MSG
+		f := strings.SplitN(msg, " ", 8)
+		if len(f) < 8 || f[5] != "attack_start" {
+			continue
+		}
+		if f[0] != "<132>1" || f[3] != "netanomaly_exporter" || f[6] != "-" {
+			t.Errorf("header %q (want PRI local0.warning = 132 for a medium rule)", strings.Join(f[:7], " "))
+		}
+		var doc struct {
+			Event struct {
+				Kind   string `json:"kind"`
+				Action string `json:"action"`
+			} `json:"event"`
+			Rule struct {
+				Name string `json:"name"`
+			} `json:"rule"`
+			Observer struct {
+				Ingress struct {
+					Interface struct {
+						Name string `json:"name"`
+					} `json:"interface"`
+				} `json:"ingress"`
+			} `json:"observer"`
+		}
+		if err := json.Unmarshal([]byte(f[7]), &doc); err != nil {
+			t.Fatalf("MSG is not JSON: %v\n%s", err, f[7])
+		}
+		if doc.Event.Kind != "alert" || doc.Event.Action != "attack_start" || doc.Rule.Name != "rule:any-traffic" || doc.Observer.Ingress.Interface.Name != "wikipedia" {
+			t.Errorf("ECS document %+v", doc)
+		}
+		return
 	}
 }

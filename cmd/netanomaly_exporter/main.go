@@ -184,11 +184,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.configFile != "" {
 		// Every command judges with the same rules; serve reloads them.
-		if o.config, err = config.Load(o.configFile); err != nil {
+		if o.config, err = config.Load(o.configFile, config.Options{Logger: logger}); err != nil {
 			fmt.Fprintf(stderr, "netanomaly_exporter: error: --config.file:\n%v\n", err)
 			return 2
 		}
 		applyConfig(o.config)
+		// The lists may come with a reload: the aggregators ask for them
+		// at every packet (an atomic load while there are none).
+		o.window.Blocklists = force
 	}
 	if cmd == serveCmd.FullCommand() {
 		if err := checkWeb(o, *webConfig.WebConfigFile, logger); err != nil {
@@ -232,7 +235,7 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "netanomaly_exporter: error: check-config needs a file: netanomaly_exporter check-config FILE")
 		return 2
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, config.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -242,9 +245,7 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 }
 
 // applyConfig puts a loaded configuration in force.
-func applyConfig(cfg *config.Config) {
-	detector.SetUserRules(cfg.Rules)
-}
+func applyConfig(cfg *config.Config) { force.apply(cfg) }
 
 // usageError marks errors in how the command was called (exit 2).
 type usageError struct{ error }

@@ -144,17 +144,25 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	force.serve(o.config, logger)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		force.close(ctx)
+	}()
 	ps := make([]*collector.Pipeline, 0, len(sources))
 	for _, s := range sources {
 		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen}
 		if o.detectorOn {
 			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
 			cfg.OnModels = store.save
-			if events != nil {
+			if events != nil || o.configFile != "" {
 				cfg.OnVerdict = func(v *detector.Verdict) {
-					if err := events.Record(v); err != nil {
+					recs := detector.EventRecords(v, anon.Addr)
+					if err := events.RecordJSON(recs); err != nil {
 						logger.Error("cannot write the event log", "err", err)
 					}
+					force.events(recs)
 				}
 			}
 		}
@@ -166,6 +174,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	conf := newConfigState(o.configFile)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(conf.collectors()...)
+	reg.MustRegister(force)
 	reg.MustRegister(
 		collector.NewExporter(ps, anon, o.attackSources),
 		versioncollector.NewCollector("netanomaly"),
@@ -266,7 +275,7 @@ func (c *configState) reload(logger *slog.Logger) error {
 		c.ok, c.at = true, time.Now()
 		return nil
 	}
-	cfg, err := config.Load(c.path)
+	cfg, err := config.Load(c.path, config.Options{Logger: logger})
 	if err != nil {
 		c.ok = false
 		logger.Error("the configuration file has problems: the running configuration stays in force", "file", c.path, "err", err)

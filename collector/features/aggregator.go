@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -22,6 +23,9 @@ type Config struct {
 	// silent and keep it; first contacts are remembered over it or
 	// ContactMemory, whichever is longer.
 	Horizon int
+	// Blocklists, when set, counts the packets to and from listed
+	// addresses and reports the local hosts that talk with them.
+	Blocklists Blocklists
 }
 
 // DefaultConfig returns the defaults the exporter's flags use.
@@ -102,6 +106,10 @@ type Window struct {
 	Heavy Heavy
 	// Behaviour is what hosts did, connection by connection.
 	Behaviour Behaviour
+	// Blocklisted are the local hosts that exchanged packets with an
+	// address on a threat-intel list, with it (at most 1024 pairs, those
+	// the local host sent to first).
+	Blocklisted []BlocklistPeer
 	// Partial is set when the capture saw only part of the window's span
 	// (it started or stopped inside it, the source was down, the file
 	// ended, the clock went back): Seconds is the part it saw, and the
@@ -128,6 +136,12 @@ type Counters struct {
 	// table was full, by table.
 	BehaviourDropped BehaviourDrops
 	ARPReplaced      uint64 // ARP owner slots taken over by another address
+	// BlocklistPackets counts packets to or from an address on each
+	// threat-intel list, by list name; nil without lists.
+	BlocklistPackets map[string]uint64
+	// BlocklistPairsDropped counts packets of blocklisted pairs a full
+	// window had no room for.
+	BlocklistPairsDropped uint64
 }
 
 // windowState is the per-window accumulation, reset at each window.
@@ -195,6 +209,7 @@ type Aggregator struct {
 	flows                   *flowTable
 	scratch                 []sketch.Entry
 
+	bl             *blocklistState // nil without lists
 	bh             *behaviour
 	contacts       rotatingBloom // first contacts with hosts and services
 	horizonWindows int           // windows since the contact filters rotated
@@ -277,6 +292,9 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		// contacts (hosts and services) a horizon.
 		contacts: newRotatingBloom(contactBits),
 	}
+	if cfg.Blocklists != nil {
+		a.bl = newBlocklistState(cfg.Blocklists)
+	}
 	a.flows.finish = a.finishFlow
 	a.visit = a.visitFlow
 	a.arp.ownerTimeout = int64(cfg.Horizon) * int64(cfg.Window)
@@ -297,6 +315,7 @@ func (a *Aggregator) Config() Config { return a.cfg }
 func (a *Aggregator) Counters() Counters {
 	c := a.counters
 	c.SizeCounts = append([]uint64(nil), a.counters.SizeCounts...)
+	c.BlocklistPackets = maps.Clone(a.counters.BlocklistPackets)
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
 	c.ARPReplaced = a.arp.replaced
@@ -305,9 +324,18 @@ func (a *Aggregator) Counters() Counters {
 
 // CountersInto copies the cumulative counters into c, reusing its slices.
 func (a *Aggregator) CountersInto(c *Counters) {
-	sizes := c.SizeCounts
+	sizes, lists := c.SizeCounts, c.BlocklistPackets
 	*c = a.counters
 	c.SizeCounts = append(sizes[:0], a.counters.SizeCounts...)
+	c.BlocklistPackets = nil
+	if a.counters.BlocklistPackets != nil {
+		if lists == nil {
+			lists = map[string]uint64{}
+		}
+		clear(lists)
+		maps.Copy(lists, a.counters.BlocklistPackets)
+		c.BlocklistPackets = lists
+	}
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
 	c.ARPReplaced = a.arp.replaced
@@ -641,6 +669,9 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 	}
 	if p.IsIP() {
 		w.ipPackets++
+		if a.bl != nil {
+			a.blocklistPacket(p, h)
+		}
 		a.track(p, h)
 		a.connHLL.Add(h.flow)
 	}
@@ -853,6 +884,11 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	}
 	a.bh.emit(&win.Behaviour)
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
+	if a.bl != nil {
+		var dropped uint64
+		win.Blocklisted, dropped = a.bl.emit()
+		a.counters.BlocklistPairsDropped += dropped
+	}
 	d := &a.counters.BehaviourDropped
 	d.Pairs += win.Behaviour.Dropped.Pairs
 	d.Services += win.Behaviour.Dropped.Services

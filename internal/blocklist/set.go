@@ -87,7 +87,12 @@ func checkNames(names []string) error {
 }
 
 // Names returns the list names in bit order.
-func (s *Set) Names() []string { return slices.Clone(s.names) }
+func (s *Set) Names() []string {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.names)
+}
 
 // Name returns the name of list i (bit i of a Lookup answer), "" for none.
 func (s *Set) Name(i int) string {

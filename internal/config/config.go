@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +26,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
+	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
 
 // MaxFileSize caps the configuration file: it is read whole.
@@ -31,7 +35,17 @@ const MaxFileSize = 4 << 20
 
 // File is the configuration file as written.
 type File struct {
-	Rules []Rule `yaml:"rules"`
+	Rules      []Rule          `yaml:"rules"`
+	Blocklists []BlocklistFile `yaml:"blocklists"`
+	Syslog     *siem.Config    `yaml:"syslog"`
+}
+
+// BlocklistFile is one threat-intel list: a name for its metrics and
+// pages, and the file (plain addresses and CIDRs, FireHOL netset,
+// Spamhaus DROP text or JSON lines).
+type BlocklistFile struct {
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
 }
 
 // Rule is one user rule as written: a condition on a window feature
@@ -51,6 +65,12 @@ type Rule struct {
 type Config struct {
 	Path  string
 	Rules []detector.UserRule
+	// Blocklists holds the lists, loaded; nil without any. Watch it
+	// for changed files.
+	Blocklists *blocklist.Blocklists
+	// Syslog is the syslog output's configuration, validated; nil when
+	// off.
+	Syslog *siem.Config
 }
 
 // Error is a problem in the configuration file, at a line when it has
@@ -81,7 +101,7 @@ func (es Errors) Error() string {
 
 // Load reads and compiles the configuration file at path. Its error,
 // when there are problems, is an Errors listing them all.
-func Load(path string) (*Config, error) {
+func Load(path string, opts Options) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, Errors{{Path: path, Msg: fmt.Sprintf("cannot read the configuration file: %v", unwrapPath(err))}}
@@ -94,7 +114,12 @@ func Load(path string) (*Config, error) {
 	if len(b) > MaxFileSize {
 		return nil, Errors{{Path: path, Msg: fmt.Sprintf("larger than %d MiB: is this the right file?", MaxFileSize>>20)}}
 	}
-	return Parse(path, b)
+	return Parse(path, b, opts)
+}
+
+// Options are what loading needs beyond the file.
+type Options struct {
+	Logger *slog.Logger // for the lists' loading; nil discards
 }
 
 func unwrapPath(err error) error {
@@ -107,7 +132,7 @@ func unwrapPath(err error) error {
 
 // Parse compiles a configuration file's contents; path names it in
 // errors.
-func Parse(path string, b []byte) (*Config, error) {
+func Parse(path string, b []byte, opts Options) (*Config, error) {
 	var file File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -126,6 +151,14 @@ func Parse(path string, b []byte) (*Config, error) {
 	c.path, c.root = path, &root
 	cfg := &Config{Path: path}
 	cfg.Rules = c.rules(file.Rules)
+	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
+	if file.Syslog != nil {
+		if err := file.Syslog.Validate(); err != nil {
+			c.errorf([]any{"syslog"}, "%v", err)
+		} else {
+			cfg.Syslog = file.Syslog
+		}
+	}
 	if len(c.errs) > 0 {
 		slices.SortStableFunc(c.errs, func(a, b *Error) int { return a.Line - b.Line })
 		return nil, c.errs
@@ -135,7 +168,7 @@ func Parse(path string, b []byte) (*Config, error) {
 
 var (
 	yamlLineRE  = regexp.MustCompile(`^line (\d+): (.*)$`)
-	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type (?:config|siem)\.(\w+)$`)
 )
 
 // yamlErrors turns the YAML decoder's errors into ones naming the file
@@ -169,8 +202,11 @@ func yamlErrors(path string, err error) Errors {
 
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
-	"File": "the top level (known: rules)",
-	"Rule": "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+	"File":          "the top level (known: rules, blocklists, syslog)",
+	"BlocklistFile": "a blocklist (known: name, path)",
+	"Config":        "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
+	"TLSConfig":     "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
+	"Rule":          "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
 }
 
 // compiler checks a decoded file and finds the lines of what it
@@ -283,6 +319,39 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 		}
 	}
 	return out
+}
+
+// blocklists loads the lists: a file that cannot be read or has a line
+// that is not an address is an error at its path's line.
+func (c *compiler) blocklists(files []BlocklistFile, logger *slog.Logger) *blocklist.Blocklists {
+	if len(files) == 0 {
+		return nil
+	}
+	lists := make([]blocklist.List, len(files))
+	for i, f := range files {
+		lists[i] = blocklist.List{Name: f.Name, Path: f.Path}
+		if !detector.ValidRuleName(f.Name) {
+			c.errorf([]any{"blocklists", i, "name"}, "blocklist name %q: use lower case letters, digits, _ and -, at most 40 characters (it labels metrics)", f.Name)
+			return nil
+		}
+		if f.Path != "" && !filepath.IsAbs(f.Path) {
+			lists[i].Path = filepath.Join(filepath.Dir(c.path), f.Path)
+		}
+	}
+	b, err := blocklist.New(lists, blocklist.Options{Logger: logger})
+	if err != nil {
+		c.errorf([]any{"blocklists"}, "%v", err)
+		return nil
+	}
+	if err := b.Reload(); err != nil {
+		for i, st := range b.Status().Lists {
+			if st.Err != nil {
+				c.errorf([]any{"blocklists", i, "path"}, "%v", st.Err)
+			}
+		}
+		return nil
+	}
+	return b
 }
 
 // parsePrefix reads an address or a CIDR; an IPv4 one as IPv4, masked.

@@ -25,7 +25,7 @@ rules:
   - name: dns_burst
     expr: dns_queries > 5 x typical
     allowlist: [10.0.0.53, "2001:db8::/32", "::ffff:192.0.2.1"]
-`))
+`), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ rules:
 			t.Errorf("allowlist %d: %v, want %v", i, r.Allow[i], want[i])
 		}
 	}
-	if cfg, err := Parse("empty.yml", nil); err != nil || len(cfg.Rules) != 0 {
+	if cfg, err := Parse("empty.yml", nil, Options{}); err != nil || len(cfg.Rules) != 0 {
 		t.Errorf("empty file: %v %v", cfg, err)
 	}
 }
@@ -78,7 +78,7 @@ func TestParseErrors(t *testing.T) {
 		{"two problems in order", "rules:\n  - name: a\n    expr: x > 1\n  - name: b\n    expr: dns_queries > 5\n    severity: low\n",
 			[]string{`x.yml:3: rule "a"`, `x.yml:6: rule "b": severity "low"`}},
 	} {
-		_, err := Parse("x.yml", []byte(c.file))
+		_, err := Parse("x.yml", []byte(c.file), Options{})
 		var es Errors
 		if !errors.As(err, &es) {
 			t.Errorf("%s: error %v, want Errors", c.name, err)
@@ -100,14 +100,14 @@ func TestParseErrors(t *testing.T) {
 	for i := range detector.MaxUserRules + 1 {
 		many.WriteString("  - name: r" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + "\n    expr: dns_queries > 5\n")
 	}
-	if _, err := Parse("x.yml", []byte(many.String())); err == nil || !strings.Contains(err.Error(), "at most 64") {
+	if _, err := Parse("x.yml", []byte(many.String()), Options{}); err == nil || !strings.Contains(err.Error(), "at most 64") {
 		t.Errorf("65 rules: %v", err)
 	}
 }
 
 // TestExampleFile: the README's example is valid.
 func TestExampleFile(t *testing.T) {
-	cfg, err := Load("../../examples/netanomaly.yml")
+	cfg, err := Load("../../examples/netanomaly.yml", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,21 +118,77 @@ func TestExampleFile(t *testing.T) {
 
 func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Load(filepath.Join(dir, "missing.yml")); err == nil || !strings.Contains(err.Error(), "missing.yml: cannot read the configuration file: no such file") {
+	if _, err := Load(filepath.Join(dir, "missing.yml"), Options{}); err == nil || !strings.Contains(err.Error(), "missing.yml: cannot read the configuration file: no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 	big := filepath.Join(dir, "big.yml")
 	if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
+	if _, err := Load(big, Options{}); err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
 		t.Errorf("big file: %v", err)
 	}
 	ok := filepath.Join(dir, "ok.yml")
 	if err := os.WriteFile(ok, []byte("rules:\n  - name: a\n    expr: dns_queries > 5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, err := Load(ok); err != nil || len(cfg.Rules) != 1 || cfg.Path != ok {
+	if cfg, err := Load(ok, Options{}); err != nil || len(cfg.Rules) != 1 || cfg.Path != ok {
 		t.Errorf("ok file: %+v %v", cfg, err)
+	}
+}
+
+func TestBlocklistsAndSyslog(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "drop.txt"), "; Spamhaus DROP\n198.51.100.0/24 ; SBL1\n")
+	writeFile(t, filepath.Join(dir, "c2.netset"), "# FireHOL\n203.0.113.7\n2001:db8:bad::/48\n")
+	writeFile(t, filepath.Join(dir, "broken.txt"), "198.51.100.0/24\nnot-an-address\n")
+	good := filepath.Join(dir, "good.yml")
+	writeFile(t, good, `
+blocklists:
+  - name: drop
+    path: drop.txt   # relative to this file
+  - name: c2
+    path: `+filepath.Join(dir, "c2.netset")+`
+syslog:
+  address: 127.0.0.1:514
+  transport: tcp
+`)
+	cfg, err := Load(good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Blocklists == nil || cfg.Syslog == nil || cfg.Syslog.Transport != "tcp" {
+		t.Fatalf("%+v", cfg)
+	}
+	if m := cfg.Blocklists.Lookup(netip.MustParseAddr("198.51.100.9").As16()); m != 1 {
+		t.Errorf("198.51.100.9 in lists %b, want drop (bit 0)", m)
+	}
+	if m := cfg.Blocklists.Lookup(netip.MustParseAddr("2001:db8:bad::1").As16()); m != 2 {
+		t.Errorf("2001:db8:bad::1 in lists %b, want c2 (bit 1)", m)
+	}
+
+	for _, c := range []struct{ name, file, want string }{
+		{"bad list line", "blocklists:\n  - name: broken\n    path: broken.txt\n", `x.yml:3: blocklist "broken": ` + filepath.Join(dir, "broken.txt") + `:2: "not-an-address"`},
+		{"missing list", "blocklists:\n  - name: gone\n    path: gone.txt\n", `x.yml:3: blocklist "gone": `},
+		{"list name", "blocklists:\n  - name: Spam House\n    path: drop.txt\n", `x.yml:2: blocklist name "Spam House"`},
+		{"duplicate list", "blocklists:\n  - name: a\n    path: drop.txt\n  - name: a\n    path: drop.txt\n", `x.yml:1: `},
+		{"unknown list key", "blocklists:\n  - name: a\n    file: drop.txt\n", `x.yml:3: unknown key "file" in a blocklist (known: name, path)`},
+		{"syslog transport", "syslog:\n  address: 127.0.0.1:514\n  transport: relp\n", `x.yml:1: unknown syslog.transport "relp"`},
+		{"syslog key", "syslog:\n  adress: 127.0.0.1:514\n", `x.yml:2: unknown key "adress" in syslog (known: address`},
+		{"syslog tls key", "syslog:\n  address: h:6514\n  transport: tls\n  tls:\n    ca: x\n", `x.yml:5: unknown key "ca" in syslog.tls (known: ca_file`},
+	} {
+		path := filepath.Join(dir, "x.yml")
+		writeFile(t, path, c.file)
+		_, err := Load(path, Options{})
+		if err == nil || !strings.Contains(err.Error(), strings.Replace(c.want, "x.yml", path, 1)) {
+			t.Errorf("%s: error\n\t%v\nwant one containing\n\t%s", c.name, err, strings.Replace(c.want, "x.yml", path, 1))
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
+	"github.com/netanomaly/netanomaly_exporter/internal/config"
+	"github.com/netanomaly/netanomaly_exporter/internal/siem"
+)
+
+// inForce is the configuration file's part in force: the user rules (in
+// the detector), the threat-intel lists the aggregators look packets up
+// in, and the outputs. A reload swaps each without stopping the capture.
+type inForce struct {
+	lists atomic.Pointer[blocklist.Blocklists]
+
+	mu        sync.Mutex
+	serving   bool               // serve: watch the lists, run the outputs
+	stopWatch context.CancelFunc // of the lists' Watch
+	syslog    *siem.Sender
+	syslogCfg *siem.Config
+	logger    *slog.Logger
+}
+
+// force is the process's configuration in force.
+var force = &inForce{}
+
+// Set gives the aggregators the lists in force (features.Blocklists).
+func (f *inForce) Set() *blocklist.Set {
+	if b := f.lists.Load(); b != nil {
+		return b.Set()
+	}
+	return nil
+}
+
+// apply puts a loaded configuration in force.
+func (f *inForce) apply(cfg *config.Config) {
+	detector.SetUserRules(cfg.Rules)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lists.Store(cfg.Blocklists)
+	if !f.serving {
+		return
+	}
+	if f.stopWatch != nil {
+		f.stopWatch()
+		f.stopWatch = nil
+	}
+	if cfg.Blocklists != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		f.stopWatch = cancel
+		go cfg.Blocklists.Watch(ctx, blocklist.DefaultWatchInterval)
+	}
+	if reflect.DeepEqual(cfg.Syslog, f.syslogCfg) {
+		return
+	}
+	if f.syslog != nil {
+		old := f.syslog
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = old.Close(ctx)
+		}()
+		f.syslog = nil
+	}
+	f.syslogCfg = cfg.Syslog
+	if cfg.Syslog != nil {
+		s, err := siem.New(*cfg.Syslog, f.logger)
+		if err != nil {
+			// Validated with the file: only a failure of the moment.
+			f.logger.Error("cannot start the syslog output", "err", err)
+			return
+		}
+		f.syslog = s
+	}
+}
+
+// serve makes apply watch the lists and run the outputs from now on.
+func (f *inForce) serve(cfg *config.Config, logger *slog.Logger) {
+	f.mu.Lock()
+	f.serving, f.logger = true, logger
+	f.mu.Unlock()
+	if cfg != nil {
+		f.apply(cfg)
+	}
+}
+
+// close flushes the outputs, until ctx ends.
+func (f *inForce) close(ctx context.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopWatch != nil {
+		f.stopWatch()
+	}
+	if f.syslog != nil {
+		if err := f.syslog.Close(ctx); err != nil {
+			f.logger.Warn("syslog output", "err", err)
+		}
+	}
+}
+
+// events hands event records to the outputs.
+func (f *inForce) events(recs []detector.VerdictJSON) {
+	f.mu.Lock()
+	s := f.syslog
+	f.mu.Unlock()
+	if s == nil {
+		return
+	}
+	for _, r := range recs {
+		s.Send(r)
+	}
+}
+
+var (
+	blocklistEntriesDesc = prometheus.NewDesc("netanomaly_blocklist_entries", "Entries (addresses and prefixes) of each threat-intel list in force.", []string{"list"}, nil)
+	blocklistOKDesc      = prometheus.NewDesc("netanomaly_blocklist_load_successful", "Whether each list's file loaded at its last change (1), or failed and its previous contents stay in force (0).", []string{"list"}, nil)
+	blocklistLastDesc    = prometheus.NewDesc("netanomaly_blocklist_last_load_success_timestamp_seconds", "When each list's contents in force were read, in Unix seconds.", []string{"list"}, nil)
+)
+
+// Describe is empty: the series follow the configuration.
+func (f *inForce) Describe(chan<- *prometheus.Desc) {}
+
+// Collect reports the lists and the outputs in force.
+func (f *inForce) Collect(ch chan<- prometheus.Metric) {
+	if b := f.lists.Load(); b != nil {
+		for _, l := range b.Status().Lists {
+			ch <- prometheus.MustNewConstMetric(blocklistEntriesDesc, prometheus.GaugeValue, float64(l.Entries), l.Name)
+			ch <- prometheus.MustNewConstMetric(blocklistOKDesc, prometheus.GaugeValue, b2f(l.Err == nil), l.Name)
+			if !l.LastSuccess.IsZero() {
+				ch <- prometheus.MustNewConstMetric(blocklistLastDesc, prometheus.GaugeValue, float64(l.LastSuccess.UnixNano())/1e9, l.Name)
+			}
+		}
+	}
+	f.mu.Lock()
+	s := f.syslog
+	f.mu.Unlock()
+	if s != nil {
+		s.Collect(ch)
+	}
+}
