@@ -2,6 +2,7 @@ package collector
 
 import (
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -69,6 +70,7 @@ var (
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
 	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
 	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	evidenceInfoDesc = desc("", "attack_evidence_info", "The evidence capture (file name in the evidence directory) of each attack in progress that has one.", "interface", "type", "file")
 	userRuleDesc     = desc("", "user_rule_info", "The configuration file's rules that judge this interface, with their attack type, severity, expression and recommendation (1).", "interface", "type", "severity", "expression", "recommendation")
 	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
 	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
@@ -224,6 +226,9 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 	}
 	counter(anomaliesDesc, float64(d.Anomalies["unknown"]), "unknown")
 
+	for typ, path := range d.Evidence {
+		gauge(evidenceInfoDesc, 1, typ, filepath.Base(path))
+	}
 	for _, r := range detector.UserRules() {
 		if len(r.Interfaces) == 0 || slices.Contains(r.Interfaces, iface) {
 			gauge(userRuleDesc, 1, r.Type(), severityNames[r.Severity], r.Expr, r.Recommendation)

@@ -16,6 +16,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
 )
 
 const (
@@ -62,6 +63,9 @@ type PipelineConfig struct {
 	// OnVerdict is called from the feature goroutine with each verdict
 	// (event log, verdict files).
 	OnVerdict func(*detector.Verdict)
+	// Evidence, if set, keeps the recent packets' headers and writes an
+	// evidence capture of each attack.
+	Evidence *evidence.Store
 }
 
 // DetectorSnapshot is the detector's part of a snapshot.
@@ -76,7 +80,10 @@ type DetectorSnapshot struct {
 	Attacks        map[string]uint64 // attack starts by type
 	ScoringSeconds float64
 	Members        []string
-	window         *features.Window // the window Verdict judged
+	// Evidence names the evidence capture of each attack in progress
+	// that has one, by type.
+	Evidence map[string]string
+	window   *features.Window // the window Verdict judged
 }
 
 // Snapshot is what a scrape reads: cumulative counters and the last closed
@@ -154,6 +161,15 @@ type Pipeline struct {
 	stats      capture.Stats
 	unsupWarn  sync.Once
 
+	// Evidence: the recorder the first packet opens (read by the
+	// detector goroutine), and the files of the attacks in progress
+	// (detector goroutine).
+	rec           atomic.Pointer[evidence.Recorder]
+	recLink       uint16
+	recFailed     bool
+	evidenceFiles map[string]string
+	evidenceSnap  map[string]string
+
 	// statsBase holds the counters of the sources closed before the
 	// current one: reopening must not reset cumulative counters.
 	statsBase capture.Stats
@@ -175,6 +191,7 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 	}
 	p.agg = features.NewAggregator(cfg.Features, cfg.Interface, p.onWindow)
 	p.anomalies, p.attacks = map[string]uint64{}, map[string]uint64{}
+	p.evidenceFiles = map[string]string{}
 	if cfg.Detector != nil {
 		p.windows, p.detDone = make(chan *features.Window, detectorQueue), make(chan struct{})
 		p.detSnap.Store(p.detectorSnapshot())
@@ -253,6 +270,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 	}
 	p.featureLoop()
 	p.stopDetector()
+	p.closeEvidence()
 	close(p.done)
 }
 
@@ -296,6 +314,7 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 				b.down, b.at = true, time.Now().UnixNano()
 				p.logger.Info("capture stopped through the admin API")
 			}
+			p.evidenceIdle()
 			// Keep closing windows on the wall clock while stopped.
 			b.clock, b.hasClock = time.Now().UnixNano(), true
 			b = p.send(b, false, false)
@@ -322,6 +341,9 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 				})
 				continue
 			}
+			if p.cfg.Evidence != nil {
+				p.evidencePacket(&pkt, info)
+			}
 			b.n++
 			// A batch goes when it is full, or when it spans batchSpan of
 			// packet time: a slow link must not hold a window's last
@@ -334,9 +356,11 @@ func (p *Pipeline) captureLoop(ctx context.Context) {
 				b = p.send(b, false, false)
 			}
 		case errors.Is(err, capture.ErrTimeout):
+			p.evidenceIdle()
 			p.updateStats()
 			b = p.send(b, false, true)
 		case errors.Is(err, io.EOF):
+			p.evidenceIdle()
 			p.updateStats()
 			p.closeSource()
 			p.end(StateFinished)
@@ -543,6 +567,7 @@ func (p *Pipeline) judge(w *features.Window) {
 			p.attacks[e.Attack.Type]++
 		}
 	}
+	p.evidenceEvents(v)
 	p.lastVerdict = v
 	if p.cfg.OnVerdict != nil {
 		p.cfg.OnVerdict(v)
@@ -555,7 +580,8 @@ func (p *Pipeline) detectorSnapshot() *DetectorSnapshot {
 	if d == nil {
 		return nil
 	}
-	s := &DetectorSnapshot{Verdict: p.lastVerdict, ScoringSeconds: p.scoring, Anomalies: maps.Clone(p.anomalies), Attacks: maps.Clone(p.attacks), window: p.judged}
+	s := &DetectorSnapshot{Verdict: p.lastVerdict, ScoringSeconds: p.scoring, Anomalies: maps.Clone(p.anomalies), Attacks: maps.Clone(p.attacks), window: p.judged,
+		Evidence: p.evidenceSnap}
 	s.Trained, s.WarmupProgress, s.Windows, s.Retrains, s.LastTrain = d.State()
 	if set := d.Models(); set != nil {
 		s.Members = set.Members()

@@ -62,3 +62,38 @@ func (a *Anonymizer) Addr(b [16]byte) string {
 		return ip.String()
 	}
 }
+
+// AddrBytes returns the address to write into packet headers (evidence
+// captures) in place of b, or nil in full mode where addresses stay. In
+// truncate mode the host part is zeroed as Addr drops it (/24, /48). In
+// hash mode the address becomes a keyed pseudonym in a range no real
+// host has: 240.0.0.0/4 (reserved) for IPv4, fd00::/8 (unique local) for
+// IPv6. The same address gives the same pseudonym, so conversations stay
+// readable.
+func (a *Anonymizer) AddrBytes() func([16]byte) [16]byte {
+	switch a.mode {
+	case PrivacyTruncate:
+		return func(b [16]byte) [16]byte {
+			if netip.AddrFrom16(b).Is4In6() {
+				b[15] = 0
+			} else {
+				clear(b[6:])
+			}
+			return b
+		}
+	case PrivacyHash:
+		return func(b [16]byte) [16]byte {
+			m := hmac.New(sha256.New, a.key)
+			m.Write(b[:])
+			h := m.Sum(nil)
+			if netip.AddrFrom16(b).Is4In6() {
+				return netip.AddrFrom4([4]byte{0xf0 | h[0]&0x0f, h[1], h[2], h[3]}).As16()
+			}
+			var out [16]byte
+			out[0] = 0xfd
+			copy(out[1:], h[:15])
+			return out
+		}
+	}
+	return nil
+}

@@ -127,6 +127,9 @@ type Attack struct {
 	// Summary says in one line what was seen, for logs and pages. It
 	// names no address: those go through the privacy mode.
 	Summary string `json:"summary"`
+	// EvidenceFile is the evidence capture of the attack, when one is
+	// written (set by the pipeline on its start and end events).
+	EvidenceFile string `json:"-"`
 	// shared leaves the sources to later rules too: a sweep at a flood's
 	// pace is a scan as well.
 	shared bool

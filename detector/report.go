@@ -26,6 +26,7 @@ type AttackJSON struct {
 	Spoofed        bool       `json:"spoofed_sources,omitempty"`
 	Targets        []string   `json:"targets,omitempty"`
 	Recommendation string     `json:"recommendation"`
+	EvidenceFile   string     `json:"evidence_file,omitempty"`
 }
 
 // VerdictJSON is one line of the verdicts JSONL file and of the event log.
@@ -73,7 +74,7 @@ func (v *Verdict) JSON(addr AddrFunc) VerdictJSON {
 }
 
 func attackJSON(a Attack, addr AddrFunc) AttackJSON {
-	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Summary: a.Summary, Evidence: a.Evidence, Spoofed: a.Spoofed, Recommendation: Recommendation(a.Type)}
+	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Summary: a.Summary, Evidence: a.Evidence, Spoofed: a.Spoofed, Recommendation: Recommendation(a.Type), EvidenceFile: a.EvidenceFile}
 	for _, s := range a.Sources {
 		j.Sources = append(j.Sources, addr(s))
 	}

@@ -112,6 +112,12 @@ func sourcesSentence(label, metric string, extra ...string) string {
 	return "{{ with " + tq(metric, extra...) + ` | sortByLabel "rank" }} ` + label + ": " + addresses + ".{{ end }}"
 }
 
+// evidenceSentence names the attack's evidence capture, when the exporter
+// writes one.
+func evidenceSentence(typ string) string {
+	return "{{ with " + tq("netanomaly_attack_evidence_info", "type", typ) + " }} Evidence capture: {{ (. | first).Labels.file }}.{{ end }}"
+}
+
 const addresses = "{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.address }}{{ end }}"
 
 // rule is one alerting rule; labels and annotations keep their order.
@@ -163,7 +169,7 @@ func detectionRules() []rule {
 			{"summary", a.Name + " on {{ $labels.interface }} ({{ $labels.instance }})."},
 			{"description", a.Name + " active on {{ $labels.interface }} ({{ $labels.instance }}): threat level " + threatText +
 				", attack confidence " + conf + ", anomaly score " + scoreText + "." +
-				featureNamesText + sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ)},
+				featureNamesText + sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ) + evidenceSentence(typ)},
 			{"threat_level", threatText},
 			{"confidence", conf},
 			{"score", scoreText},
@@ -188,7 +194,7 @@ func detectionRules() []rule {
 		{"description", "The configuration file's {{ $labels.type }} fired on {{ $labels.interface }} ({{ $labels.instance }})" +
 			"{{ with " + tq("netanomaly_user_rule_info", "type", typ) + " }}: {{ (. | first).Labels.expression }}{{ end }}" +
 			"; threat level " + threatText + ", confidence " + conf + "." +
-			sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ)},
+			sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ) + evidenceSentence(typ)},
 		{"threat_level", threatText},
 		{"confidence", conf},
 		{"score", scoreText},

@@ -154,7 +154,7 @@ func detectionTests() []byte {
 					"summary": a.Name + " on eth0 (sensor-1:9957).",
 					"description": a.Name + " active on eth0 (sensor-1:9957): threat level " + threat +
 						", attack confidence 87%, anomaly score " + wantScore + "." + wantFeatureNames +
-						" Top sources: 203.0.113.7, 198.51.100.23.",
+						" Top sources: 203.0.113.7, 198.51.100.23. Evidence capture: eth0-" + a.Type + "-20261206T221501Z.pcap.",
 					"threat_level":   threat,
 					"confidence":     "87%",
 					"score":          wantScore,
@@ -181,6 +181,7 @@ func detectionTests() []byte {
 				{series("netanomaly_attack_source_info", "type", a.Type, "rank", "2", "address", "198.51.100.23"), "1x6"},
 				{series("netanomaly_attack_source_info", "type", a.Type, "rank", "1", "address", "203.0.113.7"), "1x6"},
 				{series("netanomaly_attack_source_info", "type", other, "rank", "1", "address", "192.0.2.99"), "1x6"},
+				{series("netanomaly_attack_evidence_info", "type", a.Type, "file", "eth0-"+a.Type+"-20261206T221501Z.pcap"), "1x6"},
 			}, explanationSeries()...),
 			AlertRuleTests: []alertTest{
 				{"5s", a.Alert, []expAlert{}},

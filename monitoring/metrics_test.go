@@ -33,6 +33,8 @@ var detectorMetrics = []string{
 	"netanomaly_explanation_expected_low",
 	"netanomaly_explanation_expected_high",
 	"netanomaly_attack_source_info",
+	// Only while an attack with an evidence capture is in progress.
+	"netanomaly_attack_evidence_info",
 	"netanomaly_detector_trained",
 	"netanomaly_detector_warmup_progress",
 	"netanomaly_detector_training_windows",

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,5 +223,64 @@ func TestSyslogOutput(t *testing.T) {
 			t.Errorf("ECS document %+v", doc)
 		}
 		return
+	}
+}
+
+// TestEvidenceReplay: an attack in a replayed capture leaves an evidence
+// capture of its packets, headers only, readable by tshark, with
+// addresses anonymized as --privacy.ip says.
+func TestEvidenceReplay(t *testing.T) {
+	bin := buildBinary(t)
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (Debian package tshark)")
+	}
+	for _, c := range []struct {
+		privacy  string
+		attacker string // as the evidence file shows it
+	}{
+		{"full", "192.168.56.1"},
+		{"truncate", "192.168.56.0"},
+	} {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "netanomaly.yml")
+		writeFile(t, conf, "evidence:\n  dir: evidence\n  snaplen: 96\n")
+		out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file="+conf, "--privacy.ip="+c.privacy).Output()
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "evidence", "ftp_bruteforce-brute_force-*.pcap"))
+		if len(files) != 1 {
+			t.Fatalf("%s: evidence files %v, want one for the brute force\n%s", c.privacy, files, grepLines(string(out), "netanomaly_evidence"))
+		}
+		if !strings.Contains(string(out), "netanomaly_evidence_files_written_total 1") {
+			t.Errorf("%s: %s", c.privacy, grepLines(string(out), "netanomaly_evidence"))
+		}
+		fields, err := exec.Command("tshark", "-r", files[0], "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "frame.cap_len", "-e", "frame.len").Output()
+		if err != nil {
+			t.Fatalf("tshark cannot read %s: %v", files[0], err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(fields)), "\n")
+		if len(lines) < 20 {
+			t.Fatalf("%s: %d packets in the evidence", c.privacy, len(lines))
+		}
+		longer := 0
+		for _, l := range lines {
+			f := strings.Split(l, "\t")
+			if len(f) != 4 || (f[0] != c.attacker && f[1] != c.attacker) {
+				t.Fatalf("%s: packet %q is not the attacker's (%s)", c.privacy, l, c.attacker)
+			}
+			if n, _ := strconv.Atoi(f[2]); n > 96 || n == 0 {
+				t.Fatalf("%s: captured %s bytes, snaplen 96", c.privacy, f[2])
+			}
+			if c.privacy != "full" && (strings.Contains(l, "192.168.56.1") || strings.Contains(l, "192.168.56.101")) {
+				t.Fatalf("%s: a real address in the evidence: %q", c.privacy, l)
+			}
+			if f[3] != f[2] {
+				longer++
+			}
+		}
+		if longer == 0 {
+			t.Errorf("%s: no packet kept its original length beyond the snaplen", c.privacy)
+		}
 	}
 }

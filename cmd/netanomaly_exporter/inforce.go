@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -10,9 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
+	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
 	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
 
@@ -27,7 +30,10 @@ type inForce struct {
 	stopWatch context.CancelFunc // of the lists' Watch
 	syslog    *siem.Sender
 	syslogCfg *siem.Config
-	logger    *slog.Logger
+	// evidence is opened at start; a reload cannot change it.
+	evidence    *evidence.Store
+	evidenceCfg *evidence.Config
+	logger      *slog.Logger
 }
 
 // force is the process's configuration in force.
@@ -58,6 +64,9 @@ func (f *inForce) apply(cfg *config.Config) {
 		ctx, cancel := context.WithCancel(context.Background())
 		f.stopWatch = cancel
 		go cfg.Blocklists.Watch(ctx, blocklist.DefaultWatchInterval)
+	}
+	if f.evidence != nil && !reflect.DeepEqual(cfg.Evidence, f.evidenceCfg) {
+		f.logger.Warn("the evidence section changed: it takes effect at the next start")
 	}
 	if reflect.DeepEqual(cfg.Syslog, f.syslogCfg) {
 		return
@@ -105,6 +114,9 @@ func (f *inForce) close(ctx context.Context) {
 			f.logger.Warn("syslog output", "err", err)
 		}
 	}
+	if f.evidence != nil {
+		_ = f.evidence.Close()
+	}
 }
 
 // events hands event records to the outputs.
@@ -146,4 +158,53 @@ func (f *inForce) Collect(ch chan<- prometheus.Metric) {
 	if s != nil {
 		s.Collect(ch)
 	}
+	f.collectEvidence(ch)
+}
+
+// openEvidence opens the evidence captures' store when the configuration
+// file asks for them; nil otherwise. Headers are written anonymized as
+// --privacy.ip says.
+func openEvidence(o options, anon *collector.Anonymizer, logger *slog.Logger) (*evidence.Store, error) {
+	if o.config == nil || o.config.Evidence == nil {
+		return nil, nil
+	}
+	cfg := *o.config.Evidence
+	cfg.Anonymize = anon.AddrBytes()
+	s, err := evidence.Open(cfg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("--config.file: %w", err)
+	}
+	force.mu.Lock()
+	force.evidence, force.evidenceCfg = s, o.config.Evidence
+	force.mu.Unlock()
+	return s, nil
+}
+
+var (
+	evidenceFilesDesc   = prometheus.NewDesc("netanomaly_evidence_files_written_total", "Evidence captures written (one per attack with one).", nil, nil)
+	evidencePacketsDesc = prometheus.NewDesc("netanomaly_evidence_packets_written_total", "Packet headers written to evidence captures.", nil, nil)
+	evidenceDropDesc    = prometheus.NewDesc("netanomaly_evidence_packets_dropped_total", "Packet headers for evidence captures dropped because the writer fell behind.", nil, nil)
+	evidenceSkipDesc    = prometheus.NewDesc("netanomaly_evidence_attacks_skipped_total", "Attacks without an evidence capture because max_files_open were being written.", nil, nil)
+	evidenceBytesDesc   = prometheus.NewDesc("netanomaly_evidence_bytes", "Bytes of evidence captures in the evidence directory.", nil, nil)
+	evidenceDelDesc     = prometheus.NewDesc("netanomaly_evidence_files_deleted_total", "Evidence captures deleted to keep the directory under total_bytes.", nil, nil)
+	evidenceUnparsDesc  = prometheus.NewDesc("netanomaly_evidence_unparseable_packets_total", "Packets left out of evidence captures because their addresses could not be found to anonymize.", nil, nil)
+	evidenceErrDesc     = prometheus.NewDesc("netanomaly_evidence_write_errors_total", "Evidence captures ended early by a write error.", nil, nil)
+)
+
+func (f *inForce) collectEvidence(ch chan<- prometheus.Metric) {
+	f.mu.Lock()
+	s := f.evidence
+	f.mu.Unlock()
+	if s == nil {
+		return
+	}
+	st := s.Stats()
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v float64
+	}{{evidenceFilesDesc, float64(st.FilesWritten)}, {evidencePacketsDesc, float64(st.PacketsWritten)}, {evidenceDropDesc, float64(st.PacketsDropped)},
+		{evidenceSkipDesc, float64(st.AttacksSkipped)}, {evidenceDelDesc, float64(st.FilesDeleted)}, {evidenceUnparsDesc, float64(st.Unparseable)}, {evidenceErrDesc, float64(st.WriteErrors)}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, m.v)
+	}
+	ch <- prometheus.MustNewConstMetric(evidenceBytesDesc, prometheus.GaugeValue, float64(st.BytesOnDisk))
 }

@@ -34,9 +34,20 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 	if err != nil {
 		return nil, nil, err
 	}
+	anon, err := anonymizer(o, logger)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	evid, err := openEvidence(o, anon, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	if evid != nil {
+		defer evid.Close()
+	}
 	ps = make([]*collector.Pipeline, len(sources))
 	for i, s := range sources {
-		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true}
+		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true, Evidence: evid}
 		if err := configure(s.name, &cfg); err != nil {
 			for _, s := range sources {
 				_ = s.src.Close()
@@ -121,7 +132,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 		return err
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(collector.NewExporter(ps, anon, o.attackSources), versioncollector.NewCollector("netanomaly"))
+	reg.MustRegister(collector.NewExporter(ps, anon, o.attackSources), versioncollector.NewCollector("netanomaly"), force)
 	mfs, err := reg.Gather()
 	if err != nil {
 		return fmt.Errorf("gather metrics: %w", err)

@@ -144,6 +144,10 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	evid, err := openEvidence(o, anon, logger)
+	if err != nil {
+		return err
+	}
 	force.serve(o.config, logger)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -152,7 +156,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	}()
 	ps := make([]*collector.Pipeline, 0, len(sources))
 	for _, s := range sources {
-		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen}
+		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
 		if o.detectorOn {
 			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
 			cfg.OnModels = store.save

@@ -27,6 +27,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
+	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
 	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
 
@@ -35,9 +36,10 @@ const MaxFileSize = 4 << 20
 
 // File is the configuration file as written.
 type File struct {
-	Rules      []Rule          `yaml:"rules"`
-	Blocklists []BlocklistFile `yaml:"blocklists"`
-	Syslog     *siem.Config    `yaml:"syslog"`
+	Rules      []Rule           `yaml:"rules"`
+	Blocklists []BlocklistFile  `yaml:"blocklists"`
+	Syslog     *siem.Config     `yaml:"syslog"`
+	Evidence   *evidence.Config `yaml:"evidence"`
 }
 
 // BlocklistFile is one threat-intel list: a name for its metrics and
@@ -71,6 +73,9 @@ type Config struct {
 	// Syslog is the syslog output's configuration, validated; nil when
 	// off.
 	Syslog *siem.Config
+	// Evidence is the evidence captures' configuration, validated; nil
+	// when off. It takes effect at start.
+	Evidence *evidence.Config
 }
 
 // Error is a problem in the configuration file, at a line when it has
@@ -152,6 +157,16 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 	cfg := &Config{Path: path}
 	cfg.Rules = c.rules(file.Rules)
 	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
+	if file.Evidence != nil {
+		if file.Evidence.Dir != "" && !filepath.IsAbs(file.Evidence.Dir) {
+			file.Evidence.Dir = filepath.Join(filepath.Dir(path), file.Evidence.Dir)
+		}
+		if err := file.Evidence.Validate(); err != nil {
+			c.errorf([]any{"evidence"}, "%v", err)
+		} else {
+			cfg.Evidence = file.Evidence
+		}
+	}
 	if file.Syslog != nil {
 		if err := file.Syslog.Validate(); err != nil {
 			c.errorf([]any{"syslog"}, "%v", err)
@@ -168,7 +183,7 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 
 var (
 	yamlLineRE  = regexp.MustCompile(`^line (\d+): (.*)$`)
-	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type (?:config|siem)\.(\w+)$`)
+	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type (\w+\.\w+)$`)
 )
 
 // yamlErrors turns the YAML decoder's errors into ones naming the file
@@ -202,11 +217,12 @@ func yamlErrors(path string, err error) Errors {
 
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
-	"File":          "the top level (known: rules, blocklists, syslog)",
-	"BlocklistFile": "a blocklist (known: name, path)",
-	"Config":        "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
-	"TLSConfig":     "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
-	"Rule":          "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+	"config.File":          "the top level (known: rules, blocklists, syslog, evidence)",
+	"config.Rule":          "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+	"config.BlocklistFile": "a blocklist (known: name, path)",
+	"siem.Config":          "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
+	"siem.TLSConfig":       "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
+	"evidence.Config":      "evidence (known: dir, snaplen, ring_bytes, before, max_packets, max_bytes, max_duration, max_files_open, total_bytes)",
 }
 
 // compiler checks a decoded file and finds the lines of what it

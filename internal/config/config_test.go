@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
@@ -152,10 +153,17 @@ blocklists:
 syslog:
   address: 127.0.0.1:514
   transport: tcp
+evidence:
+  dir: evidence
+  ring_bytes: 4MiB
+  before: 5s
 `)
 	cfg, err := Load(good, Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Evidence == nil || cfg.Evidence.Dir != filepath.Join(dir, "evidence") || cfg.Evidence.RingBytes != 4<<20 || cfg.Evidence.Before != 5*time.Second {
+		t.Errorf("evidence %+v", cfg.Evidence)
 	}
 	if cfg.Blocklists == nil || cfg.Syslog == nil || cfg.Syslog.Transport != "tcp" {
 		t.Fatalf("%+v", cfg)
@@ -175,6 +183,8 @@ syslog:
 		{"unknown list key", "blocklists:\n  - name: a\n    file: drop.txt\n", `x.yml:3: unknown key "file" in a blocklist (known: name, path)`},
 		{"syslog transport", "syslog:\n  address: 127.0.0.1:514\n  transport: relp\n", `x.yml:1: unknown syslog.transport "relp"`},
 		{"syslog key", "syslog:\n  adress: 127.0.0.1:514\n", `x.yml:2: unknown key "adress" in syslog (known: address`},
+		{"evidence snaplen", "evidence:\n  dir: ev\n  snaplen: 10\n", `x.yml:1: evidence`},
+		{"evidence key", "evidence:\n  directory: ev\n", `x.yml:2: unknown key "directory" in evidence (known: dir`},
 		{"syslog tls key", "syslog:\n  address: h:6514\n  transport: tls\n  tls:\n    ca: x\n", `x.yml:5: unknown key "ca" in syslog.tls (known: ca_file`},
 	} {
 		path := filepath.Join(dir, "x.yml")

@@ -105,6 +105,10 @@ func (c Config) withDefaults() Config {
 }
 
 // validate checks a configuration with defaults applied.
+// Validate checks the configuration with its defaults filled in, as
+// Open does, without touching the directory.
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 func (c Config) validate() error {
 	if c.Dir == "" {
 		return errors.New("evidence: dir is empty: give the directory for evidence captures")
