@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
 )
 
 // TestCheckConfig: check-config says valid or lists every problem with
@@ -282,5 +286,59 @@ func TestEvidenceReplay(t *testing.T) {
 		if longer == 0 {
 			t.Errorf("%s: no packet kept its original length beyond the snaplen", c.privacy)
 		}
+	}
+}
+
+// TestIPFIXReplay: with an ipfix section, every flow of a replayed
+// capture reaches the collector as an IPFIX biflow record (goflow2's
+// decoder reads them), packets each way adding up to the capture's.
+func TestIPFIXReplay(t *testing.T) {
+	bin := buildBinary(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
+	writeFile(t, conf, "ipfix:\n  address: "+pc.LocalAddr().String()+"\n  transport: udp\n")
+	if out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file="+conf, "--privacy.ip=truncate").CombinedOutput(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, grepLines(string(out), "level="))
+	}
+	ts := netflow.CreateTemplateSystem()
+	packets, records := uint64(0), 0
+	buf := make([]byte, 65536)
+	_ = pc.SetReadDeadline(time.Now().Add(2 * time.Second)) // the replay flushed before it exited
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		var v9 netflow.NFv9Packet
+		var msg netflow.IPFIXPacket
+		if err := netflow.DecodeMessageVersion(bytes.NewBuffer(buf[:n]), ts, &v9, &msg); err != nil {
+			t.Fatalf("goflow2 cannot decode a message: %v", err)
+		}
+		for _, set := range msg.FlowSets {
+			data, ok := set.(netflow.DataFlowSet)
+			if !ok {
+				continue
+			}
+			for _, rec := range data.Records {
+				records++
+				for _, v := range rec.Values {
+					b, _ := v.Value.([]byte)
+					switch {
+					case v.Type == 2 && len(b) == 8: // packetDeltaCount, forward and reverse (PEN 29305)
+						packets += binary.BigEndian.Uint64(b)
+					case v.Pen == 0 && (v.Type == 8 || v.Type == 12) && len(b) == 4 && b[3] != 0:
+						t.Errorf("address %v not truncated", net.IP(b))
+					}
+				}
+			}
+		}
+	}
+	// tshark: 606 packets, all TCP between two hosts.
+	if packets != 606 || records == 0 {
+		t.Errorf("%d records carrying %d packets, want 606 packets", records, packets)
 	}
 }

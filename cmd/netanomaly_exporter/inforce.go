@@ -12,10 +12,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
 	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
+	"github.com/netanomaly/netanomaly_exporter/internal/ipfix"
 	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
 
@@ -30,6 +32,12 @@ type inForce struct {
 	stopWatch context.CancelFunc // of the lists' Watch
 	syslog    *siem.Sender
 	syslogCfg *siem.Config
+	// ipfix exports flow records; the aggregators count what they need
+	// only when it is configured at start.
+	ipfix     atomic.Pointer[ipfix.Exporter]
+	ipfixCfg  *ipfix.Config
+	ipfixOn   bool                    // flow export set up at start
+	anonBytes func([16]byte) [16]byte // --privacy.ip for flow records
 	// evidence is opened at start; a reload cannot change it.
 	evidence    *evidence.Store
 	evidenceCfg *evidence.Config
@@ -68,6 +76,7 @@ func (f *inForce) apply(cfg *config.Config) {
 	if f.evidence != nil && !reflect.DeepEqual(cfg.Evidence, f.evidenceCfg) {
 		f.logger.Warn("the evidence section changed: it takes effect at the next start")
 	}
+	f.applyIPFIX(cfg.IPFIX)
 	if reflect.DeepEqual(cfg.Syslog, f.syslogCfg) {
 		return
 	}
@@ -117,6 +126,87 @@ func (f *inForce) close(ctx context.Context) {
 	if f.evidence != nil {
 		_ = f.evidence.Close()
 	}
+	if e := f.ipfix.Swap(nil); e != nil {
+		if err := e.Close(ctx); err != nil {
+			f.logger.Warn("IPFIX output", "err", err)
+		}
+	}
+}
+
+// applyIPFIX starts, restarts or stops the flow records' output; mu held.
+func (f *inForce) applyIPFIX(cfg *ipfix.Config) {
+	if reflect.DeepEqual(cfg, f.ipfixCfg) {
+		return
+	}
+	if cfg != nil && !f.ipfixOn {
+		f.logger.Warn("the ipfix section is new: flow records start at the next start")
+		return
+	}
+	f.ipfixCfg = cfg
+	var next *ipfix.Exporter
+	if cfg != nil {
+		e, err := ipfix.New(*cfg, f.logger)
+		if err != nil {
+			f.logger.Error("cannot start the IPFIX output", "err", err)
+		}
+		next = e
+	}
+	if old := f.ipfix.Swap(next); old != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = old.Close(ctx)
+		}()
+	}
+}
+
+// flowExport returns the aggregators' flow export callback when the
+// configuration asks for flow records, nil otherwise. Addresses go out
+// as --privacy.ip says.
+func (f *inForce) flowExport(cfg *config.Config, anon *collector.Anonymizer) func(*features.FlowRecord) {
+	if cfg == nil || cfg.IPFIX == nil {
+		return nil
+	}
+	f.mu.Lock()
+	f.ipfixOn, f.anonBytes = true, anon.AddrBytes()
+	f.mu.Unlock()
+	return f.exportFlow
+}
+
+// exportFlow hands a flow to the IPFIX output; it runs on an aggregator's
+// goroutine, once per flow, and never blocks.
+func (f *inForce) exportFlow(r *features.FlowRecord) {
+	e := f.ipfix.Load()
+	if e == nil {
+		return
+	}
+	fl := ipfix.Flow{Src: r.Src, Dst: r.Dst, SrcPort: r.SrcPort, DstPort: r.DstPort, Proto: r.IPProto, Start: r.Start, End: r.End,
+		Packets: r.Packets, Bytes: r.Bytes, RevPackets: r.RevPackets, RevBytes: r.RevBytes, Flags: r.Flags, RevFlags: r.RevFlags, EndReason: r.EndReason}
+	if f.anonBytes != nil {
+		fl.Src, fl.Dst = f.anonBytes(fl.Src), f.anonBytes(fl.Dst)
+	}
+	e.Export(&fl)
+}
+
+var (
+	ipfixSentDesc = prometheus.NewDesc("netanomaly_ipfix_records_sent_total", "Flow records sent to the IPFIX collector.", nil, nil)
+	ipfixMsgDesc  = prometheus.NewDesc("netanomaly_ipfix_messages_sent_total", "IPFIX messages sent, template-only ones included.", nil, nil)
+	ipfixDropDesc = prometheus.NewDesc("netanomaly_ipfix_records_dropped_total", "Flow records never sent: the queue was full, or the collector could not be reached in time.", nil, nil)
+	ipfixErrDesc  = prometheus.NewDesc("netanomaly_ipfix_send_errors_total", "Failed connects and writes to the IPFIX collector.", nil, nil)
+	ipfixConnDesc = prometheus.NewDesc("netanomaly_ipfix_connected", "Whether the IPFIX transport is up (UDP: the socket is open).", nil, nil)
+)
+
+func (f *inForce) collectIPFIX(ch chan<- prometheus.Metric) {
+	e := f.ipfix.Load()
+	if e == nil {
+		return
+	}
+	st := e.Stats()
+	ch <- prometheus.MustNewConstMetric(ipfixSentDesc, prometheus.CounterValue, float64(st.RecordsSent))
+	ch <- prometheus.MustNewConstMetric(ipfixMsgDesc, prometheus.CounterValue, float64(st.MessagesSent))
+	ch <- prometheus.MustNewConstMetric(ipfixDropDesc, prometheus.CounterValue, float64(st.RecordsDropped))
+	ch <- prometheus.MustNewConstMetric(ipfixErrDesc, prometheus.CounterValue, float64(st.SendErrors))
+	ch <- prometheus.MustNewConstMetric(ipfixConnDesc, prometheus.GaugeValue, b2f(st.Connected))
 }
 
 // events hands event records to the outputs.
@@ -159,6 +249,7 @@ func (f *inForce) Collect(ch chan<- prometheus.Metric) {
 		s.Collect(ch)
 	}
 	f.collectEvidence(ch)
+	f.collectIPFIX(ch)
 }
 
 // openEvidence opens the evidence captures' store when the configuration

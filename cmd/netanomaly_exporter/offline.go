@@ -45,6 +45,16 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 	if evid != nil {
 		defer evid.Close()
 	}
+	if o.window.FlowExport = force.flowExport(o.config, anon); o.window.FlowExport != nil {
+		// Flow records of a capture file: the IPFIX output runs for the
+		// replay and is flushed at its end.
+		force.serve(o.config, logger)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			force.close(ctx)
+		}()
+	}
 	ps = make([]*collector.Pipeline, len(sources))
 	for i, s := range sources {
 		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true, Evidence: evid}

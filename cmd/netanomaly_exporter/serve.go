@@ -148,6 +148,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	o.window.FlowExport = force.flowExport(o.config, anon)
 	force.serve(o.config, logger)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

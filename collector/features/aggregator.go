@@ -26,6 +26,10 @@ type Config struct {
 	// Blocklists, when set, counts the packets to and from listed
 	// addresses and reports the local hosts that talk with them.
 	Blocklists Blocklists
+	// FlowExport, when set, is called with every flow that leaves the
+	// flow table (flow records: IPFIX), on the aggregator's goroutine:
+	// it must not block, and the record is valid only during the call.
+	FlowExport func(*FlowRecord)
 }
 
 // DefaultConfig returns the defaults the exporter's flags use.
@@ -210,6 +214,7 @@ type Aggregator struct {
 	scratch                 []sketch.Entry
 
 	bl             *blocklistState // nil without lists
+	flowRec        FlowRecord      // the record FlowExport is handed
 	bh             *behaviour
 	contacts       rotatingBloom // first contacts with hosts and services
 	horizonWindows int           // windows since the contact filters rotated
@@ -294,6 +299,9 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 	}
 	if cfg.Blocklists != nil {
 		a.bl = newBlocklistState(cfg.Blocklists)
+	}
+	if cfg.FlowExport != nil {
+		a.flows.counts = make([]flowCounts, len(a.flows.slots))
 	}
 	a.flows.finish = a.finishFlow
 	a.visit = a.visitFlow
@@ -507,6 +515,11 @@ func (a *Aggregator) Flush() {
 	}
 	a.decidePending()
 	a.closeWindow(a.lastTime)
+	if a.cfg.FlowExport != nil {
+		// The capture ended: the flows still open are reported, as
+		// ended by force.
+		a.flows.endAll(a.lastTime)
+	}
 	a.start += a.length
 	a.havePacket = false
 	a.coverFrom = a.start

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -791,7 +792,20 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 		}
 		pkts[i].WireLen = uint32(60 + r.IntN(1400))
 	}
-	a := NewAggregator(cfg10s(), "eth0", func(*Window) {})
+	for _, export := range []bool{false, true} {
+		b.Run(fmt.Sprintf("flow-export=%v", export), func(b *testing.B) { benchmarkAdd(b, pkts, export) })
+	}
+}
+
+// benchmarkAdd measures Add, with flow export on or off: export keeps
+// bytes and flags per direction in an array of its own.
+func benchmarkAdd(b *testing.B, pkts []decode.PacketInfo, export bool) {
+	cfg := cfg10s()
+	exported := 0
+	if export {
+		cfg.FlowExport = func(*FlowRecord) { exported++ }
+	}
+	a := NewAggregator(cfg, "eth0", func(*Window) {})
 	b.ReportAllocs()
 	b.ResetTimer()
 	i, now := 0, t0

@@ -62,6 +62,9 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 	}
 	fromI := h.fromA == (f.state&stInitA != 0)
 	f.seen(p.Time)
+	if t.counts != nil {
+		t.countFlow(i, p, isNew, fromI)
+	}
 	if fromI {
 		f.pktsI++
 	} else {
@@ -493,6 +496,9 @@ func (a *Aggregator) decidePending() {
 func (a *Aggregator) finishFlow(i int, now int64) {
 	f := &a.flows.slots[i]
 	e := &a.flows.ends[i]
+	if a.flows.counts != nil {
+		a.exportFlow(i)
+	}
 	if f.state&(stAttempt|stDecided) == stAttempt {
 		if f.state&stSynAck != 0 {
 			a.outcome(f, e, outHalfOpen)

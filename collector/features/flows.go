@@ -100,6 +100,9 @@ type FlowStats struct {
 type flowTable struct {
 	slots  []flowSlot
 	ends   []flowEnds
+	counts []flowCounts // flow export's counters; nil without export
+	// endReason says why the flow being ended leaves (an End* value).
+	endReason uint8
 	mask   uint64 // bucket count - 1
 	idle   int64
 	active int64
@@ -198,6 +201,7 @@ func (t *flowTable) lookup(h uint64, now int64) (int, bool) {
 	i := base + victim
 	if b[victim].hash != 0 {
 		t.stats.Evicted++
+		t.endReason = EndEvicted
 		t.end(i, now)
 	} else {
 		t.used++
@@ -240,6 +244,14 @@ func (t *flowTable) expire(now int64, visit func(i int, now int64)) {
 		// idle timeout after the flood.
 		idle := now - f.last
 		if closed || idle >= t.idle || age >= t.active || (packets <= 2 && idle >= embryonicIdle) {
+			switch {
+			case closed:
+				t.endReason = EndOfFlow
+			case age >= t.active:
+				t.endReason = EndActive
+			default:
+				t.endReason = EndIdle
+			}
 			t.end(i, now)
 			t.used--
 			continue
@@ -265,6 +277,7 @@ var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 func (t *flowTable) endAll(now int64) {
 	for i := range t.slots {
 		if t.slots[i].hash != 0 {
+			t.endReason = EndForced
 			t.end(i, now)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
+	"github.com/netanomaly/netanomaly_exporter/internal/ipfix"
 	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
 
@@ -40,6 +41,7 @@ type File struct {
 	Blocklists []BlocklistFile  `yaml:"blocklists"`
 	Syslog     *siem.Config     `yaml:"syslog"`
 	Evidence   *evidence.Config `yaml:"evidence"`
+	IPFIX      *ipfix.Config    `yaml:"ipfix"`
 }
 
 // BlocklistFile is one threat-intel list: a name for its metrics and
@@ -76,6 +78,8 @@ type Config struct {
 	// Evidence is the evidence captures' configuration, validated; nil
 	// when off. It takes effect at start.
 	Evidence *evidence.Config
+	// IPFIX is the flow records' output, validated; nil when off.
+	IPFIX *ipfix.Config
 }
 
 // Error is a problem in the configuration file, at a line when it has
@@ -167,6 +171,13 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 			cfg.Evidence = file.Evidence
 		}
 	}
+	if file.IPFIX != nil {
+		if err := file.IPFIX.Validate(); err != nil {
+			c.errorf([]any{"ipfix"}, "%v", err)
+		} else {
+			cfg.IPFIX = file.IPFIX
+		}
+	}
 	if file.Syslog != nil {
 		if err := file.Syslog.Validate(); err != nil {
 			c.errorf([]any{"syslog"}, "%v", err)
@@ -217,7 +228,8 @@ func yamlErrors(path string, err error) Errors {
 
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
-	"config.File":          "the top level (known: rules, blocklists, syslog, evidence)",
+	"config.File":          "the top level (known: rules, blocklists, syslog, evidence, ipfix)",
+	"ipfix.Config":         "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
 	"config.Rule":          "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
 	"config.BlocklistFile": "a blocklist (known: name, path)",
 	"siem.Config":          "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
