@@ -103,10 +103,10 @@ type flowTable struct {
 	counts []flowCounts // flow export's counters; nil without export
 	// endReason says why the flow being ended leaves (an End* value).
 	endReason uint8
-	mask   uint64 // bucket count - 1
-	idle   int64
-	active int64
-	used   int // occupied slots
+	mask      uint64 // bucket count - 1
+	idle      int64
+	active    int64
+	used      int // occupied slots
 
 	stats FlowStats
 
