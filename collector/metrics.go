@@ -69,7 +69,11 @@ var (
 	attacksDesc      = desc("", "attacks_total", "Attacks started, by type.", "interface", "type")
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
 	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	attackPathDesc   = desc("", "attack_path_info", "Attack paths of each attack in progress: its top sources times its top targets (opt-in with --detector.attack-sources, capped, anonymized per --privacy.ip).", "interface", "type", "source", "target")
 	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	countryPktsDesc  = desc("", "country_packets_total", "Packets by source country (with --geoip.database): ISO 3166 codes of the countries that ranked in a window's top 20, unknown (private addresses, not in the database) and other.", "interface", "country")
+	countryBytesDesc = desc("", "country_bytes_total", "Bytes on the wire by source country (with --geoip.database), labelled as netanomaly_country_packets_total.", "interface", "country")
+	attackCtryDesc   = desc("", "attack_source_country_info", "The countries of the named sources of each attack in progress (with --geoip.database).", "interface", "type", "country")
 	evidenceInfoDesc = desc("", "attack_evidence_info", "The evidence capture (file name in the evidence directory) of each attack in progress that has one.", "interface", "type", "file")
 	userRuleDesc     = desc("", "user_rule_info", "The configuration file's rules that judge this interface, with their attack type, severity, expression and recommendation (1).", "interface", "type", "severity", "expression", "recommendation")
 	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
@@ -209,6 +213,10 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	for i, t := range w.TopDests {
 		gauge(topDstDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
 	}
+	for _, r := range w.Countries {
+		counter(countryPktsDesc, float64(r.Packets), r.Label)
+		counter(countryBytesDesc, float64(r.Bytes), r.Label)
+	}
 }
 
 func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, d *DetectorSnapshot) {
@@ -274,8 +282,14 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 				gauge(attackSourceDesc, 1, t, strconv.Itoa(rank), net.HardwareAddr(mac[:]).String())
 			}
 		}
+		for _, c := range a.SourceCountries {
+			gauge(attackCtryDesc, 1, t, c)
+		}
 		for i, dst := range a.Targets[:min(len(a.Targets), e.attackSources)] {
 			gauge(attackTargetDesc, 1, t, strconv.Itoa(i+1), e.anon.Addr(dst))
+			for _, src := range a.Sources[:min(len(a.Sources), e.attackSources)] {
+				gauge(attackPathDesc, 1, t, e.anon.Addr(src), e.anon.Addr(dst))
+			}
 		}
 	}
 	for i, x := range v.Explanations {

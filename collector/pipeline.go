@@ -568,6 +568,7 @@ func (p *Pipeline) judge(w *features.Window) {
 		}
 	}
 	p.evidenceEvents(v)
+	p.attackCountries(v)
 	p.lastVerdict = v
 	if p.cfg.OnVerdict != nil {
 		p.cfg.OnVerdict(v)

@@ -130,6 +130,9 @@ type Attack struct {
 	// EvidenceFile is the evidence capture of the attack, when one is
 	// written (set by the pipeline on its start and end events).
 	EvidenceFile string `json:"-"`
+	// SourceCountries are the ISO codes of the named sources' countries,
+	// when a country database is configured (set by the pipeline).
+	SourceCountries []string `json:"-"`
 	// shared leaves the sources to later rules too: a sweep at a flood's
 	// pace is a scan as well.
 	shared bool

@@ -27,6 +27,9 @@ type AttackJSON struct {
 	Targets        []string   `json:"targets,omitempty"`
 	Recommendation string     `json:"recommendation"`
 	EvidenceFile   string     `json:"evidence_file,omitempty"`
+	// SourceCountries are the named sources' countries (ISO codes), with
+	// --geoip.database.
+	SourceCountries []string `json:"source_countries,omitempty"`
 }
 
 // VerdictJSON is one line of the verdicts JSONL file and of the event log.
@@ -74,7 +77,7 @@ func (v *Verdict) JSON(addr AddrFunc) VerdictJSON {
 }
 
 func attackJSON(a Attack, addr AddrFunc) AttackJSON {
-	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Summary: a.Summary, Evidence: a.Evidence, Spoofed: a.Spoofed, Recommendation: Recommendation(a.Type), EvidenceFile: a.EvidenceFile}
+	j := AttackJSON{Type: a.Type, Confidence: round(a.Confidence), Summary: a.Summary, Evidence: a.Evidence, Spoofed: a.Spoofed, Recommendation: Recommendation(a.Type), EvidenceFile: a.EvidenceFile, SourceCountries: a.SourceCountries}
 	for _, s := range a.Sources {
 		j.Sources = append(j.Sources, addr(s))
 	}

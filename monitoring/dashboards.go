@@ -493,7 +493,71 @@ func overviewDashboard() dashboard {
 		table("Attack sources", "Top sources of each active attack, when the detector exports them.", 8, 8,
 			map[string]string{"instance": "Sensor", "interface": "Interface", "type": "Attack", "rank": "Rank", "address": "Address", "Value": "Active"},
 			qi("max by (instance, interface, type, rank, address) ("+m("netanomaly_attack_source_info")+")")),
+
+		row("Where traffic comes from"),
+		countryMap(),
+		table("Attack source countries", "Countries of the named sources of each active attack (needs --geoip.database).", 8, 10,
+			map[string]string{"instance": "Sensor", "interface": "Interface", "type": "Attack", "country": "Country", "Value": "Active"},
+			qi("max by (instance, interface, type, country) ("+m("netanomaly_attack_source_country_info")+")")),
+		attackPaths(),
 	)
+}
+
+// countryMap is a world map of packets per second by source country
+// (--geoip.database), circles placed by ISO code with Grafana's own
+// country gazetteer.
+func countryMap() panel {
+	t := qi("sum by (country) (rate(" + m("netanomaly_country_packets_total") + "[$__rate_interval]))")
+	return panel{
+		Type: "geomap", Title: "Packets/s by source country",
+		Description: "Where the selected interfaces' traffic comes from: packets per second by source country over the last minutes (needs --geoip.database). unknown (private addresses) and other (countries never in a window's top 20) have no place on the map.",
+		GridPos:     gridPos{H: 10, W: 8}, Datasource: &promDS, Targets: []target{t},
+		FieldConfig: &fieldConfig{Defaults: fieldDefaults{Unit: "pps", Color: map[string]any{"mode": "continuous-GrYlRd"}, Mappings: []any{}}, Overrides: []override{}},
+		Options: map[string]any{
+			"view":     map[string]any{"id": "zero", "lat": 0, "lon": 0, "zoom": 1},
+			"controls": map[string]any{"showZoom": true, "mouseWheelZoom": false, "showAttribution": true},
+			"basemap":  map[string]any{"type": "default", "name": "Basemap"},
+			"layers": []any{map[string]any{
+				"type": "markers", "name": "Countries",
+				"location": map[string]any{"mode": "lookup", "lookup": "country", "gazetteer": "public/gazetteer/countries.json"},
+				"config": map[string]any{
+					"showLegend": true,
+					"style": map[string]any{
+						"size":    map[string]any{"field": "Value", "fixed": 5, "min": 4, "max": 30},
+						"color":   map[string]any{"field": "Value"},
+						"opacity": 0.5,
+					},
+				},
+			}},
+			"tooltip": map[string]any{"mode": "details"},
+		},
+	}
+}
+
+// attackPaths is a node graph of the attacks in progress: an edge from
+// each top source to each top target (--detector.attack-sources). The
+// node graph takes a frame with an id field as its nodes and one with
+// source and target fields as its edges.
+func attackPaths() panel {
+	paths := m("netanomaly_attack_path_info")
+	nodes := qi("max by (id) (label_replace(" + paths + `, "id", "$1", "source", "(.*)"))` +
+		"\nor\nmax by (id) (label_replace(" + paths + `, "id", "$1", "target", "(.*)"))`)
+	nodes.RefID = "nodes"
+	edges := qi("max by (id, source, target, type) (label_join(" + paths + `, "id", " -> ", "source", "target"))`)
+	edges.RefID = "edges"
+	return panel{
+		Type: "nodegraph", Title: "Attack paths",
+		Description: "Attacks in progress, from their top sources to their top targets, the attack type on each edge. Needs --detector.attack-sources; addresses follow --privacy.ip.",
+		GridPos:     gridPos{H: 10, W: 8}, Datasource: &promDS, Targets: []target{nodes, edges},
+		Options: map[string]any{
+			"nodes": map[string]any{"mainStatUnit": "none"},
+			"edges": map[string]any{"mainStatUnit": "none"},
+		},
+		Transformations: []transformation{{ID: "organize", Options: map[string]any{
+			"excludeByName": map[string]any{"Time": true},
+			"renameByName":  map[string]any{"type": "mainstat"},
+		}}},
+	}
 }
 
 func detectorDashboard() dashboard {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 )
 
 // The end-to-end scenario: 90 s of benign traffic (testpcap, 20 packets/s
@@ -102,7 +103,9 @@ func TestEndToEndAlerting(t *testing.T) {
 	// 5. The exporter replays the capture in real time from its start.
 	replayStart, ready := startReplay(t, bin, exporterAddr,
 		"--capture.pcap="+capture, "--capture.pcap.speed=1", "--detector.model-file="+model,
-		"--features.top-k=5", "--detector.attack-sources=3")
+		"--features.top-k=5", "--detector.attack-sources=3",
+		// Every address has a country: the map and the attack's countries.
+		"--geoip.database="+geoiptest.CountryFile(t, dir, map[string]string{"0.0.0.0/1": "US", "128.0.0.0/1": "DE", "203.0.113.0/24": "AU"}))
 	instance := exporterAddr
 	t.Logf("exporter %s started; replay started within %s of the process start (delays below count from the process start)",
 		exporterAddr, ready.Sub(replayStart).Round(time.Millisecond))

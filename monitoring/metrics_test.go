@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 )
 
 // detectorMetrics are the detector's metrics, which rules and dashboards
@@ -33,8 +35,11 @@ var detectorMetrics = []string{
 	"netanomaly_explanation_expected_low",
 	"netanomaly_explanation_expected_high",
 	"netanomaly_attack_source_info",
-	// Only while an attack with an evidence capture is in progress.
+	// Only while an attack is in progress: with an evidence capture,
+	// with named sources in a country database, with opt-in paths.
 	"netanomaly_attack_evidence_info",
+	"netanomaly_attack_source_country_info",
+	"netanomaly_attack_path_info",
 	"netanomaly_detector_trained",
 	"netanomaly_detector_warmup_progress",
 	"netanomaly_detector_training_windows",
@@ -62,7 +67,8 @@ func exporterMetricNames(t *testing.T) map[string]bool {
 	bin := buildExporter(t)
 	exporterOnce.Do(func() {
 		cmd := exec.Command(bin, "replay", "--capture.pcap=cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", "--features.top-k=3",
-			"--config.file=examples/netanomaly.yml")
+			"--config.file=examples/netanomaly.yml",
+			"--geoip.database="+geoiptest.CountryFile(t, t.TempDir(), map[string]string{"192.168.56.0/24": "NL"}))
 		cmd.Dir = repoRoot(t)
 		out, err := cmd.Output()
 		if err != nil {

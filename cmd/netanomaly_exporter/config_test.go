@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 )
 
 // TestCheckConfig: check-config says valid or lists every problem with
@@ -340,5 +342,54 @@ func TestIPFIXReplay(t *testing.T) {
 	// tshark: 606 packets, all TCP between two hosts.
 	if packets != 606 || records == 0 {
 		t.Errorf("%d records carrying %d packets, want 606 packets", records, packets)
+	}
+}
+
+// TestGeoIPReplay: with a country database, traffic counts by source
+// country; a file that is no database stops the start with its name.
+func TestGeoIPReplay(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	db := geoiptest.CountryFile(t, dir, map[string]string{"192.168.56.0/25": "NL", "192.168.56.101/32": "SE"})
+	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--geoip.database="+db).Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	// tshark: 332 packets from 192.168.56.1, 274 from 192.168.56.101.
+	for _, want := range []string{
+		`netanomaly_country_packets_total{country="NL",interface="ftp_bruteforce"} 332`,
+		`netanomaly_country_packets_total{country="SE",interface="ftp_bruteforce"} 274`,
+		`netanomaly_country_packets_total{country="other",interface="ftp_bruteforce"} 0`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("missing %s in\n%s", want, grepLines(string(out), "netanomaly_country_packets_total"))
+		}
+	}
+	// The event log names the countries of an attack's sources.
+	events := filepath.Join(dir, "events.jsonl")
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.speed=0",
+		"--geoip.database="+db, "--events.file="+events)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(events)
+		if strings.Contains(string(b), `"kind":"attack_start"`) && strings.Contains(string(b), `"source_countries":["NL"]`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attack start naming the source's country:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	bad := filepath.Join(dir, "bad.mmdb")
+	writeFile(t, bad, "not a database")
+	out, err = exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--geoip.database="+bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--geoip.database="+bad+": ") {
+		t.Errorf("bad database: %v\n%s", err, out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
 	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
+	"github.com/netanomaly/netanomaly_exporter/internal/geoip"
 	"github.com/netanomaly/netanomaly_exporter/internal/ipfix"
 	"github.com/netanomaly/netanomaly_exporter/internal/siem"
 )
@@ -38,6 +39,8 @@ type inForce struct {
 	ipfixCfg  *ipfix.Config
 	ipfixOn   bool                    // flow export set up at start
 	anonBytes func([16]byte) [16]byte // --privacy.ip for flow records
+	// geo is the country database of --geoip.database, nil without.
+	geo *geoip.DB
 	// evidence is opened at start; a reload cannot change it.
 	evidence    *evidence.Store
 	evidenceCfg *evidence.Config
@@ -98,6 +101,42 @@ func (f *inForce) apply(cfg *config.Config) {
 			return
 		}
 		f.syslog = s
+	}
+}
+
+// geoInterval is how often serve looks for a new country database
+// (geoipupdate replaces it weekly).
+const geoInterval = 10 * time.Minute
+
+// reloadGeo re-reads the country database if its file changed; a bad
+// file leaves the one in force.
+func (f *inForce) reloadGeo(logger *slog.Logger) {
+	if f.geo == nil {
+		return
+	}
+	swapped, err := f.geo.Reload()
+	switch {
+	case err != nil:
+		logger.Error("the country database could not be re-read: the previous one stays in force", "err", err)
+	case swapped:
+		logger.Info("country database reloaded", "networks", f.geo.Info().Networks)
+	}
+}
+
+// watchGeo reloads the country database when it changes, until ctx ends.
+func (f *inForce) watchGeo(ctx context.Context, logger *slog.Logger) {
+	if f.geo == nil {
+		return
+	}
+	t := time.NewTicker(geoInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.reloadGeo(logger)
+		}
 	}
 }
 

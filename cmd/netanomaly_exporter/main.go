@@ -31,6 +31,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
+	"github.com/netanomaly/netanomaly_exporter/internal/geoip"
 	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
 )
 
@@ -77,6 +78,7 @@ type options struct {
 	attackSources int
 
 	configFile string
+	geoipFile  string
 	config     *config.Config // loaded by run, nil without --config.file
 
 	eventsFile   string
@@ -137,6 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("detector.attack-end-windows", "Quiet windows after which an attack ends.").Default(fmt.Sprint(def.EndAfter)).IntVar(&o.endAfter)
 	app.Flag("detector.attack-sources", fmt.Sprintf("Export the top N addresses behind each attack in progress as labels (0 = off, at most %d).", maxAttackSources)).Default("0").IntVar(&o.attackSources)
 	app.Flag("config.file", "Configuration file (YAML): user rules and what else flags cannot say; reloaded on SIGHUP and POST /-/reload.").Default("").StringVar(&o.configFile)
+	app.Flag("geoip.database", "MaxMind-format country database (GeoLite2-Country or -City, DB-IP lite): count traffic by source country and name attack sources' countries; re-read when it changes.").Default("").StringVar(&o.geoipFile)
 	app.Flag("events.file", "Write anomalous windows and attack starts and ends to this file (off when empty).").Default("").StringVar(&o.eventsFile)
 	app.Flag("events.format", "Event file format: json (JSON lines) or csv.").Default("json").EnumVar(&o.eventsFormat, "json", "csv")
 	app.Flag("events.max-size", "Rotate the event file at this size.").Default("100MiB").BytesVar(&o.eventsSize)
@@ -175,6 +178,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "netanomaly_exporter: error: %v\n", err)
 		return 2
+	}
+	if o.geoipFile != "" && cmd != checkCmd.FullCommand() {
+		db, err := geoip.Open(o.geoipFile, geoip.Options{})
+		if err != nil {
+			fmt.Fprintf(stderr, "netanomaly_exporter: error: --geoip.database=%s: %v\n", o.geoipFile, err)
+			return 2
+		}
+		o.window.Countries = db
+		force.geo = db
 	}
 	if cmd == checkCmd.FullCommand() {
 		return checkConfig(cmp.Or(*checkFile, o.configFile), stdout, stderr)

@@ -150,6 +150,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	}
 	o.window.FlowExport = force.flowExport(o.config, anon)
 	force.serve(o.config, logger)
+	go force.watchGeo(ctx, logger)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -255,6 +256,7 @@ func reload(webConfigFile string, conf *configState, store *modelStore, logger *
 		logger.Error("SIGHUP: --web.config.file is invalid: requests will fail until it is fixed", "file", webConfigFile, "err", err)
 	}
 	_ = conf.reload(logger)
+	force.reloadGeo(logger)
 	store.checkpoint()
 	logger.Info("SIGHUP: reloaded")
 }

@@ -30,6 +30,8 @@ type Config struct {
 	// flow table (flow records: IPFIX), on the aggregator's goroutine:
 	// it must not block, and the record is valid only during the call.
 	FlowExport func(*FlowRecord)
+	// Countries, when set, counts packets and bytes by source country.
+	Countries Countries
 }
 
 // DefaultConfig returns the defaults the exporter's flags use.
@@ -114,6 +116,10 @@ type Window struct {
 	// address on a threat-intel list, with it (at most 1024 pairs, those
 	// the local host sent to first).
 	Blocklisted []BlocklistPeer
+	// Countries is the traffic by source country since the start, as of
+	// the window's close (with Config.Countries): cumulative counts under
+	// a bounded label set.
+	Countries []CountryRow
 	// Partial is set when the capture saw only part of the window's span
 	// (it started or stopped inside it, the source was down, the file
 	// ended, the clock went back): Seconds is the part it saw, and the
@@ -215,6 +221,7 @@ type Aggregator struct {
 
 	bl             *blocklistState // nil without lists
 	flowRec        FlowRecord      // the record FlowExport is handed
+	geo            *geoState       // nil without a country database
 	bh             *behaviour
 	contacts       rotatingBloom // first contacts with hosts and services
 	horizonWindows int           // windows since the contact filters rotated
@@ -299,6 +306,9 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 	}
 	if cfg.Blocklists != nil {
 		a.bl = newBlocklistState(cfg.Blocklists)
+	}
+	if cfg.Countries != nil {
+		a.geo = newGeoState(cfg.Countries)
 	}
 	if cfg.FlowExport != nil {
 		a.flows.counts = make([]flowCounts, len(a.flows.slots))
@@ -685,6 +695,9 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 		if a.bl != nil {
 			a.blocklistPacket(p, h)
 		}
+		if a.geo != nil {
+			a.geo.window.Add(a.geo.country(p.Src, h.src), int(size))
+		}
 		a.track(p, h)
 		a.connHLL.Add(h.flow)
 	}
@@ -897,6 +910,11 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	}
 	a.bh.emit(&win.Behaviour)
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
+	if a.geo != nil {
+		a.geo.total.Add(&a.geo.window)
+		a.geo.window.Reset()
+		win.Countries = a.geo.total.Rows()
+	}
 	if a.bl != nil {
 		var dropped uint64
 		win.Blocklisted, dropped = a.bl.emit()
