@@ -228,7 +228,7 @@ func detectAll(e *evidence) []Attack {
 	slices.SortStableFunc(types, func(a, b *AttackType) int { return cmp.Compare(a.order, b.order) })
 	var out []Attack
 	for _, t := range types {
-		if t.NeedsModel && !e.trained() {
+		if t.NeedsModel && !e.trained() || typeDisabled(t.Name, e.w.Interface) {
 			continue
 		}
 		as := t.detect(e)

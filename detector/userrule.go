@@ -269,3 +269,28 @@ func heavyAddrs(hs []features.HeavyHitter, allow []netip.Prefix) [][16]byte {
 }
 
 func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// disabledTypes holds the built-in types the configuration turns off:
+// by type, the interfaces they are off on (nil for all).
+var disabledTypes atomic.Pointer[map[string][]string]
+
+// SetDisabledTypes turns built-in attack types off from the next window
+// on: each type on the interfaces listed, or on all when the list is
+// empty. Their series stay, at 0.
+func SetDisabledTypes(off map[string][]string) {
+	m := make(map[string][]string, len(off))
+	for typ, ifaces := range off {
+		m[typ] = slices.Clone(ifaces)
+	}
+	disabledTypes.Store(&m)
+}
+
+// typeDisabled tells whether the configuration turned typ off on iface.
+func typeDisabled(typ, iface string) bool {
+	p := disabledTypes.Load()
+	if p == nil {
+		return false
+	}
+	ifaces, ok := (*p)[typ]
+	return ok && (len(ifaces) == 0 || slices.Contains(ifaces, iface))
+}

@@ -229,3 +229,23 @@ func TestUserRuleRemoved(t *testing.T) {
 		t.Error("the removed rule's attack did not end")
 	}
 }
+
+// TestDisabledTypes: a built-in type turned off on an interface names
+// nothing there, and still does elsewhere.
+func TestDisabledTypes(t *testing.T) {
+	SetDisabledTypes(map[string][]string{SynFlood: {"eth0"}})
+	t.Cleanup(func() { SetDisabledTypes(nil) })
+	for _, c := range []struct {
+		iface string
+		want  bool
+	}{{"eth0", false}, {"eth1", true}} {
+		d := New(testConfig(), c.iface, nil)
+		w := newGen(2).benign()
+		w.Interface = c.iface
+		synFlood(w, victim)
+		v := d.Observe(w)
+		if got := slices.Contains(types(v.Attacks), SynFlood); got != c.want {
+			t.Errorf("%s: SYN flood named %v, want %v", c.iface, got, c.want)
+		}
+	}
+}

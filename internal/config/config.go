@@ -37,11 +37,19 @@ const MaxFileSize = 4 << 20
 
 // File is the configuration file as written.
 type File struct {
-	Rules      []Rule           `yaml:"rules"`
-	Blocklists []BlocklistFile  `yaml:"blocklists"`
-	Syslog     *siem.Config     `yaml:"syslog"`
-	Evidence   *evidence.Config `yaml:"evidence"`
-	IPFIX      *ipfix.Config    `yaml:"ipfix"`
+	Rules       []Rule                    `yaml:"rules"`
+	AttackTypes map[string]AttackTypeFile `yaml:"attack_types"`
+	Blocklists  []BlocklistFile           `yaml:"blocklists"`
+	Syslog      *siem.Config              `yaml:"syslog"`
+	Evidence    *evidence.Config          `yaml:"evidence"`
+	IPFIX       *ipfix.Config             `yaml:"ipfix"`
+}
+
+// AttackTypeFile changes a built-in attack type: today, turns it off,
+// on the interfaces listed or on all.
+type AttackTypeFile struct {
+	Disabled   bool     `yaml:"disabled"`
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // BlocklistFile is one threat-intel list: a name for its metrics and
@@ -69,6 +77,9 @@ type Rule struct {
 type Config struct {
 	Path  string
 	Rules []detector.UserRule
+	// Disabled lists the built-in types turned off, with the interfaces
+	// they are off on (empty: all).
+	Disabled map[string][]string
 	// Blocklists holds the lists, loaded; nil without any. Watch it
 	// for changed files.
 	Blocklists *blocklist.Blocklists
@@ -160,6 +171,7 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 	c.path, c.root = path, &root
 	cfg := &Config{Path: path}
 	cfg.Rules = c.rules(file.Rules)
+	cfg.Disabled = c.attackTypes(file.AttackTypes)
 	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
 	if file.Evidence != nil {
 		if file.Evidence.Dir != "" && !filepath.IsAbs(file.Evidence.Dir) {
@@ -228,13 +240,14 @@ func yamlErrors(path string, err error) Errors {
 
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
-	"config.File":          "the top level (known: rules, blocklists, syslog, evidence, ipfix)",
-	"ipfix.Config":         "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
-	"config.Rule":          "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
-	"config.BlocklistFile": "a blocklist (known: name, path)",
-	"siem.Config":          "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
-	"siem.TLSConfig":       "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
-	"evidence.Config":      "evidence (known: dir, snaplen, ring_bytes, before, max_packets, max_bytes, max_duration, max_files_open, total_bytes)",
+	"config.File":           "the top level (known: rules, attack_types, blocklists, syslog, evidence, ipfix)",
+	"config.AttackTypeFile": "an attack type (known: disabled, interfaces)",
+	"ipfix.Config":          "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
+	"config.Rule":           "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+	"config.BlocklistFile":  "a blocklist (known: name, path)",
+	"siem.Config":           "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
+	"siem.TLSConfig":        "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
+	"evidence.Config":       "evidence (known: dir, snaplen, ring_bytes, before, max_packets, max_bytes, max_duration, max_files_open, total_bytes)",
 }
 
 // compiler checks a decoded file and finds the lines of what it
@@ -347,6 +360,23 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 		}
 	}
 	return out
+}
+
+// attackTypes checks the changes to built-in types.
+func (c *compiler) attackTypes(types map[string]AttackTypeFile) map[string][]string {
+	off := map[string][]string{}
+	for name, t := range types {
+		if detector.Type(name) == nil || strings.HasPrefix(name, detector.UserRulePrefix) {
+			c.errorf([]any{"attack_types", name}, "unknown attack type %q: the built-in types are %s", name, strings.Join(detector.AttackTypes, ", "))
+			continue
+		}
+		if t.Disabled {
+			off[name] = t.Interfaces
+		} else if len(t.Interfaces) > 0 {
+			c.errorf([]any{"attack_types", name}, "attack type %q: interfaces without disabled: true says nothing", name)
+		}
+	}
+	return off
 }
 
 // blocklists loads the lists: a file that cannot be read or has a line

@@ -202,3 +202,22 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAttackTypes(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte("attack_types:\n  traffic_spike:\n    disabled: true\n  port_scan:\n    disabled: true\n    interfaces: [eth1]\n  syn_flood:\n    disabled: false\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Disabled) != 2 || cfg.Disabled["traffic_spike"] != nil || len(cfg.Disabled["port_scan"]) != 1 {
+		t.Errorf("disabled %v", cfg.Disabled)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"attack_types:\n  port_scans:\n    disabled: true\n", `x.yml:2: unknown attack type "port_scans": the built-in types are arp_spoofing, `},
+		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces without disabled: true`},
+		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, interfaces)`},
+	} {
+		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
+		}
+	}
+}
