@@ -3,7 +3,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // liveLab is the test's two namespaces and their veth pair.
@@ -58,24 +58,6 @@ func (l *liveLab) ping(t *testing.T, n int, every time.Duration) {
 	}
 }
 
-// liveLogBuffer collects the pipeline's log, shown when the test fails.
-type liveLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *liveLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *liveLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func liveWait(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); !cond(); time.Sleep(10 * time.Millisecond) {
@@ -115,7 +97,7 @@ func TestPipelineLiveReopen(t *testing.T) {
 			if err != nil {
 				t.Fatalf("OpenLive: %v", err)
 			}
-			var logs liveLogBuffer
+			var logs testutil.SyncBuffer
 			fcfg := features.DefaultConfig()
 			fcfg.Window = time.Second
 			var winMu sync.Mutex

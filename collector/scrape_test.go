@@ -26,6 +26,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // prometheusAccept is the Accept header Prometheus 3 sends by default.
@@ -526,7 +527,7 @@ func benchScrapes(b *testing.B, h http.Handler, series int, cpu bool) {
 	var size atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := testutil.ProcessCPU()
 	var wg sync.WaitGroup
 	for w := range scrapers {
 		wg.Go(func() {
@@ -553,7 +554,7 @@ func benchScrapes(b *testing.B, h http.Handler, series int, cpu bool) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	if used := processCPU() - cpu0; cpu && used > 0 {
+	if used := testutil.ProcessCPU() - cpu0; cpu && used > 0 {
 		// CPU per scrape, server and client (and the renderer): unlike
 		// latency, it does not depend on what else the machine runs.
 		b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-us/scrape")

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // Helpers of TestEndToEndAlerting: a webhook receiver standing in for
@@ -449,7 +451,7 @@ func startPrometheusAt(t *testing.T, addr, config string) string {
 // its model, just before it listens: between start and ready.
 func startReplay(t *testing.T, bin, addr string, args ...string) (start, ready time.Time) {
 	t.Helper()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(bin, append([]string{"serve", "--web.listen-address=" + addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start = time.Now()

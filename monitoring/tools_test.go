@@ -1,7 +1,6 @@
 package monitoring
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -127,7 +128,7 @@ func freeAddr(t testing.TB) string {
 // ends. Its output goes to the test log on failure.
 func startDaemon(t testing.TB, readyURL string, name string, args ...string) {
 	t.Helper()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -161,25 +162,6 @@ func startDaemon(t testing.TB, readyURL string, name string, args ...string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready at %s after 30s\n%s", name, readyURL, out.String())
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Prometheus rule file format, as far as the tests read it.

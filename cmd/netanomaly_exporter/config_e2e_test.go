@@ -16,6 +16,7 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // TestConfigFileEndToEnd drives every part of the configuration file at
@@ -35,7 +36,7 @@ func TestConfigFileEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 
 	// A real rsyslog on a loopback UDP port, writing what it receives.
-	syslogPort := freeUDP(t)
+	syslogPort := testutil.FreeUDPPort(t)
 	received := filepath.Join(dir, "received.log")
 	writeFile(t, filepath.Join(dir, "rsyslog.conf"), fmt.Sprintf(`global(workDirectory=%q)
 template(name="raw" type="string" string="%%rawmsg%%\n")
@@ -111,7 +112,7 @@ ipfix:
 	events := filepath.Join(dir, "events.jsonl")
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.speed=0",
 		"--config.file="+conf, "--geoip.database="+db, "--events.file="+events, "--detector.attack-sources=3")
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -179,15 +180,4 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// freeUDP returns a UDP port free on loopback now.
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // TestCheckConfig: check-config says valid or lists every problem with
@@ -90,7 +91,7 @@ func TestConfigReload(t *testing.T) {
 	addr := freePort(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestSyslogOutput(t *testing.T) {
 	addr := freePort(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // mergeCaptures writes the packets of several pcaps, sorted by time, to
@@ -372,7 +373,7 @@ func TestSignals(t *testing.T) {
 	addr := freePort(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--detector.warmup=30s", "--detector.model-file="+model)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -413,22 +414,4 @@ func TestSignals(t *testing.T) {
 	if _, err := detector.LoadModelFile(model, 10*time.Second); err != nil {
 		t.Errorf("SIGTERM did not save a loadable model file: %v", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

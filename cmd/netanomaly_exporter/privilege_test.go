@@ -16,6 +16,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
 	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // TestLeastPrivilege starts the exporter capturing in a network namespace
@@ -60,7 +61,7 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command("ip", append([]string{"netns", "exec", lab.B}, c.argv...)...)
-			var stderr syncBuffer
+			var stderr testutil.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -109,7 +110,7 @@ func TestLeastPrivilege(t *testing.T) {
 }
 
 // waitIn waits until the exporter in namespace ns answers on addr.
-func waitIn(t *testing.T, ns, addr string, log *syncBuffer) {
+func waitIn(t *testing.T, ns, addr string, log *testutil.SyncBuffer) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if dialIn(ns, addr) == nil {

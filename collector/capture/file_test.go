@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // fileT0 is the timestamp of the first packet of the generated captures.
@@ -426,31 +426,13 @@ func TestFileSourcePacedCatchUp(t *testing.T) {
 	}
 }
 
-// logBuffer is a bytes.Buffer safe for a slog handler.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestFileSourceTruncated(t *testing.T) {
 	recs := fileRecords(0, time.Millisecond, 2*time.Millisecond, 3*time.Millisecond, 4*time.Millisecond)
 	full := pcapOf(t, recs)
 	cut := full[:len(full)-10] // inside the last packet's data
 	for _, loop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("loop=%v", loop), func(t *testing.T) {
-			var logs logBuffer
+			var logs testutil.SyncBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			path := writeTempCapture(t, "cut.pcap", cut)
 			s := openTestFile(t, FileConfig{Path: path, Loop: loop}, logger)

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // genList writes n entries in the FireHOL/Spamhaus text format: 95% random
@@ -93,11 +95,11 @@ func BenchmarkLoad1M(b *testing.B) {
 	runtime.KeepAlive(bl)
 	bl = nil
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.ProcessCPU()
 	for b.Loop() {
 		load()
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(testutil.ProcessCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(perEntry, "heap-B/entry")
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // benchFrames are 1514-byte Ethernet/IPv4/TCP frames from 16 sources,
@@ -41,7 +42,7 @@ func benchPacket(b *testing.B, r *Recorder) {
 	b.ReportAllocs()
 	b.SetBytes(int64(DefaultSnaplen))
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := testutil.ProcessCPU()
 	for i := range b.N {
 		j := i & 15
 		ts += 1000
@@ -49,7 +50,7 @@ func benchPacket(b *testing.B, r *Recorder) {
 	}
 	// CPU time, unlike ns/op, does not count the time other processes of
 	// a shared machine had the core.
-	if cpu := processCPU() - cpu; cpu > 0 {
+	if cpu := testutil.ProcessCPU() - cpu; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

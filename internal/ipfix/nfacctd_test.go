@@ -10,42 +10,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 const nfacctdPath = "/usr/sbin/nfacctd"
-
-// lockedBuffer collects a daemon's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freeUDPPort returns a loopback UDP port free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
-}
 
 // startNfacctd runs pmacct's collector on a loopback port with the print
 // plugin writing CSV, and returns the port and the file.
@@ -55,7 +27,7 @@ func startNfacctd(t *testing.T) (port int, out string) {
 		t.Skipf("pmacct's nfacctd is not installed (%v): apt-get install pmacct", err)
 	}
 	dir := t.TempDir()
-	port, out = freeUDPPort(t), filepath.Join(dir, "flows.csv")
+	port, out = testutil.FreeUDPPort(t), filepath.Join(dir, "flows.csv")
 	conf := filepath.Join(dir, "nfacctd.conf")
 	text := fmt.Sprintf(`daemonize: false
 pidfile: %s
@@ -72,7 +44,7 @@ timestamps_utc: true
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cmd := exec.Command(nfacctdPath, "-f", conf)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group, so cleanup also ends the plugin processes

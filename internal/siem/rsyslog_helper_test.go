@@ -18,10 +18,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 const rsyslogdPath = "/usr/sbin/rsyslogd"
@@ -50,25 +51,8 @@ type rsyslogd struct {
 	out    string
 	opts   rsyslogOpts
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // startRsyslog starts rsyslogd in the foreground with a generated config
@@ -78,7 +62,7 @@ func startRsyslog(t *testing.T, opts rsyslogOpts) *rsyslogd {
 	needRsyslogd(t)
 	dir := t.TempDir()
 	if opts.udp && opts.udpPort == 0 {
-		opts.udpPort = freeUDPPort(t)
+		opts.udpPort = testutil.FreeUDPPort(t)
 	}
 	r := &rsyslogd{t: t, dir: dir, out: filepath.Join(dir, "received.log"), opts: opts}
 	// Registered first: a start that fails still leaves a process.
@@ -124,7 +108,7 @@ func (r *rsyslogd) start() {
 	if err := os.WriteFile(conf, []byte(r.config()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.stderr = &syncBuffer{}
+	r.stderr = &testutil.SyncBuffer{}
 	r.cmd = exec.Command(rsyslogdPath, "-n", "-f", conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
 	r.cmd.Stdout, r.cmd.Stderr = r.stderr, r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -273,16 +257,6 @@ func (r *rsyslogd) read() []string {
 		}
 	}
 	return msgs
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // freeTCPPort returns a port nothing listens on, for now.
