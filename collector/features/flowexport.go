@@ -19,12 +19,11 @@ type FlowRecord struct {
 
 // Why a flow left the table, numbered as IPFIX's flowEndReason.
 const (
-	EndIdle      uint8 = 1 // no packet for the idle timeout
-	EndActive    uint8 = 2 // older than the active timeout
-	EndOfFlow    uint8 = 3 // FIN from both ends, or RST
-	EndForced    uint8 = 4 // the capture ended or its clock went back
-	EndEvicted   uint8 = 5 // a full bucket made room for a new flow
-	endUndecided uint8 = 0
+	EndIdle    uint8 = 1 // no packet for the idle timeout
+	EndActive  uint8 = 2 // older than the active timeout
+	EndOfFlow  uint8 = 3 // FIN from both ends, or RST
+	EndForced  uint8 = 4 // the capture ended or its clock went back
+	EndEvicted uint8 = 5 // a full bucket made room for a new flow
 )
 
 // flowCounts is what flow export adds to a flow: bytes and TCP flags each
