@@ -16,8 +16,19 @@ import (
 const namespace = "netanomaly"
 
 func desc(subsystem, name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, nil)
+	fq := prometheus.BuildFQName(namespace, subsystem, name)
+	d := prometheus.NewDesc(fq, help, labels, nil)
+	if len(labels) > 0 && labels[0] == "interface" {
+		grouped[d] = prometheus.NewDesc(fq, help, append([]string{"interface", "group"}, labels[1:]...), nil)
+	}
+	return d
 }
+
+// grouped holds each per-interface series' twin with a group label: with
+// host groups configured, the window and detector series of an interface
+// and of its groups carry one (empty for the whole interface, which
+// Prometheus stores as no label), so that one family has one label set.
+var grouped = map[*prometheus.Desc]*prometheus.Desc{}
 
 var (
 	packetsDesc    = desc("", "packets_total", "Packets by outer layer-4 protocol.", "interface", "protocol")
@@ -116,14 +127,22 @@ func NewExporter(pipelines []*Pipeline, anon *Anonymizer, attackSources int) *Ex
 // top-k series depend on traffic.
 func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 
-// Collect emits const metrics from each pipeline's last snapshot.
+// Collect emits const metrics from each pipeline's last snapshot, and
+// from its host groups' views.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	groups := false
 	for _, p := range e.pipelines {
-		e.collect(ch, p)
+		groups = groups || len(p.views) > 0
+	}
+	for _, p := range e.pipelines {
+		e.collect(ch, p, groups)
+		for _, v := range p.views {
+			e.collect(ch, v, true)
+		}
 	}
 }
 
-func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
+func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline, groups bool) {
 	s := p.Snapshot()
 	iface := s.Interface
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
@@ -131,6 +150,22 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{iface}, labels...)...)
+	}
+	// The window and detector series: of a group's view, or of an
+	// interface with groups, with the group label.
+	vcounter, vgauge := counter, gauge
+	if groups {
+		vlabels := []string{iface, s.Group}
+		vcounter = func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(grouped[d], prometheus.CounterValue, v, append(vlabels, labels...)...)
+		}
+		vgauge = func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(grouped[d], prometheus.GaugeValue, v, append(vlabels, labels...)...)
+		}
+	}
+	if s.Group != "" {
+		e.collectView(vgauge, vcounter, iface, s)
+		return
 	}
 	c := &s.Counters
 
@@ -194,10 +229,23 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 		counter(blocklistDropDesc, float64(c.BlocklistPairsDropped))
 	}
 
+	e.collectView(vgauge, vcounter, iface, s)
+	w := s.Window
+	if w == nil {
+		return
+	}
+	for _, r := range w.Countries {
+		counter(countryPktsDesc, float64(r.Packets), r.Label)
+		counter(countryBytesDesc, float64(r.Bytes), r.Label)
+	}
+}
+
+// collectView emits the series a host group's view has as well as an
+// interface: its detector's and its last window's.
+func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, s *Snapshot) {
 	if s.Detector != nil {
 		e.collectDetector(gauge, counter, iface, s.Detector)
 	}
-
 	w := s.Window
 	if w == nil {
 		return // no window closed yet: no feature values to report
@@ -212,10 +260,6 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline) {
 	}
 	for i, t := range w.TopDests {
 		gauge(topDstDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
-	}
-	for _, r := range w.Countries {
-		counter(countryPktsDesc, float64(r.Packets), r.Label)
-		counter(countryBytesDesc, float64(r.Bytes), r.Label)
 	}
 }
 

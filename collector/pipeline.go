@@ -66,6 +66,13 @@ type PipelineConfig struct {
 	// Evidence, if set, keeps the recent packets' headers and writes an
 	// evidence capture of each attack.
 	Evidence *evidence.Store
+	// Groups, if set, gives every host group (and OtherGroup) a view of
+	// its own: the traffic its hosts send or receive, in windows of its
+	// own, judged by GroupViews[i].Detector against its own baseline.
+	Groups     *GroupTable
+	GroupViews []GroupConfig
+	// Group names the host group of a view; empty for an interface.
+	Group string
 }
 
 // DetectorSnapshot is the detector's part of a snapshot.
@@ -90,6 +97,7 @@ type DetectorSnapshot struct {
 // window. It is immutable once published.
 type Snapshot struct {
 	Interface       string
+	Group           string // the host group of a group's view
 	Counters        features.Counters
 	Window          *features.Window
 	DecodeErrors    [decode.NumLayers]uint64
@@ -170,6 +178,10 @@ type Pipeline struct {
 	evidenceFiles map[string]string
 	evidenceSnap  map[string]string
 
+	// views are the host groups' pipelines, fed by router.
+	views  []*Pipeline
+	router *groupRouter
+
 	// statsBase holds the counters of the sources closed before the
 	// current one: reopening must not reset cumulative counters.
 	statsBase capture.Stats
@@ -197,8 +209,43 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 		p.detSnap.Store(p.detectorSnapshot())
 	}
 	p.up.Store(src != nil)
-	p.snap.Store(&Snapshot{Interface: cfg.Interface, Counters: p.agg.Counters()})
+	p.snap.Store(&Snapshot{Interface: cfg.Interface, Group: cfg.Group, Counters: p.agg.Counters()})
+	if cfg.Groups != nil {
+		p.router = &groupRouter{table: cfg.Groups, cache: make([]groupSlot, groupCacheSize)}
+		for i, name := range cfg.Groups.Names() {
+			p.views = append(p.views, newView(cfg, name, cfg.GroupViews[i], logger))
+		}
+		p.router.views, p.router.out = p.views, make([]*batch, len(p.views))
+	}
 	return p
+}
+
+// newView returns the pipeline of one host group of an interface: fed by
+// the interface's pipeline, with no source, output or export of its own.
+func newView(parent PipelineConfig, name string, g GroupConfig, logger *slog.Logger) *Pipeline {
+	cfg := PipelineConfig{Interface: parent.Interface, Group: name, Features: parent.Features, Lossless: true, Detector: g.Detector, OnVerdict: g.OnVerdict}
+	cfg.Features.FlowExport, cfg.Features.Blocklists, cfg.Features.Countries = nil, nil, nil
+	if g.OnModels != nil {
+		key := parent.Interface + "/" + name
+		cfg.OnModels = func(_ string, set *detector.ModelSet) { g.OnModels(key, set) }
+	}
+	return NewPipeline(cfg, nil, logger.With("group", name))
+}
+
+// Group names the host group of a group's view, "" for an interface.
+func (p *Pipeline) Group() string { return p.cfg.Group }
+
+// Views returns the host groups' pipelines of an interface.
+func (p *Pipeline) Views() []*Pipeline { return p.views }
+
+// runView runs a group's pipeline until its parent closes its queue.
+func (p *Pipeline) runView() {
+	if p.windows != nil {
+		go p.detectorLoop()
+	}
+	p.featureLoop()
+	p.stopDetector()
+	close(p.done)
 }
 
 // Interface returns the interface label.
@@ -268,7 +315,14 @@ func (p *Pipeline) Run(ctx context.Context) {
 	if p.windows != nil {
 		go p.detectorLoop()
 	}
+	for _, v := range p.views {
+		go v.runView()
+	}
 	p.featureLoop()
+	for _, v := range p.views {
+		close(v.queue)
+		<-v.done
+	}
 	p.stopDetector()
 	p.closeEvidence()
 	close(p.done)
@@ -487,12 +541,16 @@ func (p *Pipeline) featureLoop() {
 			p.agg.Flush()
 			p.stopDetector() // the last snapshot has every verdict
 		}
+		if p.router != nil {
+			p.router.route(b)
+		}
 		now := time.Now()
 		p.busy += now.Sub(t0).Seconds()
 		if b.eof || b.hasClock || now.Sub(lastPublish) >= publishInterval {
 			lastPublish = now
 			snap := &Snapshot{
 				Interface:       p.cfg.Interface,
+				Group:           p.cfg.Group,
 				Window:          p.lastWindow,
 				DecodeErrors:    b.decodeErrors,
 				UnsupportedLink: b.unsupportedLink,
@@ -567,6 +625,7 @@ func (p *Pipeline) judge(w *features.Window) {
 			p.attacks[e.Attack.Type]++
 		}
 	}
+	v.Group = p.cfg.Group
 	p.evidenceEvents(v)
 	p.attackCountries(v)
 	p.lastVerdict = v

@@ -89,8 +89,9 @@ type Event struct {
 // Verdict is the detector's judgement of one window on one interface.
 type Verdict struct {
 	Interface      string
-	Start, End     int64 // Unix nanoseconds
-	Partial        bool  // the capture saw only part of the window
+	Group          string // the host group judged, empty for a whole interface
+	Start, End     int64  // Unix nanoseconds
+	Partial        bool   // the capture saw only part of the window
 	Trained        bool
 	WarmupProgress float64
 	Score          float64

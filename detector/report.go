@@ -36,6 +36,7 @@ type AttackJSON struct {
 type VerdictJSON struct {
 	Kind        string        `json:"kind,omitempty"` // event log only: anomaly, attack_start, attack_end
 	Interface   string        `json:"interface"`
+	Group       string        `json:"group,omitempty"`
 	Start       float64       `json:"start"` // Unix seconds
 	End         float64       `json:"end"`
 	Partial     bool          `json:"partial,omitempty"`
@@ -58,7 +59,7 @@ func seconds(ns int64) float64 { return float64(ns) / 1e9 }
 // JSON renders a verdict for the verdicts file.
 func (v *Verdict) JSON(addr AddrFunc) VerdictJSON {
 	j := VerdictJSON{
-		Interface: v.Interface, Start: seconds(v.Start), End: seconds(v.End), Partial: v.Partial, Trained: v.Trained,
+		Interface: v.Interface, Group: v.Group, Start: seconds(v.Start), End: seconds(v.End), Partial: v.Partial, Trained: v.Trained,
 		Score: round(v.Score), Threshold: round(v.Threshold), Anomalous: v.Anomalous,
 		ThreatLevel: ThreatNames[v.Threat], Confidence: round(v.Confidence),
 		Attacks: []string{}, TopFeatures: v.Explanations, Extremes: v.Extremes, Models: v.Models,

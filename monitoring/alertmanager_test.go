@@ -126,8 +126,8 @@ func TestAlertmanagerConventions(t *testing.T) {
 	var c amConfig
 	readYAML(t, amConfigPath, &c)
 	r := c.Route
-	if strings.Join(r.GroupBy, ",") != "alertname,instance,interface" || r.GroupInterval != "1m" || r.RepeatInterval != "4h" {
-		t.Errorf("root route: group_by %v group_interval %s repeat_interval %s, want [alertname instance interface] 1m 4h", r.GroupBy, r.GroupInterval, r.RepeatInterval)
+	if strings.Join(r.GroupBy, ",") != "alertname,instance,interface,group" || r.GroupInterval != "1m" || r.RepeatInterval != "4h" {
+		t.Errorf("root route: group_by %v group_interval %s repeat_interval %s, want [alertname instance interface group] 1m 4h", r.GroupBy, r.GroupInterval, r.RepeatInterval)
 	}
 	repeat := map[string]string{`severity="critical"`: "1h", `severity="warning"`: ""}
 	for _, sr := range r.Routes {

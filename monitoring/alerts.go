@@ -58,8 +58,10 @@ const (
 // the alert's instance and interface, with extra matchers given as pairs of
 // label name and template operand (a quoted string or a variable).
 func tq(metric string, extra ...string) string {
-	format := metric + "{instance=%q,interface=%q"
-	args := "$labels.instance $labels.interface"
+	// group="" matches the series of an interface without host groups
+	// (no group label) and those of the whole interface with them.
+	format := metric + "{instance=%q,interface=%q,group=%q"
+	args := "$labels.instance $labels.interface $labels.group"
 	for i := 0; i+1 < len(extra); i += 2 {
 		format += "," + extra[i] + "=%q"
 		args += " " + extra[i+1]
@@ -69,6 +71,9 @@ func tq(metric string, extra ...string) string {
 
 // Template fragments of the detection annotations. Each renders on one line.
 var (
+	// inGroup names the host group of a group's alert.
+	inGroup = "{{ with $labels.group }} group {{ . }}{{ end }}"
+
 	threatText = "{{ with " + tq("netanomaly_threat_level") + " }}{{ $t := . | first | value }}" +
 		"{{ if ge $t 3.0 }}high{{ else if ge $t 2.0 }}medium{{ else if ge $t 1.0 }}low{{ else }}none{{ end }}" +
 		"{{ else }}unknown{{ end }}"
@@ -136,13 +141,13 @@ type rule struct {
 func detectionRules() []rule {
 	var rules []rule
 	critical := func(expr string) string {
-		return expr + "\nand on (job, instance, interface)\nnetanomaly_threat_level == 3"
+		return expr + "\nand on (job, instance, interface, group)\nnetanomaly_threat_level == 3"
 	}
 
 	detectedExpr := "netanomaly_anomaly_score > netanomaly_anomaly_threshold"
 	detectedAnn := func() [][2]string {
 		return [][2]string{
-			{"summary", "Anomalous traffic on {{ $labels.interface }} ({{ $labels.instance }})."},
+			{"summary", "Anomalous traffic on {{ $labels.interface }}" + inGroup + " ({{ $labels.instance }})."},
 			{"description", "The anomaly score of {{ $labels.interface }} on {{ $labels.instance }} has been above its threshold for " + detectedFor +
 				": score " + scoreText + ", threat level " + threatText + ", confidence " + confidenceText("netanomaly_confidence") + "." +
 				featureNamesText + sourcesSentence("Top sources by bytes", "netanomaly_top_source_bytes")},
@@ -166,8 +171,8 @@ func detectionRules() []rule {
 		expr := fmt.Sprintf("max without (type) (netanomaly_attack{type=%q}) == 1", a.Type)
 		conf := confidenceText("netanomaly_attack_confidence", "type", typ)
 		ann := [][2]string{
-			{"summary", a.Name + " on {{ $labels.interface }} ({{ $labels.instance }})."},
-			{"description", a.Name + " active on {{ $labels.interface }} ({{ $labels.instance }}): threat level " + threatText +
+			{"summary", a.Name + " on {{ $labels.interface }}" + inGroup + " ({{ $labels.instance }})."},
+			{"description", a.Name + " active on {{ $labels.interface }}" + inGroup + " ({{ $labels.instance }}): threat level " + threatText +
 				", attack confidence " + conf + ", anomaly score " + scoreText + "." +
 				featureNamesText + sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ) + evidenceSentence(typ)},
 			{"threat_level", threatText},
@@ -190,8 +195,8 @@ func detectionRules() []rule {
 	typ := "$labels.type"
 	conf := confidenceText("netanomaly_attack_confidence", "type", typ)
 	userAnn := [][2]string{
-		{"summary", "User rule {{ $labels.type }} on {{ $labels.interface }} ({{ $labels.instance }})."},
-		{"description", "The configuration file's {{ $labels.type }} fired on {{ $labels.interface }} ({{ $labels.instance }})" +
+		{"summary", "User rule {{ $labels.type }} on {{ $labels.interface }}" + inGroup + " ({{ $labels.instance }})."},
+		{"description", "The configuration file's {{ $labels.type }} fired on {{ $labels.interface }}" + inGroup + " ({{ $labels.instance }})" +
 			"{{ with " + tq("netanomaly_user_rule_info", "type", typ) + " }}: {{ (. | first).Labels.expression }}{{ end }}" +
 			"; threat level " + threatText + ", confidence " + conf + "." +
 			sourcesSentence("Top sources", "netanomaly_attack_source_info", "type", typ) + evidenceSentence(typ)},

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
+	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
@@ -392,5 +395,61 @@ func TestGeoIPReplay(t *testing.T) {
 	out, err = exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--geoip.database="+bad).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--geoip.database="+bad+": ") {
 		t.Errorf("bad database: %v\n%s", err, out)
+	}
+}
+
+// TestHostGroupsServe: with host groups, every group gets its own
+// window and detector series, its verdicts go to the event log with the
+// group, and its models are saved in the model file under
+// interface/group.
+func TestHostGroupsServe(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "netanomaly.yml")
+	groups := "groups:\n  - name: everyone\n    cidrs: [0.0.0.0/0, \"::/0\"]\n"
+	writeFile(t, conf, groups)
+	model := filepath.Join(dir, "m.model")
+	events := filepath.Join(dir, "events.jsonl")
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+		"--detector.warmup=30s", "--detector.model-file="+model, "--config.file="+conf, "--events.file="+events)
+	var stderr testutil.SyncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	scrapeUntil(t, addr, `netanomaly_detector_trained\{group="everyone",interface="wikipedia"\} 1`)
+	// Trained: now a rule that fires on every window, by a reload.
+	writeFile(t, conf, groups+"rules:\n  - name: any-traffic\n    expr: packets_per_second > 0\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	text := scrapeUntil(t, addr, `netanomaly_attack\{group="everyone",interface="wikipedia",type="rule:any-traffic"\} 1`)
+	for _, want := range []string{
+		`netanomaly_window_packets_per_second{group="",interface="wikipedia"}`,
+		`netanomaly_window_packets_per_second{group="other",interface="wikipedia"}`,
+		`netanomaly_capture_packets_received_total{interface="wikipedia"}`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	b, _ := os.ReadFile(events)
+	if !strings.Contains(string(b), `"group":"everyone"`) {
+		t.Errorf("no event of the group in the event log:\n%.2000s", b)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
+	}
+	mf, err := detector.LoadModelFile(model, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Sets["wikipedia"] == nil || mf.Sets["wikipedia/everyone"] == nil {
+		t.Errorf("model file sets: %v", slices.Collect(maps.Keys(mf.Sets)))
 	}
 }

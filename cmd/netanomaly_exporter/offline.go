@@ -135,6 +135,16 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 				set = mf.Set(name)
 			}
 			cfg.Detector = detector.New(offlineDetector(o), name, set)
+			if o.config != nil && o.config.Groups != nil {
+				cfg.Groups = o.config.Groups
+				for _, g := range o.config.Groups.Names() {
+					var gset *detector.ModelSet
+					if mf != nil {
+						gset = mf.Sets[name+"/"+g] // a group never starts from the default set
+					}
+					cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset)})
+				}
+			}
 		}
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -64,9 +65,15 @@ func (m *modelStore) load() (ok bool) {
 	return true
 }
 
-// set returns the loaded models for an interface, nil to warm up.
-func (m *modelStore) set(iface string) *detector.ModelSet {
-	if s := m.file.Set(iface); s != nil {
+// set returns the loaded models for an interface (or a host group:
+// interface/group), nil to warm up. An interface without models of its
+// own starts from the file's default set; a group never does, since its
+// traffic is not the interface's.
+func (m *modelStore) set(key string) *detector.ModelSet {
+	if strings.Contains(key, "/") && m.file.Sets[key] == nil {
+		return nil
+	}
+	if s := m.file.Set(key); s != nil {
 		if c, err := s.Clone(); err == nil {
 			return c
 		}
@@ -82,7 +89,7 @@ func (m *modelStore) save(iface string, set *detector.ModelSet) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.file.Sets[iface] = set
-	if _, ok := m.file.Sets[detector.DefaultSet]; !ok {
+	if _, ok := m.file.Sets[detector.DefaultSet]; !ok && !strings.Contains(iface, "/") {
 		m.file.Sets[detector.DefaultSet] = set // new interfaces start from it
 	}
 	m.write("interface", iface, "windows", set.Windows)
@@ -172,6 +179,16 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 				}
 			}
 		}
+		if o.detectorOn && o.config != nil && o.config.Groups != nil {
+			cfg.Groups = o.config.Groups
+			for _, g := range o.config.Groups.Names() {
+				cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{
+					Detector:  detector.New(o.det, s.name, store.set(s.name+"/"+g)),
+					OnModels:  store.save,
+					OnVerdict: cfg.OnVerdict,
+				})
+			}
+		}
 		p := collector.NewPipeline(cfg, s.src, logger)
 		ps = append(ps, p)
 		go p.Run(ctx)
@@ -241,6 +258,11 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			for _, p := range ps {
 				if d := p.Detector(); d != nil && d.Models() != nil {
 					store.save(p.Interface(), d.Models())
+				}
+				for _, v := range p.Views() {
+					if d := v.Detector(); d != nil && d.Models() != nil {
+						store.save(v.Interface()+"/"+v.Group(), d.Models())
+					}
 				}
 			}
 			return nil

@@ -25,6 +25,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
@@ -39,10 +40,17 @@ const MaxFileSize = 4 << 20
 type File struct {
 	Rules       []Rule                    `yaml:"rules"`
 	AttackTypes map[string]AttackTypeFile `yaml:"attack_types"`
+	Groups      []GroupFile               `yaml:"groups"`
 	Blocklists  []BlocklistFile           `yaml:"blocklists"`
 	Syslog      *siem.Config              `yaml:"syslog"`
 	Evidence    *evidence.Config          `yaml:"evidence"`
 	IPFIX       *ipfix.Config             `yaml:"ipfix"`
+}
+
+// GroupFile is a host group: a name (the group label) and its networks.
+type GroupFile struct {
+	Name  string   `yaml:"name"`
+	CIDRs []string `yaml:"cidrs"`
 }
 
 // AttackTypeFile changes a built-in attack type: today, turns it off,
@@ -77,6 +85,9 @@ type Rule struct {
 type Config struct {
 	Path  string
 	Rules []detector.UserRule
+	// Groups are the host groups, nil without any. They take effect at
+	// start.
+	Groups *collector.GroupTable
 	// Disabled lists the built-in types turned off, with the interfaces
 	// they are off on (empty: all).
 	Disabled map[string][]string
@@ -172,6 +183,7 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 	cfg := &Config{Path: path}
 	cfg.Rules = c.rules(file.Rules)
 	cfg.Disabled = c.attackTypes(file.AttackTypes)
+	cfg.Groups = c.groups(file.Groups)
 	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
 	if file.Evidence != nil {
 		if file.Evidence.Dir != "" && !filepath.IsAbs(file.Evidence.Dir) {
@@ -240,8 +252,9 @@ func yamlErrors(path string, err error) Errors {
 
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
-	"config.File":           "the top level (known: rules, attack_types, blocklists, syslog, evidence, ipfix)",
+	"config.File":           "the top level (known: groups, rules, attack_types, blocklists, syslog, evidence, ipfix)",
 	"config.AttackTypeFile": "an attack type (known: disabled, interfaces)",
+	"config.GroupFile":      "a host group (known: name, cidrs)",
 	"ipfix.Config":          "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
 	"config.Rule":           "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
 	"config.BlocklistFile":  "a blocklist (known: name, path)",
@@ -360,6 +373,57 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 		}
 	}
 	return out
+}
+
+// groups checks the host groups and builds their table.
+func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
+	if len(gs) == 0 {
+		return nil
+	}
+	if len(gs) > collector.MaxGroups {
+		c.errorf([]any{"groups"}, "%d host groups: at most %d (each multiplies the window and detector series)", len(gs), collector.MaxGroups)
+		return nil
+	}
+	var names []string
+	var prefixes [][]netip.Prefix
+	ok := true
+	for i, g := range gs {
+		switch {
+		case !detector.ValidRuleName(g.Name):
+			c.errorf([]any{"groups", i, "name"}, "group name %q: use lower case letters, digits, _ and -, at most 40 characters (it labels series)", g.Name)
+			ok = false
+		case g.Name == collector.OtherGroup:
+			c.errorf([]any{"groups", i, "name"}, "group name %q is the group of the hosts in no group: choose another", g.Name)
+			ok = false
+		case slices.Contains(names, g.Name):
+			c.errorf([]any{"groups", i, "name"}, "group name %q used twice", g.Name)
+			ok = false
+		}
+		if len(g.CIDRs) == 0 {
+			c.errorf([]any{"groups", i}, "group %q has no cidrs", g.Name)
+			ok = false
+		}
+		var ps []netip.Prefix
+		for j, s := range g.CIDRs {
+			p, err := parsePrefix(s)
+			if err != nil {
+				c.errorf([]any{"groups", i, "cidrs", j}, "group %q: %q is not an address or a CIDR (10.1.0.0/16, 2001:db8::/48)", g.Name, s)
+				ok = false
+				continue
+			}
+			ps = append(ps, p)
+		}
+		names, prefixes = append(names, g.Name), append(prefixes, ps)
+	}
+	if !ok {
+		return nil
+	}
+	t, err := collector.NewGroupTable(names, prefixes)
+	if err != nil {
+		c.errorf([]any{"groups"}, "%v", err)
+		return nil
+	}
+	return t
 }
 
 // attackTypes checks the changes to built-in types.

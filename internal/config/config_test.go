@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -215,6 +216,37 @@ func TestAttackTypes(t *testing.T) {
 		{"attack_types:\n  port_scans:\n    disabled: true\n", `x.yml:2: unknown attack type "port_scans": the built-in types are arp_spoofing, `},
 		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces without disabled: true`},
 		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, interfaces)`},
+	} {
+		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
+		}
+	}
+}
+
+func TestGroups(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte("groups:\n  - name: dmz-web\n    cidrs: [192.0.2.0/24, \"2001:db8:1::/48\"]\n  - name: office\n    cidrs: [10.1.0.0/16]\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := cfg.Groups.Names()
+	if len(names) != 3 || names[0] != "dmz-web" || names[2] != "other" {
+		t.Fatalf("groups %v", names)
+	}
+	if g := names[cfg.Groups.Group(netip.MustParseAddr("10.1.2.3").As16())]; g != "office" {
+		t.Errorf("10.1.2.3 in %s", g)
+	}
+	var many strings.Builder
+	many.WriteString("groups:\n")
+	for i := range 33 {
+		fmt.Fprintf(&many, "  - name: g%d\n    cidrs: [10.%d.0.0/16]\n", i, i)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"groups:\n  - name: other\n    cidrs: [10.0.0.0/8]\n", `x.yml:2: group name "other" is the group of the hosts in no group`},
+		{"groups:\n  - name: a\n    cidrs: [10.0.0.0/8]\n  - name: a\n    cidrs: [10.1.0.0/16]\n", `x.yml:4: group name "a" used twice`},
+		{"groups:\n  - name: a\n", `x.yml:2: group "a" has no cidrs`},
+		{"groups:\n  - name: a\n    cidrs:\n      - 10.0.0.0/33\n", `x.yml:4: group "a": "10.0.0.0/33" is not an address or a CIDR`},
+		{"groups:\n  - name: a\n    networks: [10.0.0.0/8]\n", `x.yml:3: unknown key "networks" in a host group (known: name, cidrs)`},
+		{many.String(), `x.yml:1: 33 host groups: at most 32`},
 	} {
 		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
