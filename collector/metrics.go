@@ -244,7 +244,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline, groups bool
 // interface: its detector's and its last window's.
 func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, s *Snapshot) {
 	if s.Detector != nil {
-		e.collectDetector(gauge, counter, iface, s.Detector)
+		e.collectDetector(gauge, counter, iface, s.Group, s.Detector)
 	}
 	w := s.Window
 	if w == nil {
@@ -263,7 +263,7 @@ func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ..
 	}
 }
 
-func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, d *DetectorSnapshot) {
+func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface, group string, d *DetectorSnapshot) {
 	gauge(trainedDesc, b2f(d.Trained))
 	gauge(warmupDesc, d.WarmupProgress)
 	gauge(trainWindowsDesc, float64(d.Windows))
@@ -282,7 +282,7 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 		gauge(evidenceInfoDesc, 1, typ, filepath.Base(path))
 	}
 	for _, r := range detector.UserRules() {
-		if len(r.Interfaces) == 0 || slices.Contains(r.Interfaces, iface) {
+		if (len(r.Interfaces) == 0 || slices.Contains(r.Interfaces, iface)) && (len(r.Groups) == 0 || slices.Contains(r.Groups, group)) {
 			gauge(userRuleDesc, 1, r.Type(), severityNames[r.Severity], r.Expr, r.Recommendation)
 		}
 	}

@@ -224,6 +224,9 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 // the interface's pipeline, with no source, output or export of its own.
 func newView(parent PipelineConfig, name string, g GroupConfig, logger *slog.Logger) *Pipeline {
 	cfg := PipelineConfig{Interface: parent.Interface, Group: name, Features: parent.Features, Lossless: true, Detector: g.Detector, OnVerdict: g.OnVerdict}
+	if g.Detector != nil {
+		g.Detector.ForGroup(name)
+	}
 	cfg.Features.FlowExport, cfg.Features.Blocklists, cfg.Features.Countries = nil, nil, nil
 	if g.OnModels != nil {
 		key := parent.Interface + "/" + name
@@ -625,7 +628,6 @@ func (p *Pipeline) judge(w *features.Window) {
 			p.attacks[e.Attack.Type]++
 		}
 	}
-	v.Group = p.cfg.Group
 	p.evidenceEvents(v)
 	p.attackCountries(v)
 	p.lastVerdict = v

@@ -161,7 +161,8 @@ const manySources = 50
 // behaviour summed over the horizon, and the trained baseline once there
 // is one.
 type evidence struct {
-	w   *features.Window
+	w     *features.Window
+	group string // the host group judged, "" for a whole interface
 	h   *horizon
 	set *ModelSet // nil before training
 	// recentPPS and recentBPS are the median packet and byte rates of the
@@ -228,7 +229,7 @@ func detectAll(e *evidence) []Attack {
 	slices.SortStableFunc(types, func(a, b *AttackType) int { return cmp.Compare(a.order, b.order) })
 	var out []Attack
 	for _, t := range types {
-		if t.NeedsModel && !e.trained() || typeDisabled(t.Name, e.w.Interface) {
+		if t.NeedsModel && !e.trained() || typeDisabled(t.Name, e.w.Interface, e.group) {
 			continue
 		}
 		as := t.detect(e)

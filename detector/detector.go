@@ -148,6 +148,7 @@ type attackState struct {
 type Detector struct {
 	cfg   Config
 	iface string
+	group string // the host group judged, "" for a whole interface
 	set   *ModelSet
 
 	seen          int // windows observed
@@ -200,6 +201,13 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 	return d
 }
 
+// ForGroup makes d the detector of a host group's view of its
+// interface: user rules and turned-off types limited to groups apply.
+func (d *Detector) ForGroup(name string) *Detector {
+	d.group = name
+	return d
+}
+
 // Models returns the current model set, nil during warm-up.
 func (d *Detector) Models() *ModelSet { return d.set }
 
@@ -232,7 +240,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	d.collectTraining()
 	d.seen++
 	d.sinceTrain++
-	v := &Verdict{Interface: d.iface, Start: w.Start, End: w.End, Partial: w.Partial}
+	v := &Verdict{Interface: d.iface, Group: d.group, Start: w.Start, End: w.End, Partial: w.Partial}
 	gap := d.lastEnd != 0 && w.Start != d.lastEnd
 	d.lastEnd = w.End
 	d.hz.add(w)
@@ -240,7 +248,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	if gap {
 		d.prev = prevWindow{}
 	}
-	ev := &evidence{w: w, h: d.hz, set: set, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
+	ev := &evidence{w: w, h: d.hz, set: set, group: d.group, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
 		prev: d.prev, claimed: map[[16]byte]string{}}
 	attacks := append(detectAll(ev), d.userAttacks(w, set)...)
 

@@ -49,8 +49,11 @@ type UserRule struct {
 	Op      string // >, >=, < or <=
 	Value   float64
 	For     int // windows in a row, at least 1
-	// Interfaces the rule judges; empty for all.
+	// Interfaces the rule judges; empty for all. Groups, when set, limits
+	// it to those host groups' views (OtherGroup included), leaving out
+	// the whole interfaces'.
 	Interfaces []string
+	Groups     []string
 	Severity   int // 3 high, 2 medium
 	// Recommendation is what the page says to do.
 	Recommendation string
@@ -198,7 +201,7 @@ func (d *Detector) userAttacks(w *features.Window, set *ModelSet) []Attack {
 	var out []Attack
 	for i := range rules {
 		r := &rules[i]
-		if len(r.Interfaces) > 0 && !slices.Contains(r.Interfaces, d.iface) {
+		if !applies(r.Interfaces, r.Groups, d.iface, d.group) {
 			continue
 		}
 		holds, value, bar, typical := ruleHolds(r, w, set)
@@ -270,27 +273,40 @@ func heavyAddrs(hs []features.HeavyHitter, allow []netip.Prefix) [][16]byte {
 
 func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
-// disabledTypes holds the built-in types the configuration turns off:
-// by type, the interfaces they are off on (nil for all).
-var disabledTypes atomic.Pointer[map[string][]string]
+// Where says on which views a setting applies: the interfaces listed (all
+// when none), and of them the host groups listed (the whole interfaces
+// and every group when none).
+type Where struct {
+	Interfaces, Groups []string
+}
+
+// applies tells whether a setting limited to interfaces and groups
+// applies to the view of iface and group ("" for the whole interface).
+func applies(ifaces, groups []string, iface, group string) bool {
+	return (len(ifaces) == 0 || slices.Contains(ifaces, iface)) && (len(groups) == 0 || slices.Contains(groups, group))
+}
+
+// disabledTypes holds the built-in types the configuration turns off, by
+// type.
+var disabledTypes atomic.Pointer[map[string]Where]
 
 // SetDisabledTypes turns built-in attack types off from the next window
-// on: each type on the interfaces listed, or on all when the list is
-// empty. Their series stay, at 0.
-func SetDisabledTypes(off map[string][]string) {
-	m := make(map[string][]string, len(off))
-	for typ, ifaces := range off {
-		m[typ] = slices.Clone(ifaces)
+// on, each where its Where says. Their series stay, at 0.
+func SetDisabledTypes(off map[string]Where) {
+	m := make(map[string]Where, len(off))
+	for typ, w := range off {
+		m[typ] = Where{slices.Clone(w.Interfaces), slices.Clone(w.Groups)}
 	}
 	disabledTypes.Store(&m)
 }
 
-// typeDisabled tells whether the configuration turned typ off on iface.
-func typeDisabled(typ, iface string) bool {
+// typeDisabled tells whether the configuration turned typ off on the view
+// of iface and group.
+func typeDisabled(typ, iface, group string) bool {
 	p := disabledTypes.Load()
 	if p == nil {
 		return false
 	}
-	ifaces, ok := (*p)[typ]
-	return ok && (len(ifaces) == 0 || slices.Contains(ifaces, iface))
+	w, ok := (*p)[typ]
+	return ok && applies(w.Interfaces, w.Groups, iface, group)
 }

@@ -233,7 +233,7 @@ func TestUserRuleRemoved(t *testing.T) {
 // TestDisabledTypes: a built-in type turned off on an interface names
 // nothing there, and still does elsewhere.
 func TestDisabledTypes(t *testing.T) {
-	SetDisabledTypes(map[string][]string{SynFlood: {"eth0"}})
+	SetDisabledTypes(map[string]Where{SynFlood: {Interfaces: []string{"eth0"}}})
 	t.Cleanup(func() { SetDisabledTypes(nil) })
 	for _, c := range []struct {
 		iface string
@@ -246,6 +246,30 @@ func TestDisabledTypes(t *testing.T) {
 		v := d.Observe(w)
 		if got := slices.Contains(types(v.Attacks), SynFlood); got != c.want {
 			t.Errorf("%s: SYN flood named %v, want %v", c.iface, got, c.want)
+		}
+	}
+}
+
+// TestGroupLimits: a rule or a turned-off type limited to host groups
+// applies to those groups' views only, not to the whole interface's.
+func TestGroupLimits(t *testing.T) {
+	r := userRule(t, "office-syns", "tcp_syn_packets > 4000", 1)
+	r.Groups = []string{"office"}
+	withUserRules(t, r)
+	SetDisabledTypes(map[string]Where{SynFlood: {Groups: []string{"office"}}})
+	t.Cleanup(func() { SetDisabledTypes(nil) })
+	for _, c := range []struct {
+		group          string
+		rule, synFlood bool
+	}{{"", false, true}, {"office", true, false}, {"web", false, true}} {
+		d := New(testConfig(), "eth0", nil).ForGroup(c.group)
+		w := newGen(2).benign()
+		synFlood(w, victim)
+		w.Features[features.TCPSyn] = 9000
+		v := d.Observe(w)
+		got := types(v.Attacks)
+		if slices.Contains(got, "rule:office-syns") != c.rule || slices.Contains(got, SynFlood) != c.synFlood || v.Group != c.group {
+			t.Errorf("group %q: attacks %v, verdict group %q", c.group, got, v.Group)
 		}
 	}
 }

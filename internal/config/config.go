@@ -54,10 +54,11 @@ type GroupFile struct {
 }
 
 // AttackTypeFile changes a built-in attack type: today, turns it off,
-// on the interfaces listed or on all.
+// on the interfaces and host groups listed, or everywhere.
 type AttackTypeFile struct {
 	Disabled   bool     `yaml:"disabled"`
 	Interfaces []string `yaml:"interfaces"`
+	Groups     []string `yaml:"groups"`
 }
 
 // BlocklistFile is one threat-intel list: a name for its metrics and
@@ -76,6 +77,7 @@ type Rule struct {
 	ForWindows     int      `yaml:"for_windows"`
 	Severity       string   `yaml:"severity"` // high or medium (the default)
 	Interfaces     []string `yaml:"interfaces"`
+	Groups         []string `yaml:"groups"`
 	Recommendation string   `yaml:"recommendation"`
 	Allowlist      []string `yaml:"allowlist"`
 }
@@ -90,7 +92,7 @@ type Config struct {
 	Groups *collector.GroupTable
 	// Disabled lists the built-in types turned off, with the interfaces
 	// they are off on (empty: all).
-	Disabled map[string][]string
+	Disabled map[string]detector.Where
 	// Blocklists holds the lists, loaded; nil without any. Watch it
 	// for changed files.
 	Blocklists *blocklist.Blocklists
@@ -184,6 +186,7 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 	cfg.Rules = c.rules(file.Rules)
 	cfg.Disabled = c.attackTypes(file.AttackTypes)
 	cfg.Groups = c.groups(file.Groups)
+	c.groupRefs(&file, cfg.Groups)
 	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
 	if file.Evidence != nil {
 		if file.Evidence.Dir != "" && !filepath.IsAbs(file.Evidence.Dir) {
@@ -253,10 +256,10 @@ func yamlErrors(path string, err error) Errors {
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
 	"config.File":           "the top level (known: groups, rules, attack_types, blocklists, syslog, evidence, ipfix)",
-	"config.AttackTypeFile": "an attack type (known: disabled, interfaces)",
+	"config.AttackTypeFile": "an attack type (known: disabled, interfaces, groups)",
 	"config.GroupFile":      "a host group (known: name, cidrs)",
 	"ipfix.Config":          "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
-	"config.Rule":           "a rule (known: name, expr, for_windows, severity, interfaces, recommendation, allowlist)",
+	"config.Rule":           "a rule (known: name, expr, for_windows, severity, interfaces, groups, recommendation, allowlist)",
 	"config.BlocklistFile":  "a blocklist (known: name, path)",
 	"siem.Config":           "syslog (known: address, transport, facility, hostname, max_message_bytes, queue_size, timeout, max_backoff, tls)",
 	"siem.TLSConfig":        "syslog.tls (known: ca_file, cert_file, key_file, server_name)",
@@ -331,7 +334,7 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 			bad("name", "rule name %q used twice", r.Name)
 		}
 		seen[r.Name] = true
-		u := detector.UserRule{Name: r.Name, Expr: r.Expr, For: r.ForWindows, Interfaces: r.Interfaces, Recommendation: r.Recommendation, Severity: 2}
+		u := detector.UserRule{Name: r.Name, Expr: r.Expr, For: r.ForWindows, Interfaces: r.Interfaces, Groups: r.Groups, Recommendation: r.Recommendation, Severity: 2}
 		var err error
 		if r.Expr == "" {
 			bad("", "rule %q has no expr", r.Name)
@@ -426,18 +429,43 @@ func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
 	return t
 }
 
+// groupRefs checks that the groups rules and attack types name exist.
+func (c *compiler) groupRefs(file *File, t *collector.GroupTable) {
+	var names []string
+	if t != nil {
+		names = t.Names()
+	}
+	check := func(path []any, groups []string) {
+		for j, g := range groups {
+			if !slices.Contains(names, g) {
+				known := "none: add a groups section"
+				if len(names) > 0 {
+					known = strings.Join(names, ", ")
+				}
+				c.errorf(append(path, "groups", j), "unknown group %q (groups: %s)", g, known)
+			}
+		}
+	}
+	for i, r := range file.Rules {
+		check([]any{"rules", i}, r.Groups)
+	}
+	for name, a := range file.AttackTypes {
+		check([]any{"attack_types", name}, a.Groups)
+	}
+}
+
 // attackTypes checks the changes to built-in types.
-func (c *compiler) attackTypes(types map[string]AttackTypeFile) map[string][]string {
-	off := map[string][]string{}
+func (c *compiler) attackTypes(types map[string]AttackTypeFile) map[string]detector.Where {
+	off := map[string]detector.Where{}
 	for name, t := range types {
 		if detector.Type(name) == nil || strings.HasPrefix(name, detector.UserRulePrefix) {
 			c.errorf([]any{"attack_types", name}, "unknown attack type %q: the built-in types are %s", name, strings.Join(detector.AttackTypes, ", "))
 			continue
 		}
 		if t.Disabled {
-			off[name] = t.Interfaces
-		} else if len(t.Interfaces) > 0 {
-			c.errorf([]any{"attack_types", name}, "attack type %q: interfaces without disabled: true says nothing", name)
+			off[name] = detector.Where{Interfaces: t.Interfaces, Groups: t.Groups}
+		} else if len(t.Interfaces) > 0 || len(t.Groups) > 0 {
+			c.errorf([]any{"attack_types", name}, "attack type %q: interfaces or groups without disabled: true say nothing", name)
 		}
 	}
 	return off

@@ -209,13 +209,13 @@ func TestAttackTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Disabled) != 2 || cfg.Disabled["traffic_spike"] != nil || len(cfg.Disabled["port_scan"]) != 1 {
+	if len(cfg.Disabled) != 2 || cfg.Disabled["traffic_spike"].Interfaces != nil || len(cfg.Disabled["port_scan"].Interfaces) != 1 {
 		t.Errorf("disabled %v", cfg.Disabled)
 	}
 	for _, c := range []struct{ file, want string }{
 		{"attack_types:\n  port_scans:\n    disabled: true\n", `x.yml:2: unknown attack type "port_scans": the built-in types are arp_spoofing, `},
-		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces without disabled: true`},
-		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, interfaces)`},
+		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces or groups without disabled: true`},
+		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, interfaces, groups)`},
 	} {
 		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
@@ -247,6 +247,25 @@ func TestGroups(t *testing.T) {
 		{"groups:\n  - name: a\n    cidrs:\n      - 10.0.0.0/33\n", `x.yml:4: group "a": "10.0.0.0/33" is not an address or a CIDR`},
 		{"groups:\n  - name: a\n    networks: [10.0.0.0/8]\n", `x.yml:3: unknown key "networks" in a host group (known: name, cidrs)`},
 		{many.String(), `x.yml:1: 33 host groups: at most 32`},
+	} {
+		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
+		}
+	}
+}
+
+func TestGroupReferences(t *testing.T) {
+	groups := "groups:\n  - name: office\n    cidrs: [10.1.0.0/16]\n"
+	cfg, err := Parse("x.yml", []byte(groups+"rules:\n  - name: a\n    expr: dns_queries > 5\n    groups: [office, other]\nattack_types:\n  port_scan:\n    disabled: true\n    groups: [office]\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules[0].Groups) != 2 || cfg.Disabled["port_scan"].Groups[0] != "office" {
+		t.Errorf("%+v %+v", cfg.Rules, cfg.Disabled)
+	}
+	for _, c := range []struct{ file, want string }{
+		{groups + "rules:\n  - name: a\n    expr: dns_queries > 5\n    groups: [ofice]\n", `x.yml:7: unknown group "ofice" (groups: office, other)`},
+		{"attack_types:\n  port_scan:\n    disabled: true\n    groups: [office]\n", `x.yml:4: unknown group "office" (groups: none: add a groups section)`},
 	} {
 		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
