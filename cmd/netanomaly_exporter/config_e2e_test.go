@@ -20,8 +20,8 @@ import (
 )
 
 // TestConfigFileEndToEnd drives every part of the configuration file at
-// once through serve, on the bundled FTP brute-force capture: a user
-// rule that fires, a blocklist hit, an evidence capture tshark reads,
+// once through serve, on the bundled FTP brute-force capture: two host
+// groups with their own verdicts, a user rule that fires, a blocklist hit, an evidence capture tshark reads,
 // country series from a test database, event records received by a real
 // rsyslog, and flow records received by an IPFIX collector.
 func TestConfigFileEndToEnd(t *testing.T) {
@@ -87,7 +87,12 @@ input(type="imudp" address="127.0.0.1" port="%d" ruleset="recv")
 	writeFile(t, filepath.Join(dir, "intel.netset"), "192.168.56.101\n")
 	db := geoiptest.CountryFile(t, dir, map[string]string{"192.168.56.0/24": "NL"})
 	conf := filepath.Join(dir, "netanomaly.yml")
-	writeFile(t, conf, fmt.Sprintf(`rules:
+	writeFile(t, conf, fmt.Sprintf(`groups:
+  - name: server
+    cidrs: [192.168.56.101/32]
+  - name: lan
+    cidrs: [192.168.56.0/24, "fd00::/8"]
+rules:
   - name: ftp-logins
     expr: auth_connection_attempts >= 2
     severity: high
@@ -124,10 +129,15 @@ ipfix:
 	for _, re := range []string{
 		`netanomaly_blocklist_packets_total\{interface="ftp_bruteforce",list="intel"\} 606`,
 		`netanomaly_country_packets_total\{country="NL",interface="ftp_bruteforce"\} 606`,
-		`netanomaly_user_rule_info\{[^}]*type="rule:ftp-logins"[^}]*\} 1`,
+		`netanomaly_user_rule_info\{[^}]*group="server"[^}]*type="rule:ftp-logins"[^}]*\} 1`,
 		`netanomaly_blocklist_entries\{list="intel"\} 1`,
-		`netanomaly_attacks_total\{interface="ftp_bruteforce",type="rule:ftp-logins"\} [1-9]`,
-		`netanomaly_attacks_total\{interface="ftp_bruteforce",type="blocklisted_peer"\} [1-9]`,
+		`netanomaly_attacks_total\{group="",interface="ftp_bruteforce",type="rule:ftp-logins"\} [1-9]`,
+		`netanomaly_attacks_total\{group="",interface="ftp_bruteforce",type="blocklisted_peer"\} [1-9]`,
+		// Each host group judges its hosts' traffic: the server's and the
+		// client's views both see the brute force; other sees nothing.
+		`netanomaly_attacks_total\{group="server",interface="ftp_bruteforce",type="brute_force"\} [1-9]`,
+		`netanomaly_attacks_total\{group="lan",interface="ftp_bruteforce",type="brute_force"\} [1-9]`,
+		`netanomaly_window_packets_per_second\{group="server",interface="ftp_bruteforce"\} [1-9]`,
 		`netanomaly_evidence_files_written_total [1-9]`,
 	} {
 		scrapeUntil(t, addr, re)
@@ -138,7 +148,7 @@ ipfix:
 	waitFor(t, 30*time.Second, "event log", func() (bool, string) {
 		b, _ := os.ReadFile(events)
 		s := string(b)
-		return strings.Contains(s, `"type":"rule:ftp-logins"`) && strings.Contains(s, `"type":"blocklisted_peer"`) &&
+		return strings.Contains(s, `"type":"rule:ftp-logins"`) && strings.Contains(s, `"type":"blocklisted_peer"`) && strings.Contains(s, `"group":"server"`) &&
 			strings.Contains(s, `"evidence_file":"`) && strings.Contains(s, `"source_countries":["NL"]`), s
 	})
 	files, _ := filepath.Glob(filepath.Join(dir, "evidence", "ftp_bruteforce-*.pcap"))
