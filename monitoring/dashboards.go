@@ -25,6 +25,10 @@ const sel = `instance=~"$instance", interface=~"$interface"`
 // m is metric filtered on the selected sensors and interfaces.
 func m(metric string) string { return metric + "{" + sel + "}" }
 
+// mWhole is m of the whole interfaces' views only, leaving out their host
+// groups' (group="" also matches series without the label).
+func mWhole(metric string) string { return metric + "{" + sel + `, group=""}` }
+
 // Dashboards returns the dashboards as grafana/dashboards file names and
 // their JSON.
 func Dashboards() map[string][]byte {
@@ -225,6 +229,8 @@ func qi(expr string) target {
 
 const (
 	legendIface = "{{instance}} {{interface}}"
+	// legendView names a view: an interface, or one of its host groups.
+	legendView = "{{instance}} {{interface}} {{group}}"
 )
 
 // Panel builders. Sizes are in grid units (24 wide).
@@ -421,15 +427,15 @@ func overviewDashboard() dashboard {
 		"Detection status, attacks and traffic per sensor and interface.", true,
 		row("Status"),
 		withMappings(stat("Status", "Whether the last window of each interface was anomalous.", "", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_anomalous")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_anomalous")+")", legendView)),
 			valueMap("0", "Normal", "green", "1", "Anomalous", "red"), steps("green", 1.0, "red")),
 		withMappings(stat("Threat level", "Threat level of the last window: none, low, medium, high.", "", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_threat_level")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_threat_level")+")", legendView)),
 			threatMappings, threatSteps),
 		withRange(stat("Confidence", "Confidence of the last verdict.", "percentunit", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_confidence")+")", legendIface)), 0, 1),
+			q("max by (instance, interface, group) ("+m("netanomaly_confidence")+")", legendView)), 0, 1),
 		withMappings(stat("Active attacks", "Attack types active now, per interface.", "", 4, 5,
-			q("sum by (instance, interface) ("+m("netanomaly_attack")+")", legendIface)),
+			q("sum by (instance, interface, group) ("+m("netanomaly_attack")+")", legendView)),
 			nil, steps("green", 1.0, "red")),
 		withMappings(stat("Capture", "Whether each capture source is open.", "", 4, 5,
 			q("min by (instance, interface) ("+m("netanomaly_capture_up")+")", legendIface)),
@@ -440,12 +446,12 @@ func overviewDashboard() dashboard {
 
 		row("Detection"),
 		dashed(withRange(timeseries("Anomaly score", "Ensemble score of each window (solid) and the threshold above which a window is anomalous (dashed).", "none", 12, 9,
-			q("max by (instance, interface) ("+m("netanomaly_anomaly_score")+")", legendIface+" score"),
-			q("max by (instance, interface) ("+m("netanomaly_anomaly_threshold")+")", legendIface+" threshold"),
+			q("max by (instance, interface, group) ("+m("netanomaly_anomaly_score")+")", legendView+" score"),
+			q("max by (instance, interface, group) ("+m("netanomaly_anomaly_threshold")+")", legendView+" threshold"),
 		), 0, 1), ".*threshold$"),
 		table("Active attacks", "Attack types active now and their confidence.", 12, 9,
-			map[string]string{"instance": "Sensor", "interface": "Interface", "type": "Attack", "Value": "Confidence"},
-			qi("max by (instance, interface, type) ("+m("netanomaly_attack_confidence")+")\nand on (instance, interface, type)\n(max by (instance, interface, type) ("+m("netanomaly_attack")+") == 1)")),
+			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "type": "Attack", "Value": "Confidence"},
+			qi("max by (instance, interface, group, type) ("+m("netanomaly_attack_confidence")+")\nand on (instance, interface, group, type)\n(max by (instance, interface, group, type) ("+m("netanomaly_attack")+") == 1)")),
 		table("Firing alerts", "NetAnomaly alerts firing now (from the ALERTS series of Prometheus).", 24, 6,
 			map[string]string{"alertname": "Alert", "severity": "Severity", "attack_type": "Attack", "instance": "Sensor", "interface": "Interface", "Value": "Firing"},
 			qi("max by (alertname, severity, attack_type, instance, interface) ("+firingAlerts+")")),
@@ -456,13 +462,13 @@ func overviewDashboard() dashboard {
 		stat("Throughput", "Bits per second over the last minute.", "bps", 4, 5,
 			q("sum by (instance, interface) ("+m("interface:netanomaly_bytes:rate1m")+") * 8", legendIface)),
 		stat("Unique sources", "Distinct source addresses in the last window.", "short", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_window_unique_source_addresses")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_window_unique_source_addresses")+")", legendView)),
 		stat("Unique destinations", "Distinct destination addresses in the last window.", "short", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_window_unique_destination_addresses")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_addresses")+")", legendView)),
 		stat("Destination ports", "Distinct TCP and UDP destination ports in the last window.", "short", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_window_unique_destination_ports")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_ports")+")", legendView)),
 		stat("New flows/s", "Flows first seen in the last window, per second.", "short", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_window_new_flows_per_second")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_window_new_flows_per_second")+")", legendView)),
 		timeseries("Traffic by protocol", "Bits per second by outer layer-4 protocol.", "bps", 12, 9,
 			q("sum by (instance, interface, protocol) ("+m("interface_protocol:netanomaly_bytes:rate1m")+") * 8", legendIface+" {{protocol}}")),
 		timeseries("Packets by protocol", "Packets per second by outer layer-4 protocol.", "pps", 12, 9,
@@ -485,20 +491,20 @@ func overviewDashboard() dashboard {
 
 		row("Top talkers"),
 		table("Top sources", "Busiest sources by bytes in the last window. Needs --features.top-k; addresses follow --privacy.ip.", 8, 8,
-			map[string]string{"instance": "Sensor", "interface": "Interface", "rank": "Rank", "address": "Address", "Value": "Bytes"},
-			qi("max by (instance, interface, rank, address) ("+m("netanomaly_top_source_bytes")+")")),
+			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "rank": "Rank", "address": "Address", "Value": "Bytes"},
+			qi("max by (instance, interface, group, rank, address) ("+m("netanomaly_top_source_bytes")+")")),
 		table("Top destinations", "Busiest destinations by bytes in the last window. Needs --features.top-k.", 8, 8,
-			map[string]string{"instance": "Sensor", "interface": "Interface", "rank": "Rank", "address": "Address", "Value": "Bytes"},
-			qi("max by (instance, interface, rank, address) ("+m("netanomaly_top_destination_bytes")+")")),
+			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "rank": "Rank", "address": "Address", "Value": "Bytes"},
+			qi("max by (instance, interface, group, rank, address) ("+m("netanomaly_top_destination_bytes")+")")),
 		table("Attack sources", "Top sources of each active attack, when the detector exports them.", 8, 8,
-			map[string]string{"instance": "Sensor", "interface": "Interface", "type": "Attack", "rank": "Rank", "address": "Address", "Value": "Active"},
-			qi("max by (instance, interface, type, rank, address) ("+m("netanomaly_attack_source_info")+")")),
+			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "type": "Attack", "rank": "Rank", "address": "Address", "Value": "Active"},
+			qi("max by (instance, interface, group, type, rank, address) ("+m("netanomaly_attack_source_info")+")")),
 
 		row("Where traffic comes from"),
 		countryMap(),
 		table("Attack source countries", "Countries of the named sources of each active attack (needs --geoip.database).", 8, 10,
-			map[string]string{"instance": "Sensor", "interface": "Interface", "type": "Attack", "country": "Country", "Value": "Active"},
-			qi("max by (instance, interface, type, country) ("+m("netanomaly_attack_source_country_info")+")")),
+			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "type": "Attack", "country": "Country", "Value": "Active"},
+			qi("max by (instance, interface, group, type, country) ("+m("netanomaly_attack_source_country_info")+")")),
 		attackPaths(),
 	)
 }
@@ -565,44 +571,44 @@ func detectorDashboard() dashboard {
 		"Model scores, attack timeline, explanations and training state of the detector.", true,
 		row("Scores"),
 		dashed(withRange(timeseries("Model scores", "Calibrated score of each ensemble member, the ensemble score and its threshold (dashed).", "none", 16, 9,
-			q("max by (instance, interface, model) ("+m("netanomaly_model_score")+")", legendIface+" {{model}}"),
-			q("max by (instance, interface) ("+m("netanomaly_anomaly_score")+")", legendIface+" ensemble"),
-			q("max by (instance, interface) ("+m("netanomaly_anomaly_threshold")+")", legendIface+" threshold"),
+			q("max by (instance, interface, group, model) ("+m("netanomaly_model_score")+")", legendView+" {{model}}"),
+			q("max by (instance, interface, group) ("+m("netanomaly_anomaly_score")+")", legendView+" ensemble"),
+			q("max by (instance, interface, group) ("+m("netanomaly_anomaly_threshold")+")", legendView+" threshold"),
 		), 0, 1), ".*threshold$"),
 		withRange(timeseries("Confidence", "Confidence of each window's verdict.", "percentunit", 8, 9,
-			q("max by (instance, interface) ("+m("netanomaly_confidence")+")", legendIface)), 0, 1),
+			q("max by (instance, interface, group) ("+m("netanomaly_confidence")+")", legendView)), 0, 1),
 		stateTimeline("Threat level", "Threat level of each window.", 24, 5, threatMappings,
-			q("max by (instance, interface) ("+m("netanomaly_threat_level")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_threat_level")+")", legendView)),
 
 		row("Attacks"),
 		stateTimeline("Attack timeline", "When each attack type was active (one bar per attack).", 24, 8,
 			valueMap("1", "active", "red"),
-			q("max by (instance, interface, type) ("+m("netanomaly_attack")+") > 0", legendIface+" {{type}}")),
+			q("max by (instance, interface, group, type) ("+m("netanomaly_attack")+") > 0", legendView+" {{type}}")),
 		timeseries("Anomalous windows by type", "Anomalous windows in the last hour, by attack type (unknown: no type named).", "short", 12, 8,
-			q("sum by (instance, interface, type) ("+m("interface_type:netanomaly_anomalies:increase1h")+") > 0", legendIface+" {{type}}")),
+			q("sum by (instance, interface, group, type) ("+m("interface_group_type:netanomaly_anomalies:increase1h")+") > 0", legendView+" {{type}}")),
 		timeseries("Attacks started", "Attacks started in the last hour, by type.", "short", 12, 8,
-			q("sum by (instance, interface, type) ("+m("interface_type:netanomaly_attacks:increase1h")+") > 0", legendIface+" {{type}}")),
+			q("sum by (instance, interface, group, type) ("+m("interface_group_type:netanomaly_attacks:increase1h")+") > 0", legendView+" {{type}}")),
 
 		row("Explanation"),
 		table("Top features of the last anomalous window", "The features furthest from their expected range (robust z-score), with their value and the expected range.", 24, 8,
 			map[string]string{
-				"instance": "Sensor", "interface": "Interface", "rank": "Rank", "feature": "Feature",
+				"instance": "Sensor", "interface": "Interface", "group": "Group", "rank": "Rank", "feature": "Feature",
 				"Value #A": "z-score", "Value #B": "Value", "Value #C": "Expected low", "Value #D": "Expected high",
 			},
-			qi("max by (instance, interface, rank, feature) ("+m("netanomaly_explanation_zscore")+")"),
-			qi("max by (instance, interface, rank, feature) ("+m("netanomaly_explanation_value")+")"),
-			qi("max by (instance, interface, rank, feature) ("+m("netanomaly_explanation_expected_low")+")"),
-			qi("max by (instance, interface, rank, feature) ("+m("netanomaly_explanation_expected_high")+")"),
+			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_zscore")+")"),
+			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_value")+")"),
+			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_low")+")"),
+			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_high")+")"),
 		),
 
 		row("Training"),
 		withMappings(stat("Trained", "Whether the detector has finished its warm-up.", "", 4, 5,
-			q("min by (instance, interface) ("+m("netanomaly_detector_trained")+")", legendIface)),
+			q("min by (instance, interface, group) ("+m("netanomaly_detector_trained")+")", legendView)),
 			valueMap("0", "Warming up", "orange", "1", "Trained", "green"), steps("orange", 1.0, "green")),
 		withRange(panel{
 			Type: "gauge", Title: "Warm-up progress", Description: "Share of the warm-up done.",
 			GridPos: gridPos{H: 5, W: 4}, Datasource: &promDS,
-			Targets: []target{q("max by (instance, interface) ("+m("netanomaly_detector_warmup_progress")+")", legendIface)},
+			Targets: []target{q("max by (instance, interface, group) ("+m("netanomaly_detector_warmup_progress")+")", legendView)},
 			FieldConfig: &fieldConfig{Defaults: fieldDefaults{
 				Unit: "percentunit", Color: map[string]any{"mode": "thresholds"},
 				Thresholds: steps("orange", 1.0, "green"), Mappings: []any{},
@@ -615,9 +621,9 @@ func detectorDashboard() dashboard {
 			},
 		}, 0, 1),
 		stat("Training windows", "Windows the current model was trained on.", "short", 4, 5,
-			q("max by (instance, interface) ("+m("netanomaly_detector_training_windows")+")", legendIface)),
+			q("max by (instance, interface, group) ("+m("netanomaly_detector_training_windows")+")", legendView)),
 		withMappings(stat("Model age", "Time since the last (re)training.", "s", 4, 5,
-			q("time() - max by (instance, interface) ("+m("netanomaly_detector_last_train_timestamp_seconds")+" > 0)", legendIface)),
+			q("time() - max by (instance, interface, group) ("+m("netanomaly_detector_last_train_timestamp_seconds")+" > 0)", legendView)),
 			nil, steps("green", 43200.0, "yellow", 86400.0, "red")),
 		stat("Retrains (24h)", "Retrainings in the last 24 hours.", "short", 4, 5,
 			q("sum by (instance, interface) ("+m("interface:netanomaly_detector_retrains:increase1d")+")", legendIface)),
@@ -740,7 +746,7 @@ func fleetDashboard() dashboard {
 			q("count(\n  "+sensorUp+" == 0\n  or\n  max by (site, instance) ("+captureDown+") == 1\n) or vector(0)", "down")),
 			nil, steps("green", 1.0, "red")),
 		withMappings(stat("Sensors seeing attacks", "Sensors with at least one attack type active on a selected interface.", "short", 4, 5,
-			q("count(max by (site, instance) ("+m("netanomaly_attack")+") == 1) or vector(0)", "under attack")),
+			q("count(max by (site, instance) ("+mWhole("netanomaly_attack")+") == 1) or vector(0)", "under attack")),
 			nil, steps("green", 1.0, "red")),
 		withMappings(stat("Firing alerts", "NetAnomaly alerts firing now on the selected sensors.", "short", 4, 5,
 			q("count("+firingAlerts+") or vector(0)", "firing")),
@@ -767,13 +773,13 @@ func fleetDashboard() dashboard {
 		row("Which sensors see attacks"),
 		table("Attacks by sensor and type", "Attack types active now (on how many interfaces) or started in the last hour, per sensor.", 12, 9,
 			map[string]string{"site": "Site", "instance": "Sensor", "type": "Attack", "Value #A": "Active now (interfaces)", "Value #B": "Started (1h)"},
-			qi("sum by (site, instance, type) ("+m("netanomaly_attack")+")\nand on (site, instance, type)\n(\n  sum by (site, instance, type) ("+m("netanomaly_attack")+") > 0\n  or\n  sum by (site, instance, type) ("+m("interface_type:netanomaly_attacks:increase1h")+") > 0\n)"),
-			qi("round(sum by (site, instance, type) ("+m("interface_type:netanomaly_attacks:increase1h")+")) > 0")),
+			qi("sum by (site, instance, type) ("+mWhole("netanomaly_attack")+")\nand on (site, instance, type)\n(\n  sum by (site, instance, type) ("+mWhole("netanomaly_attack")+") > 0\n  or\n  sum by (site, instance, type) ("+mWhole("interface_group_type:netanomaly_attacks:increase1h")+") > 0\n)"),
+			qi("round(sum by (site, instance, type) ("+mWhole("interface_group_type:netanomaly_attacks:increase1h")+")) > 0")),
 		timeseries("Attacks in progress by type", "Interfaces under each attack type, all selected sensors together.", "short", 12, 9,
-			q("sum by (type) ("+m("netanomaly_attack")+") > 0", "{{type}}")),
+			q("sum by (type) ("+mWhole("netanomaly_attack")+") > 0", "{{type}}")),
 		stateTimeline("Attack timeline by sensor", "When each sensor saw each attack type (one bar per sensor and type).", 24, 8,
 			valueMap("1", "active", "red"),
-			q("max by (site, instance, type) ("+m("netanomaly_attack")+") > 0", "{{instance}} {{type}}")),
+			q("max by (site, instance, type) ("+mWhole("netanomaly_attack")+") > 0", "{{instance}} {{type}}")),
 		stateTimeline("Threat level by sensor", "The highest threat level of each sensor's interfaces.", 24, 6, threatMappings,
 			q("max by (site, instance) ("+m("netanomaly_threat_level")+")", "{{instance}}")),
 
