@@ -252,7 +252,22 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: valid: %d user rules\n", path, len(cfg.Rules))
+	groups, lists := 0, 0
+	if cfg.Groups != nil {
+		groups = len(cfg.Groups.Names()) - 1 // other is always there
+	}
+	if cfg.Blocklists != nil {
+		lists = len(cfg.Blocklists.Names())
+	}
+	var outputs []string
+	for name, on := range map[string]bool{"evidence": cfg.Evidence != nil, "syslog": cfg.Syslog != nil, "ipfix": cfg.IPFIX != nil} {
+		if on {
+			outputs = append(outputs, name)
+		}
+	}
+	slices.Sort(outputs)
+	fmt.Fprintf(stdout, "%s: valid: %d host groups, %d user rules, %d built-in types turned off, %d blocklists, outputs: %s\n",
+		path, groups, len(cfg.Rules), len(cfg.Disabled), lists, cmp.Or(strings.Join(outputs, ", "), "none"))
 	return 0
 }
 
