@@ -163,8 +163,8 @@ const manySources = 50
 type evidence struct {
 	w     *features.Window
 	group string // the host group judged, "" for a whole interface
-	h   *horizon
-	set *ModelSet // nil before training
+	h     *horizon
+	set   *ModelSet // nil before training
 	// recentPPS and recentBPS are the median packet and byte rates of the
 	// recent normal windows, 0 when there are too few.
 	recentPPS, recentBPS float64
