@@ -80,6 +80,7 @@ var (
 	attacksDesc      = desc("", "attacks_total", "Attacks started, by type.", "interface", "type")
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
 	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	topPairDesc      = desc("", "top_pair_packets", "Busiest conversations at the last window's close: initiator and responder, by the packets of their flows still open (opt-in with --features.top-k, capped, anonymized per --privacy.ip).", "interface", "rank", "source", "destination")
 	attackPathDesc   = desc("", "attack_path_info", "Attack paths of each attack in progress: its top sources times its top targets (opt-in with --detector.attack-sources, capped, anonymized per --privacy.ip).", "interface", "type", "source", "target")
 	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
 	countryPktsDesc  = desc("", "country_packets_total", "Packets by source country (with --geoip.database): ISO 3166 codes of the countries that ranked in a window's top 20, unknown (private addresses, not in the database) and other.", "interface", "country")
@@ -260,6 +261,9 @@ func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ..
 	}
 	for i, t := range w.TopDests {
 		gauge(topDstDesc, float64(t.Bytes), strconv.Itoa(i+1), e.anon.Addr(t.Addr))
+	}
+	for i, t := range w.TopPairs {
+		gauge(topPairDesc, float64(t.Packets), strconv.Itoa(i+1), e.anon.Addr(t.Src), e.anon.Addr(t.Dst))
 	}
 }
 

@@ -506,7 +506,32 @@ func overviewDashboard() dashboard {
 			map[string]string{"instance": "Sensor", "interface": "Interface", "group": "Group", "type": "Attack", "country": "Country", "Value": "Active"},
 			qi("max by (instance, interface, group, type, country) ("+m("netanomaly_attack_source_country_info")+")")),
 		attackPaths(),
+		conversations(),
 	)
+}
+
+// conversations is a node graph of the busiest conversations (initiator
+// to responder) at the last window's close, from the top-k series.
+func conversations() panel {
+	pairs := m("netanomaly_top_pair_packets")
+	nodes := qi("max by (id) (label_replace(" + pairs + `, "id", "$1", "source", "(.*)"))` +
+		"\nor\nmax by (id) (label_replace(" + pairs + `, "id", "$1", "destination", "(.*)"))`)
+	nodes.RefID = "nodes"
+	edges := qi("max by (id, source, target) (label_replace(label_join(" + pairs + `, "id", " -> ", "source", "destination"), "target", "$1", "destination", "(.*)"))`)
+	edges.RefID = "edges"
+	return panel{
+		Type: "nodegraph", Title: "Busiest conversations",
+		Description: "The busiest conversations, initiator to responder, by the packets of their flows open at the last window's close (needs --features.top-k; addresses follow --privacy.ip).",
+		GridPos:     gridPos{H: 10, W: 24}, Datasource: &promDS, Targets: []target{nodes, edges},
+		Options: map[string]any{
+			"nodes": map[string]any{"mainStatUnit": "none"},
+			"edges": map[string]any{"mainStatUnit": "none"},
+		},
+		Transformations: []transformation{{ID: "organize", Options: map[string]any{
+			"excludeByName": map[string]any{"Time": true},
+			"renameByName":  map[string]any{"Value": "mainstat"},
+		}}},
+	}
 }
 
 // countryMap is a world map of packets per second by source country

@@ -107,6 +107,10 @@ type Window struct {
 	Bytes      [decode.NumProtocols]uint64
 	TopSources []TopEntry // by bytes, when Config.TopK > 0
 	TopDests   []TopEntry
+	// TopPairs are the busiest conversations at the window's close (when
+	// Config.TopK > 0): initiator and responder, by the packets of their
+	// flows still open.
+	TopPairs []PairEntry
 	// Heavy hitters of the window, always kept (at most HeavyReported
 	// each): the addresses behind a scan, a flood or a brute force.
 	Heavy Heavy
@@ -219,9 +223,10 @@ type Aggregator struct {
 	flows                   *flowTable
 	scratch                 []sketch.Entry
 
-	bl             *blocklistState // nil without lists
-	flowRec        FlowRecord      // the record FlowExport is handed
-	geo            *geoState       // nil without a country database
+	bl             *blocklistState     // nil without lists
+	pairSums       map[[32]byte]uint64 // topPairs' scratch
+	flowRec        FlowRecord          // the record FlowExport is handed
+	geo            *geoState           // nil without a country database
 	bh             *behaviour
 	contacts       rotatingBloom // first contacts with hosts and services
 	horizonWindows int           // windows since the contact filters rotated
@@ -907,6 +912,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	if a.topSrc != nil {
 		win.TopSources = a.top(a.topSrc)
 		win.TopDests = a.top(a.topDst)
+		win.TopPairs = a.topPairs()
 	}
 	a.bh.emit(&win.Behaviour)
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
