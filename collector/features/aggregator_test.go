@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 )
 
 const sec = int64(time.Second)
@@ -793,18 +795,42 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 		pkts[i].WireLen = uint32(60 + r.IntN(1400))
 	}
 	for _, export := range []bool{false, true} {
-		b.Run(fmt.Sprintf("flow-export=%v", export), func(b *testing.B) { benchmarkAdd(b, pkts, export) })
+		b.Run(fmt.Sprintf("flow-export=%v", export), func(b *testing.B) { benchmarkAdd(b, pkts, export, nil) })
 	}
+	// A 1,000,000-entry threat list that holds 1% of the sources: the
+	// lookups of every packet, through the address cache.
+	var list strings.Builder
+	for i := range 1_000_000 {
+		if i%100 == 0 {
+			p := pkts[r.IntN(len(pkts))]
+			fmt.Fprintf(&list, "%s\n", netip.AddrFrom16(p.Src).Unmap())
+			continue
+		}
+		fmt.Fprintf(&list, "%d.%d.%d.0/24\n", 1+r.IntN(223), r.IntN(256), r.IntN(256))
+	}
+	c, err := blocklist.Parse(strings.NewReader(list.String()), "bench", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := blocklist.NewSet([]string{"bench"}, []*blocklist.Contents{c})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lists := &swappable{}
+	lists.p.Store(set)
+	b.Run("blocklist=1M", func(b *testing.B) { benchmarkAdd(b, pkts, false, lists) })
 }
 
-// benchmarkAdd measures Add, with flow export on or off: export keeps
-// bytes and flags per direction in an array of its own.
-func benchmarkAdd(b *testing.B, pkts []decode.PacketInfo, export bool) {
+// benchmarkAdd measures Add, with flow export on or off (export keeps
+// bytes and flags per direction in an array of its own) and with threat
+// lists or without.
+func benchmarkAdd(b *testing.B, pkts []decode.PacketInfo, export bool, lists Blocklists) {
 	cfg := cfg10s()
 	exported := 0
 	if export {
 		cfg.FlowExport = func(*FlowRecord) { exported++ }
 	}
+	cfg.Blocklists = lists
 	a := NewAggregator(cfg, "eth0", func(*Window) {})
 	b.ReportAllocs()
 	b.ResetTimer()
