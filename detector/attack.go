@@ -37,6 +37,10 @@ type AttackType struct {
 	// NeedsModel is set for types judged against the trained baseline
 	// only: before training they are not looked for.
 	NeedsModel bool
+	// Floors is set for types judged by absolute floors (before training,
+	// and as the least bar after it) that a configuration's floor_factor
+	// may scale.
+	Floors bool
 	// order is when the rule runs: earlier types claim the hosts they
 	// name (a flood's sender is no scanner).
 	order  int
@@ -163,6 +167,9 @@ const manySources = 50
 type evidence struct {
 	w     *features.Window
 	group string // the host group judged, "" for a whole interface
+	// scale multiplies the absolute floors of the type being judged (a
+	// floor_factor of the configuration).
+	scale float64
 	h     *horizon
 	set   *ModelSet // nil before training
 	// recentPPS and recentBPS are the median packet and byte rates of the
@@ -199,6 +206,7 @@ func (e *evidence) typical(f features.Index) float64 {
 // times the windows the value spans, and at least floor. A network whose
 // normal is busy raises the bar; a quiet one lowers it to the floor.
 func (e *evidence) bar(untrained, floor float64, f features.Index, k, windows float64) float64 {
+	untrained, floor = untrained*e.scale, floor*e.scale
 	if e.set == nil {
 		return untrained
 	}
@@ -229,8 +237,16 @@ func detectAll(e *evidence) []Attack {
 	slices.SortStableFunc(types, func(a, b *AttackType) int { return cmp.Compare(a.order, b.order) })
 	var out []Attack
 	for _, t := range types {
-		if t.NeedsModel && !e.trained() || typeDisabled(t.Name, e.w.Interface, e.group) {
+		if t.NeedsModel && !e.trained() {
 			continue
+		}
+		st, _ := typeSetting(t.Name, e.w.Interface, e.group)
+		if st.Disabled {
+			continue
+		}
+		e.scale = 1
+		if t.Floors && st.FloorFactor > 0 {
+			e.scale = st.FloorFactor
 		}
 		as := t.detect(e)
 		for i := range as {

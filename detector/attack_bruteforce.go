@@ -25,6 +25,7 @@ func init() {
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
 			"10 slow exchanges over three short sessions or more, 60 answered POSTs over the horizon or 20 over the last two windows.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
+		Floors: true,
 		order:  21, // before the HTTP flood: a guesser's requests are guesses
 		detect: detectBruteForce,
 	})

@@ -21,6 +21,7 @@ func init() {
 		Behaviour: "DNS answers from port 53 that the target never asked for, arriving in bulk: before training at least 200 of them and 10 kB/s; " +
 			"after it, five times the busiest training window of unsolicited bytes. Over the last two windows.",
 		Names:  "Sources: the reflectors sending the answers; targets: the host they are aimed at.",
+		Floors: true,
 		order:  16,
 		detect: func(e *evidence) []Attack { return amplification(e, true) },
 	})

@@ -22,6 +22,7 @@ func init() {
 			"random-looking characters): at least 30, and half its queries to it; or 60 queries with names of 30 characters or more on average " +
 			"drawing answers of 400 bytes or more.",
 		Names:  "Sources: the querying host; targets: the DNS server it sends to.",
+		Floors: true,
 		order:  11, // before the UDP flood: a tunnel's queries are its own
 		detect: detectDNSTunnel,
 	})

@@ -17,8 +17,9 @@ func init() {
 		Behaviour: "ICMP and ICMPv6 sent to one host far above normal: requests (echo and others), and errors or replies it never asked for " +
 			"(BlackNurse, smurf); before training at least 1,000 over the last two windows; after it, five times the busiest training window. " +
 			"The target's own replies and errors, and errors answering what it sent, count for nothing. Over the last two windows.",
-		Names: "Sources: the senders with a real share of the requests, or none when forged addresses each send a few; targets: the flooded host.",
-		order: 14,
+		Names:  "Sources: the senders with a real share of the requests, or none when forged addresses each send a few; targets: the flooded host.",
+		Floors: true,
+		order:  14,
 		detect: func(e *evidence) []Attack {
 			return volumeFlood(e, features.ProtoICMP, features.MaxTargetICMPRequests, icmpFloodCount, "ICMP packets")
 		},

@@ -27,6 +27,7 @@ func init() {
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
 			"while the host still fails first contacts at a pace that would reach the bar in that half hour.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
+		Floors: true,
 		order:  30,
 		detect: detectPortScan,
 	})
@@ -49,7 +50,7 @@ func detectPortScan(e *evidence) []Attack {
 	// A window that saw one direction of the link only makes every attempt
 	// look unanswered: there only a fan-out four times the usual bar is a
 	// scan.
-	contactBar := float64(scanContacts)
+	contactBar := scanContacts * e.scale
 	if e.h.last.oneWay > 0 {
 		contactBar *= 4
 	}
@@ -67,7 +68,7 @@ func detectPortScan(e *evidence) []Attack {
 			out = append(out, a)
 			continue
 		}
-		if a, ok := arpSweep(h); ok {
+		if a, ok := arpSweep(h, scanContacts*e.scale); ok {
 			out = append(out, a)
 			continue
 		}
@@ -117,14 +118,14 @@ func scanOf(e *evidence, src [16]byte, ports, hosts, failed, ok float64, target 
 
 // arpSweep judges one host's ARP requests: many addresses asked for, few
 // answering.
-func arpSweep(h *hostSum) (Attack, bool) {
+func arpSweep(h *hostSum, bar float64) (Attack, bool) {
 	asked, answered := float64(h.ARPRequests), float64(h.ARPAnswered)
-	if asked < scanContacts || answered > (1-scanFailShare)*asked {
+	if asked < bar || answered > (1-scanFailShare)*asked {
 		return Attack{}, false
 	}
 	return Attack{
 		Confidence: confidence(asked-answered, scanFailed),
-		Evidence:   []Evidence{ev("arp_addresses_asked", asked, scanContacts, 0), ev("arp_answers", answered, (1-scanFailShare)*asked, 0)},
+		Evidence:   []Evidence{ev("arp_addresses_asked", asked, bar, 0), ev("arp_answers", answered, (1-scanFailShare)*asked, 0)},
 		Sources:    [][16]byte{h.Addr},
 		Summary:    fmt.Sprintf("asked ARP for %.0f addresses not asked for before, %.0f answered (an ARP sweep)", asked, answered),
 	}, true

@@ -22,6 +22,7 @@ func init() {
 			"the answer kept waiting by a zero TCP window (slow read) or the connection kept alive at under a packet every two seconds; counted at the end of the latest window: before training " +
 			"at least 50, of which the hosts holding 10 or more hold half.",
 		Names:  "Sources: the hosts holding the connections; targets: the web server.",
+		Floors: true,
 		order:  19, // before brute force and HTTP flood: held connections explain their requests
 		detect: detectSlowloris,
 	})

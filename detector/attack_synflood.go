@@ -23,8 +23,9 @@ func init() {
 			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows: before training " +
 			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports a few times is a scan, " +
 			"unless it keeps up a flood's pace over them (10,000 SYNs in the last two windows): then it is named a SYN flood and a scan.",
-		Names: "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
-		order: 10,
+		Names:  "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
+		Floors: true,
+		order:  10,
 		detect: func(e *evidence) []Attack {
 			var out []Attack
 			flooded := map[[16]byte]bool{}

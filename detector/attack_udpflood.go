@@ -21,8 +21,9 @@ func init() {
 		Recommendation: "Rate-limit or drop UDP to the targeted host and port at the edge, and ask the upstream provider to filter if the link saturates.",
 		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 5,000 packets " +
 			"over the last two windows, mostly unanswered; after it, five times the busiest training window.",
-		Names: "Sources: the senders with a real share of the packets, or none when forged addresses each send a few; targets: the flooded host.",
-		order: 12,
+		Names:  "Sources: the senders with a real share of the packets, or none when forged addresses each send a few; targets: the flooded host.",
+		Floors: true,
+		order:  12,
 		detect: func(e *evidence) []Attack {
 			return volumeFlood(e, features.ProtoUDP, features.MaxTargetUDPPackets, udpFloodCount, "UDP packets")
 		},

@@ -248,7 +248,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	if gap {
 		d.prev = prevWindow{}
 	}
-	ev := &evidence{w: w, h: d.hz, set: set, group: d.group, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
+	ev := &evidence{w: w, h: d.hz, set: set, group: d.group, scale: 1, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
 		prev: d.prev, claimed: map[[16]byte]string{}}
 	attacks := append(detectAll(ev), d.userAttacks(w, set)...)
 

@@ -286,27 +286,40 @@ func applies(ifaces, groups []string, iface, group string) bool {
 	return (len(ifaces) == 0 || slices.Contains(ifaces, iface)) && (len(groups) == 0 || slices.Contains(groups, group))
 }
 
-// disabledTypes holds the built-in types the configuration turns off, by
-// type.
-var disabledTypes atomic.Pointer[map[string]Where]
-
-// SetDisabledTypes turns built-in attack types off from the next window
-// on, each where its Where says. Their series stay, at 0.
-func SetDisabledTypes(off map[string]Where) {
-	m := make(map[string]Where, len(off))
-	for typ, w := range off {
-		m[typ] = Where{slices.Clone(w.Interfaces), slices.Clone(w.Groups)}
-	}
-	disabledTypes.Store(&m)
+// TypeSetting changes a built-in attack type where Where says: turns it
+// off, or multiplies its absolute floors (the bars it judges by before
+// training, and the least bars after) by FloorFactor.
+type TypeSetting struct {
+	Where
+	Disabled    bool
+	FloorFactor float64 // 0 or 1: unchanged
 }
 
-// typeDisabled tells whether the configuration turned typ off on the view
-// of iface and group.
-func typeDisabled(typ, iface, group string) bool {
-	p := disabledTypes.Load()
-	if p == nil {
-		return false
+// typeSettings holds the configuration's settings of built-in types, by
+// type.
+var typeSettings atomic.Pointer[map[string]TypeSetting]
+
+// SetTypeSettings puts settings of built-in types in force from the next
+// window on. A type turned off keeps its series, at 0.
+func SetTypeSettings(settings map[string]TypeSetting) {
+	m := make(map[string]TypeSetting, len(settings))
+	for typ, st := range settings {
+		st.Interfaces, st.Groups = slices.Clone(st.Interfaces), slices.Clone(st.Groups)
+		m[typ] = st
 	}
-	w, ok := (*p)[typ]
-	return ok && applies(w.Interfaces, w.Groups, iface, group)
+	typeSettings.Store(&m)
+}
+
+// typeSetting returns the setting of typ on the view of iface and group,
+// and whether there is one.
+func typeSetting(typ, iface, group string) (TypeSetting, bool) {
+	p := typeSettings.Load()
+	if p == nil {
+		return TypeSetting{}, false
+	}
+	st, ok := (*p)[typ]
+	if !ok || !applies(st.Interfaces, st.Groups, iface, group) {
+		return TypeSetting{}, false
+	}
+	return st, true
 }

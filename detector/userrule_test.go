@@ -233,8 +233,8 @@ func TestUserRuleRemoved(t *testing.T) {
 // TestDisabledTypes: a built-in type turned off on an interface names
 // nothing there, and still does elsewhere.
 func TestDisabledTypes(t *testing.T) {
-	SetDisabledTypes(map[string]Where{SynFlood: {Interfaces: []string{"eth0"}}})
-	t.Cleanup(func() { SetDisabledTypes(nil) })
+	SetTypeSettings(map[string]TypeSetting{SynFlood: {Where: Where{Interfaces: []string{"eth0"}}, Disabled: true}})
+	t.Cleanup(func() { SetTypeSettings(nil) })
 	for _, c := range []struct {
 		iface string
 		want  bool
@@ -256,8 +256,8 @@ func TestGroupLimits(t *testing.T) {
 	r := userRule(t, "office-syns", "tcp_syn_packets > 4000", 1)
 	r.Groups = []string{"office"}
 	withUserRules(t, r)
-	SetDisabledTypes(map[string]Where{SynFlood: {Groups: []string{"office"}}})
-	t.Cleanup(func() { SetDisabledTypes(nil) })
+	SetTypeSettings(map[string]TypeSetting{SynFlood: {Where: Where{Groups: []string{"office"}}, Disabled: true}})
+	t.Cleanup(func() { SetTypeSettings(nil) })
 	for _, c := range []struct {
 		group          string
 		rule, synFlood bool
@@ -270,6 +270,26 @@ func TestGroupLimits(t *testing.T) {
 		got := types(v.Attacks)
 		if slices.Contains(got, "rule:office-syns") != c.rule || slices.Contains(got, SynFlood) != c.synFlood || v.Group != c.group {
 			t.Errorf("group %q: attacks %v, verdict group %q", c.group, got, v.Group)
+		}
+	}
+}
+
+// TestFloorFactor: a type's floors scaled for a group judge that group's
+// view by the higher bars, the rest as before; before training the
+// scaled floor is the bar.
+func TestFloorFactor(t *testing.T) {
+	SetTypeSettings(map[string]TypeSetting{SynFlood: {Where: Where{Groups: []string{"dmz-web"}}, FloorFactor: 1000}})
+	t.Cleanup(func() { SetTypeSettings(nil) })
+	for _, c := range []struct {
+		group string
+		want  bool
+	}{{"", true}, {"dmz-web", false}, {"office", true}} {
+		d := New(testConfig(), "eth0", nil).ForGroup(c.group)
+		w := newGen(2).benign()
+		synFlood(w, victim)
+		v := d.Observe(w)
+		if got := slices.Contains(types(v.Attacks), SynFlood); got != c.want {
+			t.Errorf("group %q: SYN flood named %v, want %v", c.group, got, c.want)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func TestCheckConfig(t *testing.T) {
 		code   int
 		output string
 	}{
-		{[]string{"check-config", good}, 0, good + ": valid: 0 host groups, 1 user rules, 0 built-in types turned off, 0 blocklists, outputs: none"},
+		{[]string{"check-config", good}, 0, good + ": valid: 0 host groups, 1 user rules, 0 built-in types changed, 0 blocklists, outputs: none"},
 		{[]string{"--config.file=" + good, "check-config"}, 0, "valid"},
 		{[]string{"check-config", bad}, 1, bad + `:3: rule "syn-storm": expression "tcp_syns > 5000": unknown feature "tcp_syns"`},
 		{[]string{"check-config", bad}, 1, bad + `:6: unknown key "sevrity" in a rule`},

@@ -61,7 +61,7 @@ func (f *inForce) Set() *blocklist.Set {
 // apply puts a loaded configuration in force.
 func (f *inForce) apply(cfg *config.Config) {
 	detector.SetUserRules(cfg.Rules)
-	detector.SetDisabledTypes(cfg.Disabled)
+	detector.SetTypeSettings(cfg.Types)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lists.Store(cfg.Blocklists)

@@ -266,8 +266,8 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		}
 	}
 	slices.Sort(outputs)
-	fmt.Fprintf(stdout, "%s: valid: %d host groups, %d user rules, %d built-in types turned off, %d blocklists, outputs: %s\n",
-		path, groups, len(cfg.Rules), len(cfg.Disabled), lists, cmp.Or(strings.Join(outputs, ", "), "none"))
+	fmt.Fprintf(stdout, "%s: valid: %d host groups, %d user rules, %d built-in types changed, %d blocklists, outputs: %s\n",
+		path, groups, len(cfg.Rules), len(cfg.Types), lists, cmp.Or(strings.Join(outputs, ", "), "none"))
 	return 0
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -53,12 +54,14 @@ type GroupFile struct {
 	CIDRs []string `yaml:"cidrs"`
 }
 
-// AttackTypeFile changes a built-in attack type: today, turns it off,
-// on the interfaces and host groups listed, or everywhere.
+// AttackTypeFile changes a built-in attack type on the interfaces and
+// host groups listed, or everywhere: turns it off, or scales its absolute
+// floors.
 type AttackTypeFile struct {
-	Disabled   bool     `yaml:"disabled"`
-	Interfaces []string `yaml:"interfaces"`
-	Groups     []string `yaml:"groups"`
+	Disabled    bool     `yaml:"disabled"`
+	FloorFactor float64  `yaml:"floor_factor"`
+	Interfaces  []string `yaml:"interfaces"`
+	Groups      []string `yaml:"groups"`
 }
 
 // BlocklistFile is one threat-intel list: a name for its metrics and
@@ -90,9 +93,9 @@ type Config struct {
 	// Groups are the host groups, nil without any. They take effect at
 	// start.
 	Groups *collector.GroupTable
-	// Disabled lists the built-in types turned off, with the interfaces
-	// they are off on (empty: all).
-	Disabled map[string]detector.Where
+	// Types holds the settings of built-in types: turned off, or with
+	// their floors scaled, and where.
+	Types map[string]detector.TypeSetting
 	// Blocklists holds the lists, loaded; nil without any. Watch it
 	// for changed files.
 	Blocklists *blocklist.Blocklists
@@ -184,7 +187,7 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 	c.path, c.root = path, &root
 	cfg := &Config{Path: path}
 	cfg.Rules = c.rules(file.Rules)
-	cfg.Disabled = c.attackTypes(file.AttackTypes)
+	cfg.Types = c.attackTypes(file.AttackTypes)
 	cfg.Groups = c.groups(file.Groups)
 	c.groupRefs(&file, cfg.Groups)
 	cfg.Blocklists = c.blocklists(file.Blocklists, opts.Logger)
@@ -256,7 +259,7 @@ func yamlErrors(path string, err error) Errors {
 // sectionNames names the file's types in errors.
 var sectionNames = map[string]string{
 	"config.File":           "the top level (known: groups, rules, attack_types, blocklists, syslog, evidence, ipfix)",
-	"config.AttackTypeFile": "an attack type (known: disabled, interfaces, groups)",
+	"config.AttackTypeFile": "an attack type (known: disabled, floor_factor, interfaces, groups)",
 	"config.GroupFile":      "a host group (known: name, cidrs)",
 	"ipfix.Config":          "ipfix (known: address, transport, mtu, template_refresh, observation_domain, queue_size)",
 	"config.Rule":           "a rule (known: name, expr, for_windows, severity, interfaces, groups, recommendation, allowlist)",
@@ -455,20 +458,30 @@ func (c *compiler) groupRefs(file *File, t *collector.GroupTable) {
 }
 
 // attackTypes checks the changes to built-in types.
-func (c *compiler) attackTypes(types map[string]AttackTypeFile) map[string]detector.Where {
-	off := map[string]detector.Where{}
+func (c *compiler) attackTypes(types map[string]AttackTypeFile) map[string]detector.TypeSetting {
+	out := map[string]detector.TypeSetting{}
 	for name, t := range types {
 		if detector.Type(name) == nil || strings.HasPrefix(name, detector.UserRulePrefix) {
 			c.errorf([]any{"attack_types", name}, "unknown attack type %q: the built-in types are %s", name, strings.Join(detector.AttackTypes, ", "))
 			continue
 		}
-		if t.Disabled {
-			off[name] = detector.Where{Interfaces: t.Interfaces, Groups: t.Groups}
-		} else if len(t.Interfaces) > 0 || len(t.Groups) > 0 {
-			c.errorf([]any{"attack_types", name}, "attack type %q: interfaces or groups without disabled: true say nothing", name)
+		st := detector.TypeSetting{Where: detector.Where{Interfaces: t.Interfaces, Groups: t.Groups}, Disabled: t.Disabled, FloorFactor: t.FloorFactor}
+		switch {
+		case t.FloorFactor != 0 && (t.FloorFactor < 0.1 || t.FloorFactor > 100 || math.IsNaN(t.FloorFactor)):
+			c.errorf([]any{"attack_types", name, "floor_factor"}, "attack type %q: floor_factor %g: use 0.1 to 100 (2 doubles the floors)", name, t.FloorFactor)
+		case t.FloorFactor != 0 && !detector.Type(name).Floors:
+			c.errorf([]any{"attack_types", name, "floor_factor"}, "attack type %q has no absolute floor to scale (it is judged against the trained baseline or a fixed count of claims): turn it off instead", name)
+		case t.FloorFactor != 0 && t.Disabled:
+			c.errorf([]any{"attack_types", name}, "attack type %q: disabled and floor_factor together: choose one", name)
+		case t.FloorFactor == 0 && !t.Disabled && len(t.Interfaces)+len(t.Groups) > 0:
+			c.errorf([]any{"attack_types", name}, "attack type %q: interfaces or groups without disabled: true or a floor_factor say nothing", name)
+		case t.FloorFactor == 0 && !t.Disabled:
+			// disabled: false alone: the type as built.
+		default:
+			out[name] = st
 		}
 	}
-	return off
+	return out
 }
 
 // blocklists loads the lists: a file that cannot be read or has a line

@@ -209,13 +209,19 @@ func TestAttackTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Disabled) != 2 || cfg.Disabled["traffic_spike"].Interfaces != nil || len(cfg.Disabled["port_scan"].Interfaces) != 1 {
-		t.Errorf("disabled %v", cfg.Disabled)
+	if st, err := Parse("x.yml", []byte("attack_types:\n  syn_flood:\n    floor_factor: 4\n    groups: []\n"), Options{}); err != nil || st.Types["syn_flood"].FloorFactor != 4 {
+		t.Errorf("floor_factor: %+v %v", st, err)
+	}
+	if len(cfg.Types) != 2 || !cfg.Types["traffic_spike"].Disabled || cfg.Types["traffic_spike"].Interfaces != nil || len(cfg.Types["port_scan"].Interfaces) != 1 {
+		t.Errorf("types %v", cfg.Types)
 	}
 	for _, c := range []struct{ file, want string }{
 		{"attack_types:\n  port_scans:\n    disabled: true\n", `x.yml:2: unknown attack type "port_scans": the built-in types are arp_spoofing, `},
-		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces or groups without disabled: true`},
-		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, interfaces, groups)`},
+		{"attack_types:\n  port_scan:\n    interfaces: [eth0]\n", `x.yml:2: attack type "port_scan": interfaces or groups without disabled: true or a floor_factor say nothing`},
+		{"attack_types:\n  syn_flood:\n    floor_factor: 500\n", `x.yml:3: attack type "syn_flood": floor_factor 500: use 0.1 to 100`},
+		{"attack_types:\n  arp_spoofing:\n    floor_factor: 2\n", `x.yml:3: attack type "arp_spoofing" has no absolute floor to scale`},
+		{"attack_types:\n  syn_flood:\n    floor_factor: 2\n    disabled: true\n", `x.yml:2: attack type "syn_flood": disabled and floor_factor together`},
+		{"attack_types:\n  port_scan:\n    off: true\n", `x.yml:3: unknown key "off" in an attack type (known: disabled, floor_factor, interfaces, groups)`},
 	} {
 		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error\n\t%v\nwant\n\t%s", err, c.want)
@@ -260,8 +266,8 @@ func TestGroupReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Rules[0].Groups) != 2 || cfg.Disabled["port_scan"].Groups[0] != "office" {
-		t.Errorf("%+v %+v", cfg.Rules, cfg.Disabled)
+	if len(cfg.Rules[0].Groups) != 2 || cfg.Types["port_scan"].Groups[0] != "office" {
+		t.Errorf("%+v %+v", cfg.Rules, cfg.Types)
 	}
 	for _, c := range []struct{ file, want string }{
 		{groups + "rules:\n  - name: a\n    expr: dns_queries > 5\n    groups: [ofice]\n", `x.yml:7: unknown group "ofice" (groups: office, other)`},
