@@ -293,3 +293,31 @@ func TestFloorFactor(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupOwnBaseline: a host group's view is judged against its own
+// training. On an interface whose training saw a busy proxy fail hundreds
+// of first contacts a window, a 300-port scan stays under the bar; the
+// office group's view, trained on the office alone, names it.
+func TestGroupOwnBaseline(t *testing.T) {
+	trained, _ := newTrained(t, testConfig(), 1)
+	office, err := trained.Models().Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := trained.Models().Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole.Scaler.Max[features.MaxSourceFailedContacts] = 400 // the proxy
+	scan := func(d *Detector) *Verdict {
+		w := newGen(11).benign()
+		w.Behaviour.Hosts = []features.HostActivity{{Addr: attacker, NewPorts: 300, NewHosts: 1, FailedFirst: 300, Target: lanAddr(9), TargetPorts: 300}}
+		return d.Observe(w)
+	}
+	if v := scan(New(testConfig(), "eth0", whole)); hasAttack(v.Attacks, PortScan) {
+		t.Errorf("the whole interface named the scan under its busy baseline: %v", types(v.Attacks))
+	}
+	if v := scan(New(testConfig(), "eth0", office).ForGroup("office")); !hasAttack(v.Attacks, PortScan) || v.Group != "office" {
+		t.Errorf("the office view did not name the scan: %v (group %q)", types(v.Attacks), v.Group)
+	}
+}
