@@ -7,6 +7,7 @@ import (
 	"github.com/gaissmai/bart"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
@@ -58,6 +59,7 @@ type GroupConfig struct {
 	Detector  *detector.Detector
 	OnModels  func(key string, set *detector.ModelSet) // key: interface/group
 	OnVerdict func(*detector.Verdict)
+	OnWindow  func(*features.Window) // each closed window of the group (training)
 }
 
 // groupCacheSize is the slots of the address-to-group cache in front of

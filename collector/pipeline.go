@@ -223,7 +223,7 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 // newView returns the pipeline of one host group of an interface: fed by
 // the interface's pipeline, with no source, output or export of its own.
 func newView(parent PipelineConfig, name string, g GroupConfig, logger *slog.Logger) *Pipeline {
-	cfg := PipelineConfig{Interface: parent.Interface, Group: name, Features: parent.Features, Lossless: true, Detector: g.Detector, OnVerdict: g.OnVerdict}
+	cfg := PipelineConfig{Interface: parent.Interface, Group: name, Features: parent.Features, Lossless: true, Detector: g.Detector, OnVerdict: g.OnVerdict, OnWindow: g.OnWindow}
 	if g.Detector != nil {
 		g.Detector.ForGroup(name)
 	}

@@ -56,6 +56,16 @@ type modelHeader struct {
 	Interfaces    []string  `json:"interfaces"`
 }
 
+// GroupSet returns the models of a host group's view of an interface:
+// its own (interface/group), or the group's default that train writes
+// (/group); never an interface's, whose traffic is not the group's.
+func (f *ModelFile) GroupSet(iface, group string) *ModelSet {
+	if s, ok := f.Sets[iface+"/"+group]; ok {
+		return s
+	}
+	return f.Sets[DefaultSet+"/"+group]
+}
+
 // Set returns the model set for an interface, or the default set.
 func (f *ModelFile) Set(iface string) *ModelSet {
 	if s, ok := f.Sets[iface]; ok {

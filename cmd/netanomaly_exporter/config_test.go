@@ -453,3 +453,51 @@ func TestHostGroupsServe(t *testing.T) {
 		t.Errorf("model file sets: %v", slices.Collect(maps.Keys(mf.Sets)))
 	}
 }
+
+// TestTrainGroups: train writes a model set for every host group beside
+// the interfaces' one, and a replay with that file judges each group's
+// view with its own set from the first window.
+func TestTrainGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models: skipped with -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	benign := filepath.Join(dir, "benign.pcap")
+	// 30 minutes at 20 packets/s from 200 hosts (10.1.0.0/24 to 10.0.0.0/24).
+	if err := os.WriteFile(benign, genTraffic(t, 36000, 1, 50*time.Millisecond, 200), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "netanomaly.yml")
+	writeFile(t, conf, "groups:\n  - name: low\n    cidrs: [10.1.0.0/25]\n")
+	model := filepath.Join(dir, "m.model")
+	out, err := exec.Command(bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model, "--config.file="+conf).CombinedOutput()
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	for _, want := range []string{"host group low: trained on ", "host group other: trained on "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("train output lacks %q:\n%s", want, out)
+		}
+	}
+	mf, err := detector.LoadModelFile(model, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Sets[detector.DefaultSet] == nil || mf.GroupSet("benign", "low") == nil || mf.GroupSet("benign", "other") == nil || mf.Sets["/low"] == mf.Sets[detector.DefaultSet] {
+		t.Fatalf("model file sets: %v", slices.Collect(maps.Keys(mf.Sets)))
+	}
+	out, err = exec.Command(bin, "replay", "--capture.pcap="+benign, "--detector.model-file="+model, "--config.file="+conf).Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	for _, want := range []string{
+		`netanomaly_detector_trained{group="low",interface="benign"} 1`,
+		`netanomaly_detector_trained{group="other",interface="benign"} 1`,
+		`netanomaly_detector_trained{group="",interface="benign"} 1`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("missing %s:\n%s", want, grepLines(string(out), "netanomaly_detector_trained"))
+		}
+	}
+}

@@ -140,7 +140,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 				for _, g := range o.config.Groups.Names() {
 					var gset *detector.ModelSet
 					if mf != nil {
-						gset = mf.Sets[name+"/"+g] // a group never starts from the default set
+						gset = mf.GroupSet(name, g)
 					}
 					cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset)})
 				}
@@ -202,6 +202,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	}
 	var mu sync.Mutex
 	perFile := map[string][]*features.Window{}
+	perGroup := map[string]map[string][]*features.Window{} // group, file
 	t0 := time.Now()
 	_, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
 		cfg.OnWindow = func(w *features.Window) {
@@ -209,25 +210,77 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 			perFile[name] = append(perFile[name], w)
 			mu.Unlock()
 		}
+		if o.config != nil && o.config.Groups != nil {
+			// Each host group trains a set of its own, on its hosts'
+			// windows.
+			cfg.Groups = o.config.Groups
+			for _, g := range o.config.Groups.Names() {
+				cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{OnWindow: func(w *features.Window) {
+					mu.Lock()
+					if perGroup[g] == nil {
+						perGroup[g] = map[string][]*features.Window{}
+					}
+					perGroup[g][name] = append(perGroup[g][name], w)
+					mu.Unlock()
+				}})
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(perFile))
-	for n := range perFile {
-		names = append(names, n)
+	readTime := time.Since(t0)
+	t1 := time.Now()
+	set, st, err := trainWindows(o, perFile, events)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
-	sort.Strings(names) // the order of the files must not change the model
+	trainTime := time.Since(t1)
+	mf := detector.NewModelFile(o.window.Window, time.Now())
+	mf.Sets[detector.DefaultSet] = set
+	groups := slices.Sorted(maps.Keys(perGroup))
+	for _, g := range groups {
+		gs, gst, err := trainWindows(o, perGroup[g], events)
+		if err != nil {
+			return fmt.Errorf("train host group %s: %w", g, err)
+		}
+		mf.Sets[detector.DefaultSet+"/"+g] = gs
+		fmt.Fprintf(stdout, "host group %s: trained on %d normal windows, threshold %.4f\n", g, gst.normal, gs.Threshold)
+	}
+	if err := mf.Save(o.modelFile); err != nil {
+		return err
+	}
+	normal, attackWindows, names := st.normal, st.attack, st.files
+	fi, _ := os.Stat(o.modelFile)
+	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks\n", normal+attackWindows, names, readTime.Seconds(), normal, attackWindows)
+	fmt.Fprintf(stdout, "trained %v in %.2fs, threshold %.4f", set.Members(), trainTime.Seconds(), set.Threshold)
+	if set.Forest != nil {
+		fmt.Fprintf(stdout, ", forest classes %v", set.Classes)
+	}
+	for _, s := range set.Skipped {
+		fmt.Fprintf(stdout, "\nskipped %s", s)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (%d bytes)\n", o.modelFile, fi.Size())
+	return damaged
+}
+
+// trainStats says what a training read.
+type trainStats struct{ normal, attack, files int }
+
+// trainWindows trains one model set on the windows of every file: the
+// windows inside labelled attacks train the supervised forest only.
+func trainWindows(o options, perFile map[string][]*features.Window, events []detector.LabeledEvent) (*detector.ModelSet, trainStats, error) {
+	names := slices.Sorted(maps.Keys(perFile)) // the order of the files must not change the model
 	var normal []features.Vector
 	var labeled []detector.Labeled
-	attackWindows := 0
+	st := trainStats{files: len(names)}
 	var last int64
 	for _, n := range names {
 		for _, w := range perFile[n] {
 			last = max(last, w.End)
 			if typ, ok := labelOf(w, events); ok {
-				attackWindows++
+				st.attack++
 				labeled = append(labeled, detector.Labeled{Features: w.Features, Class: typ})
 				continue
 			}
@@ -237,33 +290,16 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 			}
 		}
 	}
-	readTime := time.Since(t0)
-	if attackWindows == 0 {
+	st.normal = len(normal)
+	if st.attack == 0 {
 		labeled = nil
 	}
-	t1 := time.Now()
 	set, err := detector.Train(o.det.Train, normal, labeled)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, st, err
 	}
 	set.TrainedAt = last
-	trainTime := time.Since(t1)
-	mf := detector.NewModelFile(o.window.Window, time.Now())
-	mf.Sets[detector.DefaultSet] = set
-	if err := mf.Save(o.modelFile); err != nil {
-		return err
-	}
-	st, _ := os.Stat(o.modelFile)
-	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks\n", len(normal)+attackWindows, len(names), readTime.Seconds(), len(normal), attackWindows)
-	fmt.Fprintf(stdout, "trained %v in %.2fs, threshold %.4f", set.Members(), trainTime.Seconds(), set.Threshold)
-	if set.Forest != nil {
-		fmt.Fprintf(stdout, ", forest classes %v", set.Classes)
-	}
-	for _, s := range set.Skipped {
-		fmt.Fprintf(stdout, "\nskipped %s", s)
-	}
-	fmt.Fprintf(stdout, "\nwrote %s (%d bytes)\n", o.modelFile, st.Size())
-	return damaged
+	return set, st, nil
 }
 
 func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {

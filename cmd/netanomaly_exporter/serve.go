@@ -67,13 +67,14 @@ func (m *modelStore) load() (ok bool) {
 
 // set returns the loaded models for an interface (or a host group:
 // interface/group), nil to warm up. An interface without models of its
-// own starts from the file's default set; a group never does, since its
-// traffic is not the interface's.
+// own starts from the file's default set, a group from the group's
+// default (train writes both); a group never starts from an interface's.
 func (m *modelStore) set(key string) *detector.ModelSet {
-	if strings.Contains(key, "/") && m.file.Sets[key] == nil {
-		return nil
+	s := m.file.Set(key)
+	if iface, group, ok := strings.Cut(key, "/"); ok {
+		s = m.file.GroupSet(iface, group)
 	}
-	if s := m.file.Set(key); s != nil {
+	if s != nil {
 		if c, err := s.Clone(); err == nil {
 			return c
 		}
