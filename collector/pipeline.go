@@ -598,6 +598,7 @@ func (p *Pipeline) judge(w *features.Window) {
 		p.logger.Error("detector training failed; keeping the previous models", "err", err)
 	}
 	if set := d.Models(); set != nil && set != p.savedSet {
+		p.logger.Info("models trained", "windows", set.Windows, "threshold", set.Threshold, "members", set.Members())
 		if len(set.Skipped) > 0 {
 			p.logger.Warn("some models could not train and are left out until the next training", "skipped", set.Skipped)
 		}

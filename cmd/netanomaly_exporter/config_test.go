@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -499,5 +500,43 @@ func TestTrainGroups(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("missing %s:\n%s", want, grepLines(string(out), "netanomaly_detector_trained"))
 		}
+	}
+}
+
+// TestPprofAndVersion: profiling is served only when asked for, and the
+// version is never empty.
+func TestPprofAndVersion(t *testing.T) {
+	bin := buildBinary(t)
+	out, _ := exec.Command(bin, "--version").CombinedOutput()
+	if strings.Contains(string(out), "version  (") || !strings.Contains(string(out), "netanomaly_exporter, version ") {
+		t.Errorf("--version: %s", out)
+	}
+	for _, on := range []bool{false, true} {
+		addr := freePort(t)
+		args := []string{"--web.listen-address=" + addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop"}
+		if on {
+			args = append(args, "--web.enable-pprof")
+		}
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitListening(t, addr)
+		get := func(path string) (int, string) {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		code, _ := get("/debug/pprof/")
+		_, landing := get("/")
+		if (code == http.StatusOK) != on || strings.Contains(landing, "/debug/pprof") != on {
+			t.Errorf("--web.enable-pprof=%v: /debug/pprof/ %d, landing page links it: %v", on, code, strings.Contains(landing, "/debug/pprof"))
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,7 @@ type options struct {
 	privacyKey  string
 	metricsPath string
 	adminAPI    bool
+	pprof       bool
 	adminNoAuth bool
 	user        string
 	dropCaps    bool
@@ -100,6 +102,19 @@ const maxAttackSources = 5
 // window of its horizon's behaviour (under a random-source flood about
 // 1.6 MB each, per interface), so an hour at the default window length.
 const maxHorizonWindows = 360
+
+// init takes the version from the module's build information when the
+// build did not set it (go run, go build, go install): a release or a
+// pseudo-version with the commit, rather than nothing.
+func init() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version.Version = strings.TrimPrefix(bi.Main.Version, "v")
+	}
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("netanomaly_exporter", "Prometheus exporter that captures packets, reports traffic features per interface and window, and detects anomalies and attacks.")
@@ -146,6 +161,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("events.keep", "Rotated event files kept.").Default("5").IntVar(&o.eventsKeep)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.enable-admin-api", "Enable POST /api/v1/admin/retrain and /api/v1/admin/capture/{stop,start} (JSON content type or an X-Netanomaly-Admin header; needs basic auth or verified client certificates in --web.config.file).").Default("false").BoolVar(&o.adminAPI)
+	app.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/ (behind the web configuration like every path).").Default("false").BoolVar(&o.pprof)
 	app.Flag("web.admin-api.allow-unauthenticated", "Allow --web.enable-admin-api without authentication in --web.config.file: anyone who reaches the port can stop the capture.").Default("false").BoolVar(&o.adminNoAuth)
 	app.Flag("process.user", "As root, run as this user (name or uid, optionally :group) once started; the capture keeps CAP_NET_RAW.").Default("").StringVar(&o.user)
 	app.Flag("process.drop-capabilities", "Keep only the capabilities serving needs (CAP_NET_RAW for live capture, CAP_NET_BIND_SERVICE for a port under 1024), for every thread, by re-executing the binary.").Default("true").BoolVar(&o.dropCaps)

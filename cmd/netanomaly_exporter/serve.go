@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -170,14 +173,16 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		if o.detectorOn {
 			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
 			cfg.OnModels = store.save
-			if events != nil || o.configFile != "" {
-				cfg.OnVerdict = func(v *detector.Verdict) {
-					recs := detector.EventRecords(v, anon.Addr)
-					if err := events.RecordJSON(recs); err != nil {
-						logger.Error("cannot write the event log", "err", err)
-					}
-					force.events(recs)
+			cfg.OnVerdict = func(v *detector.Verdict) {
+				logEvents(logger, v, anon)
+				if events == nil && o.configFile == "" {
+					return
 				}
+				recs := detector.EventRecords(v, anon.Addr)
+				if err := events.RecordJSON(recs); err != nil {
+					logger.Error("cannot write the event log", "err", err)
+				}
+				force.events(recs)
 			}
 		}
 		if o.detectorOn && o.config != nil && o.config.Groups != nil {
@@ -221,6 +226,13 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	mux.HandleFunc("/-/reload", conf.handleReload(logger))
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if o.adminAPI {
 		registerAdmin(mux, ps, logger)
 	}
@@ -230,6 +242,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			Description: "Network traffic features and anomaly detection for Prometheus",
 			Version:     version.Info(),
 			Links:       links,
+			Profiling:   strconv.FormatBool(o.pprof),
 		})
 		if err != nil {
 			return fmt.Errorf("landing page: %w", err)
@@ -268,6 +281,30 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			}
 			return nil
 		}
+	}
+}
+
+// logEvents logs each attack start and end of a verdict, one line each,
+// addresses as --privacy.ip says.
+func logEvents(logger *slog.Logger, v *detector.Verdict, anon *collector.Anonymizer) {
+	for _, e := range v.Events {
+		args := []any{"interface", v.Interface, "type", e.Attack.Type, "confidence", math.Round(e.Attack.Confidence*100) / 100}
+		if v.Group != "" {
+			args = append(args, "group", v.Group)
+		}
+		addrs := func(as [][16]byte) []string {
+			out := make([]string, len(as))
+			for i, a := range as {
+				out[i] = anon.Addr(a)
+			}
+			return out
+		}
+		args = append(args, "sources", addrs(e.Attack.Sources), "targets", addrs(e.Attack.Targets), "summary", e.Attack.Summary)
+		msg := "attack started"
+		if e.Kind == "attack_end" {
+			msg = "attack ended"
+		}
+		logger.Info(msg, args...)
 	}
 }
 
