@@ -7,12 +7,10 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
-	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 )
 
 const sec = int64(time.Second)
@@ -799,25 +797,11 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 	}
 	// A 1,000,000-entry threat list that holds 1% of the sources: the
 	// lookups of every packet, through the address cache.
-	var list strings.Builder
-	for i := range 1_000_000 {
-		if i%100 == 0 {
-			p := pkts[r.IntN(len(pkts))]
-			fmt.Fprintf(&list, "%s\n", netip.AddrFrom16(p.Src).Unmap())
-			continue
-		}
-		fmt.Fprintf(&list, "%d.%d.%d.0/24\n", 1+r.IntN(223), r.IntN(256), r.IntN(256))
+	var listed [][16]byte
+	for range 10_000 {
+		listed = append(listed, pkts[r.IntN(len(pkts))].Src)
 	}
-	c, err := blocklist.Parse(strings.NewReader(list.String()), "bench", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := blocklist.NewSet([]string{"bench"}, []*blocklist.Contents{c})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lists := &swappable{}
-	lists.p.Store(set)
+	lists := benchLists(b, r, listed, 1_000_000)
 	b.Run("blocklist=1M", func(b *testing.B) { benchmarkAdd(b, pkts, false, lists) })
 }
 

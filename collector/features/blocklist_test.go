@@ -126,26 +126,14 @@ func TestBlocklistBounded(t *testing.T) {
 func BenchmarkBlocklistPacket(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	addrs := make([][16]byte, 5000)
-	var list strings.Builder
+	var listed [][16]byte
 	for i := range addrs {
 		addrs[i] = netip.AddrFrom4([4]byte{byte(1 + r.IntN(223)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}).As16()
 		if i%100 == 50 { // 1% of the addresses, not the busiest
-			fmt.Fprintf(&list, "%s\n", netip.AddrFrom16(addrs[i]).Unmap())
+			listed = append(listed, addrs[i])
 		}
 	}
-	for range 1_000_000 - len(addrs)/100 {
-		fmt.Fprintf(&list, "%d.%d.%d.0/24\n", 1+r.IntN(223), r.IntN(256), r.IntN(256))
-	}
-	c, err := blocklist.Parse(strings.NewReader(list.String()), "bench", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := blocklist.NewSet([]string{"bench"}, []*blocklist.Contents{c})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lists := &swappable{}
-	lists.p.Store(set)
+	lists := benchLists(b, r, listed, 1_000_000)
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(7, 8)), 1.1, 1, uint64(len(addrs)-1))
 	pkts := make([]decode.PacketInfo, 1<<16)
 	hs := make([]packetHashes, len(pkts))
@@ -162,4 +150,27 @@ func BenchmarkBlocklistPacket(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+}
+
+// benchLists returns lists of n entries: the listed addresses, the rest
+// random /24s.
+func benchLists(b *testing.B, r *rand.Rand, listed [][16]byte, n int) *swappable {
+	var list strings.Builder
+	for _, a := range listed {
+		fmt.Fprintf(&list, "%s\n", netip.AddrFrom16(a).Unmap())
+	}
+	for range n - len(listed) {
+		fmt.Fprintf(&list, "%d.%d.%d.0/24\n", 1+r.IntN(223), r.IntN(256), r.IntN(256))
+	}
+	c, err := blocklist.Parse(strings.NewReader(list.String()), "bench", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := blocklist.NewSet([]string{"bench"}, []*blocklist.Contents{c})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lists := &swappable{}
+	lists.p.Store(set)
+	return lists
 }
