@@ -3,6 +3,8 @@ package collector
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync/atomic"
 
 	"github.com/gaissmai/bart"
 
@@ -52,6 +54,20 @@ func (t *GroupTable) Group(addr [16]byte) int {
 	return len(t.names) - 1
 }
 
+// SetGroups puts new CIDRs of the same host groups in force from the next
+// batch on. Adding, removing or renaming groups needs a restart: each has
+// a pipeline, a detector and models of its own.
+func (p *Pipeline) SetGroups(t *GroupTable) error {
+	if p.router == nil {
+		return fmt.Errorf("interface %s has no host groups: restart to add them", p.cfg.Interface)
+	}
+	if !slices.Equal(t.Names(), p.router.table.Load().Names()) {
+		return fmt.Errorf("host groups %v are not %v: restart to add, remove or rename groups", t.Names(), p.router.table.Load().Names())
+	}
+	p.router.table.Store(t)
+	return nil
+}
+
 // GroupConfig is one host group's view of an interface: its own
 // detector (own baseline and models) and where its verdicts and models
 // go.
@@ -75,8 +91,9 @@ type groupSlot struct {
 // groupRouter hands each packet of a batch to the views of the groups of
 // its source and destination (once when both are in one group).
 type groupRouter struct {
-	table *GroupTable
-	cache []groupSlot
+	table  atomic.Pointer[GroupTable] // a reload may change the CIDRs
+	cached *GroupTable                // the cache holds answers of this table
+	cache  []groupSlot
 	views []*Pipeline
 	out   []*batch // the batch each view fills
 }
@@ -86,7 +103,7 @@ func (r *groupRouter) group(addr [16]byte) int {
 	if s.used && s.addr == addr {
 		return int(s.group)
 	}
-	g := r.table.Group(addr)
+	g := r.cached.Group(addr)
 	*s = groupSlot{addr: addr, group: uint8(g), used: true}
 	return g
 }
@@ -95,6 +112,10 @@ func (r *groupRouter) group(addr [16]byte) int {
 // group views. It blocks while a view is behind: the views are lossless,
 // the interface's own queue in front takes the pressure.
 func (r *groupRouter) route(b *batch) {
+	if t := r.table.Load(); t != r.cached {
+		clear(r.cache) // new CIDRs: earlier answers may be wrong
+		r.cached = t
+	}
 	for i, v := range r.views {
 		if r.out[i] == nil {
 			r.out[i] = <-v.free

@@ -39,6 +39,8 @@ type inForce struct {
 	ipfixCfg  *ipfix.Config
 	ipfixOn   bool                    // flow export set up at start
 	anonBytes func([16]byte) [16]byte // --privacy.ip for flow records
+	// pipelines are serve's, for host groups' CIDRs changed by a reload.
+	pipelines []*collector.Pipeline
 	// geo is the country database of --geoip.database, nil without.
 	geo *geoip.DB
 	// evidence is opened at start; a reload cannot change it.
@@ -76,6 +78,16 @@ func (f *inForce) apply(cfg *config.Config) {
 		ctx, cancel := context.WithCancel(context.Background())
 		f.stopWatch = cancel
 		go cfg.Blocklists.Watch(ctx, blocklist.DefaultWatchInterval)
+	}
+	for _, p := range f.pipelines {
+		switch {
+		case cfg.Groups != nil:
+			if err := p.SetGroups(cfg.Groups); err != nil {
+				f.logger.Warn("host groups: the running ones stay in force", "err", err)
+			}
+		case len(p.Views()) > 0:
+			f.logger.Warn("host groups: removing them takes effect at the next start", "interface", p.Interface())
+		}
 	}
 	if f.evidence != nil && !reflect.DeepEqual(cfg.Evidence, f.evidenceCfg) {
 		f.logger.Warn("the evidence section changed: it takes effect at the next start")

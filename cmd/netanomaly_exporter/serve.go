@@ -200,6 +200,9 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		go p.Run(ctx)
 	}
 
+	force.mu.Lock()
+	force.pipelines = ps
+	force.mu.Unlock()
 	conf := newConfigState(o.configFile)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(conf.collectors()...)

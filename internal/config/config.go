@@ -90,8 +90,8 @@ type Rule struct {
 type Config struct {
 	Path  string
 	Rules []detector.UserRule
-	// Groups are the host groups, nil without any. They take effect at
-	// start.
+	// Groups are the host groups, nil without any. A reload may change
+	// their CIDRs; adding, removing or renaming groups takes a restart.
 	Groups *collector.GroupTable
 	// Types holds the settings of built-in types: turned off, or with
 	// their floors scaled, and where.
