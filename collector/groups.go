@@ -94,8 +94,8 @@ type groupRouter struct {
 	table  atomic.Pointer[GroupTable] // a reload may change the CIDRs
 	cached *GroupTable                // the cache holds answers of this table
 	cache  []groupSlot
-	views []*Pipeline
-	out   []*batch // the batch each view fills
+	views  []*Pipeline
+	out    []*batch // the batch each view fills
 }
 
 func (r *groupRouter) group(addr [16]byte) int {
