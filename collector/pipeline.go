@@ -205,6 +205,8 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 	p.anomalies, p.attacks = map[string]uint64{}, map[string]uint64{}
 	p.evidenceFiles = map[string]string{}
 	if cfg.Detector != nil {
+		// Models loaded from a file are neither news nor to be saved again.
+		p.savedSet = cfg.Detector.Models()
 		p.windows, p.detDone = make(chan *features.Window, detectorQueue), make(chan struct{})
 		p.detSnap.Store(p.detectorSnapshot())
 	}

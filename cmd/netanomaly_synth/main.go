@@ -117,6 +117,7 @@ func run(args []string, stderr io.Writer) error {
 		servers  = fs.Int("servers", synth.DefaultServers, "internal servers")
 		network  = fs.String("network", synth.DefaultNetwork.String(), "internal IPv4 network")
 		preset   = fs.String("preset", "", "named scenario: "+strings.Join(synth.Presets, ", "))
+		snaplen  = fs.Int("snaplen", 0, "bytes kept of each packet, its length recorded whole (256 keeps every header the exporter reads); 0 keeps packets whole")
 		out      = fs.String("o", "", "capture file to write (pcap)")
 		labels   = fs.String("labels", "", "labels file to write (CSV: start,end,type,source)")
 		attacks  attackList
@@ -160,7 +161,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-network %q is not a prefix like 10.20.0.0/16", *network)
 	}
-	s := synth.Scenario{Seed: *seed, Start: st, Duration: *duration, Network: pfx, Clients: *clients, Servers: *servers, BaseRate: *rate}
+	s := synth.Scenario{Seed: *seed, Start: st, Duration: *duration, Network: pfx, Clients: *clients, Servers: *servers, BaseRate: *rate, Snaplen: *snaplen}
 	if *preset != "" {
 		pa, err := synth.Preset(*preset, *seed, *duration)
 		if err != nil {

@@ -101,7 +101,11 @@ func newEngine(s *Scenario, w io.Writer, streams int) *engine {
 	}
 	g.bw = bufio.NewWriterSize(w, 1<<20)
 	g.w = pcapgo.NewWriter(g.bw)
-	g.err = g.w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	snaplen := uint32(65535)
+	if s.Snaplen > 0 {
+		snaplen = uint32(s.Snaplen)
+	}
+	g.err = g.w.WriteFileHeader(snaplen, layers.LinkTypeEthernet)
 	return g
 }
 
@@ -218,7 +222,11 @@ func (g *engine) emit(p *pkt) {
 	}
 	g.last = t
 	n := build(g.frame, p)
-	g.err = g.w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(0, t), CaptureLength: n, Length: n}, g.frame[:n])
+	caplen := n
+	if g.s.Snaplen > 0 {
+		caplen = min(n, g.s.Snaplen)
+	}
+	g.err = g.w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(0, t), CaptureLength: caplen, Length: n}, g.frame[:caplen])
 	st := &g.stats[stream]
 	if st.first < 0 {
 		st.first = t

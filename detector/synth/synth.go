@@ -118,7 +118,11 @@ type Scenario struct {
 	Clients  int           // internal clients, default 50
 	Servers  int           // internal servers (DNS, web, SSH, file, NTP, mail...), default 6
 	BaseRate float64       // mean background packets per second, default 300
-	Attacks  []Attack
+	// Snaplen keeps the first Snaplen bytes of each packet, its length on
+	// the wire recorded whole, as a capture with -s does; 0 keeps packets
+	// whole.
+	Snaplen int
+	Attacks []Attack
 }
 
 // Label is the interval of one attack: from its first packet to just after
@@ -181,6 +185,9 @@ func (s Scenario) Validate() error {
 		errs = append(errs, fmt.Errorf("duration %v must be positive", s.Duration))
 	} else if s.Duration > maxDuration {
 		errs = append(errs, fmt.Errorf("duration %v is longer than %v", s.Duration, maxDuration))
+	}
+	if s.Snaplen != 0 && (s.Snaplen < 64 || s.Snaplen > 65535) {
+		errs = append(errs, fmt.Errorf("snaplen %d: use 64 to 65535 bytes (0 keeps packets whole)", s.Snaplen))
 	}
 	if !s.Network.Addr().Is4() {
 		errs = append(errs, fmt.Errorf("network %s: only IPv4 networks are supported", s.Network))

@@ -112,6 +112,7 @@ func TestValidate(t *testing.T) {
 		{func(s *Scenario) { s.Network = netip.MustParsePrefix("2001:db8::/64") }, "only IPv4"},
 		{func(s *Scenario) { s.Network = netip.MustParsePrefix("10.0.0.0/28") }, "between /8 and /24"},
 		{func(s *Scenario) { s.BaseRate = -3 }, "base rate"},
+		{func(s *Scenario) { s.Snaplen = 10 }, "snaplen 10: use 64 to 65535"},
 		{func(s *Scenario) { s.Clients = -1 }, "clients -1"},
 		{func(s *Scenario) { s.Attacks = []Attack{{Type: "ddos", Duration: time.Minute}} }, `unknown type "ddos"`},
 		{func(s *Scenario) {
@@ -213,5 +214,31 @@ func BenchmarkWriteHourFlood(b *testing.B) {
 		if _, err := Write(io.Discard, s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSnaplen: with a snaplen, packets are cut to it and keep their
+// length on the wire, as a capture with -s writes them, and the same
+// traffic as without.
+func TestSnaplen(t *testing.T) {
+	s := Scenario{Seed: 3, Duration: 2 * time.Minute, Attacks: []Attack{{Type: PortScan, Start: 30 * time.Second, Duration: 30 * time.Second}}}
+	whole, _ := generate(t, s)
+	s.Snaplen = 96
+	cut, _ := generate(t, s)
+	a, b := records(t, whole), records(t, cut)
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d packets whole, %d cut", len(a), len(b))
+	}
+	longer := 0
+	for i := range b {
+		if len(b[i].data) > 96 || b[i].info.WireLen != a[i].info.WireLen || b[i].t != a[i].t {
+			t.Fatalf("packet %d: %d bytes kept of %d (whole: %d)", i, len(b[i].data), b[i].info.WireLen, a[i].info.WireLen)
+		}
+		if a[i].info.WireLen > 96 {
+			longer++
+		}
+	}
+	if longer == 0 || len(cut) >= len(whole) {
+		t.Errorf("%d packets longer than the snaplen; %d bytes cut, %d whole", longer, len(cut), len(whole))
 	}
 }
