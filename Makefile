@@ -52,6 +52,7 @@ fuzz:
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
 
 # The end-to-end alerting test: the exporter replays 90s of traffic with a
 # SYN flood and a port scan to a real Prometheus and Alertmanager, which

@@ -15,10 +15,8 @@ func answers(port uint16, k int, n uint32, size uint64) bw {
 	if port == 53 {
 		dns = uint64(n) * size
 	}
-	var refl [][16]byte
 	for i := range k {
 		r := ip(fmt.Sprintf("192.0.2.%d", 53+i))
-		refl = append(refl, r)
 		c := features.Conns{Unsolicited: n / uint32(k), UnsolicitedBytes: uint64(n/uint32(k)) * size}
 		if port == 53 {
 			c.UnsolicitedDNSBytes = c.UnsolicitedBytes

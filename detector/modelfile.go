@@ -84,7 +84,7 @@ func (f *ModelFile) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save model file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone once renamed into place
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save model file: %w", err)

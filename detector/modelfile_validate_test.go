@@ -414,7 +414,7 @@ func TestModelFileDecodeBudget(t *testing.T) {
 			}
 			payload := slices.Concat([]byte(tc.head), bytes.Repeat([]byte(tc.elem), tc.n), []byte(tc.tail))
 			file := filePayload(t, payload)
-			payload = nil
+			payload = nil //nolint:ineffassign // dropped so that the GC below can free it
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)

@@ -73,7 +73,7 @@ func ruleGroupsText(data []byte) ([]string, error) {
 		switch {
 		case line == "groups:":
 			if seen {
-				return nil, fmt.Errorf("line %d: a second groups:", n+1)
+				return nil, fmt.Errorf("line %d: a second groups key", n+1)
 			}
 			seen = true
 		case !seen && (line == "" || strings.HasPrefix(line, "#")):

@@ -43,7 +43,7 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 		return nil, nil, err
 	}
 	if evid != nil {
-		defer evid.Close()
+		defer func() { _ = evid.Close() }()
 	}
 	if o.window.FlowExport = force.flowExport(o.config, anon); o.window.FlowExport != nil {
 		// Flow records of a capture file: the IPFIX output runs for the

@@ -135,7 +135,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		if events, err = detector.OpenEventLog(detector.EventLogConfig{Path: o.eventsFile, Format: o.eventsFormat, MaxBytes: int64(o.eventsSize), Keep: o.eventsKeep}, anon.Addr); err != nil {
 			return err
 		}
-		defer events.Close()
+		defer func() { _ = events.Close() }()
 	}
 	store := &modelStore{path: o.modelFile, window: o.window.Window, logger: logger}
 	loadOK := 1.0

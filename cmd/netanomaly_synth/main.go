@@ -188,7 +188,7 @@ func run(args []string, stderr io.Writer) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(*out)
+		_ = os.Remove(*out) // half a capture is of no use
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	if *labels != "" {

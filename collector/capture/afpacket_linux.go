@@ -31,7 +31,7 @@ type afpacketSource struct {
 }
 
 func openAFPacket(cfg LiveConfig) (Source, error) {
-	link := decode.LinkEthernet
+	var link uint16
 	ifindex := 0
 	opts := []any{
 		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),

@@ -518,7 +518,7 @@ func TestLiveAnyAFPacket(t *testing.T) {
 func TestLiveBadFilter(t *testing.T) {
 	l := newVethLab(t)
 	forEachMethod(t, true, func(t *testing.T, method string) {
-		const expr = "tcp port 80 andd host"
+		const expr = "tcp port 80 and host"
 		_, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: method, Filter: expr, Snaplen: 256})
 		if err == nil || !strings.Contains(err.Error(), expr) {
 			t.Fatalf("OpenLive with filter %q = %v; want an error quoting it", expr, err)

@@ -78,13 +78,6 @@ func records(t testing.TB, data []byte) []rec {
 	return out
 }
 
-// windows runs a capture through the exporter's decoder and aggregator,
-// as the replay command does, and returns the 10 s windows.
-func windows(t testing.TB, data []byte) []*features.Window {
-	t.Helper()
-	return aggregate(t, bytes.NewReader(data))
-}
-
 // generateWindows writes a scenario straight into the aggregator, without
 // holding the capture.
 func generateWindows(t testing.TB, s Scenario) ([]*features.Window, []Label) {

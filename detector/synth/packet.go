@@ -290,22 +290,6 @@ func pseudo(src, dst [4]byte, proto uint8, l4len int) uint64 {
 		uint64(proto) + uint64(l4len)
 }
 
-// frameLen returns the frame length build will produce.
-func frameLen(p *pkt) int {
-	var n int
-	switch p.kind {
-	case kARP:
-		n = 14 + 28
-	case kTCP:
-		n = 14 + 20 + 20 + optLen(p.opt) + p.n
-	case kUDP, kICMP:
-		n = 14 + 20 + 8 + p.n
-	case kFrag:
-		n = 14 + 20 + len(p.pre)
-	}
-	return max(n, 60)
-}
-
 // quote returns the first 28 bytes of p's IP packet, as an ICMP error
 // quotes them.
 func quote(p *pkt) []byte {

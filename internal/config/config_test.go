@@ -183,7 +183,7 @@ evidence:
 		{"duplicate list", "blocklists:\n  - name: a\n    path: drop.txt\n  - name: a\n    path: drop.txt\n", `x.yml:1: `},
 		{"unknown list key", "blocklists:\n  - name: a\n    file: drop.txt\n", `x.yml:3: unknown key "file" in a blocklist (known: name, path)`},
 		{"syslog transport", "syslog:\n  address: 127.0.0.1:514\n  transport: relp\n", `x.yml:1: unknown syslog.transport "relp"`},
-		{"syslog key", "syslog:\n  adress: 127.0.0.1:514\n", `x.yml:2: unknown key "adress" in syslog (known: address`},
+		{"syslog key", "syslog:\n  adress: 127.0.0.1:514\n", `x.yml:2: unknown key "adress" in syslog (known: address`}, //nolint:misspell // the misspelt key is the test
 		{"evidence snaplen", "evidence:\n  dir: ev\n  snaplen: 10\n", `x.yml:1: evidence`},
 		{"evidence key", "evidence:\n  directory: ev\n", `x.yml:2: unknown key "directory" in evidence (known: dir`},
 		{"syslog tls key", "syslog:\n  address: h:6514\n  transport: tls\n  tls:\n    ca: x\n", `x.yml:5: unknown key "ca" in syslog.tls (known: ca_file`},

@@ -86,14 +86,6 @@ func udpPacket(tb testing.TB, src, dst [16]byte, payload int) []byte {
 	return serialize(tb, ip, u, gopacket.Payload(bytes.Repeat([]byte{0x5a}, payload)))
 }
 
-// ethertype is the Ethernet type of a network packet by its version.
-func ethertype(pkt []byte) uint16 {
-	if pkt[0]>>4 == 6 {
-		return etherIPv6
-	}
-	return etherIPv4
-}
-
 // ether wraps a packet of Ethernet type et in Ethernet with the given
 // VLAN tags (their TPIDs, outermost first).
 func ether(tb testing.TB, et uint16, pkt []byte, tpids ...uint16) []byte {

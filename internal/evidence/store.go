@@ -108,7 +108,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("evidence: directory %s is not writable: %w; make it writable by the exporter's user or set dir to another path", cfg.Dir, err)
 	}
 	probe.Close()
-	os.Remove(probe.Name())
+	_ = os.Remove(probe.Name()) // a probe: a leftover is harmless
 	s := &Store{cfg: cfg, logger: logger, open: map[string]*recording{}}
 	files, err := s.scan()
 	if err != nil {
@@ -290,7 +290,7 @@ func (s *Store) create(rec *recording, iface string, link uint16) error {
 	binary.LittleEndian.PutUint32(hdr[20:], uint32(link))
 	if _, err := f.Write(hdr[:]); err != nil {
 		f.Close()
-		os.Remove(rec.path)
+		_ = os.Remove(rec.path) // best effort: a header-only file is useless
 		return fmt.Errorf("evidence: cannot write %s: %w", rec.path, err)
 	}
 	rec.f = f

@@ -140,19 +140,16 @@ func BenchmarkLoad(b *testing.B) {
 	data := db.data
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
-	var tab *Table
 	for b.Loop() {
-		tab = nil
-		if tab, err = Parse(data, Options{}); err != nil {
+		if _, err := Parse(data, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	var before, after runtime.MemStats
-	tab = nil
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	tab, _ = Parse(data, Options{})
+	tab, _ := Parse(data, Options{})
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	info := tab.Info()

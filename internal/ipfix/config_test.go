@@ -88,7 +88,7 @@ queue_size: 1024
 	if err := got.Validate(); err != nil {
 		t.Error(err)
 	}
-	if err := yaml.UnmarshalStrict([]byte("adress: x:1\n"), &got); err == nil {
+	if err := yaml.UnmarshalStrict([]byte("adress: x:1\n"), &got); err == nil { //nolint:misspell // the misspelt key is the test
 		t.Error("a misspelt key was accepted")
 	}
 }

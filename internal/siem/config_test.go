@@ -111,7 +111,7 @@ func TestConfigYAML(t *testing.T) {
 	if file.Syslog != want {
 		t.Errorf("read\n %+v\nwant %+v", file.Syslog, want)
 	}
-	if err := yaml.UnmarshalStrict([]byte("syslog:\n  adress: h:514\n"), &file); err == nil {
+	if err := yaml.UnmarshalStrict([]byte("syslog:\n  adress: h:514\n"), &file); err == nil { //nolint:misspell // the misspelt key is the test
 		t.Error("a misspelt key was accepted")
 	}
 }

@@ -83,7 +83,7 @@ func run(ifname, dstMAC string, n int, pps float64, timeout time.Duration, batch
 	if err != nil {
 		return fmt.Errorf("open AF_PACKET socket (needs CAP_NET_RAW): %w", err)
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		return fmt.Errorf("bind %s: %w", ifname, err)
 	}

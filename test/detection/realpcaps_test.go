@@ -23,10 +23,9 @@ const sharedPcaps = "../../../shared/pcaps"
 
 // stream is one capture in a merge, shifted in time.
 type stream struct {
-	r      *pcapfile.Reader
-	shift  int64
-	next   pcapfile.Packet
-	closer io.Closer
+	r     *pcapfile.Reader
+	shift int64
+	next  pcapfile.Packet
 }
 
 type streams []*stream

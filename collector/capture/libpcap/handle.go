@@ -205,7 +205,7 @@ func OpenLive(device string, snaplen int, promisc bool, bufferBytes int, timeout
 					{Fd: int32(efd), Events: unix.POLLIN},
 				}
 			} else if err == nil {
-				unix.Close(efd)
+				_ = unix.Close(efd)
 			}
 		}
 	}
@@ -214,7 +214,7 @@ func OpenLive(device string, snaplen int, promisc bool, bufferBytes int, timeout
 	h.cleanup = runtime.AddCleanup(h, func(r [2]uintptr) {
 		pcapClose(r[0])
 		if int(r[1]) >= 0 {
-			unix.Close(int(r[1]))
+			_ = unix.Close(int(r[1]))
 		}
 	}, [2]uintptr{p, uintptr(h.wakeFd)})
 	return h, nil
@@ -425,7 +425,7 @@ func (h *Handle) Close() {
 	pcapClose(h.p)
 	h.p = 0
 	if h.wakeFd >= 0 {
-		unix.Close(h.wakeFd)
+		_ = unix.Close(h.wakeFd)
 		h.wakeFd = -1
 	}
 }

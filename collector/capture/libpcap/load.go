@@ -74,7 +74,6 @@ var (
 var (
 	loadOnce sync.Once
 	loadErr  error
-	loaded   bool // written only inside loadOnce
 )
 
 // Load opens libpcap (libpcap.so.1, libpcap.so.0.8, then libpcap.so) and
@@ -85,7 +84,6 @@ var (
 func Load() error {
 	loadOnce.Do(func() {
 		loadErr = load(libNames)
-		loaded = loadErr == nil
 	})
 	return loadErr
 }

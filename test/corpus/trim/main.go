@@ -75,12 +75,12 @@ func trimFile(in, out string) (stats, error) {
 	if err != nil {
 		return stats{}, fmt.Errorf("open capture %q: %w", in, err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".trim-*")
 	if err != nil {
 		return stats{}, fmt.Errorf("create output: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone once renamed
 	st, err := trim(r, tmp)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = cerr
