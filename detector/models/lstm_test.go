@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -260,13 +261,12 @@ func TestARForecasterSynthetic(t *testing.T) {
 	}
 }
 
-// TestForecasterComparison reports the forecasters side by side on three
-// synthetic series (go test -run Comparison -v). It checks nothing but
-// that they ran; the numbers are for choosing what to ship.
-func TestForecasterComparison(t *testing.T) {
-	if testing.Short() || !testing.Verbose() {
-		t.Skip("a report: run with -v, without -short")
-	}
+// BenchmarkForecasterComparison measures the forecasters side by side on
+// three synthetic series (go test -run '^$' -bench ForecasterComparison
+// ./detector/models): held-out MSE against the mean row's, and how well
+// the score ranks injected anomalies (AUC), the numbers the LSTM member
+// was chosen by.
+func BenchmarkForecasterComparison(b *testing.B) {
 	variants := []struct {
 		name string
 		make func() lstmSeq
@@ -278,22 +278,27 @@ func TestForecasterComparison(t *testing.T) {
 		{"ar-raw", func() lstmSeq { m := NewARForecaster(6); m.Winsorize = false; return m }},
 	}
 	for _, ntrain := range []int{1000, 360} {
-		t.Logf("--- trained on %d rows, tested on the next 1000", ntrain)
 		for _, v := range variants {
-			var sum lstmEval
-			for seed := uint64(1); seed <= 3; seed++ {
-				e := lstmEvaluateN(t, v.make(), 6, seed, ntrain)
-				sum.fit += e.fit / 3
-				sum.mse += e.mse / 3
-				sum.meanMSE += e.meanMSE / 3
-				sum.aucAll += e.aucAll / 3
-				sum.aucSpike += e.aucSpike / 3
-				sum.aucLS += e.aucLS / 3
-				sum.aucSettled += e.aucSettled / 3
-				sum.spikes += e.spikes
-				sum.spikesAboveP99 += e.spikesAboveP99
-			}
-			sum.log(t, v.name)
+			b.Run(fmt.Sprintf("train=%d/%s", ntrain, v.name), func(b *testing.B) {
+				var sum lstmEval
+				n := 0
+				for b.Loop() {
+					for seed := uint64(1); seed <= 3; seed++ {
+						e := lstmEvaluateN(b, v.make(), 6, seed, ntrain)
+						sum.mse += e.mse
+						sum.meanMSE += e.meanMSE
+						sum.aucAll += e.aucAll
+						sum.aucSpike += e.aucSpike
+						sum.aucLS += e.aucLS
+						n++
+					}
+				}
+				k := float64(n)
+				b.ReportMetric(sum.mse/sum.meanMSE, "mse/mean-row-mse")
+				b.ReportMetric(sum.aucAll/k, "auc-all")
+				b.ReportMetric(sum.aucSpike/k, "auc-spikes")
+				b.ReportMetric(sum.aucLS/k, "auc-shifts")
+			})
 		}
 	}
 }
