@@ -78,34 +78,18 @@ type GroupConfig struct {
 	OnWindow  func(*features.Window) // each closed window of the group (training)
 }
 
-// groupCacheSize is the slots of the address-to-group cache in front of
-// the table.
-const groupCacheSize = 8192
-
-type groupSlot struct {
-	addr  [16]byte
-	group uint8
-	used  bool
-}
-
 // groupRouter hands each packet of a batch to the views of the groups of
 // its source and destination (once when both are in one group).
 type groupRouter struct {
 	table  atomic.Pointer[GroupTable] // a reload may change the CIDRs
 	cached *GroupTable                // the cache holds answers of this table
-	cache  []groupSlot
+	cache  *features.AddrCache[int]
 	views  []*Pipeline
 	out    []*batch // the batch each view fills
 }
 
 func (r *groupRouter) group(addr [16]byte) int {
-	s := &r.cache[sketch.HashAddr(addr)&(groupCacheSize-1)]
-	if s.used && s.addr == addr {
-		return int(s.group)
-	}
-	g := r.cached.Group(addr)
-	*s = groupSlot{addr: addr, group: uint8(g), used: true}
-	return g
+	return r.cache.Get(addr, sketch.HashAddr(addr), r.cached.Group)
 }
 
 // route sends b's packets, and its clock and source events, on to the
@@ -113,7 +97,7 @@ func (r *groupRouter) group(addr [16]byte) int {
 // the interface's own queue in front takes the pressure.
 func (r *groupRouter) route(b *batch) {
 	if t := r.table.Load(); t != r.cached {
-		clear(r.cache) // new CIDRs: earlier answers may be wrong
+		r.cache.Reset() // new CIDRs: earlier answers may be wrong
 		r.cached = t
 	}
 	for i, v := range r.views {

@@ -213,7 +213,7 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 	p.up.Store(src != nil)
 	p.snap.Store(&Snapshot{Interface: cfg.Interface, Group: cfg.Group, Counters: p.agg.Counters()})
 	if cfg.Groups != nil {
-		p.router = &groupRouter{cached: cfg.Groups, cache: make([]groupSlot, groupCacheSize)}
+		p.router = &groupRouter{cached: cfg.Groups, cache: features.NewAddrCache[int]()}
 		p.router.table.Store(cfg.Groups)
 		for i, name := range cfg.Groups.Names() {
 			p.views = append(p.views, newView(cfg, name, cfg.GroupViews[i], logger))

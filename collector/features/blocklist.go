@@ -28,41 +28,24 @@ type BlocklistPeer struct {
 // sweeping a network must not grow it.
 const maxBlocklistPeers = 1024
 
-// blCacheSize is the slots of the address cache: a lookup in a large list
-// costs a few cache misses, the cache one, and a window's busy addresses
-// fit.
-const blCacheSize = 8192
-
-type blCacheSlot struct {
-	addr [16]byte
-	mask uint64
-	used bool
-}
-
 // blocklistState is an aggregator's view of the lists: the per-packet
 // lookups through a cache, the counts per list, the window's pairs.
 type blocklistState struct {
 	lists Blocklists
 	set   *blocklist.Set // the cache holds answers of this set
-	cache []blCacheSlot
+	cache *AddrCache[uint64]
 	pairs map[[32]byte]*BlocklistPeer
 	// dropped counts packets of pairs that found no room this window.
 	dropped uint64
 }
 
 func newBlocklistState(l Blocklists) *blocklistState {
-	return &blocklistState{lists: l, cache: make([]blCacheSlot, blCacheSize), pairs: map[[32]byte]*BlocklistPeer{}}
+	return &blocklistState{lists: l, cache: NewAddrCache[uint64](), pairs: map[[32]byte]*BlocklistPeer{}}
 }
 
 // mask returns the lists holding addr, whose hash is h.
 func (b *blocklistState) mask(addr [16]byte, h uint64) uint64 {
-	s := &b.cache[h&(blCacheSize-1)]
-	if s.used && s.addr == addr {
-		return s.mask
-	}
-	m := b.set.Lookup(addr)
-	*s = blCacheSlot{addr: addr, mask: m, used: true}
-	return m
+	return b.cache.Get(addr, h, b.set.Lookup)
 }
 
 // packet accounts one IP packet against the lists.
@@ -71,7 +54,7 @@ func (a *Aggregator) blocklistPacket(p *decode.PacketInfo, h *packetHashes) {
 	if set := b.lists.Set(); set != b.set {
 		// Lists reloaded: earlier answers may be wrong. Every list in
 		// force gets a count, 0 until its first packet.
-		clear(b.cache)
+		b.cache.Reset()
 		b.set = set
 		if a.counters.BlocklistPackets == nil {
 			a.counters.BlocklistPackets = map[string]uint64{}
