@@ -52,38 +52,24 @@ type element struct {
 // 6.2: the flow table keeps the eight classic flags only, and pmacct
 // reads this element only when it is one octet long.
 var layouts = [2][]element{
-	{
-		{ieSourceIPv4Address, 4, 0},
-		{ieDestinationIPv4Address, 4, 0},
-		{ieSourceTransportPort, 2, 0},
-		{ieDestinationTransportPort, 2, 0},
-		{ieProtocolIdentifier, 1, 0},
-		{ieFlowStartMilliseconds, 8, 0},
-		{ieFlowEndMilliseconds, 8, 0},
-		{iePacketDeltaCount, 8, 0},
-		{ieOctetDeltaCount, 8, 0},
-		{ieTCPControlBits, 1, 0},
-		{ieFlowEndReason, 1, 0},
-		{iePacketDeltaCount, 8, reversePEN},
-		{ieOctetDeltaCount, 8, reversePEN},
-		{ieTCPControlBits, 1, reversePEN},
-	},
-	{
-		{ieSourceIPv6Address, 16, 0},
-		{ieDestinationIPv6Address, 16, 0},
-		{ieSourceTransportPort, 2, 0},
-		{ieDestinationTransportPort, 2, 0},
-		{ieProtocolIdentifier, 1, 0},
-		{ieFlowStartMilliseconds, 8, 0},
-		{ieFlowEndMilliseconds, 8, 0},
-		{iePacketDeltaCount, 8, 0},
-		{ieOctetDeltaCount, 8, 0},
-		{ieTCPControlBits, 1, 0},
-		{ieFlowEndReason, 1, 0},
-		{iePacketDeltaCount, 8, reversePEN},
-		{ieOctetDeltaCount, 8, reversePEN},
-		{ieTCPControlBits, 1, reversePEN},
-	},
+	append([]element{{ieSourceIPv4Address, 4, 0}, {ieDestinationIPv4Address, 4, 0}}, flowElements...),
+	append([]element{{ieSourceIPv6Address, 16, 0}, {ieDestinationIPv6Address, 16, 0}}, flowElements...),
+}
+
+// flowElements follow the addresses in both templates.
+var flowElements = []element{
+	{ieSourceTransportPort, 2, 0},
+	{ieDestinationTransportPort, 2, 0},
+	{ieProtocolIdentifier, 1, 0},
+	{ieFlowStartMilliseconds, 8, 0},
+	{ieFlowEndMilliseconds, 8, 0},
+	{iePacketDeltaCount, 8, 0},
+	{ieOctetDeltaCount, 8, 0},
+	{ieTCPControlBits, 1, 0},
+	{ieFlowEndReason, 1, 0},
+	{iePacketDeltaCount, 8, reversePEN},
+	{ieOctetDeltaCount, 8, reversePEN},
+	{ieTCPControlBits, 1, reversePEN},
 }
 
 // Record lengths of the two templates: the sums of their fields.
