@@ -10,6 +10,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
@@ -113,14 +114,14 @@ var featureDescs = func() (d [features.NumFeatures]*prometheus.Desc) {
 // Exporter is the prometheus.Collector for all pipelines. Collect only
 // reads published snapshots: a scrape never waits for capture.
 type Exporter struct {
-	pipelines     []*Pipeline
-	anon          *Anonymizer
+	pipelines     []*pipeline.Pipeline
+	anon          *pipeline.Anonymizer
 	attackSources int
 }
 
 // NewExporter returns a collector over the pipelines. attackSources is how
 // many addresses per attack to export as labels (0 = none).
-func NewExporter(pipelines []*Pipeline, anon *Anonymizer, attackSources int) *Exporter {
+func NewExporter(pipelines []*pipeline.Pipeline, anon *pipeline.Anonymizer, attackSources int) *Exporter {
 	return &Exporter{pipelines: pipelines, anon: anon, attackSources: attackSources}
 }
 
@@ -133,17 +134,17 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	groups := false
 	for _, p := range e.pipelines {
-		groups = groups || len(p.views) > 0
+		groups = groups || len(p.Views()) > 0
 	}
 	for _, p := range e.pipelines {
 		e.collect(ch, p, groups)
-		for _, v := range p.views {
+		for _, v := range p.Views() {
 			e.collect(ch, v, true)
 		}
 	}
 }
 
-func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline, groups bool) {
+func (e *Exporter) collect(ch chan<- prometheus.Metric, p *pipeline.Pipeline, groups bool) {
 	s := p.Snapshot()
 	iface := s.Interface
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
@@ -173,7 +174,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline, groups bool
 	gauge(upDesc, b2f(p.Up()))
 	gauge(pausedDesc, b2f(p.Paused()))
 	state := p.State()
-	for _, st := range CaptureStates {
+	for _, st := range pipeline.CaptureStates {
 		gauge(stateDesc, b2f(st == state), st)
 	}
 	counter(fileErrorsDesc, float64(s.Source.FileErrors))
@@ -243,7 +244,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *Pipeline, groups bool
 
 // collectView emits the series a host group's view has as well as an
 // interface: its detector's and its last window's.
-func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, s *Snapshot) {
+func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ...string), iface string, s *pipeline.Snapshot) {
 	if s.Detector != nil {
 		e.collectDetector(gauge, counter, iface, s.Group, s.Detector)
 	}
@@ -267,7 +268,7 @@ func (e *Exporter) collectView(gauge, counter func(*prometheus.Desc, float64, ..
 	}
 }
 
-func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface, group string, d *DetectorSnapshot) {
+func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64, ...string), iface, group string, d *pipeline.DetectorSnapshot) {
 	gauge(trainedDesc, b2f(d.Trained))
 	gauge(warmupDesc, d.WarmupProgress)
 	gauge(trainWindowsDesc, float64(d.Windows))

@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 )
 
 // Defaults of ScrapeOpts.
@@ -112,7 +114,7 @@ func (r *rendition) body(f, e int) []byte {
 
 // pipelineState is what decides whether a rendition is out of date.
 type pipelineState struct {
-	snap     *Snapshot
+	snap     *pipeline.Snapshot
 	up, done bool
 	state    string
 }
@@ -127,7 +129,7 @@ type pipelineState struct {
 // queue behind each other's gathers.
 type ScrapeHandler struct {
 	g         prometheus.Gatherer
-	pipelines []*Pipeline
+	pipelines []*pipeline.Pipeline
 	opts      ScrapeOpts
 	cur       atomic.Pointer[rendition]
 	errCnt    *prometheus.CounterVec
@@ -159,7 +161,7 @@ type negotiation struct {
 // NewScrapeHandler renders g once and returns a handler serving it. g is
 // re-rendered by Run; pipelines are the ones whose windows and state
 // trigger a render (g normally holds an Exporter over them).
-func NewScrapeHandler(g prometheus.Gatherer, pipelines []*Pipeline, opts ScrapeOpts) *ScrapeHandler {
+func NewScrapeHandler(g prometheus.Gatherer, pipelines []*pipeline.Pipeline, opts ScrapeOpts) *ScrapeHandler {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultRenderInterval
 	}
@@ -301,7 +303,7 @@ func (h *ScrapeHandler) Render() {
 func (h *ScrapeHandler) awaitEnded() {
 	var timeout <-chan time.Time
 	for _, p := range h.pipelines {
-		if st := p.State(); st != StateFinished && st != StateFailed {
+		if st := p.State(); st != pipeline.StateFinished && st != pipeline.StateFailed {
 			continue
 		}
 		if timeout == nil {

@@ -24,7 +24,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/capturetest"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
@@ -84,7 +86,7 @@ func body(t testing.TB, resp *http.Response) string {
 
 // filePipeline replays a capture to its end and returns the stopped
 // pipeline.
-func filePipeline(t testing.TB, name, path string, det *detector.Detector) *Pipeline {
+func filePipeline(t testing.TB, name, path string, det *detector.Detector) *pipeline.Pipeline {
 	t.Helper()
 	src, err := capture.OpenFile(capture.FileConfig{Path: path}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -92,7 +94,7 @@ func filePipeline(t testing.TB, name, path string, det *detector.Detector) *Pipe
 	}
 	cfg := features.DefaultConfig()
 	cfg.TopK = 10
-	p := NewPipeline(PipelineConfig{Interface: name, Features: cfg, Lossless: true, Detector: det}, src, slog.New(slog.DiscardHandler))
+	p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: name, Features: cfg, Lossless: true, Detector: det}, src, slog.New(slog.DiscardHandler))
 	p.Run(context.Background())
 	return p
 }
@@ -102,10 +104,10 @@ func filePipeline(t testing.TB, name, path string, det *detector.Detector) *Pipe
 // plain and gzipped.
 func TestScrapeHandlerMatchesGather(t *testing.T) {
 	p := filePipeline(t, "ftp", "../cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", detector.New(detector.DefaultConfig(), "ftp", nil))
-	anon, _ := NewAnonymizer(PrivacyTruncate, nil)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyTruncate, nil)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 5), versioncollector.NewCollector("netanomaly"))
-	h := NewScrapeHandler(reg, []*Pipeline{p}, ScrapeOpts{})
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 5), versioncollector.NewCollector("netanomaly"))
+	h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{})
 
 	text := gatherText(t, reg, expfmt.FmtText)
 	om := gatherText(t, reg, expfmt.FmtOpenMetrics_1_0_0)
@@ -167,18 +169,18 @@ func firstDiff(got, want string) string {
 func TestScrapeHandlerWindowClose(t *testing.T) {
 	const sec = int64(time.Second)
 	base := int64(1_700_000_000) * sec
-	src := synSource(base, 5, time.Second, false)
-	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig()}, src, slog.New(slog.DiscardHandler))
+	src := capturetest.SYNs(base, 5, time.Second, false)
+	p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "eth0", Features: features.DefaultConfig()}, src, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.Run(ctx)
-	waitFor(t, "the packets", func() bool { return p.Snapshot().Counters.Packets[0] == 5 })
+	testutil.WaitFor(t, "the packets", func() bool { return p.Snapshot().Counters.Packets[0] == 5 })
 
-	anon, _ := NewAnonymizer(PrivacyFull, nil)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
 	// A long interval: only the window close can make it render.
-	h := NewScrapeHandler(reg, []*Pipeline{p}, ScrapeOpts{Interval: time.Hour, Poll: 10 * time.Millisecond})
+	h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{Interval: time.Hour, Poll: 10 * time.Millisecond})
 	renderCtx, stopRender := context.WithCancel(context.Background())
 	defer stopRender()
 	go h.Run(renderCtx)
@@ -186,8 +188,8 @@ func TestScrapeHandlerWindowClose(t *testing.T) {
 		t.Fatal("a window is served before one closed")
 	}
 
-	src.setClock(base + 16*sec) // minus the 1 s grace: one window closes
-	waitFor(t, "the window in the scrape", func() bool {
+	src.SetClock(base + 16*sec) // minus the 1 s grace: one window closes
+	testutil.WaitFor(t, "the window in the scrape", func() bool {
 		return strings.Contains(body(t, get(t, h, "/metrics", nil)), `netanomaly_windows_total{interface="eth0"} 1`)
 	})
 	got := body(t, get(t, h, "/metrics", nil))
@@ -212,7 +214,7 @@ func TestScrapeHandlerWindowClose(t *testing.T) {
 	// Capture going down is served at once too.
 	cancel()
 	<-p.Done()
-	waitFor(t, "capture_up 0 in the scrape", func() bool {
+	testutil.WaitFor(t, "capture_up 0 in the scrape", func() bool {
 		return strings.Contains(body(t, get(t, h, "/metrics", nil)), `netanomaly_capture_up{interface="eth0"} 0`)
 	})
 }
@@ -226,16 +228,16 @@ func TestScrapeHandlerFinishedIsFinal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := NewPipeline(PipelineConfig{Interface: "ftp", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
-		anon, _ := NewAnonymizer(PrivacyFull, nil)
+		p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "ftp", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
+		anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
-		h := NewScrapeHandler(reg, []*Pipeline{p}, ScrapeOpts{Poll: time.Millisecond})
+		reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
+		h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{Poll: time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		go h.Run(ctx)
 		go p.Run(context.Background())
 		var got string
-		waitFor(t, "the finished state", func() bool {
+		testutil.WaitFor(t, "the finished state", func() bool {
 			got = body(t, get(t, h, "/metrics", nil))
 			return strings.Contains(got, `netanomaly_capture_state{interface="ftp",state="finished"} 1`)
 		})
@@ -267,11 +269,11 @@ func (c *blockingCollector) Collect(chan<- prometheus.Metric) {
 // the previous rendition.
 func TestScrapeHandlerNeverBlocks(t *testing.T) {
 	p := filePipeline(t, "ftp", "../cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", nil)
-	anon, _ := NewAnonymizer(PrivacyFull, nil)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
 	bc := &blockingCollector{entered: make(chan struct{}), release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0), bc)
-	h := NewScrapeHandler(reg, []*Pipeline{p}, ScrapeOpts{Interval: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0), bc)
+	h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{Interval: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
 	want := body(t, get(t, h, "/metrics", nil))
 
 	bc.block.Store(true)
@@ -313,9 +315,9 @@ func scrapeOver(t *testing.T, h http.Handler, n int, when string, ok func(body s
 func TestScrapeHandlerPipelineStuck(t *testing.T) {
 	const sec = int64(time.Second)
 	base := int64(1_700_000_000) * sec
-	src := synSource(base, 1, time.Second, false)
+	src := capturetest.SYNs(base, 1, time.Second, false)
 	stuck, release := make(chan struct{}), make(chan struct{})
-	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(), OnWindow: func(*features.Window) {
+	p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(), OnWindow: func(*features.Window) {
 		close(stuck)
 		<-release
 	}}, src, slog.New(slog.DiscardHandler))
@@ -323,13 +325,13 @@ func TestScrapeHandlerPipelineStuck(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx)
 	defer close(release)
-	waitFor(t, "the packet", func() bool { return p.Snapshot().Counters.Packets[0] == 1 })
-	anon, _ := NewAnonymizer(PrivacyFull, nil)
+	testutil.WaitFor(t, "the packet", func() bool { return p.Snapshot().Counters.Packets[0] == 1 })
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
-	h := NewScrapeHandler(reg, []*Pipeline{p}, ScrapeOpts{Interval: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
+	h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{Interval: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
 	go h.Run(ctx)
-	src.setClock(base + 16*sec)
+	src.SetClock(base + 16*sec)
 	<-stuck
 	scrapeOver(t, h, 20, "while the pipeline is stuck", func(got string) bool {
 		return strings.Contains(got, `netanomaly_packets_total{interface="eth0",protocol="tcp"} 1`)
@@ -357,10 +359,10 @@ func TestScrapeHandlerRuntimeAndPromhttp(t *testing.T) {
 	for range 3 {
 		get(t, h, "/metrics", nil)
 	}
-	waitFor(t, "the scrapes counted", func() bool {
+	testutil.WaitFor(t, "the scrapes counted", func() bool {
 		return strings.Contains(body(t, get(t, h, "/metrics", nil)), `promhttp_metric_handler_requests_total{code="200"} `)
 	})
-	waitFor(t, "at least 3 scrapes counted", func() bool {
+	testutil.WaitFor(t, "at least 3 scrapes counted", func() bool {
 		got := body(t, get(t, h, "/metrics", nil))
 		return !strings.Contains(got, `promhttp_metric_handler_requests_total{code="200"} 0`) &&
 			!strings.Contains(got, `promhttp_metric_handler_requests_total{code="200"} 1`) &&
@@ -429,15 +431,15 @@ var benchCaptures = []string{
 // detector on). With replaying, the eighth instead replays a busy capture
 // in a loop as fast as it can, without the detector, until ctx is done:
 // a window closes every few milliseconds and the process is busy.
-func benchRegistry(ctx context.Context, b *testing.B, replaying bool) (*prometheus.Registry, []*Pipeline) {
-	var ps []*Pipeline
+func benchRegistry(ctx context.Context, b *testing.B, replaying bool) (*prometheus.Registry, []*pipeline.Pipeline) {
+	var ps []*pipeline.Pipeline
 	for i, name := range benchCaptures {
 		if replaying && i == len(benchCaptures)-1 {
 			src, err := capture.OpenFile(capture.FileConfig{Path: "../test/corpus/testdata/benign-busy-hour.pcap.gz", Loop: true}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}
-			p := NewPipeline(PipelineConfig{Interface: "replay", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
+			p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "replay", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
 			go p.Run(ctx)
 			for p.Snapshot().Window == nil {
 				time.Sleep(time.Millisecond)
@@ -449,7 +451,7 @@ func benchRegistry(ctx context.Context, b *testing.B, replaying bool) (*promethe
 		cfg.Warmup, cfg.Synchronous = 6, true
 		ps = append(ps, filePipeline(b, name, "../test/corpus/testdata/"+name+".pcap.gz", detector.New(cfg, name, nil)))
 	}
-	anon, _ := NewAnonymizer(PrivacyTruncate, nil)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyTruncate, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		NewExporter(ps, anon, 5),

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 )
 
 // FleetUID is the uid of the fleet overview dashboard, the first to open
@@ -720,7 +720,7 @@ const captureDown = `netanomaly_capture_state{state=~"reopening|failed", ` + sel
 
 // captureStateColors colours each state of netanomaly_capture_state; the
 // capture state timeline codes the states 1, 2, ... in the collector's
-// order (collector.CaptureStates; a test keeps the two in step).
+// order (pipeline.CaptureStates; a test keeps the two in step).
 var captureStateColors = map[string]string{
 	"capturing": "green", "reopening": "orange", "paused": "blue", "finished": "purple", "failed": "red",
 }
@@ -730,7 +730,7 @@ var captureStateColors = map[string]string{
 // the codes.
 func captureStateCode() (string, []any) {
 	var terms, pairs []string
-	for i, st := range collector.CaptureStates {
+	for i, st := range pipeline.CaptureStates {
 		code := strconv.Itoa(i + 1)
 		terms = append(terms, `(netanomaly_capture_state{state="`+st+`", `+sel+`} == 1) * `+code)
 		pairs = append(pairs, code, st, captureStateColors[st])

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 )
 
 // dashboardFiles returns every dashboard of grafana/dashboards, parsed, by
@@ -233,13 +234,13 @@ func TestDashboards(t *testing.T) {
 	if uids[FleetUID] == "" {
 		t.Errorf("no dashboard has uid %s (the fleet overview)", FleetUID)
 	}
-	for _, st := range collector.CaptureStates {
+	for _, st := range pipeline.CaptureStates {
 		if captureStateColors[st] == "" {
 			t.Errorf("capture state %s has no colour in captureStateColors (the fleet overview's capture state timeline)", st)
 		}
 	}
-	if len(captureStateColors) != len(collector.CaptureStates) {
-		t.Errorf("captureStateColors has %d states, collector.CaptureStates %d", len(captureStateColors), len(collector.CaptureStates))
+	if len(captureStateColors) != len(pipeline.CaptureStates) {
+		t.Errorf("captureStateColors has %d states, pipeline.CaptureStates %d", len(captureStateColors), len(pipeline.CaptureStates))
 	}
 }
 

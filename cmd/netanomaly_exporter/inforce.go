@@ -11,8 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
@@ -40,7 +40,7 @@ type inForce struct {
 	ipfixOn   bool                    // flow export set up at start
 	anonBytes func([16]byte) [16]byte // --privacy.ip for flow records
 	// pipelines are serve's, for host groups' CIDRs changed by a reload.
-	pipelines []*collector.Pipeline
+	pipelines []*pipeline.Pipeline
 	// geo is the country database of --geoip.database, nil without.
 	geo *geoip.DB
 	// evidence is opened at start; a reload cannot change it.
@@ -215,7 +215,7 @@ func (f *inForce) applyIPFIX(cfg *ipfix.Config) {
 // flowExport returns the aggregators' flow export callback when the
 // configuration asks for flow records, nil otherwise. Addresses go out
 // as --privacy.ip says.
-func (f *inForce) flowExport(cfg *config.Config, anon *collector.Anonymizer) func(*features.FlowRecord) {
+func (f *inForce) flowExport(cfg *config.Config, anon *pipeline.Anonymizer) func(*features.FlowRecord) {
 	if cfg == nil || cfg.IPFIX == nil {
 		return nil
 	}
@@ -307,7 +307,7 @@ func (f *inForce) Collect(ch chan<- prometheus.Metric) {
 // openEvidence opens the evidence captures' store when the configuration
 // file asks for them; nil otherwise. Headers are written anonymized as
 // --privacy.ip says.
-func openEvidence(o options, anon *collector.Anonymizer, logger *slog.Logger) (*evidence.Store, error) {
+func openEvidence(o options, anon *pipeline.Anonymizer, logger *slog.Logger) (*evidence.Store, error) {
 	if o.config == nil || o.config.Evidence == nil {
 		return nil, nil
 	}

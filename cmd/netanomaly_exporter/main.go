@@ -27,9 +27,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip"
@@ -140,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("flows.idle-timeout", "A flow without packets for this long ends.").Default(o.window.FlowIdle.String()).DurationVar(&o.window.FlowIdle)
 	app.Flag("flows.active-timeout", "A flow older than this ends.").Default(o.window.FlowActive.String()).DurationVar(&o.window.FlowActive)
 	app.Flag("features.top-k", fmt.Sprintf("Export the top K sources and destinations by bytes as labelled series (0 = off, at most %d).", features.MaxTopK)).Default("0").IntVar(&o.topK)
-	app.Flag("privacy.ip", "How addresses appear in labels and logs: full, truncate (/24, /48) or hash (HMAC-SHA256).").Default(collector.PrivacyFull).EnumVar(&o.privacy, collector.PrivacyFull, collector.PrivacyTruncate, collector.PrivacyHash)
+	app.Flag("privacy.ip", "How addresses appear in labels and logs: full, truncate (/24, /48) or hash (HMAC-SHA256).").Default(pipeline.PrivacyFull).EnumVar(&o.privacy, pipeline.PrivacyFull, pipeline.PrivacyTruncate, pipeline.PrivacyHash)
 	app.Flag("privacy.hash-key-file", "File holding the secret key for --privacy.ip=hash.").Default("").StringVar(&o.privacyKey)
 	app.Flag("detector.enable", "Score every window with the model ensemble and the attack rules.").Default("true").BoolVar(&o.detectorOn)
 	app.Flag("detector.warmup", "Traffic observed before the first training of the models; the behaviour rules judge from the first window.").Default("1h").DurationVar(&o.warmup)

@@ -22,6 +22,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
@@ -29,7 +30,7 @@ import (
 // through a pipeline configured by configure, and waits for all of them.
 // damaged names the files a corrupt record cut short: the command still
 // uses the packets before the damage, then exits with damagedExit.
-func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *collector.PipelineConfig) error) (ps []*collector.Pipeline, damaged error, err error) {
+func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *pipeline.PipelineConfig) error) (ps []*pipeline.Pipeline, damaged error, err error) {
 	sources, err := openSources(o, logger, true)
 	if err != nil {
 		return nil, nil, err
@@ -55,16 +56,16 @@ func runFiles(o options, logger *slog.Logger, configure func(name string, cfg *c
 			force.close(ctx)
 		}()
 	}
-	ps = make([]*collector.Pipeline, len(sources))
+	ps = make([]*pipeline.Pipeline, len(sources))
 	for i, s := range sources {
-		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true, Evidence: evid}
+		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: true, Evidence: evid}
 		if err := configure(s.name, &cfg); err != nil {
 			for _, s := range sources {
 				_ = s.src.Close()
 			}
 			return nil, nil, err
 		}
-		ps[i] = collector.NewPipeline(cfg, s.src, logger)
+		ps[i] = pipeline.NewPipeline(cfg, s.src, logger)
 	}
 	var wg sync.WaitGroup
 	for _, p := range ps {
@@ -128,7 +129,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ps, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	ps, damaged, err := runFiles(o, logger, func(name string, cfg *pipeline.PipelineConfig) error {
 		if o.detectorOn {
 			var set *detector.ModelSet
 			if mf != nil {
@@ -142,7 +143,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 					if mf != nil {
 						gset = mf.GroupSet(name, g)
 					}
-					cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset)})
+					cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset)})
 				}
 			}
 		}
@@ -204,7 +205,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	perFile := map[string][]*features.Window{}
 	perGroup := map[string]map[string][]*features.Window{} // group, file
 	t0 := time.Now()
-	_, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	_, damaged, err := runFiles(o, logger, func(name string, cfg *pipeline.PipelineConfig) error {
 		cfg.OnWindow = func(w *features.Window) {
 			mu.Lock()
 			perFile[name] = append(perFile[name], w)
@@ -215,7 +216,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 			// windows.
 			cfg.Groups = o.config.Groups
 			for _, g := range o.config.Groups.Names() {
-				cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{OnWindow: func(w *features.Window) {
+				cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{OnWindow: func(w *features.Window) {
 					mu.Lock()
 					if perGroup[g] == nil {
 						perGroup[g] = map[string][]*features.Window{}
@@ -317,7 +318,7 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	}
 	var mu sync.Mutex
 	var verdicts []*detector.Verdict
-	_, damaged, err := runFiles(o, logger, func(name string, cfg *collector.PipelineConfig) error {
+	_, damaged, err := runFiles(o, logger, func(name string, cfg *pipeline.PipelineConfig) error {
 		set := mf.Set(name)
 		if set == nil {
 			return fmt.Errorf("model file %q has no models for %q (it has %s) and no default set: evaluate the captures the file was trained on, or train one for this capture with the train command", o.modelFile, name, strings.Join(slices.Sorted(maps.Keys(mf.Sets)), ", "))

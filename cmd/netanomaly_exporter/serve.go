@@ -28,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
 )
@@ -167,9 +168,9 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		defer cancel()
 		force.close(ctx)
 	}()
-	ps := make([]*collector.Pipeline, 0, len(sources))
+	ps := make([]*pipeline.Pipeline, 0, len(sources))
 	for _, s := range sources {
-		cfg := collector.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
+		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
 		if o.detectorOn {
 			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
 			cfg.OnModels = store.save
@@ -188,14 +189,14 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		if o.detectorOn && o.config != nil && o.config.Groups != nil {
 			cfg.Groups = o.config.Groups
 			for _, g := range o.config.Groups.Names() {
-				cfg.GroupViews = append(cfg.GroupViews, collector.GroupConfig{
+				cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{
 					Detector:  detector.New(o.det, s.name, store.set(s.name+"/"+g)),
 					OnModels:  store.save,
 					OnVerdict: cfg.OnVerdict,
 				})
 			}
 		}
-		p := collector.NewPipeline(cfg, s.src, logger)
+		p := pipeline.NewPipeline(cfg, s.src, logger)
 		ps = append(ps, p)
 		go p.Run(ctx)
 	}
@@ -289,7 +290,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 
 // logEvents logs each attack start and end of a verdict, one line each,
 // addresses as --privacy.ip says.
-func logEvents(logger *slog.Logger, v *detector.Verdict, anon *collector.Anonymizer) {
+func logEvents(logger *slog.Logger, v *detector.Verdict, anon *pipeline.Anonymizer) {
 	for _, e := range v.Events {
 		args := []any{"interface", v.Interface, "type", e.Attack.Type, "confidence", math.Round(e.Attack.Confidence*100) / 100}
 		if v.Group != "" {
@@ -425,13 +426,13 @@ func adminAuthenticated(path string) (bool, error) {
 
 // registerAdmin adds the admin API. It sits behind the same TLS and basic
 // auth as /metrics (exporter-toolkit wraps the whole mux).
-func registerAdmin(mux *http.ServeMux, ps []*collector.Pipeline, logger *slog.Logger) {
-	byName := map[string]*collector.Pipeline{}
+func registerAdmin(mux *http.ServeMux, ps []*pipeline.Pipeline, logger *slog.Logger) {
+	byName := map[string]*pipeline.Pipeline{}
 	for _, p := range ps {
 		byName[p.Interface()] = p
 	}
 	// pick returns the pipelines an admin call names: ?interface=X, or all.
-	pick := func(w http.ResponseWriter, r *http.Request) ([]*collector.Pipeline, bool) {
+	pick := func(w http.ResponseWriter, r *http.Request) ([]*pipeline.Pipeline, bool) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
@@ -452,7 +453,7 @@ func registerAdmin(mux *http.ServeMux, ps []*collector.Pipeline, logger *slog.Lo
 			http.Error(w, fmt.Sprintf("no interface %q", name), http.StatusNotFound)
 			return nil, false
 		}
-		return []*collector.Pipeline{p}, true
+		return []*pipeline.Pipeline{p}, true
 	}
 	reply := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")

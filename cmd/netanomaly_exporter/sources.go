@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 )
 
 // source is an opened source with its label and how to reopen it.
@@ -20,7 +20,7 @@ type source struct {
 	name     string
 	src      capture.Source
 	lossless bool
-	reopen   collector.Opener
+	reopen   pipeline.Opener
 }
 
 // openSources opens every source before anything starts, so that a bad
@@ -86,12 +86,12 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 // anonymizer builds the --privacy.ip renderer. For the hash mode a missing
 // key file is created with a random key, so hashes stay stable across
 // restarts and cannot be reversed; an empty or short one is an error.
-func anonymizer(o options, logger *slog.Logger) (*collector.Anonymizer, error) {
+func anonymizer(o options, logger *slog.Logger) (*pipeline.Anonymizer, error) {
 	var key []byte
 	if o.privacyKey != "" {
 		b, err := os.ReadFile(o.privacyKey)
 		switch {
-		case errors.Is(err, os.ErrNotExist) && o.privacy == collector.PrivacyHash:
+		case errors.Is(err, os.ErrNotExist) && o.privacy == pipeline.PrivacyHash:
 			if b, err = newKeyFile(o.privacyKey); err != nil {
 				return nil, fmt.Errorf("create --privacy.hash-key-file: %w", err)
 			}
@@ -101,7 +101,7 @@ func anonymizer(o options, logger *slog.Logger) (*collector.Anonymizer, error) {
 		}
 		key = bytes.TrimSpace(b)
 	}
-	return collector.NewAnonymizer(o.privacy, key)
+	return pipeline.NewAnonymizer(o.privacy, key)
 }
 
 // newKeyFile writes 32 random bytes, hex-encoded, to a new file readable by

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
@@ -30,14 +30,14 @@ func TestHashKey(t *testing.T) {
 		{"short key", short, "at least 16 bytes (got 6)"},
 		{"unreadable directory", filepath.Join(dir, "nope", "k"), "create --privacy.hash-key-file"},
 	} {
-		_, err := anonymizer(options{privacy: collector.PrivacyHash, privacyKey: c.file}, logger)
+		_, err := anonymizer(options{privacy: pipeline.PrivacyHash, privacyKey: c.file}, logger)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want it to say %q", c.name, err, c.want)
 		}
 	}
 
 	path := filepath.Join(dir, "hash.key")
-	o := options{privacy: collector.PrivacyHash, privacyKey: path}
+	o := options{privacy: pipeline.PrivacyHash, privacyKey: path}
 	a1, err := anonymizer(o, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestHashKey(t *testing.T) {
 		t.Errorf("hash changed across restarts with the created key: %s then %s", h1, h2)
 	}
 	other := filepath.Join(dir, "other.key")
-	a3, err := anonymizer(options{privacy: collector.PrivacyHash, privacyKey: other}, logger)
+	a3, err := anonymizer(options{privacy: pipeline.PrivacyHash, privacyKey: other}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +66,10 @@ func TestHashKey(t *testing.T) {
 		t.Error("two created keys hash alike: the key is not random")
 	}
 	// Modes without hashing need no key.
-	if _, err := anonymizer(options{privacy: collector.PrivacyTruncate, privacyKey: filepath.Join(dir, "unused.key")}, logger); err == nil {
+	if _, err := anonymizer(options{privacy: pipeline.PrivacyTruncate, privacyKey: filepath.Join(dir, "unused.key")}, logger); err == nil {
 		t.Error("a missing key file for the truncate mode should be an error (the file was named but cannot be read)")
 	}
-	if _, err := anonymizer(options{privacy: collector.PrivacyFull}, logger); err != nil {
+	if _, err := anonymizer(options{privacy: pipeline.PrivacyFull}, logger); err != nil {
 		t.Errorf("full mode without a key: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 func write(t *testing.T, path, text string) {
@@ -240,9 +242,9 @@ func TestWatch(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	writeAtomic(t, paths[0], "192.0.2.1\n192.0.2.2\n")
-	waitFor(t, "changed file picked up", func() bool { return b.Lookup(addr("192.0.2.2")) == 1 })
+	testutil.WaitFor(t, "changed file picked up", func() bool { return b.Lookup(addr("192.0.2.2")) == 1 })
 	writeAtomic(t, paths[0], "bad\n")
-	waitFor(t, "bad file reported", func() bool { return b.Status().Lists[0].Err != nil })
+	testutil.WaitFor(t, "bad file reported", func() bool { return b.Status().Lists[0].Err != nil })
 	if b.Lookup(addr("192.0.2.2")) != 1 {
 		t.Error("bad file dropped the list")
 	}
@@ -251,16 +253,6 @@ func TestWatch(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch did not return after cancel")
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -26,7 +26,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/netanomaly/netanomaly_exporter/collector"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
 	"github.com/netanomaly/netanomaly_exporter/internal/evidence"
@@ -92,7 +92,7 @@ type Config struct {
 	Rules []detector.UserRule
 	// Groups are the host groups, nil without any. A reload may change
 	// their CIDRs; adding, removing or renaming groups takes a restart.
-	Groups *collector.GroupTable
+	Groups *pipeline.GroupTable
 	// Types holds the settings of built-in types: turned off, or with
 	// their floors scaled, and where.
 	Types map[string]detector.TypeSetting
@@ -382,12 +382,12 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 }
 
 // groups checks the host groups and builds their table.
-func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
+func (c *compiler) groups(gs []GroupFile) *pipeline.GroupTable {
 	if len(gs) == 0 {
 		return nil
 	}
-	if len(gs) > collector.MaxGroups {
-		c.errorf([]any{"groups"}, "%d host groups: at most %d (each multiplies the window and detector series)", len(gs), collector.MaxGroups)
+	if len(gs) > pipeline.MaxGroups {
+		c.errorf([]any{"groups"}, "%d host groups: at most %d (each multiplies the window and detector series)", len(gs), pipeline.MaxGroups)
 		return nil
 	}
 	var names []string
@@ -398,7 +398,7 @@ func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
 		case !detector.ValidRuleName(g.Name):
 			c.errorf([]any{"groups", i, "name"}, "group name %q: use lower case letters, digits, _ and -, at most 40 characters (it labels series)", g.Name)
 			ok = false
-		case g.Name == collector.OtherGroup:
+		case g.Name == pipeline.OtherGroup:
 			c.errorf([]any{"groups", i, "name"}, "group name %q is the group of the hosts in no group: choose another", g.Name)
 			ok = false
 		case slices.Contains(names, g.Name):
@@ -424,7 +424,7 @@ func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
 	if !ok {
 		return nil
 	}
-	t, err := collector.NewGroupTable(names, prefixes)
+	t, err := pipeline.NewGroupTable(names, prefixes)
 	if err != nil {
 		c.errorf([]any{"groups"}, "%v", err)
 		return nil
@@ -433,7 +433,7 @@ func (c *compiler) groups(gs []GroupFile) *collector.GroupTable {
 }
 
 // groupRefs checks that the groups rules and attack types name exist.
-func (c *compiler) groupRefs(file *File, t *collector.GroupTable) {
+func (c *compiler) groupRefs(file *File, t *pipeline.GroupTable) {
 	var names []string
 	if t != nil {
 		names = t.Names()

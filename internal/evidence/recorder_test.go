@@ -15,6 +15,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // t0 is the start of the synthetic traffic: 2025-12-06T21:55:01Z and
@@ -425,16 +426,6 @@ func TestRecorderAnonymized(t *testing.T) {
 	})
 }
 
-// waitFor polls cond until it holds, failing after a few seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestRecorderCaps checks that a file ends at each cap by itself, before
 // the attack is stopped.
 func TestRecorderCaps(t *testing.T) {
@@ -472,10 +463,10 @@ func TestRecorderCaps(t *testing.T) {
 				path = mustStart(t, r, Attack{ID: "a", Type: "syn_flood", Start: onset, Sources: attackers, Targets: [][16]byte{victim}})
 			}})
 			r.Idle()
-			waitFor(t, "the file to end at its cap", func() bool { return r.Stats().FilesWritten == 1 })
+			testutil.WaitFor(t, "the file to end at its cap", func() bool { return r.Stats().FilesWritten == 1 })
 			c.check(t, path)
 			// The slot is freed: the same attack can record again.
-			waitFor(t, "the slot to be freed", func() bool {
+			testutil.WaitFor(t, "the slot to be freed", func() bool {
 				r.mu.Lock()
 				defer r.mu.Unlock()
 				return r.slots == 0
@@ -502,9 +493,9 @@ func TestRecorderSkips(t *testing.T) {
 		t.Errorf("%d attacks skipped, want 1", st.AttacksSkipped)
 	}
 	r.Stop("a")
-	waitFor(t, "the first file to end", func() bool { return r.Stats().FilesWritten == 1 })
+	testutil.WaitFor(t, "the first file to end", func() bool { return r.Stats().FilesWritten == 1 })
 	var err error
-	waitFor(t, "a slot for the second", func() bool { _, err = r.Start(b); return err == nil })
+	testutil.WaitFor(t, "a slot for the second", func() bool { _, err = r.Start(b); return err == nil })
 	if _, err := r.Start(Attack{Type: "x", Start: t0}); err == nil || !strings.Contains(err.Error(), "ID") {
 		t.Errorf("attack without ID: %v, want an error naming the ID", err)
 	}
@@ -534,12 +525,12 @@ func TestRecorderIdle(t *testing.T) {
 	path := mustStart(t, r, a)
 	hosts := append(attackers, victim)
 	backfill := want(frames, a.Start-int64(DefaultBefore), t0+8*second, 1<<30, hosts...)
-	waitFor(t, "the ring's packets to be written", func() bool {
+	testutil.WaitFor(t, "the ring's packets to be written", func() bool {
 		return r.Stats().PacketsWritten == uint64(len(backfill))
 	})
 	drive(r, rest, event{t0 + 9*second, func() { r.Stop("a") }})
 	r.Idle()
-	waitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
+	testutil.WaitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
 	checkFile(t, path, want(frames, a.Start-int64(DefaultBefore), t0+9*second, 1<<30, hosts...))
 }
 
@@ -564,7 +555,7 @@ func TestRecorderDrops(t *testing.T) {
 	drive(r, frames[:10])
 	r.Stop("a")
 	r.Idle()
-	waitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
+	testutil.WaitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
 	if st := r.Stats(); st.PacketsWritten != 10 {
 		t.Errorf("%d packets written after the hand-off freed, want 10", st.PacketsWritten)
 	}

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 // TestStoreRotation fills the directory with old evidence files and
@@ -79,7 +80,7 @@ func TestStoreRotation(t *testing.T) {
 		t.Errorf("stats %+v, want 2 deleted and %d bytes on disk", st, 100*kib+pcapFileHdr)
 	}
 	r.Stop("a")
-	waitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
+	testutil.WaitFor(t, "the file to end", func() bool { return r.Stats().FilesWritten == 1 })
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the new file: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	nettest "github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -158,7 +159,7 @@ func TestRsyslogRestart(t *testing.T) {
 	for _, rec := range recs[3:6] {
 		s.Send(rec)
 	}
-	waitFor(t, "a failed connect", func() bool { return s.Stats().Errors > 0 && !s.Stats().Connected })
+	nettest.WaitFor(t, "a failed connect", func() bool { return s.Stats().Errors > 0 && !s.Stats().Connected })
 	r.restart(300 * time.Millisecond)
 	for _, rec := range recs[6:] {
 		s.Send(rec)
@@ -185,7 +186,7 @@ func TestQueueOverflow(t *testing.T) {
 	recs := seq(0, 11)
 	s.Send(recs[0])
 	// The writer holds the first record, retrying; the queue is empty.
-	waitFor(t, "the writer to take the first record", func() bool { return s.Stats().Queued == 0 && s.Stats().Errors > 1 })
+	nettest.WaitFor(t, "the writer to take the first record", func() bool { return s.Stats().Queued == 0 && s.Stats().Errors > 1 })
 	for _, rec := range recs[1:] {
 		s.Send(rec)
 	}
@@ -255,7 +256,7 @@ func TestTLSWrongCA(t *testing.T) {
 	s := newSender(t, Config{Address: r.tlsAddr(), Transport: TransportTLS, TLS: TLSConfig{
 		CAFile: other.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey, ServerName: "rsyslog.test"}})
 	s.Send(attackStart())
-	waitFor(t, "a failed handshake", func() bool { return s.Stats().Errors >= 2 })
+	nettest.WaitFor(t, "a failed handshake", func() bool { return s.Stats().Errors >= 2 })
 	if s.Stats().Connected {
 		t.Error("connected to a receiver with an unknown certificate")
 	}
@@ -269,16 +270,5 @@ func TestTLSWrongCA(t *testing.T) {
 	}
 	if msgs := r.read(); len(msgs) != 0 {
 		t.Errorf("receiver got %d messages", len(msgs))
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

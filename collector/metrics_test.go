@@ -14,8 +14,52 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 )
+
+// TestExporterCollect checks the metrics a scrape gets from a pipeline fed
+// by a file, and that the output is a valid exposition.
+func TestExporterCollect(t *testing.T) {
+	src, err := capture.OpenFile(capture.FileConfig{Path: "../cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "ftp", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
+	p.Run(context.Background())
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
+	want := `
+# HELP netanomaly_capture_up Whether the capture source is open and delivering (1) or not (0: see netanomaly_capture_state for why).
+# TYPE netanomaly_capture_up gauge
+netanomaly_capture_up{interface="ftp"} 0
+# HELP netanomaly_capture_state Capture state, 1 for the current one: capturing, reopening (failed, being reopened), paused (stopped through the admin API), finished (a capture file ended), failed (cannot be reopened).
+# TYPE netanomaly_capture_state gauge
+netanomaly_capture_state{interface="ftp",state="capturing"} 0
+netanomaly_capture_state{interface="ftp",state="failed"} 0
+netanomaly_capture_state{interface="ftp",state="finished"} 1
+netanomaly_capture_state{interface="ftp",state="paused"} 0
+netanomaly_capture_state{interface="ftp",state="reopening"} 0
+# HELP netanomaly_packets_total Packets by outer layer-4 protocol.
+# TYPE netanomaly_packets_total counter
+netanomaly_packets_total{interface="ftp",protocol="arp"} 0
+netanomaly_packets_total{interface="ftp",protocol="icmp"} 0
+netanomaly_packets_total{interface="ftp",protocol="icmpv6"} 0
+netanomaly_packets_total{interface="ftp",protocol="other"} 0
+netanomaly_packets_total{interface="ftp",protocol="tcp"} 606
+netanomaly_packets_total{interface="ftp",protocol="udp"} 0
+# HELP netanomaly_capture_packets_received_total Packets received from the kernel or read from the file.
+# TYPE netanomaly_capture_packets_received_total counter
+netanomaly_capture_packets_received_total{interface="ftp"} 606
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "netanomaly_capture_up", "netanomaly_capture_state", "netanomaly_packets_total", "netanomaly_capture_packets_received_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n < 60 {
+		t.Errorf("gathered %d series, err %v", n, err)
+	}
+}
 
 // TestHostGroups: each group's view gets the packets its hosts send or
 // receive, the longest prefix placing a host, and reports them under its
@@ -29,7 +73,7 @@ func TestHostGroups(t *testing.T) {
 		return out
 	}
 	// The capture is an FTP client, 192.168.56.1, and its server, .101.
-	table, err := NewGroupTable([]string{"net", "server", "lan"}, [][]netip.Prefix{pfx("192.168.56.0/24"), pfx("192.168.56.101/32"), pfx("10.0.0.0/8", "2001:db8::/32")})
+	table, err := pipeline.NewGroupTable([]string{"net", "server", "lan"}, [][]netip.Prefix{pfx("192.168.56.0/24"), pfx("192.168.56.101/32"), pfx("10.0.0.0/8", "2001:db8::/32")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +90,11 @@ func TestHostGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := PipelineConfig{Interface: "ftp", Features: features.DefaultConfig(), Lossless: true, Detector: detector.New(detector.DefaultConfig(), "ftp", nil), Groups: table}
+	cfg := pipeline.PipelineConfig{Interface: "ftp", Features: features.DefaultConfig(), Lossless: true, Detector: detector.New(detector.DefaultConfig(), "ftp", nil), Groups: table}
 	for range table.Names() {
-		cfg.GroupViews = append(cfg.GroupViews, GroupConfig{Detector: detector.New(detector.DefaultConfig(), "ftp", nil)})
+		cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{Detector: detector.New(detector.DefaultConfig(), "ftp", nil)})
 	}
-	p := NewPipeline(cfg, src, slog.New(slog.DiscardHandler))
+	p := pipeline.NewPipeline(cfg, src, slog.New(slog.DiscardHandler))
 	p.Run(context.Background())
 	want := map[string]uint64{"net": 606, "server": 606, "lan": 0, "other": 0}
 	for _, v := range p.Views() {
@@ -59,9 +103,9 @@ func TestHostGroups(t *testing.T) {
 		}
 	}
 
-	anon, _ := NewAnonymizer(PrivacyFull, nil)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewExporter([]*Pipeline{p}, anon, 0))
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
 	// Groups without traffic have closed no window: no verdict yet.
 	expect := `
 # HELP netanomaly_attack Whether an attack of this type is in progress (1) or not (0); one attack stays 1 from its first to its last window.
@@ -104,37 +148,4 @@ func filterType(mfs []*dto.MetricFamily, typ string) []*dto.MetricFamily {
 		}
 	}
 	return out
-}
-
-// TestSetGroups: a reload may move the groups' CIDRs, not add, remove
-// or rename groups.
-func TestSetGroups(t *testing.T) {
-	mk := func(names []string, cidrs ...string) *GroupTable {
-		var ps [][]netip.Prefix
-		for _, c := range cidrs {
-			ps = append(ps, []netip.Prefix{netip.MustParsePrefix(c)})
-		}
-		g, err := NewGroupTable(names, ps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
-	cfg := PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(), Groups: mk([]string{"office"}, "10.1.0.0/16"), GroupViews: []GroupConfig{{}, {}}}
-	p := NewPipeline(cfg, nil, slog.New(slog.DiscardHandler))
-	if err := p.SetGroups(mk([]string{"office"}, "10.2.0.0/16")); err != nil {
-		t.Fatal(err)
-	}
-	b := &batch{n: 1}
-	b.infos[0] = decode.PacketInfo{L3: decode.L3IPv4, Proto: decode.ProtoTCP, Src: netip.MustParseAddr("10.2.0.5").As16(), Dst: netip.MustParseAddr("192.0.2.1").As16()}
-	p.router.route(b)
-	if got := len(p.views[0].queue); got != 1 {
-		t.Errorf("office got %d batches, want the packet of 10.2.0.5 after the move", got)
-	}
-	if err := p.SetGroups(mk([]string{"office", "lab"}, "10.1.0.0/16", "10.3.0.0/16")); err == nil || !strings.Contains(err.Error(), "restart") {
-		t.Errorf("adding a group: %v", err)
-	}
-	if err := NewPipeline(PipelineConfig{Interface: "eth1"}, nil, slog.New(slog.DiscardHandler)).SetGroups(cfg.Groups); err == nil {
-		t.Error("groups set on an interface without any")
-	}
 }

@@ -1,6 +1,9 @@
-// Package collector joins a packet source, the decoder and the window
-// aggregator per interface, and exposes their snapshots to Prometheus.
-package collector
+// Package pipeline runs one interface's data flow: capture, decode,
+// features and detector, on their own goroutines joined by bounded queues,
+// and publishes a snapshot of each closed window for the collector to read.
+// Host groups are views of the same packets with their own aggregators and
+// detectors; evidence captures and source countries hang off the verdicts.
+package pipeline
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package collector
+package pipeline
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 var updateTshark = flag.Bool("update-tshark", false, "regenerate testdata/tshark_counts.json with tshark from ../shared/pcaps")
 
 // sharedPcaps is where CI and developers have the real captures.
-const sharedPcaps = "../../shared/pcaps"
+const sharedPcaps = "../../../shared/pcaps"
 
 type expectedFile struct {
 	Link       string         `json:"link"`
