@@ -323,7 +323,7 @@ func checkWeb(o options, path string, logger *slog.Logger) error {
 	if !o.adminAPI {
 		return nil
 	}
-	auth, err := adminAuthenticated(path)
+	auth, err := pipeline.AdminAuthenticated(path)
 	if err != nil {
 		return fmt.Errorf("--web.config.file=%s: %w", path, err)
 	}

@@ -167,37 +167,11 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 	return damaged
 }
 
-func readLabels(path string) ([]detector.LabeledEvent, error) {
-	if path == "" {
-		return nil, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read labels: %w", err)
-	}
-	defer f.Close()
-	ev, err := detector.ParseLabels(f)
-	if err != nil {
-		return nil, fmt.Errorf("read labels %q: %w", path, err)
-	}
-	return ev, nil
-}
-
-// labelOf returns the attack type of the first event a window overlaps.
-func labelOf(w *features.Window, events []detector.LabeledEvent) (string, bool) {
-	for _, e := range events {
-		if w.Start < e.End && e.Start < w.End {
-			return detector.ReportType(e.Type), true
-		}
-	}
-	return "", false
-}
-
 func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	if o.modelFile == "" {
 		return usageError{errors.New("train needs --detector.model-file=FILE to write the models to")}
 	}
-	events, err := readLabels(o.labels)
+	events, err := detector.ReadLabels(o.labels)
 	if err != nil {
 		return err
 	}
@@ -233,7 +207,7 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	}
 	readTime := time.Since(t0)
 	t1 := time.Now()
-	set, st, err := trainWindows(o, perFile, events)
+	set, st, err := detector.TrainWindows(o.det.Train, perFile, events)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -242,17 +216,17 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	mf.Sets[detector.DefaultSet] = set
 	groups := slices.Sorted(maps.Keys(perGroup))
 	for _, g := range groups {
-		gs, gst, err := trainWindows(o, perGroup[g], events)
+		gs, gst, err := detector.TrainWindows(o.det.Train, perGroup[g], events)
 		if err != nil {
 			return fmt.Errorf("train host group %s: %w", g, err)
 		}
 		mf.Sets[detector.DefaultSet+"/"+g] = gs
-		fmt.Fprintf(stdout, "host group %s: trained on %d normal windows, threshold %.4f\n", g, gst.normal, gs.Threshold)
+		fmt.Fprintf(stdout, "host group %s: trained on %d normal windows, threshold %.4f\n", g, gst.Normal, gs.Threshold)
 	}
 	if err := mf.Save(o.modelFile); err != nil {
 		return err
 	}
-	normal, attackWindows, names := st.normal, st.attack, st.files
+	normal, attackWindows, names := st.Normal, st.Attack, st.Files
 	fi, _ := os.Stat(o.modelFile)
 	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks\n", normal+attackWindows, names, readTime.Seconds(), normal, attackWindows)
 	fmt.Fprintf(stdout, "trained %v in %.2fs, threshold %.4f", set.Members(), trainTime.Seconds(), set.Threshold)
@@ -266,43 +240,6 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	return damaged
 }
 
-// trainStats says what a training read.
-type trainStats struct{ normal, attack, files int }
-
-// trainWindows trains one model set on the windows of every file: the
-// windows inside labelled attacks train the supervised forest only.
-func trainWindows(o options, perFile map[string][]*features.Window, events []detector.LabeledEvent) (*detector.ModelSet, trainStats, error) {
-	names := slices.Sorted(maps.Keys(perFile)) // the order of the files must not change the model
-	var normal []features.Vector
-	var labeled []detector.Labeled
-	st := trainStats{files: len(names)}
-	var last int64
-	for _, n := range names {
-		for _, w := range perFile[n] {
-			last = max(last, w.End)
-			if typ, ok := labelOf(w, events); ok {
-				st.attack++
-				labeled = append(labeled, detector.Labeled{Features: w.Features, Class: typ})
-				continue
-			}
-			normal = append(normal, w.Features)
-			if len(events) > 0 {
-				labeled = append(labeled, detector.Labeled{Features: w.Features, Class: "normal"})
-			}
-		}
-	}
-	st.normal = len(normal)
-	if st.attack == 0 {
-		labeled = nil
-	}
-	set, err := detector.Train(o.det.Train, normal, labeled)
-	if err != nil {
-		return nil, st, err
-	}
-	set.TrainedAt = last
-	return set, st, nil
-}
-
 func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	anon, err := anonymizer(o, logger)
 	if err != nil {
@@ -312,7 +249,7 @@ func evaluate(o options, logger *slog.Logger, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	events, err := readLabels(o.labels)
+	events, err := detector.ReadLabels(o.labels)
 	if err != nil {
 		return 0, err
 	}

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,102 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
-	"go.yaml.in/yaml/v2"
 
 	"github.com/netanomaly/netanomaly_exporter/collector"
 	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/config"
 )
-
-// modelStore keeps the latest models of every interface and writes them
-// to --detector.model-file after each training and on shutdown.
-type modelStore struct {
-	path   string
-	window time.Duration
-	logger *slog.Logger
-	mu     sync.Mutex
-	file   *detector.ModelFile
-}
-
-// load reads the model file. A corrupt or mismatched file is set aside and
-// the detectors warm up: the exporter still starts.
-func (m *modelStore) load() (ok bool) {
-	m.file = detector.NewModelFile(m.window, time.Now())
-	if m.path == "" {
-		return true
-	}
-	removed, err := detector.RemoveStaleTemps(m.path, time.Now())
-	if len(removed) > 0 || err != nil {
-		m.logger.Info("removed temporary model files an interrupted save left", "files", removed, "err", err)
-	}
-	mf, err := detector.LoadModelFile(m.path, m.window)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		m.logger.Info("no model file yet: warming up", "file", m.path)
-		return true
-	case err != nil:
-		aside, rerr := detector.SetAside(m.path, time.Now())
-		m.logger.Error("cannot use the model file; warming up instead", "file", m.path, "err", err, "kept_as", aside, "rename_err", rerr)
-		return false
-	}
-	m.file = mf
-	m.logger.Info("models loaded", "file", m.path, "interfaces", len(mf.Sets))
-	return true
-}
-
-// set returns the loaded models for an interface (or a host group:
-// interface/group), nil to warm up. An interface without models of its
-// own starts from the file's default set, a group from the group's
-// default (train writes both); a group never starts from an interface's.
-func (m *modelStore) set(key string) *detector.ModelSet {
-	s := m.file.Set(key)
-	if iface, group, ok := strings.Cut(key, "/"); ok {
-		s = m.file.GroupSet(iface, group)
-	}
-	if s != nil {
-		if c, err := s.Clone(); err == nil {
-			return c
-		}
-	}
-	return nil
-}
-
-// save records an interface's new models and writes the file.
-func (m *modelStore) save(iface string, set *detector.ModelSet) {
-	if m.path == "" {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.file.Sets[iface] = set
-	if _, ok := m.file.Sets[detector.DefaultSet]; !ok && !strings.Contains(iface, "/") {
-		m.file.Sets[detector.DefaultSet] = set // new interfaces start from it
-	}
-	m.write("interface", iface, "windows", set.Windows)
-}
-
-// checkpoint writes the models trained so far, if any.
-func (m *modelStore) checkpoint() {
-	if m.path == "" {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.file.Sets) > 0 {
-		m.write("interfaces", len(m.file.Sets))
-	}
-}
-
-// write saves the file; m.mu is held.
-func (m *modelStore) write(logArgs ...any) {
-	m.file.Created = time.Now()
-	if err := m.file.Save(m.path); err != nil {
-		m.logger.Error("cannot save the models", "file", m.path, "err", err)
-		return
-	}
-	m.logger.Info("models saved", append([]any{"file", m.path}, logArgs...)...)
-}
 
 func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	anon, err := anonymizer(o, logger)
@@ -138,9 +43,9 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		}
 		defer func() { _ = events.Close() }()
 	}
-	store := &modelStore{path: o.modelFile, window: o.window.Window, logger: logger}
+	store := detector.NewModelStore(o.modelFile, o.window.Window, logger)
 	loadOK := 1.0
-	if o.detectorOn && !store.load() {
+	if o.detectorOn && !store.Load() {
 		loadOK = 0
 	}
 
@@ -172,10 +77,10 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	for _, s := range sources {
 		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
 		if o.detectorOn {
-			cfg.Detector = detector.New(o.det, s.name, store.set(s.name))
-			cfg.OnModels = store.save
+			cfg.Detector = detector.New(o.det, s.name, store.Set(s.name))
+			cfg.OnModels = store.Save
 			cfg.OnVerdict = func(v *detector.Verdict) {
-				logEvents(logger, v, anon)
+				detector.LogEvents(logger, v, anon.Addr)
 				if events == nil && o.configFile == "" {
 					return
 				}
@@ -190,8 +95,8 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			cfg.Groups = o.config.Groups
 			for _, g := range o.config.Groups.Names() {
 				cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{
-					Detector:  detector.New(o.det, s.name, store.set(s.name+"/"+g)),
-					OnModels:  store.save,
+					Detector:  detector.New(o.det, s.name, store.Set(s.name+"/"+g)),
+					OnModels:  store.Save,
 					OnVerdict: cfg.OnVerdict,
 				})
 			}
@@ -204,9 +109,9 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	force.mu.Lock()
 	force.pipelines = ps
 	force.mu.Unlock()
-	conf := newConfigState(o.configFile)
+	conf := config.NewReloader(o.configFile, applyConfig)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(conf.collectors()...)
+	reg.MustRegister(conf.Collectors()...)
 	reg.MustRegister(force)
 	reg.MustRegister(
 		collector.NewExporter(ps, anon, o.attackSources),
@@ -227,7 +132,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	go scrapes.Run(ctx)
 	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(reg, scrapes))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
-	mux.HandleFunc("/-/reload", conf.handleReload(logger))
+	mux.HandleFunc("/-/reload", conf.Handler(logger))
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Ready\n") })
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
 	if o.pprof {
@@ -238,7 +143,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	if o.adminAPI {
-		registerAdmin(mux, ps, logger)
+		pipeline.RegisterAdmin(mux, ps, logger)
 	}
 	if o.metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -275,11 +180,11 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			// The pipelines have stopped: their models are safe to read.
 			for _, p := range ps {
 				if d := p.Detector(); d != nil && d.Models() != nil {
-					store.save(p.Interface(), d.Models())
+					store.Save(p.Interface(), d.Models())
 				}
 				for _, v := range p.Views() {
 					if d := v.Detector(); d != nil && d.Models() != nil {
-						store.save(v.Interface()+"/"+v.Group(), d.Models())
+						store.Save(v.Interface()+"/"+v.Group(), d.Models())
 					}
 				}
 			}
@@ -288,111 +193,17 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	}
 }
 
-// logEvents logs each attack start and end of a verdict, one line each,
-// addresses as --privacy.ip says.
-func logEvents(logger *slog.Logger, v *detector.Verdict, anon *pipeline.Anonymizer) {
-	for _, e := range v.Events {
-		args := []any{"interface", v.Interface, "type", e.Attack.Type, "confidence", math.Round(e.Attack.Confidence*100) / 100}
-		if v.Group != "" {
-			args = append(args, "group", v.Group)
-		}
-		addrs := func(as [][16]byte) []string {
-			out := make([]string, len(as))
-			for i, a := range as {
-				out[i] = anon.Addr(a)
-			}
-			return out
-		}
-		args = append(args, "sources", addrs(e.Attack.Sources), "targets", addrs(e.Attack.Targets), "summary", e.Attack.Summary)
-		msg := "attack started"
-		if e.Kind == "attack_end" {
-			msg = "attack ended"
-		}
-		logger.Info(msg, args...)
-	}
-}
-
 // reload answers SIGHUP: the web configuration is re-read at every request,
 // so a bad one is reported here before it locks clients out; the
 // configuration file is reloaded; the models trained so far are written.
-func reload(webConfigFile string, conf *configState, store *modelStore, logger *slog.Logger) {
+func reload(webConfigFile string, conf *config.Reloader, store *detector.ModelStore, logger *slog.Logger) {
 	if err := web.Validate(webConfigFile); err != nil {
 		logger.Error("SIGHUP: --web.config.file is invalid: requests will fail until it is fixed", "file", webConfigFile, "err", err)
 	}
-	_ = conf.reload(logger)
+	_ = conf.Reload(logger)
 	force.reloadGeo(logger)
-	store.checkpoint()
+	store.Checkpoint()
 	logger.Info("SIGHUP: reloaded")
-}
-
-// configState reloads --config.file and reports how the last reload went.
-type configState struct {
-	path string
-	mu   sync.Mutex
-	ok   bool
-	at   time.Time // of the last successful load
-}
-
-func newConfigState(path string) *configState {
-	return &configState{path: path, ok: true, at: time.Now()}
-}
-
-// reload re-reads the configuration file and puts it in force; a file
-// with problems leaves the running configuration in force.
-func (c *configState) reload(logger *slog.Logger) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.path == "" {
-		c.ok, c.at = true, time.Now()
-		return nil
-	}
-	cfg, err := config.Load(c.path, config.Options{Logger: logger})
-	if err != nil {
-		c.ok = false
-		logger.Error("the configuration file has problems: the running configuration stays in force", "file", c.path, "err", err)
-		return err
-	}
-	applyConfig(cfg)
-	c.ok, c.at = true, time.Now()
-	logger.Info("configuration reloaded", "file", c.path, "user_rules", len(cfg.Rules))
-	return nil
-}
-
-func (c *configState) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "netanomaly", Subsystem: "config", Name: "last_reload_successful",
-			Help: "Whether the last load of --config.file succeeded (1) or left the previous configuration in force (0).",
-		}, func() float64 {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return b2f(c.ok)
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "netanomaly", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
-			Help: "When --config.file was last loaded successfully, in Unix seconds.",
-		}, func() float64 {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return float64(c.at.UnixNano()) / 1e9
-		}),
-	}
-}
-
-// handleReload is POST /-/reload, as Prometheus has it.
-func (c *configState) handleReload(logger *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "use POST or PUT", http.StatusMethodNotAllowed)
-			return
-		}
-		if err := c.reload(logger); err != nil {
-			http.Error(w, "the configuration file has problems; the running configuration stays in force:\n"+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		_, _ = io.WriteString(w, "configuration reloaded\n")
-	}
 }
 
 func b2f(b bool) float64 {
@@ -400,100 +211,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// adminHeader is the custom header that, like a JSON content type, marks
-// an admin call as not from a cross-site browser form.
-const adminHeader = "X-Netanomaly-Admin"
-
-// adminAuthenticated tells whether the web configuration file asks every
-// client for credentials: basic auth users, or verified client
-// certificates.
-func adminAuthenticated(path string) (bool, error) {
-	if path == "" {
-		return false, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false, err
-	}
-	var c web.Config
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		return false, err
-	}
-	return len(c.Users) > 0 || c.TLSConfig.ClientAuth == "RequireAndVerifyClientCert", nil
-}
-
-// registerAdmin adds the admin API. It sits behind the same TLS and basic
-// auth as /metrics (exporter-toolkit wraps the whole mux).
-func registerAdmin(mux *http.ServeMux, ps []*pipeline.Pipeline, logger *slog.Logger) {
-	byName := map[string]*pipeline.Pipeline{}
-	for _, p := range ps {
-		byName[p.Interface()] = p
-	}
-	// pick returns the pipelines an admin call names: ?interface=X, or all.
-	pick := func(w http.ResponseWriter, r *http.Request) ([]*pipeline.Pipeline, bool) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
-			return nil, false
-		}
-		// A browser sends a cross-site form or text/plain POST without
-		// asking; JSON or a custom header needs a preflight we never answer.
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && r.Header.Get(adminHeader) == "" {
-			http.Error(w, "send Content-Type: application/json or an "+adminHeader+" header", http.StatusUnsupportedMediaType)
-			return nil, false
-		}
-		name := r.URL.Query().Get("interface")
-		if name == "" {
-			return ps, true
-		}
-		p, ok := byName[name]
-		if !ok {
-			http.Error(w, fmt.Sprintf("no interface %q", name), http.StatusNotFound)
-			return nil, false
-		}
-		return []*pipeline.Pipeline{p}, true
-	}
-	reply := func(w http.ResponseWriter, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	mux.HandleFunc("/api/v1/admin/retrain", func(w http.ResponseWriter, r *http.Request) {
-		sel, ok := pick(w, r)
-		if !ok {
-			return
-		}
-		var done []string
-		for _, p := range sel {
-			if d := p.Detector(); d != nil {
-				d.RequestRetrain()
-				done = append(done, p.Interface())
-			}
-		}
-		logger.Info("retrain requested through the admin API", "interfaces", done)
-		reply(w, map[string]any{"status": "retraining at the next window", "interfaces": done})
-	})
-	capture := func(start bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			sel, ok := pick(w, r)
-			if !ok {
-				return
-			}
-			var done []string
-			for _, p := range sel {
-				if start {
-					p.StartCapture()
-				} else if err := p.StopCapture(); err != nil {
-					http.Error(w, fmt.Sprintf("%s: %v", p.Interface(), err), http.StatusConflict)
-					return
-				}
-				done = append(done, p.Interface())
-			}
-			logger.Info("capture changed through the admin API", "start", start, "interfaces", done)
-			reply(w, map[string]any{"capturing": start, "interfaces": done})
-		}
-	}
-	mux.HandleFunc("/api/v1/admin/capture/stop", capture(false))
-	mux.HandleFunc("/api/v1/admin/capture/start", capture(true))
 }
