@@ -9,12 +9,19 @@ BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown
 LDFLAGS   := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
              -X $(PKG).BuildUser=$(shell whoami)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test test-short bench bench-rss bench-live bench-peers fuzz lint checkmetrics clean
+.PHONY: all build generate run test test-short bench bench-rss bench-live bench-peers fuzz lint checkmetrics clean
 
 all: lint build test
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/netanomaly_exporter
+
+# Regenerates everything generated and committed: the rules, alerts,
+# Alertmanager templates, dashboards and Kubernetes rules (mixin/), the
+# e2e golden /metrics file and README's generated tables.
+generate:
+	$(GO) test -count=1 -run '^TestGeneratedFiles$$' ./mixin -u
+	$(GO) test -count=1 -run '^(TestEndToEnd|TestREADMEUpToDate)$$' ./cmd/netanomaly_exporter -u
 
 # Replays the embedded demo capture in a loop at real speed on :9957.
 run:
@@ -60,7 +67,7 @@ lint:
 # prometheus-alertmanager; about 2 minutes). It also runs in "make test".
 .PHONY: test-e2e checkrules
 test-e2e:
-	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./monitoring
+	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./mixin
 
 # The Prometheus configurations (one sensor site, the global one of
 # prometheus/federation), their rule files and their unit tests.

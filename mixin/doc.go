@@ -1,4 +1,4 @@
-// Package monitoring generates and checks the monitoring stack that ships
+// Package mixin generates and checks the monitoring stack that ships
 // with the exporter: the Prometheus rules and their promtool unit tests, the
 // Alertmanager configuration, the Grafana dashboards, the docker-compose
 // stack, the Kubernetes manifests of deploy/kubernetes and the federation
@@ -11,10 +11,10 @@
 // the generated files are committed and a test fails when they are out of
 // date:
 //
-//	go test ./monitoring -run TestGeneratedFiles -u
+//	go test ./mixin -run TestGeneratedFiles -u
 //
 // The other tests run promtool, amtool and docker-compose on the committed
 // files and skip with a message when a tool is not installed, and decode the
 // Kubernetes manifests strictly into the Kubernetes and prometheus-operator
 // API types.
-package monitoring
+package mixin

@@ -1,4 +1,4 @@
-package monitoring
+package mixin
 
 import (
 	"bytes"
@@ -64,11 +64,11 @@ func TestGeneratedFiles(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Errorf("%s: %v (go test ./monitoring -run TestGeneratedFiles -u writes it)", name, err)
+			t.Errorf("%s: %v (go test ./mixin -run TestGeneratedFiles -u writes it)", name, err)
 			continue
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is out of date: go test ./monitoring -run TestGeneratedFiles -u", name)
+			t.Errorf("%s is out of date: go test ./mixin -run TestGeneratedFiles -u", name)
 		}
 	}
 }
