@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/detector/synth"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/detector/synth"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 func TestParseAttack(t *testing.T) {
