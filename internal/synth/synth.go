@@ -26,23 +26,31 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
-// Attack types.
+// Attack types: the detector's names, taken from its registry so that a
+// label and the verdict it is scored against cannot drift apart.
 const (
-	PortScan               = "port_scan"
-	SYNFlood               = "syn_flood"
-	UDPFlood               = "udp_flood"
-	ICMPFlood              = "icmp_flood"
-	DNSAmplification       = "dns_amplification"
+	PortScan         = detector.PortScan
+	SYNFlood         = detector.SynFlood
+	UDPFlood         = detector.UDPFlood
+	ICMPFlood        = detector.ICMPFlood
+	DNSAmplification = detector.DNSAmplification
+	// The other amplifications have no detector type of their own: the
+	// detector sees bulk answers from an amplification-prone port and
+	// names them all reflection (detector.ReportType maps these labels to
+	// it). The synthesizer reflects one protocol at a time and its label
+	// says which, so that an evaluation tells what it missed by protocol.
 	NTPAmplification       = "ntp_amplification"
 	SSDPAmplification      = "ssdp_amplification"
 	MemcachedAmplification = "memcached_amplification"
-	BruteForce             = "brute_force"
-	Slowloris              = "slowloris"
-	TrafficSpike           = "traffic_spike"
-	TrafficDrop            = "traffic_drop"
-	ARPSpoofing            = "arp_spoofing"
+	BruteForce             = detector.BruteForce
+	Slowloris              = detector.Slowloris
+	TrafficSpike           = detector.TrafficSpike
+	TrafficDrop            = detector.TrafficDrop
+	ARPSpoofing            = detector.ARPSpoofing
 )
 
 // AttackTypes lists every attack type, in the order of the constants.
