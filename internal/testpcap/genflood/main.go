@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 func main() {
@@ -18,7 +18,7 @@ func main() {
 	flag.Parse()
 	f, err := os.Create(*out)
 	if err == nil {
-		err = testpcap.WriteFlood(f, *n, *seed, *gap)
+		err = synth.WriteFlood(f, *n, *seed, *gap)
 	}
 	if err == nil {
 		err = f.Close()
