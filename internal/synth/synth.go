@@ -16,6 +16,15 @@
 // from their first to their last packet. Everything is deterministic: the
 // same Scenario gives a byte-identical capture, and the background does not
 // change when attacks are added.
+//
+// WriteFlood, WriteTraffic and WriteSessions write simpler captures, for
+// volume rather than realism: a random-source flood, a busy normal link.
+//
+// In the data flow the synthesizer comes before the exporter: it produces
+// the captures that tests, benchmarks and demos replay through it
+// (cmd/netanomaly_synth, test/detection, the collector's benchmarks). It is
+// a tool, not part of the runtime path: the exporter does not import it,
+// and it imports the detector only for the names of the attack types.
 package synth
 
 import (
