@@ -14,10 +14,11 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
-// Captures of the end-to-end test. internal/testpcap starts every capture
+// Captures of the end-to-end test. synth.WriteTraffic starts every capture
 // at this Unix time, a multiple of the 10s window: offsets from it are
 // offsets from the start of a window.
 const e2eEpoch = 1_700_000_000
@@ -28,12 +29,12 @@ type e2ePacket struct {
 	data []byte
 }
 
-// benignPackets returns n packets of testpcap's benign traffic (200 hosts
-// talking to 8 service ports), gap apart, from e2eEpoch.
+// benignPackets returns n packets of synth.WriteTraffic's benign traffic
+// (200 hosts talking to 8 service ports), gap apart, from e2eEpoch.
 func benignPackets(t *testing.T, n int, seed uint64, gap time.Duration) []e2ePacket {
 	t.Helper()
 	var b bytes.Buffer
-	if err := testpcap.WriteTraffic(&b, n, seed, int64(gap), 200); err != nil {
+	if err := synth.WriteTraffic(&b, n, seed, int64(gap), 200); err != nil {
 		t.Fatal(err)
 	}
 	r, err := pcapfile.NewReader(&b)

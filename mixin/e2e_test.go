@@ -18,8 +18,9 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 )
 
-// The end-to-end scenario: 90 s of benign traffic (testpcap, 20 packets/s
-// from 200 hosts, the traffic the model is trained on) with two attacks.
+// The end-to-end scenario: 90 s of benign traffic (synth.WriteTraffic, 20
+// packets/s from 200 hosts, the traffic the model is trained on) with two
+// attacks.
 const (
 	e2eLength = 90 * time.Second
 	e2eIface  = "e2e" // the capture file's base name is the interface label

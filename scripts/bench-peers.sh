@@ -48,10 +48,10 @@ if [ -z "$pcap" ]; then
 	# Two hours of a 50-client network at 285 packets/s (web, TLS, QUIC, DNS,
 	# SSH, mail, file shares, NTP...) with five attacks; the same every time.
 	pcap=$tmp/bench.pcap
-	go run ./cmd/netanomaly_synth -seed 1 -duration 2h -rate 285 \
-		-attack port_scan@20m+60s -attack brute_force@40m+2m:ssh \
-		-attack syn_flood@60m+60s/1000 -attack dns_amplification@80m+60s/500 \
-		-attack slowloris@100m+3m -o "$pcap" >/dev/null 2>"$tmp/stderr" ||
+	go run ./cmd/netanomaly_synth --seed=1 --duration=2h --background.rate=285 \
+		--attack=port_scan@20m+60s --attack=brute_force@40m+2m:ssh \
+		--attack=syn_flood@60m+60s/1000 --attack=dns_amplification@80m+60s/500 \
+		--attack=slowloris@100m+3m --output="$pcap" >/dev/null 2>"$tmp/stderr" ||
 		{ cat "$tmp/stderr" >&2; exit 1; }
 fi
 [ -r "$pcap" ] || { echo "bench-peers: cannot read $pcap" >&2; exit 1; }

@@ -7,7 +7,8 @@ n=${PACKETS:-5000000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/netanomaly_exporter" ./cmd/netanomaly_exporter
-go run ./internal/testpcap/genflood -n "$n" -o "$tmp/flood.pcap"
+go run ./cmd/netanomaly_synth flood --packets="$n" --output="$tmp/flood.pcap" 2>"$tmp/stderr" ||
+	{ cat "$tmp/stderr" >&2; exit 1; }
 start=$(date +%s.%N)
 command -v /usr/bin/time >/dev/null || { echo 'needs GNU time: apt-get install time' >&2; exit 1; }
 /usr/bin/time -f '%M' -o "$tmp/rss" "$tmp/netanomaly_exporter" replay --capture.pcap="$tmp/flood.pcap" >"$tmp/metrics"

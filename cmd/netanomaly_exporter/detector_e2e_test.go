@@ -21,6 +21,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
@@ -60,9 +61,9 @@ func genTraffic(t *testing.T, n int, seed uint64, gap time.Duration, sources int
 	var b bytes.Buffer
 	var err error
 	if sources > 0 {
-		err = testpcap.WriteTraffic(&b, n, seed, int64(gap), sources)
+		err = synth.WriteTraffic(&b, n, seed, int64(gap), sources)
 	} else {
-		err = testpcap.WriteFlood(&b, n, seed, int64(gap))
+		err = synth.WriteFlood(&b, n, seed, int64(gap))
 	}
 	if err != nil {
 		t.Fatal(err)

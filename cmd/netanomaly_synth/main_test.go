@@ -2,15 +2,13 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/detector/synth"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 func TestParseAttack(t *testing.T) {
@@ -51,10 +49,10 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	out, lab := filepath.Join(dir, "x.pcap"), filepath.Join(dir, "x.csv")
 	var stderr bytes.Buffer
-	err := run([]string{"-seed", "3", "-duration", "3m", "-rate", "100", "-start", "2025-01-02T03:04:05Z",
-		"-attack", "port_scan@1m+30s", "-attack", "arp_spoofing@2m+30s:gateway/1", "-o", out, "-labels", lab}, &stderr)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
+	code := run([]string{"--seed=3", "--duration", "3m", "--background.rate=100", "--start=2025-01-02T03:04:05Z",
+		"--attack=port_scan@1m+30s", "--attack", "arp_spoofing@2m+30s:gateway/1", "-o", out, "--labels=" + lab}, &stderr)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr.String())
 	}
 	f, err := os.Open(lab)
 	if err != nil {
@@ -92,30 +90,65 @@ func TestRunErrors(t *testing.T) {
 	out := filepath.Join(dir, "x.pcap")
 	for _, c := range []struct {
 		args []string
+		code int
 		err  string
 	}{
-		{[]string{"-duration", "1m"}, "-o is required"},
-		{[]string{"-o", out, "-start", "yesterday"}, `-start "yesterday" is not an RFC3339 time`},
-		{[]string{"-o", out, "-network", "10.0.0.0"}, `-network "10.0.0.0" is not a prefix`},
-		{[]string{"-o", out, "-network", "2001:db8::/48"}, "only IPv4"},
-		{[]string{"-o", out, "-duration", "10m", "-attack", "syn_flood@9m+2m"}, "after the scenario's end"},
-		{[]string{"-o", out, "-duration", "10m", "-preset", "mixed"}, "needs a capture of at least"},
-		{[]string{"-o", out, "-preset", "chaos"}, `unknown preset "chaos"`},
-		{[]string{"-o", out, "-attack", "bogus@1m+1m"}, `unknown type "bogus"`},
-		{[]string{"-o", out, "-rate", "-5"}, "base rate -5"},
-		{[]string{"-o", out, "stray"}, `unexpected argument "stray"`},
+		{[]string{"--duration=1m"}, 2, "'--output' not provided"},
+		{[]string{"-o", out, "--start=yesterday"}, 1, `--start "yesterday" is not an RFC3339 time`},
+		{[]string{"-o", out, "--network.prefix=10.0.0.0"}, 1, `--network.prefix "10.0.0.0" is not a prefix`},
+		{[]string{"-o", out, "--network.prefix=2001:db8::/48"}, 1, "only IPv4"},
+		{[]string{"-o", out, "--duration=10m", "--attack=syn_flood@9m+2m"}, 1, "after the scenario's end"},
+		{[]string{"-o", out, "--duration=10m", "--attack.preset=mixed"}, 1, "needs a capture of at least"},
+		{[]string{"-o", out, "--attack.preset=chaos"}, 1, `unknown preset "chaos"`},
+		{[]string{"-o", out, "--attack=bogus@1m+1m"}, 2, `unknown type "bogus"`},
+		{[]string{"-o", out, "--background.rate=-5"}, 1, "base rate -5"},
+		{[]string{"-o", out, "stray"}, 2, "unexpected stray"},
+		{[]string{"-seed", "3", "-o", out}, 2, "unknown short flag '-s'"},
+		{[]string{"flood", "-o", out, "--packets=-1"}, 1, "--packets -1 is negative"},
+		{[]string{"flood", "-o", out, "--gap=-1us"}, 1, "--gap -1µs is negative"},
+		{[]string{"flood", "-o", out, "--attack=port_scan@1m+1m"}, 2, "unknown long flag '--attack'"},
 	} {
 		var stderr bytes.Buffer
-		err := run(c.args, &stderr)
-		if err == nil || !strings.Contains(err.Error()+stderr.String(), c.err) {
-			t.Errorf("run(%q) = %v (%s), want an error containing %q", c.args, err, stderr.String(), c.err)
+		if code := run(c.args, &stderr); code != c.code || !strings.Contains(stderr.String(), c.err) {
+			t.Errorf("run(%q) = %d (%s), want %d and an error containing %q", c.args, code, stderr.String(), c.code, c.err)
 		}
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("a failed run left %s", out)
 	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-h"}, "flood [<flags>]"},
+		{[]string{"scenario", "--help"}, "blacknurse"},
+		{[]string{"help", "flood"}, "--packets=5000000"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(c.args, &stderr); code != 0 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, want 0 and %q in\n%s", c.args, code, c.want, stderr.String())
+		}
+	}
+}
+
+func TestRunFlood(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "flood.pcap")
 	var stderr bytes.Buffer
-	if err := run([]string{"-h"}, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "arp_spoofing") {
-		t.Errorf("-h: %v\n%s", err, stderr.String())
+	if code := run([]string{"flood", "--packets=1000", "--seed=7", "--gap=1500ns", "--output=" + out}, &stderr); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := synth.WriteFlood(&want, 1000, 7, 1500); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, want.Bytes()) {
+		t.Errorf("the command's flood differs from synth.WriteFlood's")
+	}
+	if !strings.Contains(stderr.String(), "1000 packets") {
+		t.Errorf("no summary: %s", stderr.String())
 	}
 }

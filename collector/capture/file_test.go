@@ -20,7 +20,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
-	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
@@ -177,7 +177,7 @@ func TestFileSourceFastReplay(t *testing.T) {
 func TestFileSourceTestpcapFlood(t *testing.T) {
 	const n, gap = 1000, int64(1500)
 	var buf bytes.Buffer
-	if err := testpcap.WriteFlood(&buf, n, 7, gap); err != nil {
+	if err := synth.WriteFlood(&buf, n, 7, gap); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

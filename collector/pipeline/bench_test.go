@@ -9,7 +9,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
-	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 var (
@@ -24,14 +24,14 @@ var (
 func captures(b *testing.B) (floodData, normalData []byte) {
 	captureOnce.Do(func() {
 		var f, n bytes.Buffer
-		if err := testpcap.WriteFlood(&f, 1_000_000, 1, 3000); err != nil {
+		if err := synth.WriteFlood(&f, 1_000_000, 1, 3000); err != nil {
 			b.Fatal(err)
 		}
-		if err := testpcap.WriteTraffic(&n, 1_000_000, 1, 3000, 2000); err != nil {
+		if err := synth.WriteTraffic(&n, 1_000_000, 1, 3000, 2000); err != nil {
 			b.Fatal(err)
 		}
 		var s bytes.Buffer
-		if err := testpcap.WriteSessions(&s, 1_000_000, 1, 3000, 5000); err != nil {
+		if err := synth.WriteSessions(&s, 1_000_000, 1, 3000, 5000); err != nil {
 			b.Fatal(err)
 		}
 		flood, normalLink, sessions = f.Bytes(), n.Bytes(), s.Bytes()

@@ -16,7 +16,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector"
-	"github.com/netanomaly/netanomaly_exporter/detector/synth"
+	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 )
 
 const sharedPcaps = "../../../shared/pcaps"

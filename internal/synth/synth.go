@@ -16,6 +16,15 @@
 // from their first to their last packet. Everything is deterministic: the
 // same Scenario gives a byte-identical capture, and the background does not
 // change when attacks are added.
+//
+// WriteFlood, WriteTraffic and WriteSessions write simpler captures, for
+// volume rather than realism: a random-source flood, a busy normal link.
+//
+// In the data flow the synthesizer comes before the exporter: it produces
+// the captures that tests, benchmarks and demos replay through it
+// (cmd/netanomaly_synth, test/detection, the collector's benchmarks). It is
+// a tool, not part of the runtime path: the exporter does not import it,
+// and it imports the detector only for the names of the attack types.
 package synth
 
 import (
@@ -26,23 +35,31 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
-// Attack types.
+// Attack types: the detector's names, taken from its registry so that a
+// label and the verdict it is scored against cannot drift apart.
 const (
-	PortScan               = "port_scan"
-	SYNFlood               = "syn_flood"
-	UDPFlood               = "udp_flood"
-	ICMPFlood              = "icmp_flood"
-	DNSAmplification       = "dns_amplification"
+	PortScan         = detector.PortScan
+	SYNFlood         = detector.SynFlood
+	UDPFlood         = detector.UDPFlood
+	ICMPFlood        = detector.ICMPFlood
+	DNSAmplification = detector.DNSAmplification
+	// The other amplifications have no detector type of their own: the
+	// detector sees bulk answers from an amplification-prone port and
+	// names them all reflection (detector.ReportType maps these labels to
+	// it). The synthesizer reflects one protocol at a time and its label
+	// says which, so that an evaluation tells what it missed by protocol.
 	NTPAmplification       = "ntp_amplification"
 	SSDPAmplification      = "ssdp_amplification"
 	MemcachedAmplification = "memcached_amplification"
-	BruteForce             = "brute_force"
-	Slowloris              = "slowloris"
-	TrafficSpike           = "traffic_spike"
-	TrafficDrop            = "traffic_drop"
-	ARPSpoofing            = "arp_spoofing"
+	BruteForce             = detector.BruteForce
+	Slowloris              = detector.Slowloris
+	TrafficSpike           = detector.TrafficSpike
+	TrafficDrop            = detector.TrafficDrop
+	ARPSpoofing            = detector.ARPSpoofing
 )
 
 // AttackTypes lists every attack type, in the order of the constants.

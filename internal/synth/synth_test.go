@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/detector"
 )
 
 func TestDeterministic(t *testing.T) {
@@ -240,5 +242,16 @@ func TestSnaplen(t *testing.T) {
 	}
 	if longer == 0 || len(cut) >= len(whole) {
 		t.Errorf("%d packets longer than the snaplen; %d bytes cut, %d whole", longer, len(cut), len(whole))
+	}
+}
+
+// TestAttackTypesAreDetectorTypes keeps the names the synthesizer labels
+// with within what the detector reads: a registered type, or a label type
+// it reports as one.
+func TestAttackTypesAreDetectorTypes(t *testing.T) {
+	for _, typ := range AttackTypes {
+		if !slices.Contains(detector.LabelTypes(), typ) || detector.Type(detector.ReportType(typ)) == nil {
+			t.Errorf("%s: not a detector label type reported as a registered type", typ)
+		}
 	}
 }
