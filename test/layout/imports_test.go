@@ -39,7 +39,7 @@ var layers = [][]string{
 // support are packages for tests and tools: they may import any runtime
 // package, and no runtime package may import them outside its tests.
 var support = []string{
-	"cmd/netanomaly_synth", "collector/capture/capturetest", "detector/synth", "internal/synth", "internal/testpcap", "internal/testpcap/genflood",
+	"cmd/netanomaly_synth", "collector/capture/capturetest", "internal/synth", "internal/testpcap",
 	"internal/testutil", "internal/netnstest", "internal/geoip/geoiptest",
 }
 
