@@ -16,6 +16,7 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 // The end-to-end scenario: 90 s of benign traffic (testpcap, 20 packets/s
@@ -61,17 +62,17 @@ func TestEndToEndAlerting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: replays 90s of traffic in real time through the exporter, Prometheus and Alertmanager; skipped with -short")
 	}
-	needTool(t, "prometheus")
-	needTool(t, "prometheus-alertmanager")
+	stacktest.NeedTool(t, "prometheus")
+	stacktest.NeedTool(t, "prometheus-alertmanager")
 	began := time.Now()
-	bin := buildExporter(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 
 	// 1. The model, trained on an hour of benign traffic, and the capture.
 	benign := filepath.Join(dir, "benign.pcap")
 	writeCapture(t, benign, benignPackets(t, 72000, 1, 50*time.Millisecond))
 	model := filepath.Join(dir, "e2e.model")
-	if out := run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "360 normal") {
+	if out := stacktest.Run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "360 normal") {
 		t.Fatalf("train did not report 360 normal windows:\n%s", out)
 	}
 	// The SYN flood starts on a window boundary (the worst case: a whole
@@ -93,10 +94,10 @@ func TestEndToEndAlerting(t *testing.T) {
 	hook := startWebhook(t)
 	smtp := startFakeSMTP(t)
 	const smtpPassword = "e2e-secret"
-	amURL := startAlertmanager(t, e2eAlertmanagerConfig(t, dir, hook.URL, smtp.Addr, smtpPassword))
-	promAddr, exporterAddr := freeAddr(t), freeAddr(t)
+	amURL := stacktest.StartAlertmanager(t, e2eAlertmanagerConfig(t, dir, hook.URL, smtp.Addr, smtpPassword))
+	promAddr, exporterAddr := stacktest.FreeAddr(t), stacktest.FreeAddr(t)
 	promConfig, scrapeInterval, evalInterval := e2ePrometheusConfig(t, dir, promAddr, exporterAddr, strings.TrimPrefix(amURL, "http://"))
-	promURL := startPrometheusAt(t, promAddr, promConfig)
+	promURL := stacktest.StartPrometheusAt(t, promAddr, promConfig)
 	t.Logf("Prometheus %s (scrape %s, evaluation %s), Alertmanager %s, Slack webhook %s, SMTP %s",
 		promURL, scrapeInterval, evalInterval, amURL, hook.URL, smtp.Addr)
 
@@ -294,9 +295,9 @@ func TestEndToEndAlerting(t *testing.T) {
 		} else if am, ok := amSeen[a.Alert+"/"+n.Severity]; !ok {
 			t.Errorf("%s: %s (%s) not seen in Alertmanager's API", a.Type, a.Alert, n.Severity)
 		} else {
-			data := amData{
+			data := stacktest.TemplateData{
 				Receiver: map[string]string{"critical": "critical", "warning": "slack-warning"}[n.Severity], Status: "firing",
-				Alerts:       []amAlert{{Status: "firing", Labels: am.Labels, Annotations: am.Annotations, StartsAt: am.StartsAt, GeneratorURL: am.GeneratorURL, Fingerprint: am.Fingerprint}},
+				Alerts:       []stacktest.TemplateAlert{{Status: "firing", Labels: am.Labels, Annotations: am.Annotations, StartsAt: am.StartsAt, GeneratorURL: am.GeneratorURL, Fingerprint: am.Fingerprint}},
 				GroupLabels:  map[string]string{"alertname": a.Alert, "instance": instance, "interface": e2eIface},
 				CommonLabels: am.Labels, CommonAnnotations: am.Annotations, ExternalURL: amURL,
 			}
@@ -305,8 +306,8 @@ func TestEndToEndAlerting(t *testing.T) {
 			if err := os.WriteFile(file, raw, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			checkMail(t, a, instance, amtoolRender(t, amtool, file, "netanomaly.email.subject"),
-				amtoolRender(t, amtool, file, "netanomaly.email.text"), amtoolRender(t, amtool, file, "netanomaly.email.html"))
+			checkMail(t, a, instance, stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.subject"),
+				stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.text"), stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.html"))
 		}
 	}
 
