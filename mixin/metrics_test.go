@@ -42,7 +42,7 @@ var detectorMetrics = []string{
 	"netanomaly_attack_source_country_info",
 	"netanomaly_attack_path_info",
 	// Only while flows are open at a window's close (the replay's last
-	// window has none); the stack test sees it.
+	// window has none); test/stack sees it.
 	"netanomaly_top_pair_packets",
 	"netanomaly_detector_trained",
 	"netanomaly_detector_warmup_progress",

@@ -1,4 +1,4 @@
-package mixin
+package stack
 
 import (
 	"bufio"
@@ -374,7 +374,7 @@ func e2ePrometheusConfig(t *testing.T, dir, promAddr, exporterAddr, amAddr strin
 // STARTTLS) and the template paths (absolute, to the repository's).
 func e2eAlertmanagerConfig(t *testing.T, dir, slackURL, smtpAddr, smtpPassword string) string {
 	t.Helper()
-	doc := stacktest.ReadRepoYAML(t, amConfigPath)
+	doc := stacktest.ReadRepoYAML(t, "alertmanager/alertmanager.yml")
 	g := stacktest.YAMLMap(t, doc["global"], "global")
 	for _, k := range []string{"slack_api_url_file", "smtp_auth_password_file", "smtp_smarthost", "smtp_require_tls"} {
 		if _, ok := g[k]; !ok {

@@ -1,4 +1,4 @@
-package mixin
+package stack
 
 import (
 	"encoding/json"
@@ -17,6 +17,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
 	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+	"github.com/netanomaly/netanomaly_exporter/mixin"
 )
 
 // The end-to-end scenario: 90 s of benign traffic (testpcap, 20 packets/s
@@ -31,21 +32,51 @@ const (
 	e2eLimit  = 45 * time.Second
 )
 
+// detectedAlert is the rules' generic anomaly alert, which Alertmanager
+// mutes while a named attack's alert fires (alertFor checks that the
+// shipped rules have it).
+const detectedAlert = "NetAnomalyDetected"
+
 // e2eAttack is one attack of the replayed capture.
 type e2eAttack struct {
-	AttackType
+	mixin.AttackType
 	Offset, Duration time.Duration // from the first packet
 }
 
-func attackType(t *testing.T, typ string) AttackType {
+// alertFor returns the for: of the alert name in the shipped rules of
+// prometheus/rules, failing the test when no rule has that name.
+func alertFor(t *testing.T, name string) string {
 	t.Helper()
-	for _, a := range AttackTypes {
+	root := stacktest.RepoRoot(t)
+	paths, err := filepath.Glob(filepath.Join(root, "prometheus/rules/*.yml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no rule files in prometheus/rules (%v)", err)
+	}
+	for _, p := range paths {
+		rel, _ := filepath.Rel(root, p)
+		doc := stacktest.ReadRepoYAML(t, rel)
+		for _, g := range stacktest.YAMLList(t, doc["groups"], rel+" groups") {
+			for _, r := range stacktest.YAMLList(t, stacktest.YAMLMap(t, g, rel+" group")["rules"], rel+" rules") {
+				if r := stacktest.YAMLMap(t, r, rel+" rule"); r["alert"] == name {
+					f, _ := r["for"].(string)
+					return f
+				}
+			}
+		}
+	}
+	t.Fatalf("no alert %s in prometheus/rules", name)
+	return ""
+}
+
+func attackType(t *testing.T, typ string) mixin.AttackType {
+	t.Helper()
+	for _, a := range mixin.AttackTypes {
 		if a.Type == typ {
 			return a
 		}
 	}
 	t.Fatalf("no attack type %s", typ)
-	return AttackType{}
+	return mixin.AttackType{}
 }
 
 // TestEndToEndAlerting runs the whole alert path on loopback: it trains a
@@ -64,6 +95,7 @@ func TestEndToEndAlerting(t *testing.T) {
 	}
 	stacktest.NeedTool(t, "prometheus")
 	stacktest.NeedTool(t, "prometheus-alertmanager")
+	detectedFor := alertFor(t, detectedAlert)
 	began := time.Now()
 	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
@@ -400,14 +432,17 @@ func checkDashboardData(t *testing.T, promURL, instance string, from time.Time) 
 		instant     bool
 	}
 	var qs []dq
-	files := dashboardFiles(t)
+	files := mixin.Dashboards()
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, file := range names {
-		d := files[file]
+		var d map[string]any
+		if err := json.Unmarshal(files[file], &d); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
 		for _, p := range list(d["panels"]) {
 			for _, tg := range list(obj(p)["targets"]) {
 				tg := obj(tg)
@@ -449,4 +484,34 @@ func checkDashboardData(t *testing.T, promURL, instance string, from time.Time) 
 	if len(empty) > 0 {
 		t.Logf("dashboard queries without data:\n  %s", strings.Join(empty, "\n  "))
 	}
+}
+
+// labelValues matches a variable's label_values(selector, label) query.
+var labelValues = regexp.MustCompile(`^label_values\((.*),\s*\w+\)$`)
+
+// grafanaVars are concrete values for the variables Grafana sets itself,
+// as mixin's TestDashboardQueriesParse replaces them.
+var grafanaVars = strings.NewReplacer(
+	"${datasource}", mixin.DatasourceUID,
+	"$__rate_interval", "1m",
+	"$__interval", "15s",
+	"$__range", "1h",
+)
+
+// Access to a dashboard decoded as generic JSON: the zero value when v is
+// of another type.
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func obj(v any) map[string]any {
+	o, _ := v.(map[string]any)
+	return o
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
