@@ -67,7 +67,7 @@ lint:
 # prometheus-alertmanager; about 2 minutes). It also runs in "make test".
 .PHONY: test-e2e checkrules
 test-e2e:
-	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./mixin
+	$(GO) test -count=1 -v -run '^TestEndToEndAlerting$$' ./test/stack
 
 # The Prometheus configurations (one sensor site, the global one of
 # prometheus/federation), their rule files and their unit tests.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 const amConfigPath = "alertmanager/alertmanager.yml"
@@ -49,8 +50,8 @@ type amInhibitRule struct {
 }
 
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := needTool(t, "amtool")
-	out := run(t, repoRoot(t), amtool, "check-config", amConfigPath)
+	amtool := stacktest.NeedTool(t, "amtool")
+	out := stacktest.Run(t, stacktest.RepoRoot(t), amtool, "check-config", amConfigPath)
 	if !strings.Contains(out, "1 templates") {
 		t.Errorf("amtool check-config found no template:\n%s", out)
 	}
@@ -91,11 +92,11 @@ func labelArgs(l map[string]string) []string {
 // warnings to Slack only, and detection alerts through the attack route
 // with its 5s group_wait.
 func TestAlertmanagerRoutes(t *testing.T) {
-	amtool := needTool(t, "amtool")
+	amtool := stacktest.NeedTool(t, "amtool")
 	for _, l := range alertClasses(t) {
 		receiver := map[string]string{"critical": "critical", "warning": "slack-warning"}[l["severity"]]
 		args := append([]string{"config", "routes", "test", "--config.file=" + amConfigPath, "--tree", "--verify.receivers=" + receiver}, labelArgs(l)...)
-		out, err := runErr(repoRoot(t), nil, amtool, args...)
+		out, err := stacktest.RunErr(stacktest.RepoRoot(t), nil, amtool, args...)
 		name := l["alertname"] + " " + l["severity"]
 		if err != nil {
 			t.Errorf("%s: want receiver %s: %v\n%s", name, receiver, err, out)
@@ -111,7 +112,7 @@ func TestAlertmanagerRoutes(t *testing.T) {
 // TestAlertmanagerConventions checks what amtool does not: matchers only,
 // grouping and timing, inhibition rules, secrets from files.
 func TestAlertmanagerConventions(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), amConfigPath))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), amConfigPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,47 +163,12 @@ func TestAlertmanagerConventions(t *testing.T) {
 	}
 }
 
-// amtoolRender renders one template of alertmanager/templates with data,
-// as HTML (escaped like Alertmanager's email body) when its name ends in
-// .html.
-func amtoolRender(t *testing.T, amtool, dataFile, name string) string {
-	t.Helper()
-	typ := "text"
-	if strings.HasSuffix(name, ".html") {
-		typ = "html"
-	}
-	return run(t, filepath.Join(repoRoot(t), "alertmanager"), amtool, "template", "render",
-		"--template.type="+typ, "--template.glob=templates/*.tmpl", "--template.data="+dataFile,
-		"--template.text={{ template \""+name+"\" . }}")
-}
-
-// amData is the data Alertmanager gives a notification template.
-type amData struct {
-	Receiver          string            `json:"receiver"`
-	Status            string            `json:"status"`
-	Alerts            []amAlert         `json:"alerts"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-}
-
-type amAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-}
-
 // TestAlertmanagerTemplates renders the Slack and email templates for a
 // critical port scan and a health alert, and checks that each shows what
 // the on-call engineer needs and nothing renders as <no value>.
 func TestAlertmanagerTemplates(t *testing.T) {
-	amtool := needTool(t, "amtool")
-	scan := amAlert{
+	amtool := stacktest.NeedTool(t, "amtool")
+	scan := stacktest.TemplateAlert{
 		Status: "firing",
 		Labels: map[string]string{"alertname": "NetAnomalyPortScan", "severity": "critical", "attack_type": "port_scan",
 			"job": "netanomaly", "instance": testInstance, "interface": testIface},
@@ -215,7 +181,7 @@ func TestAlertmanagerTemplates(t *testing.T) {
 		StartsAt:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		GeneratorURL: "http://localhost:9090/graph?g0.expr=netanomaly_attack",
 	}
-	down := amAlert{
+	down := stacktest.TemplateAlert{
 		Status: "resolved",
 		Labels: map[string]string{"alertname": "NetAnomalyCaptureDown", "severity": "critical", "job": "netanomaly",
 			"instance": testInstance, "interface": testIface},
@@ -225,7 +191,7 @@ func TestAlertmanagerTemplates(t *testing.T) {
 		GeneratorURL: "http://localhost:9090/graph?g0.expr=netanomaly_capture_up",
 	}
 	for _, tc := range []struct {
-		alert amAlert
+		alert stacktest.TemplateAlert
 		want  map[string][]string // template -> substrings
 		not   []string
 	}{
@@ -251,8 +217,8 @@ func TestAlertmanagerTemplates(t *testing.T) {
 			"netanomaly.email.text":  {"RESOLVED: Capture on eth0"},
 		}, []string{"Attack type", "Threat level", "Top features"}},
 	} {
-		data := amData{
-			Receiver: "critical", Status: tc.alert.Status, Alerts: []amAlert{tc.alert},
+		data := stacktest.TemplateData{
+			Receiver: "critical", Status: tc.alert.Status, Alerts: []stacktest.TemplateAlert{tc.alert},
 			GroupLabels:  map[string]string{"alertname": tc.alert.Labels["alertname"], "instance": testInstance, "interface": testIface},
 			CommonLabels: tc.alert.Labels, CommonAnnotations: tc.alert.Annotations,
 			ExternalURL: "http://localhost:9093",
@@ -264,7 +230,7 @@ func TestAlertmanagerTemplates(t *testing.T) {
 		}
 		for _, name := range []string{"netanomaly.slack.title", "netanomaly.slack.titlelink", "netanomaly.slack.color",
 			"netanomaly.slack.text", "netanomaly.email.subject", "netanomaly.email.text", "netanomaly.email.html"} {
-			out := amtoolRender(t, amtool, file, name)
+			out := stacktest.AmtoolRender(t, amtool, file, name)
 			if strings.Contains(out, "<no value>") {
 				t.Errorf("%s for %s renders <no value>:\n%s", name, tc.alert.Labels["alertname"], out)
 			}
@@ -280,21 +246,6 @@ func TestAlertmanagerTemplates(t *testing.T) {
 			}
 		}
 	}
-}
-
-// startAlertmanager runs Alertmanager on a free port with the given
-// configuration, without clustering, and returns its URL.
-func startAlertmanager(t *testing.T, config string) string {
-	t.Helper()
-	bin := needTool(t, "prometheus-alertmanager")
-	addr := freeAddr(t)
-	startDaemon(t, "http://"+addr+"/-/ready", bin,
-		"--config.file="+config,
-		"--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr,
-		"--cluster.listen-address=",
-	)
-	return "http://" + addr
 }
 
 // postAlerts sends alerts to Alertmanager's API as Prometheus does.
@@ -324,7 +275,7 @@ func TestAlertmanagerInhibition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Alertmanager")
 	}
-	url := startAlertmanager(t, filepath.Join(repoRoot(t), amConfigPath))
+	url := stacktest.StartAlertmanager(t, filepath.Join(stacktest.RepoRoot(t), amConfigPath))
 	alert := func(name, severity, instance, iface, attack string) map[string]string {
 		l := map[string]string{"alertname": name, "severity": severity, "job": "netanomaly", "instance": instance, "interface": iface}
 		if attack != "" {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 // docker-compose.yml, as far as the tests read it.
@@ -36,7 +38,7 @@ type composeService struct {
 
 func readCompose(t testing.TB) composeFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +56,9 @@ var composeEnv = []string{"GF_SECURITY_ADMIN_PASSWORD=test-only-password"}
 // TestDockerComposeConfig validates docker-compose.yml with docker-compose
 // itself, and checks that it refuses to run without a Grafana password.
 func TestDockerComposeConfig(t *testing.T) {
-	dc := needTool(t, "docker-compose")
-	root := repoRoot(t)
-	out, err := runErr(root, composeEnv, dc, "config", "--quiet")
+	dc := stacktest.NeedTool(t, "docker-compose")
+	root := stacktest.RepoRoot(t)
+	out, err := stacktest.RunErr(root, composeEnv, dc, "config", "--quiet")
 	if err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
 	}
@@ -67,7 +69,7 @@ func TestDockerComposeConfig(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	if out, err := runEnv(root, env, dc, "config", "--quiet"); err == nil || !strings.Contains(out, "GF_SECURITY_ADMIN_PASSWORD") {
+	if out, err := stacktest.RunEnv(root, env, dc, "config", "--quiet"); err == nil || !strings.Contains(out, "GF_SECURITY_ADMIN_PASSWORD") {
 		t.Errorf("docker-compose config without GF_SECURITY_ADMIN_PASSWORD: err %v, output %q; want a failure naming the variable", err, out)
 	}
 }
@@ -129,7 +131,7 @@ func TestDockerComposeServices(t *testing.T) {
 // build (there is no Docker engine): the stages, the static build with the
 // Makefile's version ldflags, the non-root user with file capabilities.
 func TestDockerfile(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	ignore, err := os.ReadFile(filepath.Join(repoRoot(t), ".dockerignore"))
+	ignore, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,14 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 // dashboardFiles returns every dashboard of grafana/dashboards, parsed, by
 // file name.
 func dashboardFiles(t testing.TB) map[string]map[string]any {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(repoRoot(t), "grafana/dashboards/*.json"))
+	paths, err := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), "grafana/dashboards/*.json"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no dashboards in grafana/dashboards (%v)", err)
 	}
@@ -106,7 +107,7 @@ var grafanaVars = strings.NewReplacer(
 // TestDashboardQueriesParse runs every dashboard expression, with Grafana's
 // variables replaced, through promtool check rules as a recording rule.
 func TestDashboardQueriesParse(t *testing.T) {
-	promtool := needTool(t, "promtool")
+	promtool := stacktest.NeedTool(t, "promtool")
 	qs := dashboardQueries(t)
 	var f ruleFile
 	g := ruleGroup{Name: "dashboard-queries"}
@@ -122,7 +123,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runErr("", nil, promtool, "check", "rules", path)
+	out, err := stacktest.RunErr("", nil, promtool, "check", "rules", path)
 	if err != nil {
 		// promtool names the failing rule: map it back to its panel.
 		for i, q := range qs {

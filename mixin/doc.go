@@ -13,8 +13,13 @@
 //
 //	go test ./mixin -run TestGeneratedFiles -u
 //
-// The other tests run promtool, amtool and docker-compose on the committed
-// files and skip with a message when a tool is not installed, and decode the
-// Kubernetes manifests strictly into the Kubernetes and prometheus-operator
-// API types.
+// The other tests check those files by themselves: they run promtool,
+// amtool and docker-compose on the committed files, load the shipped
+// configurations into a real Prometheus and a real Alertmanager (each on its
+// own, no exporter), check that every metric the rules and dashboards use is
+// in the exporter's replay output, skip with a message when a tool is not
+// installed, and decode the Kubernetes manifests strictly into the
+// Kubernetes and prometheus-operator API types. The whole stack working
+// together (exporter, Prometheus, Alertmanager, notifications) is tested in
+// test/stack.
 package mixin

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 const (
@@ -19,13 +21,13 @@ const (
 // fleetRules returns every rule of prometheus/federation/rules.
 func fleetRules(t *testing.T) []located {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(repoRoot(t), fleetRulesGlob))
+	paths, err := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), fleetRulesGlob))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no rule files in %s (%v)", fleetRulesGlob, err)
 	}
 	var rules []located
 	for _, p := range paths {
-		rel, _ := filepath.Rel(repoRoot(t), p)
+		rel, _ := filepath.Rel(stacktest.RepoRoot(t), p)
 		var f ruleFile
 		readYAML(t, rel, &f)
 		for _, g := range f.Groups {
@@ -41,14 +43,14 @@ func fleetRules(t *testing.T) []located {
 // promtool, as shipped and with its commented remote_write example
 // uncommented.
 func TestFederationConfig(t *testing.T) {
-	promtool := needTool(t, "promtool")
-	dir := filepath.Join(repoRoot(t), "prometheus/federation")
-	out := run(t, dir, promtool, "check", "config", "prometheus.yml")
+	promtool := stacktest.NeedTool(t, "promtool")
+	dir := filepath.Join(stacktest.RepoRoot(t), "prometheus/federation")
+	out := stacktest.Run(t, dir, promtool, "check", "config", "prometheus.yml")
 	if !strings.Contains(out, "netanomaly-fleet.yml") {
 		t.Errorf("promtool check config did not check the fleet rules:\n%s", out)
 	}
 
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), federationConfig))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), federationConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestFederationConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte(withRW), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Log(run(t, "", promtool, "check", "config", path))
+	t.Log(stacktest.Run(t, "", promtool, "check", "config", path))
 
 	var doc struct {
 		RemoteWrite []struct {
@@ -135,19 +137,19 @@ func uncommentedRemoteWrite(t *testing.T, config string) string {
 // job's match[] selectors.
 func federationMatchers(t *testing.T) []*regexp.Regexp {
 	t.Helper()
-	doc := readRepoYAML(t, federationConfig)
+	doc := stacktest.ReadRepoYAML(t, federationConfig)
 	var out []*regexp.Regexp
 	nameRe := regexp.MustCompile(`__name__(=~?)"([^"]+)"`)
-	for _, sc := range yamlList(t, doc["scrape_configs"], "scrape_configs") {
-		sc := yamlMap(t, sc, "scrape_configs")
+	for _, sc := range stacktest.YAMLList(t, doc["scrape_configs"], "scrape_configs") {
+		sc := stacktest.YAMLMap(t, sc, "scrape_configs")
 		if sc["metrics_path"] != "/federate" {
 			continue
 		}
 		if sc["honor_labels"] != true {
 			t.Errorf("%s: federation job %v without honor_labels: the sites' job and instance labels would be renamed", federationConfig, sc["job_name"])
 		}
-		params := yamlMap(t, sc["params"], "params")
-		for _, sel := range yamlList(t, params["match[]"], "match[]") {
+		params := stacktest.YAMLMap(t, sc["params"], "params")
+		for _, sel := range stacktest.YAMLList(t, params["match[]"], "match[]") {
 			m := nameRe.FindStringSubmatch(sel.(string))
 			if m == nil {
 				t.Fatalf("%s: match[] %q has no __name__ matcher", federationConfig, sel)
@@ -261,7 +263,7 @@ func TestFleetRules(t *testing.T) {
 	// TestPromtoolTestRules runs.
 	exprs := ""
 	loaded := false
-	paths, _ := filepath.Glob(filepath.Join(repoRoot(t), "prometheus/tests/*.yml"))
+	paths, _ := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), "prometheus/tests/*.yml"))
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {

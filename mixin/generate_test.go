@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 var update = flag.Bool("u", false, "rewrite the generated files instead of comparing them")
@@ -27,7 +29,7 @@ func generatedFiles(t testing.TB) map[string][]byte {
 	// The PrometheusRule holds every rule file as it is on disk, except the
 	// generated ones, taken as their generator writes them now: one -u
 	// brings both up to date.
-	paths, err := filepath.Glob(filepath.Join(repoRoot(t), "prometheus/rules/*.yml"))
+	paths, err := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), "prometheus/rules/*.yml"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no rule files in prometheus/rules (%v)", err)
 	}
@@ -53,7 +55,7 @@ func generatedFiles(t testing.TB) map[string][]byte {
 // TestGeneratedFiles fails when a committed generated file differs from
 // what its generator writes now; -u rewrites them.
 func TestGeneratedFiles(t *testing.T) {
-	root := repoRoot(t)
+	root := stacktest.RepoRoot(t)
 	for name, want := range generatedFiles(t) {
 		path := filepath.Join(root, name)
 		if *update {

@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	kjson "sigs.k8s.io/json"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 const k8sDir = "deploy/kubernetes"
@@ -69,7 +71,7 @@ func decodeStrict(data []byte, v any) error {
 // lists into its Kubernetes or prometheus-operator type, by kind.
 func readManifests(t *testing.T) k8sManifests {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), k8sDir)
+	dir := filepath.Join(stacktest.RepoRoot(t), k8sDir)
 	var m k8sManifests
 	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
@@ -340,7 +342,7 @@ func TestKubernetesManifests(t *testing.T) {
 // whose file capabilities exceed the bounding set (EPERM), even as root.
 func checkImageCapabilities(t *testing.T, added []corev1.Capability, uid int64) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,14 +372,14 @@ func checkImageCapabilities(t *testing.T, added []corev1.Capability, uid int64) 
 // prometheus/prometheus.yml.
 func promScrapeInterval(t *testing.T, job string) string {
 	t.Helper()
-	doc := readRepoYAML(t, "prometheus/prometheus.yml")
-	for _, sc := range yamlList(t, doc["scrape_configs"], "scrape_configs") {
-		sc := yamlMap(t, sc, "scrape_configs")
+	doc := stacktest.ReadRepoYAML(t, "prometheus/prometheus.yml")
+	for _, sc := range stacktest.YAMLList(t, doc["scrape_configs"], "scrape_configs") {
+		sc := stacktest.YAMLMap(t, sc, "scrape_configs")
 		if sc["job_name"] == job {
 			if s, ok := sc["scrape_interval"].(string); ok {
 				return s
 			}
-			s, _ := yamlMap(t, doc["global"], "global")["scrape_interval"].(string)
+			s, _ := stacktest.YAMLMap(t, doc["global"], "global")["scrape_interval"].(string)
 			return s
 		}
 	}
@@ -395,7 +397,7 @@ func checkExporterFlags(t *testing.T, args []string) {
 		t.Log("-short: the DaemonSet's flags are not checked against the exporter's --help")
 		return
 	}
-	out := run(t, "", buildExporter(t), "--help")
+	out := stacktest.Run(t, "", stacktest.BuildExporter(t), "--help")
 	known := map[string]bool{}
 	for _, m := range flagName.FindAllStringSubmatch(out, -1) {
 		known[m[1]] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 // detectorMetrics are the detector's metrics, which rules and dashboards
@@ -41,7 +42,7 @@ var detectorMetrics = []string{
 	"netanomaly_attack_source_country_info",
 	"netanomaly_attack_path_info",
 	// Only while flows are open at a window's close (the replay's last
-	// window has none); the stack test sees it.
+	// window has none); test/stack sees it.
 	"netanomaly_top_pair_packets",
 	"netanomaly_detector_trained",
 	"netanomaly_detector_warmup_progress",
@@ -67,12 +68,12 @@ var (
 // configuration's user rules: the exporter's real output.
 func exporterMetricNames(t *testing.T) map[string]bool {
 	t.Helper()
-	bin := buildExporter(t)
+	bin := stacktest.BuildExporter(t)
 	exporterOnce.Do(func() {
 		cmd := exec.Command(bin, "replay", "--capture.pcap=cmd/netanomaly_exporter/testdata/ftp_bruteforce.pcap", "--features.top-k=3",
 			"--config.file=examples/netanomaly.yml",
 			"--geoip.database="+geoiptest.CountryFile(t, t.TempDir(), map[string]string{"192.168.56.0/24": "NL"}))
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = stacktest.RepoRoot(t)
 		out, err := cmd.Output()
 		if err != nil {
 			exporterErr = "replay: " + err.Error()

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 )
 
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool := needTool(t, "promtool")
+	promtool := stacktest.NeedTool(t, "promtool")
 	// Run from prometheus/: rule_files are relative to the config file.
-	out := run(t, filepath.Join(repoRoot(t), "prometheus"), promtool, "check", "config", "prometheus.yml")
+	out := stacktest.Run(t, filepath.Join(stacktest.RepoRoot(t), "prometheus"), promtool, "check", "config", "prometheus.yml")
 	for _, f := range []string{"netanomaly-recording.yml", "netanomaly-detection.yml", "netanomaly-health.yml"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("promtool check config did not check %s:\n%s", f, out)
@@ -27,16 +29,16 @@ func TestPromtoolCheckConfig(t *testing.T) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := needTool(t, "promtool")
-	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "prometheus/rules/*.yml"))
-	t.Log(run(t, repoRoot(t), promtool, append([]string{"check", "rules"}, files...)...))
+	promtool := stacktest.NeedTool(t, "promtool")
+	files, _ := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), "prometheus/rules/*.yml"))
+	t.Log(stacktest.Run(t, stacktest.RepoRoot(t), promtool, append([]string{"check", "rules"}, files...)...))
 }
 
 // TestPromtoolTestRules runs the promtool unit tests of every alert and
 // recording rule.
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := needTool(t, "promtool")
-	dir := filepath.Join(repoRoot(t), "prometheus")
+	promtool := stacktest.NeedTool(t, "promtool")
+	dir := filepath.Join(stacktest.RepoRoot(t), "prometheus")
 	files, _ := filepath.Glob(filepath.Join(dir, "tests/*.yml"))
 	if len(files) == 0 {
 		t.Fatal("no promtool tests in prometheus/tests")
@@ -44,7 +46,7 @@ func TestPromtoolTestRules(t *testing.T) {
 	for i, f := range files {
 		files[i], _ = filepath.Rel(dir, f)
 	}
-	t.Log(run(t, dir, promtool, append([]string{"test", "rules"}, files...)...))
+	t.Log(stacktest.Run(t, dir, promtool, append([]string{"test", "rules"}, files...)...))
 }
 
 var (
@@ -163,7 +165,7 @@ func TestAlertsAreTested(t *testing.T) {
 	}
 	cov := map[string]*coverage{}
 	exprs := ""
-	paths, _ := filepath.Glob(filepath.Join(repoRoot(t), "prometheus/tests/*.yml"))
+	paths, _ := filepath.Glob(filepath.Join(stacktest.RepoRoot(t), "prometheus/tests/*.yml"))
 	rulesByAlert := map[string]ruleEntry{}
 	for _, r := range allRules(t) {
 		if r.Alert != "" {
@@ -246,7 +248,7 @@ var heading = regexp.MustCompile(`(?m)^#{2,3} (.+)$`)
 // TestRunbook checks that every alert's runbook_url points to a section of
 // prometheus/RUNBOOK.md, and that every NetAnomaly section is an alert.
 func TestRunbook(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "prometheus/RUNBOOK.md"))
+	data, err := os.ReadFile(filepath.Join(stacktest.RepoRoot(t), "prometheus/RUNBOOK.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,22 +288,6 @@ func githubAnchor(h string) string {
 	return b.String()
 }
 
-// startPrometheus runs Prometheus on a free port with the given
-// configuration file and returns its URL. The end-to-end test (exporter,
-// Prometheus, Alertmanager, webhook receiver) builds on it.
-func startPrometheus(t *testing.T, config string, extraArgs ...string) string {
-	t.Helper()
-	bin := needTool(t, "prometheus")
-	addr := freeAddr(t)
-	args := append([]string{
-		"--config.file=" + config,
-		"--storage.tsdb.path=" + t.TempDir(),
-		"--web.listen-address=" + addr,
-	}, extraArgs...)
-	startDaemon(t, "http://"+addr+"/-/ready", bin, args...)
-	return "http://" + addr
-}
-
 // getJSON fetches url and decodes its JSON body into v.
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
@@ -324,7 +310,7 @@ func TestPrometheusLoadsConfig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus")
 	}
-	url := startPrometheus(t, filepath.Join(repoRoot(t), "prometheus/prometheus.yml"))
+	url := stacktest.StartPrometheus(t, filepath.Join(stacktest.RepoRoot(t), "prometheus/prometheus.yml"))
 	var rules struct {
 		Data struct {
 			Groups []struct {

@@ -40,7 +40,7 @@ var layers = [][]string{
 // package, and no runtime package may import them outside its tests.
 var support = []string{
 	"cmd/netanomaly_synth", "collector/capture/capturetest", "internal/synth", "internal/testpcap",
-	"internal/testutil", "internal/netnstest", "internal/geoip/geoiptest",
+	"internal/testutil", "internal/netnstest", "internal/geoip/geoiptest", "internal/stacktest",
 }
 
 // TestImportLayers fails when a package imports one of its own layer or

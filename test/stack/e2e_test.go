@@ -1,4 +1,4 @@
-package mixin
+package stack
 
 import (
 	"encoding/json"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+	"github.com/netanomaly/netanomaly_exporter/mixin"
 )
 
 // The end-to-end scenario: 90 s of benign traffic (synth.WriteTraffic, 20
@@ -31,21 +33,51 @@ const (
 	e2eLimit  = 45 * time.Second
 )
 
+// detectedAlert is the rules' generic anomaly alert, which Alertmanager
+// mutes while a named attack's alert fires (alertFor checks that the
+// shipped rules have it).
+const detectedAlert = "NetAnomalyDetected"
+
 // e2eAttack is one attack of the replayed capture.
 type e2eAttack struct {
-	AttackType
+	mixin.AttackType
 	Offset, Duration time.Duration // from the first packet
 }
 
-func attackType(t *testing.T, typ string) AttackType {
+// alertFor returns the for: of the alert name in the shipped rules of
+// prometheus/rules, failing the test when no rule has that name.
+func alertFor(t *testing.T, name string) string {
 	t.Helper()
-	for _, a := range AttackTypes {
+	root := stacktest.RepoRoot(t)
+	paths, err := filepath.Glob(filepath.Join(root, "prometheus/rules/*.yml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no rule files in prometheus/rules (%v)", err)
+	}
+	for _, p := range paths {
+		rel, _ := filepath.Rel(root, p)
+		doc := stacktest.ReadRepoYAML(t, rel)
+		for _, g := range stacktest.YAMLList(t, doc["groups"], rel+" groups") {
+			for _, r := range stacktest.YAMLList(t, stacktest.YAMLMap(t, g, rel+" group")["rules"], rel+" rules") {
+				if r := stacktest.YAMLMap(t, r, rel+" rule"); r["alert"] == name {
+					f, _ := r["for"].(string)
+					return f
+				}
+			}
+		}
+	}
+	t.Fatalf("no alert %s in prometheus/rules", name)
+	return ""
+}
+
+func attackType(t *testing.T, typ string) mixin.AttackType {
+	t.Helper()
+	for _, a := range mixin.AttackTypes {
 		if a.Type == typ {
 			return a
 		}
 	}
 	t.Fatalf("no attack type %s", typ)
-	return AttackType{}
+	return mixin.AttackType{}
 }
 
 // TestEndToEndAlerting runs the whole alert path on loopback: it trains a
@@ -62,17 +94,18 @@ func TestEndToEndAlerting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: replays 90s of traffic in real time through the exporter, Prometheus and Alertmanager; skipped with -short")
 	}
-	needTool(t, "prometheus")
-	needTool(t, "prometheus-alertmanager")
+	stacktest.NeedTool(t, "prometheus")
+	stacktest.NeedTool(t, "prometheus-alertmanager")
+	detectedFor := alertFor(t, detectedAlert)
 	began := time.Now()
-	bin := buildExporter(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 
 	// 1. The model, trained on an hour of benign traffic, and the capture.
 	benign := filepath.Join(dir, "benign.pcap")
 	writeCapture(t, benign, benignPackets(t, 72000, 1, 50*time.Millisecond))
 	model := filepath.Join(dir, "e2e.model")
-	if out := run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "360 normal") {
+	if out := stacktest.Run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "360 normal") {
 		t.Fatalf("train did not report 360 normal windows:\n%s", out)
 	}
 	// The SYN flood starts on a window boundary (the worst case: a whole
@@ -94,10 +127,10 @@ func TestEndToEndAlerting(t *testing.T) {
 	hook := startWebhook(t)
 	smtp := startFakeSMTP(t)
 	const smtpPassword = "e2e-secret"
-	amURL := startAlertmanager(t, e2eAlertmanagerConfig(t, dir, hook.URL, smtp.Addr, smtpPassword))
-	promAddr, exporterAddr := freeAddr(t), freeAddr(t)
+	amURL := stacktest.StartAlertmanager(t, e2eAlertmanagerConfig(t, dir, hook.URL, smtp.Addr, smtpPassword))
+	promAddr, exporterAddr := stacktest.FreeAddr(t), stacktest.FreeAddr(t)
 	promConfig, scrapeInterval, evalInterval := e2ePrometheusConfig(t, dir, promAddr, exporterAddr, strings.TrimPrefix(amURL, "http://"))
-	promURL := startPrometheusAt(t, promAddr, promConfig)
+	promURL := stacktest.StartPrometheusAt(t, promAddr, promConfig)
 	t.Logf("Prometheus %s (scrape %s, evaluation %s), Alertmanager %s, Slack webhook %s, SMTP %s",
 		promURL, scrapeInterval, evalInterval, amURL, hook.URL, smtp.Addr)
 
@@ -295,9 +328,9 @@ func TestEndToEndAlerting(t *testing.T) {
 		} else if am, ok := amSeen[a.Alert+"/"+n.Severity]; !ok {
 			t.Errorf("%s: %s (%s) not seen in Alertmanager's API", a.Type, a.Alert, n.Severity)
 		} else {
-			data := amData{
+			data := stacktest.TemplateData{
 				Receiver: map[string]string{"critical": "critical", "warning": "slack-warning"}[n.Severity], Status: "firing",
-				Alerts:       []amAlert{{Status: "firing", Labels: am.Labels, Annotations: am.Annotations, StartsAt: am.StartsAt, GeneratorURL: am.GeneratorURL, Fingerprint: am.Fingerprint}},
+				Alerts:       []stacktest.TemplateAlert{{Status: "firing", Labels: am.Labels, Annotations: am.Annotations, StartsAt: am.StartsAt, GeneratorURL: am.GeneratorURL, Fingerprint: am.Fingerprint}},
 				GroupLabels:  map[string]string{"alertname": a.Alert, "instance": instance, "interface": e2eIface},
 				CommonLabels: am.Labels, CommonAnnotations: am.Annotations, ExternalURL: amURL,
 			}
@@ -306,8 +339,8 @@ func TestEndToEndAlerting(t *testing.T) {
 			if err := os.WriteFile(file, raw, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			checkMail(t, a, instance, amtoolRender(t, amtool, file, "netanomaly.email.subject"),
-				amtoolRender(t, amtool, file, "netanomaly.email.text"), amtoolRender(t, amtool, file, "netanomaly.email.html"))
+			checkMail(t, a, instance, stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.subject"),
+				stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.text"), stacktest.AmtoolRender(t, amtool, file, "netanomaly.email.html"))
 		}
 	}
 
@@ -400,14 +433,17 @@ func checkDashboardData(t *testing.T, promURL, instance string, from time.Time) 
 		instant     bool
 	}
 	var qs []dq
-	files := dashboardFiles(t)
+	files := mixin.Dashboards()
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, file := range names {
-		d := files[file]
+		var d map[string]any
+		if err := json.Unmarshal(files[file], &d); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
 		for _, p := range list(d["panels"]) {
 			for _, tg := range list(obj(p)["targets"]) {
 				tg := obj(tg)
@@ -449,4 +485,34 @@ func checkDashboardData(t *testing.T, promURL, instance string, from time.Time) 
 	if len(empty) > 0 {
 		t.Logf("dashboard queries without data:\n  %s", strings.Join(empty, "\n  "))
 	}
+}
+
+// labelValues matches a variable's label_values(selector, label) query.
+var labelValues = regexp.MustCompile(`^label_values\((.*),\s*\w+\)$`)
+
+// grafanaVars are concrete values for the variables Grafana sets itself,
+// as mixin's TestDashboardQueriesParse replaces them.
+var grafanaVars = strings.NewReplacer(
+	"${datasource}", mixin.DatasourceUID,
+	"$__rate_interval", "1m",
+	"$__interval", "15s",
+	"$__range", "1h",
+)
+
+// Access to a dashboard decoded as generic JSON: the zero value when v is
+// of another type.
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func obj(v any) map[string]any {
+	o, _ := v.(map[string]any)
+	return o
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }

@@ -1,4 +1,4 @@
-package mixin
+package stack
 
 import (
 	"bufio"
@@ -24,6 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
 
@@ -307,39 +308,7 @@ func parseMail(data []byte) (parsedMail, error) {
 	}
 }
 
-// Generic access to a YAML document decoded by yaml.v2.
-
-func yamlMap(t *testing.T, v any, where string) map[any]any {
-	t.Helper()
-	m, ok := v.(map[any]any)
-	if !ok {
-		t.Fatalf("%s: not a mapping (%T)", where, v)
-	}
-	return m
-}
-
-func yamlList(t *testing.T, v any, where string) []any {
-	t.Helper()
-	l, ok := v.([]any)
-	if !ok {
-		t.Fatalf("%s: not a list (%T)", where, v)
-	}
-	return l
-}
-
-func readRepoYAML(t *testing.T, rel string) map[any]any {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[any]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	return doc
-}
-
+// writeYAML writes a YAML document to path and returns path.
 func writeYAML(t *testing.T, path string, doc any) string {
 	t.Helper()
 	data, err := yaml.Marshal(doc)
@@ -356,11 +325,11 @@ func writeYAML(t *testing.T, path string, doc any) string {
 // alertmanager configuration at addr.
 func setStaticTarget(t *testing.T, cfg any, addr, where string) {
 	t.Helper()
-	sc := yamlList(t, yamlMap(t, cfg, where)["static_configs"], where+".static_configs")
+	sc := stacktest.YAMLList(t, stacktest.YAMLMap(t, cfg, where)["static_configs"], where+".static_configs")
 	if len(sc) != 1 {
 		t.Fatalf("%s: %d static_configs, the end-to-end test expects one", where, len(sc))
 	}
-	yamlMap(t, sc[0], where+".static_configs[0]")["targets"] = []any{addr}
+	stacktest.YAMLMap(t, sc[0], where+".static_configs[0]")["targets"] = []any{addr}
 }
 
 // e2ePrometheusConfig writes prometheus/prometheus.yml with only the
@@ -369,20 +338,20 @@ func setStaticTarget(t *testing.T, cfg any, addr, where string) {
 // external labels and everything else are the shipped ones.
 func e2ePrometheusConfig(t *testing.T, dir, promAddr, exporterAddr, amAddr string) (path string, scrape, eval string) {
 	t.Helper()
-	doc := readRepoYAML(t, "prometheus/prometheus.yml")
+	doc := stacktest.ReadRepoYAML(t, "prometheus/prometheus.yml")
 	var rules []any
-	for _, r := range yamlList(t, doc["rule_files"], "rule_files") {
-		rules = append(rules, filepath.Join(repoRoot(t), "prometheus", r.(string)))
+	for _, r := range stacktest.YAMLList(t, doc["rule_files"], "rule_files") {
+		rules = append(rules, filepath.Join(stacktest.RepoRoot(t), "prometheus", r.(string)))
 	}
 	doc["rule_files"] = rules
-	ams := yamlList(t, yamlMap(t, doc["alerting"], "alerting")["alertmanagers"], "alerting.alertmanagers")
+	ams := stacktest.YAMLList(t, stacktest.YAMLMap(t, doc["alerting"], "alerting")["alertmanagers"], "alerting.alertmanagers")
 	if len(ams) != 1 {
 		t.Fatalf("prometheus.yml: %d alertmanagers, the end-to-end test expects one", len(ams))
 	}
 	setStaticTarget(t, ams[0], amAddr, "alerting.alertmanagers[0]")
 	targets := map[string]string{"netanomaly": exporterAddr, "prometheus": promAddr, "alertmanager": amAddr}
-	for i, sc := range yamlList(t, doc["scrape_configs"], "scrape_configs") {
-		job, _ := yamlMap(t, sc, "scrape_configs")["job_name"].(string)
+	for i, sc := range stacktest.YAMLList(t, doc["scrape_configs"], "scrape_configs") {
+		job, _ := stacktest.YAMLMap(t, sc, "scrape_configs")["job_name"].(string)
 		addr, ok := targets[job]
 		if !ok {
 			t.Fatalf("prometheus.yml: scrape job %q is new to the end-to-end test: tell it (e2ePrometheusConfig) where to point it", job)
@@ -393,7 +362,7 @@ func e2ePrometheusConfig(t *testing.T, dir, promAddr, exporterAddr, amAddr strin
 	if len(targets) > 0 {
 		t.Fatalf("prometheus.yml: scrape jobs %v missing", targets)
 	}
-	g := yamlMap(t, doc["global"], "global")
+	g := stacktest.YAMLMap(t, doc["global"], "global")
 	scrape, _ = g["scrape_interval"].(string)
 	eval, _ = g["evaluation_interval"].(string)
 	return writeYAML(t, filepath.Join(dir, "prometheus.yml"), doc), scrape, eval
@@ -405,8 +374,8 @@ func e2ePrometheusConfig(t *testing.T, dir, promAddr, exporterAddr, amAddr strin
 // STARTTLS) and the template paths (absolute, to the repository's).
 func e2eAlertmanagerConfig(t *testing.T, dir, slackURL, smtpAddr, smtpPassword string) string {
 	t.Helper()
-	doc := readRepoYAML(t, amConfigPath)
-	g := yamlMap(t, doc["global"], "global")
+	doc := stacktest.ReadRepoYAML(t, "alertmanager/alertmanager.yml")
+	g := stacktest.YAMLMap(t, doc["global"], "global")
 	for _, k := range []string{"slack_api_url_file", "smtp_auth_password_file", "smtp_smarthost", "smtp_require_tls"} {
 		if _, ok := g[k]; !ok {
 			t.Fatalf("alertmanager.yml: no global.%s; the end-to-end test overrides it", k)
@@ -426,24 +395,11 @@ func e2eAlertmanagerConfig(t *testing.T, dir, slackURL, smtpAddr, smtpPassword s
 	g["smtp_smarthost"] = smtpAddr
 	g["smtp_require_tls"] = false
 	var tmpls []any
-	for _, p := range yamlList(t, doc["templates"], "templates") {
-		tmpls = append(tmpls, filepath.Join(repoRoot(t), "alertmanager", p.(string)))
+	for _, p := range stacktest.YAMLList(t, doc["templates"], "templates") {
+		tmpls = append(tmpls, filepath.Join(stacktest.RepoRoot(t), "alertmanager", p.(string)))
 	}
 	doc["templates"] = tmpls
 	return writeYAML(t, filepath.Join(dir, "alertmanager.yml"), doc)
-}
-
-// startPrometheusAt runs Prometheus on addr (known in advance, since its
-// configuration scrapes itself) and returns its URL.
-func startPrometheusAt(t *testing.T, addr, config string) string {
-	t.Helper()
-	bin := needTool(t, "prometheus")
-	startDaemon(t, "http://"+addr+"/-/ready", bin,
-		"--config.file="+config,
-		"--storage.tsdb.path="+t.TempDir(),
-		"--web.listen-address="+addr,
-	)
-	return "http://" + addr
 }
 
 // startReplay starts the exporter replaying a capture in real time and
