@@ -5,6 +5,10 @@
 // checked before it is used, nothing is indexed by a length the file has not
 // proven, and memory stays bounded by MaxRecordSize, MaxBlockSize and
 // MaxInterfaces whatever the file claims.
+//
+// It sits below collector/capture, at the start of the flow (capture ->
+// decode -> features -> detector): capture's file source replays captures
+// through it. Tools and tests that read captures use it directly.
 package pcapfile
 
 import (
