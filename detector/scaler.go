@@ -1,7 +1,3 @@
-// Package detector turns feature windows into verdicts: a calibrated
-// ensemble score, anomalous or not, a threat level, a confidence, the
-// features that explain it, and the attack types that explainable rules on
-// the features recognise. It knows nothing of packets or Prometheus.
 package detector
 
 import (

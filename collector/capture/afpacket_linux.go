@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 )
 
 // afpacketSource reads a TPACKET_V3 ring.
@@ -42,7 +41,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		// Frames from all interfaces have different link headers: take
 		// them cooked, starting at the network header.
 		opts = append(opts, afpacket.SocketDgram)
-		link = decode.LinkRaw
+		link = linkRaw
 	} else {
 		opts = append(opts, afpacket.OptInterface(cfg.Interface))
 		link = interfaceLinkType(cfg.Interface)

@@ -19,7 +19,6 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/internal/synth"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
@@ -145,7 +144,7 @@ func TestFileSourceFastReplay(t *testing.T) {
 	recs := fileRecords(0, 10*time.Millisecond, 10*time.Millisecond, 3*time.Second, 3*time.Hour)
 	path := writeTempCapture(t, "small.pcap", pcapOf(t, recs))
 	s := openTestFile(t, FileConfig{Path: path}, nil)
-	if s.LinkType() != decode.LinkEthernet || s.Format() != "pcap" {
+	if s.LinkType() != linkEthernet || s.Format() != "pcap" {
 		t.Errorf("LinkType, Format = %d, %q; want 1, pcap", s.LinkType(), s.Format())
 	}
 	if _, ok := s.Clock(); ok {
@@ -156,7 +155,7 @@ func TestFileSourceFastReplay(t *testing.T) {
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		if p.TimeNanos != r.at.UnixNano() || !bytes.Equal(p.Data, r.data) || p.WireLen != len(r.data) || p.LinkType != decode.LinkEthernet {
+		if p.TimeNanos != r.at.UnixNano() || !bytes.Equal(p.Data, r.data) || p.WireLen != len(r.data) || p.LinkType != linkEthernet {
 			t.Errorf("packet %d = {t %d, len %d, wire %d, link %d}; want {t %d, len %d, wire %d, link 1}",
 				i, p.TimeNanos, len(p.Data), p.WireLen, p.LinkType, r.at.UnixNano(), len(r.data), len(r.data))
 		}

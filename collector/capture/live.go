@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 )
 
 // Capture methods.
@@ -155,22 +156,30 @@ func ListInterfaces() ([]Interface, error) {
 		}
 		out = append(out, Interface{Name: i.Name, Up: i.Flags&net.FlagUp != 0, LinkType: interfaceLinkType(i.Name), Addrs: addrs})
 	}
-	out = append(out, Interface{Name: "any", Up: true, LinkType: decode.LinkRaw})
+	out = append(out, Interface{Name: "any", Up: true, LinkType: linkRaw})
 	return out, nil
 }
+
+// Link types (LINKTYPE_* numbers, as in pcap files) of the frames that
+// live sources return. They are gopacket's values so that capture, which
+// only labels frames, need not import the decoder that reads them.
+const (
+	linkEthernet = uint16(layers.LinkTypeEthernet) // 1
+	linkRaw      = uint16(layers.LinkTypeRaw)      // 101: bare IPv4 or IPv6
+)
 
 // interfaceLinkType maps the kernel's ARPHRD type to the link type of the
 // frames an AF_PACKET raw socket returns.
 func interfaceLinkType(name string) uint16 {
 	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
 	if err != nil {
-		return decode.LinkEthernet
+		return linkEthernet
 	}
 	t, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	switch t {
 	case 1, 772: // ARPHRD_ETHER; loopback frames carry an Ethernet header too
-		return decode.LinkEthernet
+		return linkEthernet
 	default: // tun, wireguard, sit, ipip: bare IP
-		return decode.LinkRaw
+		return linkRaw
 	}
 }

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/libpcap"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
 )
 
@@ -243,7 +244,7 @@ func TestLiveCapture(t *testing.T) {
 		seen := map[uint16]bool{}
 		wantLen := 14 + 20 + 8 + len(s.marker)
 		readUntil(t, src, 5*time.Second, func(p Packet) {
-			if p.LinkType != decode.LinkEthernet {
+			if p.LinkType != linkEthernet {
 				t.Fatalf("LinkType %d; want Ethernet (1)", p.LinkType)
 			}
 			if d := time.Since(time.Unix(0, p.TimeNanos)); d < -2*time.Second || d > 5*time.Second {
@@ -489,8 +490,8 @@ func TestLiveAnyAFPacket(t *testing.T) {
 			send(t, port, n)
 			seen := map[byte]bool{}
 			check := func(p Packet) {
-				if p.LinkType != decode.LinkRaw {
-					t.Fatalf("LinkType %d on any; want raw IP (%d)", p.LinkType, decode.LinkRaw)
+				if p.LinkType != linkRaw {
+					t.Fatalf("LinkType %d on any; want raw IP (%d)", p.LinkType, linkRaw)
 				}
 				ip, ok := parseCapturedIPv4(p.Data)
 				if !ok {
@@ -677,7 +678,7 @@ func TestLiveLoopbackOnce(t *testing.T) {
 				}
 				ours := 0
 				total := drainUntilTimeout(t, src, func(p Packet) {
-					hdr := map[uint16]int{decode.LinkEthernet: 14, decode.LinkSLL: 16, decode.LinkSLL2: 20}[p.LinkType]
+					hdr := map[uint16]int{linkEthernet: 14, uint16(layers.LinkTypeLinuxSLL): 16, uint16(layers.LinkTypeLinuxSLL2): 20}[p.LinkType]
 					if len(p.Data) < hdr {
 						return
 					}

@@ -1,6 +1,14 @@
 // Package capture provides packet sources: AF_PACKET and libpcap on live
 // interfaces, and pcap/pcapng files replayed at any speed. Sources hand out
 // frames; they neither decode nor count features.
+//
+// It is the first stage of the flow (capture -> decode -> features ->
+// detector -> snapshot -> Prometheus collector): the pipeline reads
+// Packets (bytes, capture time, link type) from one Source per interface,
+// hands them to collector/decode, and reports the Source's cumulative
+// Stats as capture health. Below it sit libpcap (live capture and filter
+// compilation) and pcapfile (the capture file reader); it imports no later
+// stage.
 package capture
 
 import (

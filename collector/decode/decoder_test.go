@@ -725,3 +725,27 @@ func TestHTTPMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkTypesAreGopacketValues keeps the link-type numbers equal to
+// gopacket's, which collector/capture uses to label its frames without
+// importing this package.
+func TestLinkTypesAreGopacketValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ours uint16
+		gp   layers.LinkType
+	}{
+		{"null", LinkNull, layers.LinkTypeNull},
+		{"ethernet", LinkEthernet, layers.LinkTypeEthernet},
+		{"raw", LinkRaw, layers.LinkTypeRaw},
+		{"loop", LinkLoop, layers.LinkTypeLoop},
+		{"linux sll", LinkSLL, layers.LinkTypeLinuxSLL},
+		{"ipv4", LinkIPv4, layers.LinkTypeIPv4},
+		{"ipv6", LinkIPv6, layers.LinkTypeIPv6},
+		{"linux sll2", LinkSLL2, layers.LinkTypeLinuxSLL2},
+	} {
+		if tc.ours != uint16(tc.gp) {
+			t.Errorf("%s: decode has %d, gopacket %d", tc.name, tc.ours, tc.gp)
+		}
+	}
+}

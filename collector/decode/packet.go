@@ -1,5 +1,11 @@
 // Package decode turns captured frames into small fixed PacketInfo values.
 //
+// It is the second stage of the flow (capture -> decode -> features ->
+// detector): the pipeline gives each frame's link type and bytes to its
+// Decoder, one per pipeline and reused for every packet, and passes the
+// PacketInfo on to collector/features. It knows nothing of sources,
+// windows or models.
+//
 // Only the outer headers are counted: an ICMP error that quotes a TCP header
 // is ICMP, and a GRE tunnel is GRE. Malformed, truncated and hostile frames
 // are counted by layer and never panic.

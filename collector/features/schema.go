@@ -2,6 +2,12 @@
 // computes, per window, one feature vector from a single schema shared by
 // the metrics, the README and the detector.
 //
+// It is the third stage of the flow (capture -> decode -> features ->
+// detector): the pipeline adds each decode.PacketInfo to its interface's
+// Aggregator, which hands every closed Window to the detector and keeps
+// the cumulative Counters that the pipeline's snapshots carry to the
+// Prometheus collector. It knows nothing of models or Prometheus.
+//
 // Every structure that grows with hosts, ports or flows is bounded: unique
 // counts go through sketches, per-source fan-out through Bloom filters and a
 // heavy-hitter summary, flows through a fixed-size table that evicts.

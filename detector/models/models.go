@@ -7,6 +7,10 @@
 // plain struct with exported fields so that encoding/json round-trips it
 // exactly (the model file stores it). A model decoded from a file is
 // checked with Validate before it scores anything.
+//
+// The models sit below package detector, the fourth stage of the flow
+// (capture -> decode -> features -> detector), which alone imports them:
+// they see rows of numbers, never features, packets or Prometheus.
 package models
 
 import (

@@ -3,6 +3,9 @@
 // Package netnstest builds what live-capture tests need: two network
 // namespaces of the test's own joined by a veth pair, with no route out,
 // and a way to run code inside one of them.
+//
+// It is a test helper beside the flow: only tests import it, those of
+// collector/capture and of the packages above it that capture live.
 package netnstest
 
 import (

@@ -7,6 +7,11 @@
 // for it) is linked. So the drop happens the one way that covers every
 // thread: one locked thread sets its user and capabilities, makes the kept
 // ones ambient, and re-executes the binary, which starts with only those.
+//
+// It sits beside the flow, in cmd/netanomaly_exporter's start-up: serve
+// calls Drop before it opens a capture or a listener, so no stage of the
+// flow (capture -> decode -> features -> detector -> collector) runs with
+// more than those few capabilities.
 package privilege
 
 import (

@@ -14,6 +14,11 @@
 //   - [Handle], a live libpcap capture (pcap_create/pcap_activate,
 //     pcap_next_ex, pcap_stats).
 //
+// It sits below collector/capture, at the start of the flow (capture ->
+// decode -> features -> detector): the AF_PACKET source attaches the
+// filters [CompileBPF] compiles, and the libpcap capture method reads through
+// a [Handle].
+//
 // Only 64-bit Linux is supported (struct layouts are those of LP64 Linux);
 // on other platforms every entry point returns an "unsupported platform"
 // error.

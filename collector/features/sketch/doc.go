@@ -3,6 +3,10 @@
 // Bloom filter for first-seen tests, SpaceSaving heavy hitters and a bucket
 // histogram for entropy.
 //
+// It is a leaf under the feature stage (capture -> decode -> features ->
+// detector), used by collector/features and the pipeline's per-packet
+// lookups, and imports nothing of the exporter.
+//
 // Every structure sizes its memory at construction and never grows with the
 // number of distinct keys, because the keys come from an attacker who can
 // send arbitrarily many of them. Add-style methods do not allocate.

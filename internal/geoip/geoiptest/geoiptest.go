@@ -1,5 +1,7 @@
 // Package geoiptest writes small MaxMind-format country databases for
 // tests of the packages that count traffic by country.
+//
+// It is a test helper beside internal/geoip: only tests import it.
 package geoiptest
 
 import (

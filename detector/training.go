@@ -1,0 +1,100 @@
+package detector
+
+import (
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/detector/models"
+)
+
+type trainResult struct {
+	set *ModelSet
+	err error
+}
+
+func (d *Detector) addNormal(f *features.Vector) {
+	if len(d.normal) < d.cfg.Reservoir {
+		d.normal = append(d.normal, *f)
+		return
+	}
+	d.normal[d.normalNext] = *f
+	d.normalNext = (d.normalNext + 1) % len(d.normal)
+}
+
+func (d *Detector) normalLen() int { return len(d.normal) }
+
+// recentWindows is how many recent normal windows set the recent level.
+const recentWindows = 30
+
+// recentLevel is the median of feature f over the last normal windows, 0
+// with fewer than a third of them.
+func (d *Detector) recentLevel(f features.Index) float64 {
+	n := min(len(d.normal), recentWindows)
+	if n < recentWindows/3 {
+		return 0
+	}
+	v := make([]float64, 0, n)
+	for k := 1; k <= n; k++ {
+		i := (d.normalNext - k + len(d.normal)) % len(d.normal)
+		v = append(v, d.normal[i][f])
+	}
+	return median(v)
+}
+
+// normalInOrder returns the ring's windows oldest first.
+func (d *Detector) normalInOrder() []features.Vector {
+	out := make([]features.Vector, 0, len(d.normal))
+	out = append(out, d.normal[d.normalNext:]...)
+	return append(out, d.normal[:d.normalNext]...)
+}
+
+func (d *Detector) startTraining(at int64) {
+	if d.training {
+		return
+	}
+	d.training = true
+	d.sinceTrain = 0
+	rows := d.normalInOrder()
+	cfg := d.cfg.Train
+	// Keep the supervised forest of a loaded model: live windows have no
+	// labels to retrain it with.
+	var forest *models.RandomForest
+	var classes []string
+	if d.set != nil {
+		forest, classes = d.set.Forest, d.set.Classes
+	}
+	run := func() {
+		set, err := Train(cfg, rows, nil)
+		if set != nil {
+			set.TrainedAt = at
+			set.Forest, set.Classes = forest, classes
+		}
+		d.trained <- trainResult{set, err}
+	}
+	go run()
+}
+
+// Settle waits for a training in progress and installs its models: at the
+// end of a replay, so that the models a last window started are there.
+func (d *Detector) Settle() {
+	if d.training {
+		d.install(<-d.trained)
+	}
+}
+
+// collectTraining installs a finished training's models.
+func (d *Detector) collectTraining() {
+	select {
+	case r := <-d.trained:
+		d.install(r)
+	default:
+	}
+}
+
+func (d *Detector) install(r trainResult) {
+	d.training = false
+	d.lastTrainErr = r.err
+	if r.err == nil {
+		d.set = r.set
+		d.retrains++
+		d.lastTrainWall = d.cfg.Now()
+	}
+}
