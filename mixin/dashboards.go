@@ -33,8 +33,8 @@ const FleetUID = "netanomaly-fleet"
 const DatasourceUID = "netanomaly-prometheus"
 
 // schemaVersion is the dashboard schema version the generated files carry.
-// The SDK writes its own latest (42), newer than Grafana 11's (39, 40) and
-// 12.0's (41); Grafana migrates only upwards, and 12.0's backend migration
+// The SDK writes its own latest (42), newer than Grafana 11's and 12.0's
+// (41); Grafana migrates only upwards, and 12.0's backend migration
 // reports a newer version as a failed conversion. The dashboards use
 // nothing that versions 40 to 42 changed (a non-string refresh,
 // timepicker.time_options, custom.hideFrom overrides), so Grafana 11 reads
