@@ -143,6 +143,13 @@ var perSensor = map[string]bool{
 	"Sensors": true, "Sensor status": true, "Sensor availability": true,
 }
 
+// grafanaPanels are the plugin ids of the panels the dashboards use, as
+// Grafana names them (a wrong case is "Panel plugin not found").
+var grafanaPanels = map[string]bool{
+	"row": true, "stat": true, "gauge": true, "timeseries": true, "table": true, "state-timeline": true,
+	"piechart": true, "geomap": true, "nodeGraph": true,
+}
+
 func TestDashboards(t *testing.T) {
 	uids := map[string]string{}
 	for file, d := range dashboardFiles(t) {
@@ -156,6 +163,12 @@ func TestDashboards(t *testing.T) {
 		}
 		if d["editable"] != false {
 			t.Errorf("%s: editable should be false (provisioned from generated files)", file)
+		}
+		// Grafana 11.0 reads schema version 39 and later, Grafana 12.0 knows
+		// up to 41: a newer one (the SDK's default) fails 12.0's backend
+		// migration.
+		if v, _ := d["schemaVersion"].(float64); v < 39 || v > 41 {
+			t.Errorf("%s: schemaVersion %v, want 39 to 41 (Grafana 11 and 12)", file, d["schemaVersion"])
 		}
 
 		vars := map[string]map[string]any{}
@@ -202,6 +215,9 @@ func TestDashboards(t *testing.T) {
 					}
 					cells[dx][dy] = true
 				}
+			}
+			if !grafanaPanels[str(p["type"])] {
+				t.Errorf("%s: panel %q has type %q, not a panel plugin that ships with Grafana", file, title, p["type"])
 			}
 			if p["type"] == "row" {
 				continue
