@@ -62,10 +62,10 @@ func series(metric string, labels ...string) string {
 // make of it.
 func explanationSeries() []inputSeries {
 	return []inputSeries{
-		{series("netanomaly_explanation_zscore", "rank", "1", "feature", "max_source_port_fanout"), "25.14x30"},
-		{series("netanomaly_explanation_value", "rank", "1", "feature", "max_source_port_fanout"), "1234x30"},
-		{series("netanomaly_explanation_expected_low", "rank", "1", "feature", "max_source_port_fanout"), "3x30"},
-		{series("netanomaly_explanation_expected_high", "rank", "1", "feature", "max_source_port_fanout"), "12x30"},
+		{series("netanomaly_explanation_zscore", "rank", "1", "feature", "max_source_port_fanout_per_window"), "25.14x30"},
+		{series("netanomaly_explanation_value", "rank", "1", "feature", "max_source_port_fanout_per_window"), "1234x30"},
+		{series("netanomaly_explanation_expected_low", "rank", "1", "feature", "max_source_port_fanout_per_window"), "3x30"},
+		{series("netanomaly_explanation_expected_high", "rank", "1", "feature", "max_source_port_fanout_per_window"), "12x30"},
 		{series("netanomaly_explanation_zscore", "rank", "2", "feature", "tcp_half_open_ratio"), "9.87x30"},
 		{series("netanomaly_explanation_value", "rank", "2", "feature", "tcp_half_open_ratio"), "0.95x30"},
 		{series("netanomaly_explanation_expected_low", "rank", "2", "feature", "tcp_half_open_ratio"), "0x30"},
@@ -74,8 +74,8 @@ func explanationSeries() []inputSeries {
 }
 
 const (
-	wantTopFeatures  = "max_source_port_fanout = 1.234k (expected 3 to 12, z 25.1); tcp_half_open_ratio = 0.95 (expected 0 to 0.2, z 9.9)"
-	wantFeatureNames = " Top features: max_source_port_fanout (z 25.1), tcp_half_open_ratio (z 9.9)."
+	wantTopFeatures  = "max_source_port_fanout_per_window = 1.234k (expected 3 to 12, z 25.1); tcp_half_open_ratio = 0.95 (expected 0 to 0.2, z 9.9)"
+	wantFeatureNames = " Top features: max_source_port_fanout_per_window (z 25.1), tcp_half_open_ratio (z 9.9)."
 	wantScore        = "0.93 (threshold 0.70)"
 	wantDashboard    = testGrafana + "/d/" + OverviewUID + "?var-instance=sensor-1%3A9957&var-interface=eth0"
 )
