@@ -89,10 +89,10 @@ var (
 	evidenceInfoDesc = desc("", "attack_evidence_info", "The evidence capture (file name in the evidence directory) of each attack in progress that has one.", "interface", "type", "file")
 	userRuleDesc     = desc("", "user_rule_info", "The configuration file's rules that judge this interface, with their attack type, severity, expression and recommendation (1).", "interface", "type", "severity", "expression", "recommendation")
 	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
-	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explValueDesc    = desc("", "explanation_value", "Value of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
+	explZDesc        = desc("", "explanation_zscore", "Robust z-score in the last window of each feature that has been among the three that deviate most in a window since start; the three largest in absolute value are the last window's.", "interface", "feature")
+	explValueDesc    = desc("", "explanation_value", "Value in the last window of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
+	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
+	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
 	protoDevDesc     = desc("", "protocol_deviation", "Largest robust z-score among each protocol's features in the last window: which protocol is abnormal.", "interface", "protocol")
 	trainedDesc      = desc("detector", "trained", "Whether the detector has trained models (1) or is warming up (0); the behaviour rules judge either way.", "interface")
 	warmupDesc       = desc("detector", "warmup_progress", "Share of the warm-up done, in [0,1].", "interface")
@@ -340,12 +340,13 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 			}
 		}
 	}
-	for i, x := range v.Explanations {
-		rank := strconv.Itoa(i + 1)
-		gauge(explZDesc, x.Z, rank, x.Feature)
-		gauge(explValueDesc, x.Value, rank, x.Feature)
-		gauge(explLowDesc, x.ExpectedLow, rank, x.Feature)
-		gauge(explHighDesc, x.ExpectedHigh, rank, x.Feature)
+	// One series per feature, not per rank: the top three are the
+	// largest absolute z-scores (topk), and a series keeps its feature.
+	for _, x := range v.Explained {
+		gauge(explZDesc, x.Z, x.Feature)
+		gauge(explValueDesc, x.Value, x.Feature)
+		gauge(explLowDesc, x.ExpectedLow, x.Feature)
+		gauge(explHighDesc, x.ExpectedHigh, x.Feature)
 	}
 	for _, pd := range v.Protocols {
 		gauge(protoDevDesc, pd.Z, pd.Protocol)

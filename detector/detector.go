@@ -109,6 +109,12 @@ type Verdict struct {
 	Protocols    []ProtocolDeviation
 	Active       []ActiveAttack // attacks in progress after hysteresis
 	Events       []Event
+	// Explained is every feature that has been among the Explanations
+	// (the three furthest from their baseline) since the detector
+	// started, with this window's values, in schema order: series per
+	// feature that stay, where series per rank change feature with every
+	// window.
+	Explained []Explanation
 }
 
 // ActiveAttack is an attack in progress: the latest window's view of it.
@@ -167,6 +173,7 @@ type Detector struct {
 	lastTrainErr  error
 
 	row          []float64
+	explained    [features.NumFeatures]bool // features among the Explanations since start
 	retrainAsked atomic.Bool
 }
 
@@ -259,6 +266,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		var forestProb float64
 		agree, forestClass, forestProb = d.score(set, v, w, gap)
 		v.Explanations = explain(set.Scaler, &w.Features, d.row)
+		v.Explained = d.explainedSince(set.Scaler, &w.Features, v.Explanations)
 		v.Protocols = protocolDeviations(d.row)
 		if !w.Partial {
 			v.Extremes = extremes(set.Scaler, &w.Features, d.row)
@@ -357,6 +365,24 @@ func explain(s *Scaler, f *features.Vector, row []float64) []Explanation {
 	for _, j := range idx[:3] {
 		lo, hi := s.Expected(j, 3)
 		out = append(out, Explanation{Feature: features.Schema[j].Name, Value: f[j], Z: row[j], ExpectedLow: lo, ExpectedHigh: hi})
+	}
+	return out
+}
+
+// explainedSince adds the features of top to those explained since start
+// and returns them all with this window's values.
+func (d *Detector) explainedSince(s *Scaler, f *features.Vector, top []Explanation) []Explanation {
+	for _, x := range top {
+		if i, _, ok := features.Lookup(x.Feature); ok {
+			d.explained[i] = true
+		}
+	}
+	var out []Explanation
+	for j, ok := range d.explained {
+		if ok {
+			lo, hi := s.Expected(j, 3)
+			out = append(out, Explanation{Feature: features.Schema[j].Name, Value: f[j], Z: d.row[j], ExpectedLow: lo, ExpectedHigh: hi})
+		}
 	}
 	return out
 }

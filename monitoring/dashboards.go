@@ -591,6 +591,21 @@ func attackPaths() panel {
 	}
 }
 
+// topExplained is metric of the three features of each view furthest
+// from their baseline: the explanation series are one per feature, so the
+// ranking is topk's, by absolute z-score.
+func topExplained(metric string) string {
+	by := "max by (instance, interface, group, feature) ("
+	return by + m(metric) + ") and on (instance, interface, group, feature) " +
+		"topk by (instance, interface, group) (3, abs(" + by + m("netanomaly_explanation_zscore") + ")))"
+}
+
+// withSort sorts a table by a column, largest first.
+func withSort(p panel, column string) panel {
+	p.Options["sortBy"] = []map[string]any{{"displayName": column, "desc": true}}
+	return p
+}
+
 func detectorDashboard() dashboard {
 	return newDashboard(DetectorUID, "NetAnomaly / Detector",
 		"Model scores, attack timeline, explanations and training state of the detector.", true,
@@ -615,16 +630,16 @@ func detectorDashboard() dashboard {
 			q("sum by (instance, interface, group, type) ("+m("interface_group_type:netanomaly_attacks:increase1h")+") > 0", legendView+" {{type}}")),
 
 		row("Explanation"),
-		table("Top features of the last anomalous window", "The features furthest from their expected range (robust z-score), with their value and the expected range.", 24, 8,
+		withSort(table("Top features of the last anomalous window", "The three features furthest from their expected range (largest absolute robust z-score) of each view, with their value and the expected range.", 24, 8,
 			map[string]string{
-				"instance": "Sensor", "interface": "Interface", "group": "Group", "rank": "Rank", "feature": "Feature",
+				"instance": "Sensor", "interface": "Interface", "group": "Group", "feature": "Feature",
 				"Value #A": "z-score", "Value #B": "Value", "Value #C": "Expected low", "Value #D": "Expected high",
 			},
-			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_zscore")+")"),
-			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_value")+")"),
-			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_low")+")"),
-			qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_high")+")"),
-		),
+			qi(topExplained("netanomaly_explanation_zscore")),
+			qi(topExplained("netanomaly_explanation_value")),
+			qi(topExplained("netanomaly_explanation_expected_low")),
+			qi(topExplained("netanomaly_explanation_expected_high")),
+		), "z-score"),
 
 		row("Training"),
 		withMappings(stat("Trained", "Whether the detector has finished its warm-up.", "", 4, 5,
