@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,11 +18,27 @@ const namespace = "netanomaly"
 
 func desc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	fq := prometheus.BuildFQName(namespace, subsystem, name)
-	d := prometheus.NewDesc(fq, help, labels, nil)
+	unit := prometheus.WithUnit(unitOf(fq))
+	d := prometheus.V2.NewDesc(fq, help, prometheus.UnconstrainedLabels(labels), nil, unit)
 	if len(labels) > 0 && labels[0] == "interface" {
-		grouped[d] = prometheus.NewDesc(fq, help, append([]string{"interface", "group"}, labels[1:]...), nil)
+		grouped[d] = prometheus.V2.NewDesc(fq, help, prometheus.UnconstrainedLabels(append([]string{"interface", "group"}, labels[1:]...)), nil, unit)
 	}
 	return d
+}
+
+// unitOf returns the unit a metric's name ends in, for OpenMetrics'
+// # UNIT line, which must be the name's suffix (a counter's before
+// _total) or Prometheus refuses the scrape: the base units seconds, bytes
+// and ratio, and the features' bits and characters. Counts and rates
+// (_per_second, _per_window) have none.
+func unitOf(name string) string {
+	name = strings.TrimSuffix(name, "_total")
+	for _, u := range []string{"seconds", "bytes", "ratio", "bits", "characters"} {
+		if strings.HasSuffix(name, "_"+u) {
+			return u
+		}
+	}
+	return ""
 }
 
 // grouped holds each per-interface series' twin with a group label: with

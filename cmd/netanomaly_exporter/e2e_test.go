@@ -192,6 +192,7 @@ func TestEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	promtoolCheck(t, string(b))
 	compareGolden(t, "testdata/e2e.golden.prom", stableMetrics(string(b)))
+	checkOpenMetrics(t, addr, string(b))
 
 	for _, path := range []string{"/", "/-/healthy", "/-/ready"} {
 		resp, err := http.Get("http://" + addr + path)
