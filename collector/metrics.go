@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,11 +19,27 @@ const namespace = "netanomaly"
 
 func desc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	fq := prometheus.BuildFQName(namespace, subsystem, name)
-	d := prometheus.NewDesc(fq, help, labels, nil)
+	unit := prometheus.WithUnit(unitOf(fq))
+	d := prometheus.V2.NewDesc(fq, help, prometheus.UnconstrainedLabels(labels), nil, unit)
 	if len(labels) > 0 && labels[0] == "interface" {
-		grouped[d] = prometheus.NewDesc(fq, help, append([]string{"interface", "group"}, labels[1:]...), nil)
+		grouped[d] = prometheus.V2.NewDesc(fq, help, prometheus.UnconstrainedLabels(append([]string{"interface", "group"}, labels[1:]...)), nil, unit)
 	}
 	return d
+}
+
+// unitOf returns the unit a metric's name ends in, for OpenMetrics'
+// # UNIT line, which must be the name's suffix (a counter's before
+// _total) or Prometheus refuses the scrape: the base units seconds, bytes
+// and ratio, and the features' bits and characters. Counts and rates
+// (_per_second, _per_window) have none.
+func unitOf(name string) string {
+	name = strings.TrimSuffix(name, "_total")
+	for _, u := range []string{"seconds", "bytes", "ratio", "bits", "characters"} {
+		if strings.HasSuffix(name, "_"+u) {
+			return u
+		}
+	}
+	return ""
 }
 
 // grouped holds each per-interface series' twin with a group label: with
@@ -90,10 +107,10 @@ var (
 	evidenceInfoDesc = desc("", "attack_evidence_info", "The evidence capture (file name in the evidence directory) of each attack in progress that has one.", "interface", "type", "file")
 	userRuleDesc     = desc("", "user_rule_info", "The configuration file's rules that judge this interface, with their attack type, severity, expression and recommendation (1).", "interface", "type", "severity", "expression", "recommendation")
 	detectionDesc    = desc("", "detection_active", "Which detection runs: the behaviour rules (from the first window) and the trained model (once trained), 1 when active.", "interface", "method")
-	explZDesc        = desc("", "explanation_zscore", "Robust z-score of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explValueDesc    = desc("", "explanation_value", "Value of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
-	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of the features that deviate most in the last window.", "interface", "rank", "feature")
+	explZDesc        = desc("", "explanation_zscore", "Robust z-score in the last window of each feature that has been among the three that deviate most in a window since start; the three largest in absolute value are the last window's.", "interface", "feature")
+	explValueDesc    = desc("", "explanation_value", "Value in the last window of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
+	explLowDesc      = desc("", "explanation_expected_low", "Low end of the expected range of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
+	explHighDesc     = desc("", "explanation_expected_high", "High end of the expected range of each feature that has been among the three that deviate most in a window since start.", "interface", "feature")
 	protoDevDesc     = desc("", "protocol_deviation", "Largest robust z-score among each protocol's features in the last window: which protocol is abnormal.", "interface", "protocol")
 	trainedDesc      = desc("detector", "trained", "Whether the detector has trained models (1) or is warming up (0); the behaviour rules judge either way.", "interface")
 	warmupDesc       = desc("detector", "warmup_progress", "Share of the warm-up done, in [0,1].", "interface")
@@ -341,12 +358,13 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 			}
 		}
 	}
-	for i, x := range v.Explanations {
-		rank := strconv.Itoa(i + 1)
-		gauge(explZDesc, x.Z, rank, x.Feature)
-		gauge(explValueDesc, x.Value, rank, x.Feature)
-		gauge(explLowDesc, x.ExpectedLow, rank, x.Feature)
-		gauge(explHighDesc, x.ExpectedHigh, rank, x.Feature)
+	// One series per feature, not per rank: the top three are the
+	// largest absolute z-scores (topk), and a series keeps its feature.
+	for _, x := range v.Explained {
+		gauge(explZDesc, x.Z, x.Feature)
+		gauge(explValueDesc, x.Value, x.Feature)
+		gauge(explLowDesc, x.ExpectedLow, x.Feature)
+		gauge(explHighDesc, x.ExpectedHigh, x.Feature)
 	}
 	for _, pd := range v.Protocols {
 		gauge(protoDevDesc, pd.Z, pd.Protocol)

@@ -70,6 +70,7 @@ type Detector struct {
 	lastTrainErr  error
 
 	row          []float64
+	explained    [features.NumFeatures]bool // features among the Explanations since start
 	retrainAsked atomic.Bool
 }
 
@@ -157,6 +158,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		var forestProb float64
 		agree, forestClass, forestProb = d.score(set, v, w, gap)
 		v.Explanations = explain(set.Scaler, &w.Features, d.row)
+		v.Explained = d.explainedSince(set.Scaler, &w.Features, v.Explanations)
 		v.Protocols = protocolDeviations(d.row)
 		if !w.Partial {
 			v.Extremes = extremes(set.Scaler, &w.Features, d.row)

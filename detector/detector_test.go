@@ -61,7 +61,52 @@ func checkVerdict(t *testing.T, v *Verdict) {
 		if !(e.ExpectedLow <= e.ExpectedHigh) || e.ExpectedLow < 0 {
 			t.Errorf("explanation %+v: bad expected range", e)
 		}
+		// The explanation series hold the same values: the top three of
+		// them by absolute z-score are the window's explanations.
+		if i := slices.IndexFunc(v.Explained, func(x Explanation) bool { return x.Feature == e.Feature }); i < 0 || v.Explained[i] != e {
+			t.Errorf("explanation %+v not among the explained %+v", e, v.Explained)
+		}
 	}
+	if len(v.Explained) > int(features.NumFeatures) || !slices.IsSortedFunc(v.Explained, func(a, b Explanation) int {
+		i, _, _ := features.Lookup(a.Feature)
+		j, _, _ := features.Lookup(b.Feature)
+		return int(i - j)
+	}) {
+		t.Errorf("explained features not in schema order: %+v", v.Explained)
+	}
+}
+
+// TestExplainedSeriesStay: the explained features, one series each, only
+// grow, to the features that have been among a window's top three since
+// start, and a feature keeps its series when it leaves the top three.
+func TestExplainedSeriesStay(t *testing.T) {
+	d, _ := newTrained(t, testConfig(), 2)
+	seen := map[string]bool{}
+	ranks := map[[2]string]bool{} // what series per rank and feature would have been
+	for i, w := range script(20, 120) {
+		v := d.Observe(w)
+		checkVerdict(t, v)
+		for r, x := range v.Explanations {
+			seen[x.Feature] = true
+			ranks[[2]string{string(rune('1' + r)), x.Feature}] = true
+		}
+		var got []string
+		for _, x := range v.Explained {
+			got = append(got, x.Feature)
+		}
+		if len(got) != len(seen) {
+			t.Fatalf("window %d: explained %v, want the %d features of the top three since start", i, got, len(seen))
+		}
+		for _, f := range got {
+			if !seen[f] {
+				t.Fatalf("window %d: %s explained but never in the top three", i, f)
+			}
+		}
+	}
+	if len(seen) < 4 || len(ranks) <= len(seen) {
+		t.Errorf("the script moved the top three over %d features (%d rank and feature pairs): too few to test", len(seen), len(ranks))
+	}
+	t.Logf("%d series per explanation metric for %d windows, where ranks would have made %d", len(seen), 120, len(ranks))
 }
 
 // TestFalseAlarms is the one-false-alarm-per-day target: 8640 windows of

@@ -52,6 +52,24 @@ func explain(s *Scaler, f *features.Vector, row []float64) []Explanation {
 	return out
 }
 
+// explainedSince adds the features of top to those explained since start
+// and returns them all with this window's values.
+func (d *Detector) explainedSince(s *Scaler, f *features.Vector, top []Explanation) []Explanation {
+	for _, x := range top {
+		if i, _, ok := features.Lookup(x.Feature); ok {
+			d.explained[i] = true
+		}
+	}
+	var out []Explanation
+	for j, ok := range d.explained {
+		if ok {
+			lo, hi := s.Expected(j, 3)
+			out = append(out, Explanation{Feature: features.Schema[j].Name, Value: f[j], Z: d.row[j], ExpectedLow: lo, ExpectedHigh: hi})
+		}
+	}
+	return out
+}
+
 func protocolDeviations(row []float64) []ProtocolDeviation {
 	out := make([]ProtocolDeviation, len(protocolGroups))
 	for i, g := range protocolGroups {

@@ -18,13 +18,13 @@ func TestExtremeFeature(t *testing.T) {
 	}{
 		{"DNS names of 150 characters", func(f *features.Vector) {
 			f[features.DNSQueryNameLengthMean] = 150
-		}, "dns_query_name_length_mean", false},
+		}, "dns_query_name_length_mean_characters", false},
 		{"unsolicited answers", func(f *features.Vector) {
 			f[features.MaxTargetUnsolicitedBytes] = 5e6
-		}, "max_target_unsolicited_bytes", false},
+		}, "max_target_unsolicited_bytes_per_window", false},
 		{"ten ARP conflicts where there never were any", func(f *features.Vector) {
 			f[features.ARPAddressConflicts] = 10
-		}, "arp_address_conflicts", false},
+		}, "arp_address_conflicts_per_window", false},
 		{"a small rise stays under the floor", func(f *features.Vector) {
 			f[features.DNSTunnelQueries] = 5
 		}, "", true},

@@ -174,8 +174,8 @@ func ReadModelFile(r io.Reader, window time.Duration) (*ModelFile, error) {
 	if err := json.Unmarshal(line, &h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrCorruptModel, err)
 	}
-	if want := features.Names(); !slices.Equal(h.Schema, want) {
-		return nil, fmt.Errorf("%w: trained on a feature schema of %d features, this exporter has %d: retrain with train", ErrModelMismatch, len(h.Schema), len(want))
+	if got, want := currentNames(h.Schema), features.Names(); !slices.Equal(got, want) {
+		return nil, fmt.Errorf("%w: %s: retrain with train", ErrModelMismatch, schemaDiff(got, want))
 	}
 	if h.WindowSeconds != window.Seconds() {
 		return nil, fmt.Errorf("%w: trained with --window.length=%gs, running with %gs: use the same window length or retrain", ErrModelMismatch, h.WindowSeconds, window.Seconds())
@@ -200,7 +200,35 @@ func ReadModelFile(r io.Reader, window time.Duration) (*ModelFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ModelFile{Schema: h.Schema, WindowSeconds: h.WindowSeconds, Created: h.Created, Sets: sets}, nil
+	return &ModelFile{Schema: features.Names(), WindowSeconds: h.WindowSeconds, Created: h.Created, Sets: sets}, nil
+}
+
+// schemaDiff says how a model file's feature schema differs from this
+// exporter's.
+func schemaDiff(got, want []string) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("trained on a feature schema of %d features, this exporter has %d", len(got), len(want))
+	}
+	i := 0
+	for got[i] == want[i] {
+		i++
+	}
+	return fmt.Sprintf("trained with feature %d %q, this exporter has %q there", i+1, got[i], want[i])
+}
+
+// currentNames returns a model file's feature names with the names
+// features had before they said their unit replaced by their names: the
+// models hold features by position, so a file of the same features under
+// their old names is the same schema.
+func currentNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if j, renamed, _ := features.Lookup(n); renamed {
+			out[i] = features.Schema[j].Name
+		}
+	}
+	return out
 }
 
 // decodeSets decodes and validates a payload, the JSON of the model sets

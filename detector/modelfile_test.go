@@ -237,6 +237,64 @@ func TestModelFileDamage(t *testing.T) {
 	})
 }
 
+// TestModelFileOldFeatureNames: a model file written before the feature
+// names said their unit (testdata/model-old-feature-names.bin, the
+// baseline of tinySet, written by that version) loads, judges as the
+// same models under the new names, and is saved with the new names.
+func TestModelFileOldFeatureNames(t *testing.T) {
+	path := filepath.Join("testdata", "model-old-feature-names.bin")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"tcp_syn_packets",`)) || bytes.Contains(data, []byte("_per_window")) {
+		t.Fatal("the test file does not have the old names")
+	}
+	mf, err := LoadModelFile(path, window10s)
+	if err != nil {
+		t.Fatalf("a model file with the old feature names: %v", err)
+	}
+	if !slices.Equal(mf.Schema, features.Names()) {
+		t.Errorf("schema %v, want the current names", mf.Schema)
+	}
+	set := mf.Set("eth0")
+	if set == nil {
+		t.Fatal("no default set")
+	}
+	d := New(testConfig(), "eth0", set)
+	for _, w := range script(20, 30) {
+		v := d.Observe(w)
+		for _, x := range v.Explanations {
+			if _, renamed, ok := features.Lookup(x.Feature); !ok || renamed {
+				t.Fatalf("explanation names feature %q", x.Feature)
+			}
+		}
+	}
+	saved := filepath.Join(t.TempDir(), "m")
+	if err := mf.Save(saved); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"tcp_syn_packets_per_window",`)) {
+		t.Error("saved again without the new names")
+	}
+	if _, err := LoadModelFile(saved, window10s); err != nil {
+		t.Error(err)
+	}
+
+	// Old names out of their place are another schema.
+	h := bytes.Replace(data, []byte(`"tcp_syn_packets","tcp_synack_packets"`), []byte(`"tcp_synack_packets","tcp_syn_packets"`), 1)
+	if bytes.Equal(h, data) {
+		t.Fatal("no tcp_syn_packets before tcp_synack_packets")
+	}
+	if _, err := ReadModelFile(bytes.NewReader(h), window10s); !errors.Is(err, ErrModelMismatch) {
+		t.Errorf("old names swapped: %v, want ErrModelMismatch", err)
+	}
+}
+
 // A damaged set inside an intact file (right checksum) is still corrupt.
 func TestModelFileBadSet(t *testing.T) {
 	for name, edit := range map[string]func(map[string]any){

@@ -26,8 +26,8 @@ func anomalyVerdict(k int) *Verdict {
 		Interface: "eth0", Start: start, End: start + 10*sec, Trained: true, Score: 0.9991234567, Threshold: 0.9986,
 		Anomalous: true, Threat: ThreatHigh, Confidence: 0.97,
 		Models:       []ModelScore{{Model: MemberBaseline, Score: 1}},
-		Attacks:      []Attack{{Type: SynFlood, Confidence: 0.95, Evidence: []Evidence{{Feature: "tcp_syn_packets", Value: 50000, Threshold: 1000, Typical: 30}}, Sources: src, Targets: [][16]byte{victim}}},
-		Explanations: []Explanation{{Feature: "tcp_syn_packets", Value: 50000, Z: 50, ExpectedLow: 10, ExpectedHigh: 90}},
+		Attacks:      []Attack{{Type: SynFlood, Confidence: 0.95, Evidence: []Evidence{{Feature: "tcp_syn_packets_per_window", Value: 50000, Threshold: 1000, Typical: 30}}, Sources: src, Targets: [][16]byte{victim}}},
+		Explanations: []Explanation{{Feature: "tcp_syn_packets_per_window", Value: 50000, Z: 50, ExpectedLow: 10, ExpectedHigh: 90}},
 		Events:       []Event{{Kind: "attack_start", Time: start, Since: start, Attack: Attack{Type: SynFlood, Confidence: 0.95, Sources: src}}},
 	}
 }
@@ -74,7 +74,7 @@ func TestEventLogJSON(t *testing.T) {
 	}
 	a, s, e := recs[0], recs[1], recs[2]
 	if a.Kind != "anomaly" || a.Interface != "eth0" || a.Start != 1_700_000_030 || a.End != 1_700_000_040 || a.Score != 0.999123 ||
-		a.ThreatLevel != "high" || !a.Anomalous || a.Confidence != 0.97 || len(a.TopFeatures) != 1 || a.TopFeatures[0].Feature != "tcp_syn_packets" {
+		a.ThreatLevel != "high" || !a.Anomalous || a.Confidence != 0.97 || len(a.TopFeatures) != 1 || a.TopFeatures[0].Feature != "tcp_syn_packets_per_window" {
 		t.Errorf("anomaly record %+v", a)
 	}
 	if len(a.Attacks) != 1 || a.Attacks[0] != SynFlood || len(a.Details) != 1 {
@@ -146,7 +146,7 @@ func TestEventLogCSV(t *testing.T) {
 	a, s, e := row(recs[1]), row(recs[2]), row(recs[3])
 	if a["kind"] != "anomaly" || a["interface"] != "eth0" || a["start"] != "1700000030.000" || a["end"] != "1700000040.000" || a["score"] != "0.9991" ||
 		a["confidence"] != "0.9700" || a["threat_level"] != "high" || a["attacks"] != SynFlood || a["sources"] != "203.0.113.66" ||
-		a["top_features"] != "tcp_syn_packets=50000 (expected 10-90)" || a["recommendation"] != Recommendation(SynFlood) {
+		a["top_features"] != "tcp_syn_packets_per_window=50000 (expected 10-90)" || a["recommendation"] != Recommendation(SynFlood) {
 		t.Errorf("anomaly row %v", a)
 	}
 	if s["kind"] != "attack_start" || s["start"] != "1700000030.000" || s["end"] != "1700000030.000" || s["attacks"] != SynFlood {

@@ -27,13 +27,13 @@ type RuleMode int
 // The modes of a user rule's condition.
 const (
 	// RuleAbsolute compares the value with a number:
-	// tcp_syn_packets > 5000.
+	// tcp_syn_packets_per_window > 5000.
 	RuleAbsolute RuleMode = iota
 	// RuleTypical compares the value with a multiple of its trained
-	// typical value: dns_queries > 5 x typical.
+	// typical value: dns_queries_per_window > 5 x typical.
 	RuleTypical
 	// RuleZ compares the value's robust z-score against the trained
-	// baseline with a number: z(unique_destination_ports) > 6.
+	// baseline with a number: z(unique_destination_ports_per_window) > 6.
 	RuleZ
 )
 
@@ -73,12 +73,13 @@ func ValidRuleName(name string) bool { return ruleNameRE.MatchString(name) }
 
 // ParseRuleExpr reads a user rule's condition. Three forms:
 //
-//	tcp_syn_packets > 5000          the window's value against a number
-//	dns_queries > 5 x typical       against a multiple of the trained typical value
-//	z(destination_port_entropy) > 6 its robust z-score against a number
+//	tcp_syn_packets_per_window > 5000    the window's value against a number
+//	dns_queries_per_window > 5 x typical against a multiple of the trained typical value
+//	z(destination_port_entropy_bits) > 6 its robust z-score against a number
 //
 // The operator is one of >, >=, < and <=; the feature any name of the
-// feature schema.
+// feature schema, or the name it had before it said its unit (see
+// RenamedRuleFeature).
 func ParseRuleExpr(s string) (f features.Index, mode RuleMode, op string, value float64, err error) {
 	fields := strings.Fields(s)
 	if len(fields) != 3 && !(len(fields) == 5 && fields[3] == "x" && fields[4] == "typical") {
@@ -96,9 +97,9 @@ func ParseRuleExpr(s string) (f features.Index, mode RuleMode, op string, value 
 		}
 		name, mode = inner, RuleZ
 	}
-	i := slices.IndexFunc(features.Schema[:], func(x features.Feature) bool { return x.Name == name })
-	if i < 0 {
-		return 0, 0, "", 0, fmt.Errorf("expression %q: unknown feature %q (the README's feature table lists them; for example tcp_syn_packets)", s, name)
+	i, _, ok := features.Lookup(name)
+	if !ok {
+		return 0, 0, "", 0, fmt.Errorf("expression %q: unknown feature %q (the README's feature table lists them; for example tcp_syn_packets_per_window)", s, name)
 	}
 	op = fields[1]
 	if op != ">" && op != ">=" && op != "<" && op != "<=" {
@@ -111,7 +112,28 @@ func ParseRuleExpr(s string) (f features.Index, mode RuleMode, op string, value 
 	if mode == RuleTypical && value <= 0 {
 		return 0, 0, "", 0, fmt.Errorf("expression %q: the multiple of typical must be above 0", s)
 	}
-	return features.Index(i), mode, op, value, nil
+	return i, mode, op, value, nil
+}
+
+// RenamedRuleFeature says whether a user rule's condition names its
+// feature by the name it had before it said its unit: old is that name,
+// expr the condition with the feature's name instead. old is "" for a
+// condition with a current name or none.
+func RenamedRuleFeature(s string) (old, expr string) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return "", s
+	}
+	name := fields[0]
+	if inner, ok := strings.CutPrefix(name, "z("); ok {
+		name = strings.TrimSuffix(inner, ")")
+	}
+	i, renamed, _ := features.Lookup(name)
+	if !renamed {
+		return "", s
+	}
+	// Only blanks and "z(" come before the name.
+	return name, strings.Replace(s, name, features.Schema[i].Name, 1)
 }
 
 // userRules holds the rules of the configuration in force: the detectors

@@ -18,24 +18,28 @@ func TestParseRuleExpr(t *testing.T) {
 		value float64
 		err   string
 	}{
-		{expr: "tcp_syn_packets > 5000", f: features.TCPSyn, mode: RuleAbsolute, op: ">", value: 5000},
-		{expr: "  dns_queries   >=  5 x typical ", f: features.DNSQueries, mode: RuleTypical, op: ">=", value: 5},
-		{expr: "z(destination_port_entropy) > 6", f: features.DestinationPortEntropy, mode: RuleZ, op: ">", value: 6},
+		{expr: "tcp_syn_packets_per_window > 5000", f: features.TCPSyn, mode: RuleAbsolute, op: ">", value: 5000},
+		{expr: "  dns_queries_per_window   >=  5 x typical ", f: features.DNSQueries, mode: RuleTypical, op: ">=", value: 5},
+		{expr: "z(destination_port_entropy_bits) > 6", f: features.DestinationPortEntropy, mode: RuleZ, op: ">", value: 6},
 		{expr: "z(packets_per_second) < -4", f: features.PacketsPerSecond, mode: RuleZ, op: "<", value: -4},
 		{expr: "packets_per_second <= 0.5 x typical", f: features.PacketsPerSecond, mode: RuleTypical, op: "<=", value: 0.5},
 		{expr: "bytes_per_second < 1e3", f: features.BytesPerSecond, mode: RuleAbsolute, op: "<", value: 1000},
+		// The names before they said their unit.
+		{expr: "tcp_syn_packets > 5000", f: features.TCPSyn, mode: RuleAbsolute, op: ">", value: 5000},
+		{expr: "z(source_address_entropy) > 6", f: features.SourceEntropy, mode: RuleZ, op: ">", value: 6},
+		{expr: "top_source_share >= 0.5 x typical", f: features.TopSourceShare, mode: RuleTypical, op: ">=", value: 0.5},
 		{expr: "", err: "write FEATURE OP NUMBER"},
-		{expr: "tcp_syn_packets > ", err: "write FEATURE OP NUMBER"},
+		{expr: "tcp_syn_packets_per_window > ", err: "write FEATURE OP NUMBER"},
 		{expr: "tcp_syns > 5000", err: `unknown feature "tcp_syns"`},
-		{expr: "tcp_syn_packets => 5000", err: `unknown operator "=>"`},
-		{expr: "tcp_syn_packets == 5000", err: `unknown operator "=="`},
-		{expr: "tcp_syn_packets > lots", err: `"lots" is not a finite number`},
-		{expr: "tcp_syn_packets > NaN", err: `"NaN" is not a finite number`},
-		{expr: "tcp_syn_packets > +Inf", err: `"+Inf" is not a finite number`},
-		{expr: "dns_queries > 0 x typical", err: "multiple of typical must be above 0"},
-		{expr: "dns_queries > 5 x median", err: "write FEATURE OP NUMBER"},
-		{expr: "z(dns_queries > 5", err: "write z(FEATURE) OP NUMBER"},
-		{expr: "z(dns_queries) > 5 x typical", err: "write z(FEATURE) OP NUMBER"},
+		{expr: "tcp_syn_packets_per_window => 5000", err: `unknown operator "=>"`},
+		{expr: "tcp_syn_packets_per_window == 5000", err: `unknown operator "=="`},
+		{expr: "tcp_syn_packets_per_window > lots", err: `"lots" is not a finite number`},
+		{expr: "tcp_syn_packets_per_window > NaN", err: `"NaN" is not a finite number`},
+		{expr: "tcp_syn_packets_per_window > +Inf", err: `"+Inf" is not a finite number`},
+		{expr: "dns_queries_per_window > 0 x typical", err: "multiple of typical must be above 0"},
+		{expr: "dns_queries_per_window > 5 x median", err: "write FEATURE OP NUMBER"},
+		{expr: "z(dns_queries_per_window > 5", err: "write z(FEATURE) OP NUMBER"},
+		{expr: "z(dns_queries_per_window) > 5 x typical", err: "write z(FEATURE) OP NUMBER"},
 	} {
 		f, mode, op, value, err := ParseRuleExpr(c.expr)
 		if c.err != "" {
@@ -46,6 +50,35 @@ func TestParseRuleExpr(t *testing.T) {
 		}
 		if err != nil || f != c.f || mode != c.mode || op != c.op || value != c.value {
 			t.Errorf("%q: got %v %v %q %g %v, want %v %v %q %g", c.expr, f, mode, op, value, err, c.f, c.mode, c.op, c.value)
+		}
+	}
+}
+
+// TestRenamedRuleFeature: a condition with a feature's old name is
+// rewritten with its name, the rest as written; any other is left alone.
+func TestRenamedRuleFeature(t *testing.T) {
+	for _, c := range []struct{ expr, old, want string }{
+		{"tcp_syn_packets > 5000", "tcp_syn_packets", "tcp_syn_packets_per_window > 5000"},
+		{"  dns_queries   >=  5 x typical ", "dns_queries", "  dns_queries_per_window   >=  5 x typical "},
+		{"z(destination_port_entropy) > 6", "destination_port_entropy", "z(destination_port_entropy_bits) > 6"},
+		{"dns_query_name_entropy_mean > 3.5", "dns_query_name_entropy_mean", "dns_query_name_entropy_mean_bits > 3.5"},
+		{"top_destination_share > 0.9", "top_destination_share", "top_destination_share_ratio > 0.9"},
+		{"tcp_syn_packets_per_window > 5000", "", "tcp_syn_packets_per_window > 5000"},
+		{"packets_per_second > 5000", "", "packets_per_second > 5000"},
+		{"tcp_syns > 5000", "", "tcp_syns > 5000"},
+		{"", "", ""},
+	} {
+		old, expr := RenamedRuleFeature(c.expr)
+		if old != c.old || expr != c.want {
+			t.Errorf("RenamedRuleFeature(%q) = %q, %q; want %q, %q", c.expr, old, expr, c.old, c.want)
+		}
+		if old == "" {
+			continue
+		}
+		f1, m1, op1, v1, err1 := ParseRuleExpr(c.expr)
+		f2, m2, op2, v2, err2 := ParseRuleExpr(expr)
+		if err1 != nil || err2 != nil || f1 != f2 || m1 != m2 || op1 != op2 || v1 != v2 {
+			t.Errorf("%q and %q parse differently: %v %v", c.expr, expr, err1, err2)
 		}
 	}
 }
@@ -71,7 +104,7 @@ func withUserRules(t *testing.T, rules ...UserRule) {
 // is an attack like the built-in ones: one start and one end event, its
 // recommendation in the registry.
 func TestUserRuleHeldForWindows(t *testing.T) {
-	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets > 4000", 3))
+	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets_per_window > 4000", 3))
 	d := New(testConfig(), "eth0", nil)
 	g := newGen(3)
 	var starts, ends []Event
@@ -90,7 +123,7 @@ func TestUserRuleHeldForWindows(t *testing.T) {
 			if !slices.Equal(a.Sources, [][16]byte{attacker}) || !slices.Equal(a.Targets, [][16]byte{victim}) {
 				t.Errorf("window %d: sources %v targets %v, want the attacker and the victim", i, addrs(a.Sources), addrs(a.Targets))
 			}
-			if len(a.Evidence) != 1 || a.Evidence[0].Feature != "tcp_syn_packets" || a.Evidence[0].Value != 6000 || a.Evidence[0].Threshold != 4000 {
+			if len(a.Evidence) != 1 || a.Evidence[0].Feature != "tcp_syn_packets_per_window" || a.Evidence[0].Value != 6000 || a.Evidence[0].Threshold != 4000 {
 				t.Errorf("window %d: evidence %+v", i, a.Evidence)
 			}
 			if !v.Anomalous || v.Threat < ThreatMedium {
@@ -127,8 +160,8 @@ func TestUserRuleHeldForWindows(t *testing.T) {
 // z-score wait for the trained baseline; then they judge against it.
 func TestUserRuleBaselineModes(t *testing.T) {
 	withUserRules(t,
-		userRule(t, "dns-burst", "dns_queries > 5 x typical", 1),
-		userRule(t, "port-spread", "z(unique_destination_ports) > 8", 1),
+		userRule(t, "dns-burst", "dns_queries_per_window > 5 x typical", 1),
+		userRule(t, "port-spread", "z(unique_destination_ports_per_window) > 8", 1),
 	)
 	// Before training: the same burst names nothing.
 	d := New(testConfig(), "eth0", nil)
@@ -157,7 +190,7 @@ func TestUserRuleBaselineModes(t *testing.T) {
 		if a.Type == "rule:dns-burst" && (a.Evidence[0].Threshold != 5*typical || a.Evidence[0].Typical != typical) {
 			t.Errorf("dns-burst evidence %+v, typical %g", a.Evidence, typical)
 		}
-		if a.Type == "rule:port-spread" && (a.Evidence[0].Feature != "z(unique_destination_ports)" || a.Evidence[0].Value < 8) {
+		if a.Type == "rule:port-spread" && (a.Evidence[0].Feature != "z(unique_destination_ports_per_window)" || a.Evidence[0].Value < 8) {
 			t.Errorf("port-spread evidence %+v", a.Evidence)
 		}
 	}
@@ -167,9 +200,9 @@ func TestUserRuleBaselineModes(t *testing.T) {
 // traffic sent only by allowed hosts does not fire it.
 func TestUserRuleAllowAndInterfaces(t *testing.T) {
 	scanner := ip("10.9.9.9")
-	r := userRule(t, "fanout", "max_source_port_fanout > 500", 1)
+	r := userRule(t, "fanout", "max_source_port_fanout_per_window > 500", 1)
 	r.Allow = []netip.Prefix{netip.MustParsePrefix("10.9.9.0/24")}
-	only := userRule(t, "other-if", "max_source_port_fanout > 500", 1)
+	only := userRule(t, "other-if", "max_source_port_fanout_per_window > 500", 1)
 	only.Interfaces = []string{"eth1"}
 	withUserRules(t, r, only)
 	d := New(testConfig(), "eth0", nil)
@@ -203,7 +236,7 @@ func TestUserRuleAllowAndInterfaces(t *testing.T) {
 // TestUserRuleRemoved: an attack of a rule the configuration no longer
 // has ends as a quiet one does, and does not start again.
 func TestUserRuleRemoved(t *testing.T) {
-	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets > 4000", 1))
+	withUserRules(t, userRule(t, "syn-storm", "tcp_syn_packets_per_window > 4000", 1))
 	cfg := testConfig()
 	d := New(cfg, "eth0", nil)
 	g := newGen(4)
@@ -253,7 +286,7 @@ func TestDisabledTypes(t *testing.T) {
 // TestGroupLimits: a rule or a turned-off type limited to host groups
 // applies to those groups' views only, not to the whole interface's.
 func TestGroupLimits(t *testing.T) {
-	r := userRule(t, "office-syns", "tcp_syn_packets > 4000", 1)
+	r := userRule(t, "office-syns", "tcp_syn_packets_per_window > 4000", 1)
 	r.Groups = []string{"office"}
 	withUserRules(t, r)
 	SetTypeSettings(map[string]TypeSetting{SynFlood: {Where: Where{Groups: []string{"office"}}, Disabled: true}})

@@ -36,6 +36,12 @@ type Verdict struct {
 	Protocols    []ProtocolDeviation
 	Active       []ActiveAttack // attacks in progress after hysteresis
 	Events       []Event
+	// Explained is every feature that has been among the Explanations
+	// (the three furthest from their baseline) since the detector
+	// started, with this window's values, in schema order: series per
+	// feature that stay, where series per rank change feature with every
+	// window.
+	Explained []Explanation
 }
 
 // threat sets the threat level and the confidence of the verdict.

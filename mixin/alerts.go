@@ -58,6 +58,11 @@ const (
 // the alert's instance and interface, with extra matchers given as pairs of
 // label name and template operand (a quoted string or a variable).
 func tq(metric string, extra ...string) string {
+	return tqIn("%s", metric, extra...)
+}
+
+// tqIn is tq with the selector inside an expression: expr's %s.
+func tqIn(expr, metric string, extra ...string) string {
 	// group="" matches the series of an interface without host groups
 	// (no group label) and those of the whole interface with them.
 	format := metric + "{instance=%q,interface=%q,group=%q"
@@ -66,7 +71,7 @@ func tq(metric string, extra ...string) string {
 		format += "," + extra[i] + "=%q"
 		args += " " + extra[i+1]
 	}
-	return fmt.Sprintf("printf %q %s | query", format+"}", args)
+	return fmt.Sprintf("printf %q %s | query", fmt.Sprintf(expr, format+"}"), args)
 }
 
 // Template fragments of the detection annotations. Each renders on one line.
@@ -85,25 +90,34 @@ var (
 	// significant digits below (0.95 rather than 950m).
 	numDefine = `{{ define "num" }}{{ if or (ge . 1.0) (le . -1.0) }}{{ humanize . }}{{ else }}{{ printf "%.3g" . }}{{ end }}{{ end }}`
 
+	// topFeatures are the last window's three features furthest from
+	// their baseline, largest first: the explanation series are one per
+	// feature, so the ranking is the query's (by absolute z-score; $z's
+	// value is the absolute one).
+	topFeatures = tqIn("sort_desc(topk(3, abs(%s)))", "netanomaly_explanation_zscore")
+
 	// featuresText lists the explanation as feature = value (expected low to
 	// high, z score), by rank.
 	featuresText = numDefine +
-		"{{ with " + tq("netanomaly_explanation_zscore") + ` | sortByLabel "rank" }}{{ range $i, $z := . }}{{ if $i }}; {{ end }}{{ $z.Labels.feature }} = ` +
+		"{{ with " + topFeatures + ` }}{{ range $i, $z := . }}{{ if $i }}; {{ end }}{{ $z.Labels.feature }} = ` +
 		featureValue("netanomaly_explanation_value") + " (expected " +
 		featureValue("netanomaly_explanation_expected_low") + " to " +
 		featureValue("netanomaly_explanation_expected_high") +
-		`, z {{ printf "%.1f" $z.Value }}){{ end }}{{ else }}none reported{{ end }}`
+		", z " + featureZ + "){{ end }}{{ else }}none reported{{ end }}"
 
 	// featureNamesText is the short form for the description.
-	featureNamesText = "{{ with " + tq("netanomaly_explanation_zscore") + ` | sortByLabel "rank" }} Top features: ` +
-		`{{ range $i, $z := . }}{{ if $i }}, {{ end }}{{ $z.Labels.feature }} (z {{ printf "%.1f" $z.Value }}){{ end }}.{{ end }}`
+	featureNamesText = "{{ with " + topFeatures + ` }} Top features: ` +
+		`{{ range $i, $z := . }}{{ if $i }}, {{ end }}{{ $z.Labels.feature }} (z ` + featureZ + "){{ end }}.{{ end }}"
+
+	// featureZ is $z's feature's z-score with its sign (below or above).
+	featureZ = "{{ with " + tq("netanomaly_explanation_zscore", "feature", "$z.Labels.feature") + ` }}{{ . | first | value | printf "%.1f" }}{{ else }}?{{ end }}`
 
 	dashboardText = "{{ $externalLabels.grafana_url }}/d/" + OverviewUID +
 		"?var-instance={{ $labels.instance | urlquery }}&var-interface={{ $labels.interface | urlquery }}"
 )
 
 func featureValue(metric string) string {
-	return "{{ with " + tq(metric, "rank", "$z.Labels.rank", "feature", "$z.Labels.feature") +
+	return "{{ with " + tq(metric, "feature", "$z.Labels.feature") +
 		` }}{{ template "num" (. | first | value) }}{{ else }}?{{ end }}`
 }
 

@@ -169,6 +169,15 @@ func statPanel(title, desc, unit string, w, h uint32, t *prometheus.DataqueryBui
 	return p
 }
 
+// topExplained is metric of the three features of each view furthest
+// from their baseline: the explanation series are one per feature, so the
+// ranking is topk's, by absolute z-score.
+func topExplained(metric string) string {
+	by := "max by (instance, interface, group, feature) ("
+	return by + m(metric) + ") and on (instance, interface, group, feature) " +
+		"topk by (instance, interface, group) (3, abs(" + by + m("netanomaly_explanation_zscore") + ")))"
+}
+
 func tablePanel(title, desc string, w, h uint32, rename map[string]string, targets ...*prometheus.DataqueryBuilder) *table.PanelBuilder {
 	p := table.NewPanelBuilder().
 		Title(title).Description(desc).Span(w).Height(h).
@@ -353,11 +362,11 @@ func overviewDashboard() dashboard.Dashboard {
 			statPanel("Throughput", "Bits per second over the last minute.", "bps", 4, 5,
 				q("sum by (instance, interface) ("+m("interface:netanomaly_bytes:rate1m")+") * 8", legendIface)),
 			statPanel("Unique sources", "Distinct source addresses in the last window.", "short", 4, 5,
-				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_source_addresses")+")", legendView)),
+				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_source_addresses_per_window")+")", legendView)),
 			statPanel("Unique destinations", "Distinct destination addresses in the last window.", "short", 4, 5,
-				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_addresses")+")", legendView)),
+				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_addresses_per_window")+")", legendView)),
 			statPanel("Destination ports", "Distinct TCP and UDP destination ports in the last window.", "short", 4, 5,
-				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_ports")+")", legendView)),
+				q("max by (instance, interface, group) ("+m("netanomaly_window_unique_destination_ports_per_window")+")", legendView)),
 			statPanel("New flows/s", "Flows first seen in the last window, per second.", "short", 4, 5,
 				q("max by (instance, interface, group) ("+m("netanomaly_window_new_flows_per_second")+")", legendView)),
 			timeseriesPanel("Traffic by protocol", "Bits per second by outer layer-4 protocol.", "bps", 12, 9,
@@ -504,16 +513,16 @@ func detectorDashboard() dashboard.Dashboard {
 		),
 
 		row("Explanation",
-			tablePanel("Top features of the last anomalous window", "The features furthest from their expected range (robust z-score), with their value and the expected range.", 24, 8,
+			tablePanel("Top features of the last anomalous window", "The three features furthest from their expected range (largest absolute robust z-score) of each view, with their value and the expected range.", 24, 8,
 				map[string]string{
-					"instance": "Sensor", "interface": "Interface", "group": "Group", "rank": "Rank", "feature": "Feature",
+					"instance": "Sensor", "interface": "Interface", "group": "Group", "feature": "Feature",
 					"Value #A": "z-score", "Value #B": "Value", "Value #C": "Expected low", "Value #D": "Expected high",
 				},
-				qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_zscore")+")"),
-				qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_value")+")"),
-				qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_low")+")"),
-				qi("max by (instance, interface, group, rank, feature) ("+m("netanomaly_explanation_expected_high")+")"),
-			),
+				qi(topExplained("netanomaly_explanation_zscore")),
+				qi(topExplained("netanomaly_explanation_value")),
+				qi(topExplained("netanomaly_explanation_expected_low")),
+				qi(topExplained("netanomaly_explanation_expected_high")),
+			).SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("z-score").Desc(true)}),
 		),
 
 		row("Training",

@@ -58,24 +58,33 @@ func series(metric string, labels ...string) string {
 	return metric + "{" + strings.Join(l, ",") + "}"
 }
 
-// explanationSeries is a two-feature explanation and what the annotations
-// make of it.
+// explanationSeries are the explanation series of four features, one per
+// feature: the port fan-out and the half-open ratio far above their
+// ranges, the packet rate below its range, and the destination ports, in
+// the series since an earlier window but no longer among the top three.
+// The annotations name the three largest by absolute z-score, largest
+// first, with the sign.
 func explanationSeries() []inputSeries {
-	return []inputSeries{
-		{series("netanomaly_explanation_zscore", "rank", "1", "feature", "max_source_port_fanout"), "25.14x30"},
-		{series("netanomaly_explanation_value", "rank", "1", "feature", "max_source_port_fanout"), "1234x30"},
-		{series("netanomaly_explanation_expected_low", "rank", "1", "feature", "max_source_port_fanout"), "3x30"},
-		{series("netanomaly_explanation_expected_high", "rank", "1", "feature", "max_source_port_fanout"), "12x30"},
-		{series("netanomaly_explanation_zscore", "rank", "2", "feature", "tcp_half_open_ratio"), "9.87x30"},
-		{series("netanomaly_explanation_value", "rank", "2", "feature", "tcp_half_open_ratio"), "0.95x30"},
-		{series("netanomaly_explanation_expected_low", "rank", "2", "feature", "tcp_half_open_ratio"), "0x30"},
-		{series("netanomaly_explanation_expected_high", "rank", "2", "feature", "tcp_half_open_ratio"), "0.2x30"},
+	var out []inputSeries
+	for _, f := range []struct{ feature, z, value, low, high string }{
+		{"unique_destination_ports_per_window", "2.5", "40", "5", "60"},
+		{"packets_per_second", "-4.2", "12", "150", "900"},
+		{"tcp_half_open_ratio", "9.87", "0.95", "0", "0.2"},
+		{"max_source_port_fanout_per_window", "25.14", "1234", "3", "12"},
+	} {
+		out = append(out,
+			inputSeries{series("netanomaly_explanation_zscore", "feature", f.feature), f.z + "x30"},
+			inputSeries{series("netanomaly_explanation_value", "feature", f.feature), f.value + "x30"},
+			inputSeries{series("netanomaly_explanation_expected_low", "feature", f.feature), f.low + "x30"},
+			inputSeries{series("netanomaly_explanation_expected_high", "feature", f.feature), f.high + "x30"},
+		)
 	}
+	return out
 }
 
 const (
-	wantTopFeatures  = "max_source_port_fanout = 1.234k (expected 3 to 12, z 25.1); tcp_half_open_ratio = 0.95 (expected 0 to 0.2, z 9.9)"
-	wantFeatureNames = " Top features: max_source_port_fanout (z 25.1), tcp_half_open_ratio (z 9.9)."
+	wantTopFeatures  = "max_source_port_fanout_per_window = 1.234k (expected 3 to 12, z 25.1); tcp_half_open_ratio = 0.95 (expected 0 to 0.2, z 9.9); packets_per_second = 12 (expected 150 to 900, z -4.2)"
+	wantFeatureNames = " Top features: max_source_port_fanout_per_window (z 25.1), tcp_half_open_ratio (z 9.9), packets_per_second (z -4.2)."
 	wantScore        = "0.93 (threshold 0.70)"
 	wantDashboard    = testGrafana + "/d/" + OverviewUID + "?var-instance=sensor-1%3A9957&var-interface=eth0"
 )

@@ -94,7 +94,7 @@ input(type="imudp" address="127.0.0.1" port="%d" ruleset="recv")
     cidrs: [192.168.56.0/24, "fd00::/8"]
 rules:
   - name: ftp-logins
-    expr: auth_connection_attempts >= 2
+    expr: auth_connection_attempts_per_window >= 2
     severity: high
     recommendation: Check who logs in to the FTP server.
 blocklists:

@@ -33,8 +33,10 @@ func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yml")
 	bad := filepath.Join(dir, "bad.yml")
-	writeFile(t, good, "rules:\n  - name: syn-storm\n    expr: tcp_syn_packets > 5000\n")
-	writeFile(t, bad, "rules:\n  - name: syn-storm\n    expr: tcp_syns > 5000\n  - name: x\n    expr: dns_queries > 5\n    sevrity: high\n")
+	writeFile(t, good, "rules:\n  - name: syn-storm\n    expr: tcp_syn_packets_per_window > 5000\n")
+	writeFile(t, bad, "rules:\n  - name: syn-storm\n    expr: tcp_syns > 5000\n  - name: x\n    expr: dns_queries_per_window > 5\n    sevrity: high\n")
+	old := filepath.Join(dir, "old.yml")
+	writeFile(t, old, "rules:\n  - name: syn-storm\n    expr: tcp_syn_packets > 5000\n")
 	for _, c := range []struct {
 		args   []string
 		code   int
@@ -44,6 +46,8 @@ func TestCheckConfig(t *testing.T) {
 		{[]string{"--config.file=" + good, "check-config"}, 0, "valid"},
 		{[]string{"check-config", bad}, 1, bad + `:3: rule "syn-storm": expression "tcp_syns > 5000": unknown feature "tcp_syns"`},
 		{[]string{"check-config", bad}, 1, bad + `:6: unknown key "sevrity" in a rule`},
+		// A feature's old name still works, with a warning.
+		{[]string{"check-config", old}, 0, "warning: " + old + `:3: rule "syn-storm": feature tcp_syn_packets is now called tcp_syn_packets_per_window: write "tcp_syn_packets_per_window > 5000"` + "\n" + old + ": valid: 0 host groups, 1 user rules"},
 		{[]string{"check-config", filepath.Join(dir, "none.yml")}, 1, "none.yml: cannot read the configuration file: no such file or directory"},
 		{[]string{"check-config"}, 2, "check-config needs a file"},
 		// Every command refuses to start on a bad file, naming the flag.
@@ -69,7 +73,7 @@ func TestUserRuleReplay(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	// The capture is 30 FTP logins in a minute: its windows hold SYNs to
 	// port 21.
-	writeFile(t, conf, "rules:\n  - name: auth-syns\n    expr: auth_connection_attempts >= 2\n    for_windows: 2\n    severity: high\n")
+	writeFile(t, conf, "rules:\n  - name: auth-syns\n    expr: auth_connection_attempts_per_window >= 2\n    for_windows: 2\n    severity: high\n")
 	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--config.file="+conf).Output()
 	if err != nil {
 		t.Fatalf("replay: %v", err)

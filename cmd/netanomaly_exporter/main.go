@@ -268,6 +268,9 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	groups, lists := 0, 0
 	if cfg.Groups != nil {
 		groups = len(cfg.Groups.Names()) - 1 // other is always there

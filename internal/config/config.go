@@ -26,6 +26,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/blocklist"
@@ -107,6 +108,10 @@ type Config struct {
 	Evidence *evidence.Config
 	// IPFIX is the flow records' output, validated; nil when off.
 	IPFIX *ipfix.Config
+	// Warnings are what loads but should be rewritten: a user rule that
+	// names its feature by its old name. check-config prints them; Parse
+	// logs them to Options.Logger.
+	Warnings Errors
 }
 
 // Error is a problem in the configuration file, at a line when it has
@@ -155,7 +160,7 @@ func Load(path string, opts Options) (*Config, error) {
 
 // Options are what loading needs beyond the file.
 type Options struct {
-	Logger *slog.Logger // for the lists' loading; nil discards
+	Logger *slog.Logger // for the lists' loading and the warnings; nil discards
 }
 
 func unwrapPath(err error) error {
@@ -219,6 +224,12 @@ func Parse(path string, b []byte, opts Options) (*Config, error) {
 		slices.SortStableFunc(c.errs, func(a, b *Error) int { return a.Line - b.Line })
 		return nil, c.errs
 	}
+	cfg.Warnings = c.warns
+	if opts.Logger != nil {
+		for _, w := range c.warns {
+			opts.Logger.Warn("configuration file", "warning", w.Error())
+		}
+	}
 	return cfg, nil
 }
 
@@ -272,15 +283,21 @@ var sectionNames = map[string]string{
 // compiler checks a decoded file and finds the lines of what it
 // reports.
 type compiler struct {
-	path string
-	root *yaml.Node
-	errs Errors
+	path  string
+	root  *yaml.Node
+	errs  Errors
+	warns Errors
 }
 
 // errorf records a problem at the node path leads to (keys and sequence
 // indexes from the top), or at the nearest ancestor there is.
 func (c *compiler) errorf(path []any, format string, args ...any) {
 	c.errs = append(c.errs, &Error{Path: c.path, Line: c.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+// warnf records what loads but should be rewritten, as errorf does.
+func (c *compiler) warnf(path []any, format string, args ...any) {
+	c.warns = append(c.warns, &Error{Path: c.path, Line: c.line(path), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *compiler) line(path []any) int {
@@ -343,6 +360,11 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 			bad("", "rule %q has no expr", r.Name)
 		} else if u.Feature, u.Mode, u.Op, u.Value, err = detector.ParseRuleExpr(r.Expr); err != nil {
 			bad("expr", "rule %q: %v", r.Name, err)
+		} else if old, expr := detector.RenamedRuleFeature(r.Expr); old != "" {
+			// The old name still works; the series, alerts and events
+			// show the one current name.
+			c.warnf(at("expr"), "rule %q: feature %s is now called %s: write %q", r.Name, old, features.Schema[u.Feature].Name, expr)
+			u.Expr = expr
 		}
 		switch {
 		case r.ForWindows == 0:
@@ -358,7 +380,7 @@ func (c *compiler) rules(rs []Rule) []detector.UserRule {
 			bad("severity", "rule %q: severity %q: use high or medium", r.Name, r.Severity)
 		}
 		if u.Recommendation == "" {
-			u.Recommendation = fmt.Sprintf("Rule %s fired (%s): check the named sources and targets.", r.Name, r.Expr)
+			u.Recommendation = fmt.Sprintf("Rule %s fired (%s): check the named sources and targets.", r.Name, u.Expr)
 		}
 		for j, s := range r.Interfaces {
 			if s == "" {

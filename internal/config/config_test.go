@@ -19,13 +19,13 @@ func TestParseRules(t *testing.T) {
 # An operator's rules.
 rules:
   - name: syn-storm
-    expr: tcp_syn_packets > 5000
+    expr: tcp_syn_packets_per_window > 5000
     for_windows: 3
     severity: high
     interfaces: [eth0]
     recommendation: Call the upstream provider.
   - name: dns_burst
-    expr: dns_queries > 5 x typical
+    expr: dns_queries_per_window > 5 x typical
     allowlist: [10.0.0.53, "2001:db8::/32", "::ffff:192.0.2.1"]
 `), Options{})
 	if err != nil {
@@ -54,6 +54,30 @@ rules:
 	}
 }
 
+// TestParseOldFeatureName: a rule with a feature's name from before it
+// said its unit loads, with a warning at its line saying what to write;
+// the rule shows the current name (user_rule_info, alerts, events).
+func TestParseOldFeatureName(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte("rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n  - name: b\n    expr: z(tcp_syn_packets) > 6\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 2 || len(cfg.Warnings) != 1 {
+		t.Fatalf("%d rules, warnings %v", len(cfg.Rules), cfg.Warnings)
+	}
+	want := `x.yml:5: rule "b": feature tcp_syn_packets is now called tcp_syn_packets_per_window: write "z(tcp_syn_packets_per_window) > 6"`
+	if got := cfg.Warnings[0].Error(); got != want {
+		t.Errorf("warning\n\t%s\nwant\n\t%s", got, want)
+	}
+	r := cfg.Rules[1]
+	if r.Feature != features.TCPSyn || r.Mode != detector.RuleZ || r.Expr != "z(tcp_syn_packets_per_window) > 6" || !strings.Contains(r.Recommendation, "(z(tcp_syn_packets_per_window) > 6)") {
+		t.Errorf("rule %+v", r)
+	}
+	if cfg.Rules[0].Expr != "dns_queries_per_window > 5" {
+		t.Errorf("rule a: expression %q", cfg.Rules[0].Expr)
+	}
+}
+
 // TestParseErrors: every problem names the file and its line, all of
 // them at once, in words that say what to write instead.
 func TestParseErrors(t *testing.T) {
@@ -62,22 +86,22 @@ func TestParseErrors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top-level key", "rules: []\nrulez: []\n", []string{`x.yml:2: unknown key "rulez" in the top level`}},
-		{"unknown rule key", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for: 3\n", []string{`x.yml:4: unknown key "for" in a rule (known: name, expr, for_windows`}},
+		{"unknown rule key", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    for: 3\n", []string{`x.yml:4: unknown key "for" in a rule (known: name, expr, for_windows`}},
 		// The YAML parser gives a syntax error the line of the block it
 		// was reading, not always the line of the mistake.
 		{"syntax", "rules:\n  - name: a\n   expr: b\n", []string{"x.yml:1: did not find expected '-' indicator"}},
 		{"unterminated string", "rules:\n  - name: a\n    expr: \"x\n", []string{"x.yml:3: found unexpected end of stream"}},
-		{"wrong type", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for_windows: three\n", []string{"x.yml:4: cannot unmarshal !!str `three` into int"}},
-		{"bad expr", "rules:\n  - name: a\n    expr: dns_queries >> 5\n", []string{`x.yml:3: rule "a": expression "dns_queries >> 5": unknown operator ">>"`}},
+		{"wrong type", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    for_windows: three\n", []string{"x.yml:4: cannot unmarshal !!str `three` into int"}},
+		{"bad expr", "rules:\n  - name: a\n    expr: dns_queries_per_window >> 5\n", []string{`x.yml:3: rule "a": expression "dns_queries_per_window >> 5": unknown operator ">>"`}},
 		{"unknown feature", "rules:\n  - name: a\n    expr: syns > 5\n", []string{`x.yml:3: rule "a": expression "syns > 5": unknown feature "syns"`}},
-		{"no name", "rules:\n  - expr: dns_queries > 5\n", []string{"x.yml:2: rule 1 has no name"}},
-		{"bad name", "rules:\n  - name: Big Rule\n    expr: dns_queries > 5\n", []string{`x.yml:2: rule name "Big Rule": use lower case letters`}},
-		{"duplicate name", "rules:\n  - name: a\n    expr: dns_queries > 5\n  - name: a\n    expr: dns_queries > 6\n", []string{`x.yml:4: rule name "a" used twice`}},
+		{"no name", "rules:\n  - expr: dns_queries_per_window > 5\n", []string{"x.yml:2: rule 1 has no name"}},
+		{"bad name", "rules:\n  - name: Big Rule\n    expr: dns_queries_per_window > 5\n", []string{`x.yml:2: rule name "Big Rule": use lower case letters`}},
+		{"duplicate name", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n  - name: a\n    expr: dns_queries_per_window > 6\n", []string{`x.yml:4: rule name "a" used twice`}},
 		{"no expr", "rules:\n  - name: a\n", []string{`x.yml:2: rule "a" has no expr`}},
-		{"severity", "rules:\n  - name: a\n    expr: dns_queries > 5\n    severity: critical\n", []string{`x.yml:4: rule "a": severity "critical": use high or medium`}},
-		{"for_windows", "rules:\n  - name: a\n    expr: dns_queries > 5\n    for_windows: -2\n", []string{`x.yml:4: rule "a": for_windows -2`}},
-		{"allowlist", "rules:\n  - name: a\n    expr: dns_queries > 5\n    allowlist:\n      - 10.0.0.0/8\n      - 10.0.0.300\n", []string{`x.yml:6: rule "a": allowlist entry "10.0.0.300"`}},
-		{"two problems in order", "rules:\n  - name: a\n    expr: x > 1\n  - name: b\n    expr: dns_queries > 5\n    severity: low\n",
+		{"severity", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    severity: critical\n", []string{`x.yml:4: rule "a": severity "critical": use high or medium`}},
+		{"for_windows", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    for_windows: -2\n", []string{`x.yml:4: rule "a": for_windows -2`}},
+		{"allowlist", "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    allowlist:\n      - 10.0.0.0/8\n      - 10.0.0.300\n", []string{`x.yml:6: rule "a": allowlist entry "10.0.0.300"`}},
+		{"two problems in order", "rules:\n  - name: a\n    expr: x > 1\n  - name: b\n    expr: dns_queries_per_window > 5\n    severity: low\n",
 			[]string{`x.yml:3: rule "a"`, `x.yml:6: rule "b": severity "low"`}},
 	} {
 		_, err := Parse("x.yml", []byte(c.file), Options{})
@@ -100,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 	var many strings.Builder
 	many.WriteString("rules:\n")
 	for i := range detector.MaxUserRules + 1 {
-		many.WriteString("  - name: r" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + "\n    expr: dns_queries > 5\n")
+		many.WriteString("  - name: r" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + "\n    expr: dns_queries_per_window > 5\n")
 	}
 	if _, err := Parse("x.yml", []byte(many.String()), Options{}); err == nil || !strings.Contains(err.Error(), "at most 64") {
 		t.Errorf("65 rules: %v", err)
@@ -131,7 +155,7 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Errorf("big file: %v", err)
 	}
 	ok := filepath.Join(dir, "ok.yml")
-	if err := os.WriteFile(ok, []byte("rules:\n  - name: a\n    expr: dns_queries > 5\n"), 0o600); err != nil {
+	if err := os.WriteFile(ok, []byte("rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if cfg, err := Load(ok, Options{}); err != nil || len(cfg.Rules) != 1 || cfg.Path != ok {
@@ -262,7 +286,7 @@ func TestGroups(t *testing.T) {
 
 func TestGroupReferences(t *testing.T) {
 	groups := "groups:\n  - name: office\n    cidrs: [10.1.0.0/16]\n"
-	cfg, err := Parse("x.yml", []byte(groups+"rules:\n  - name: a\n    expr: dns_queries > 5\n    groups: [office, other]\nattack_types:\n  port_scan:\n    disabled: true\n    groups: [office]\n"), Options{})
+	cfg, err := Parse("x.yml", []byte(groups+"rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    groups: [office, other]\nattack_types:\n  port_scan:\n    disabled: true\n    groups: [office]\n"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +294,7 @@ func TestGroupReferences(t *testing.T) {
 		t.Errorf("%+v %+v", cfg.Rules, cfg.Types)
 	}
 	for _, c := range []struct{ file, want string }{
-		{groups + "rules:\n  - name: a\n    expr: dns_queries > 5\n    groups: [ofice]\n", `x.yml:7: unknown group "ofice" (groups: office, other)`},
+		{groups + "rules:\n  - name: a\n    expr: dns_queries_per_window > 5\n    groups: [ofice]\n", `x.yml:7: unknown group "ofice" (groups: office, other)`},
 		{"attack_types:\n  port_scan:\n    disabled: true\n    groups: [office]\n", `x.yml:4: unknown group "office" (groups: none: add a groups section)`},
 	} {
 		if _, err := Parse("x.yml", []byte(c.file), Options{}); err == nil || !strings.Contains(err.Error(), c.want) {

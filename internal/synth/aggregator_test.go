@@ -125,7 +125,7 @@ func checkMixed(t *testing.T, seed uint64) {
 	// Port fan-out: under 50 in benign traffic; port scans reach it, and so
 	// do the attacks that answer (or open) many connections.
 	if m := maxBenign(features.MaxSourcePortFanout); m >= 50 {
-		t.Errorf("benign max_source_port_fanout reaches %.0f", m)
+		t.Errorf("benign max_source_port_fanout_per_window reaches %.0f", m)
 	}
 	scan := ""
 	if v := variant[PortScan]; v == "vertical" || v == "udp" {
