@@ -22,7 +22,6 @@
 package evidence
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +35,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 )
 
 // ErrSkipped is returned by Start when an attack is not recorded because
@@ -45,16 +46,15 @@ var ErrSkipped = errors.New("evidence: too many captures open")
 var errClosed = errors.New("evidence: recorder closed")
 
 const (
-	pcapMagicNanos = 0xa1b23c4d
-	pcapFileHdr    = 24
-	pcapRecHdr     = 16
-	maxNameSuffix  = 99 // same-second files of one attack type: name-2 to name-99
-	maxNamePart    = 64 // bytes kept of a sanitized interface name or attack type
-	timeLayout     = "20060102T150405Z"
-	fileMode       = 0o640
-	dirMode        = 0o750
-	probePattern   = ".evidence-probe-*"
-	maxDirScan     = 100_000 // entries read from the directory at one rotation
+	pcapFileHdr   = pcapfile.HeaderSize
+	pcapRecHdr    = 16
+	maxNameSuffix = 99 // same-second files of one attack type: name-2 to name-99
+	maxNamePart   = 64 // bytes kept of a sanitized interface name or attack type
+	timeLayout    = "20060102T150405Z"
+	fileMode      = 0o640
+	dirMode       = 0o750
+	probePattern  = ".evidence-probe-*"
+	maxDirScan    = 100_000 // entries read from the directory at one rotation
 )
 
 // ourName matches the names of the files this package writes, and only
@@ -282,12 +282,7 @@ func (s *Store) create(rec *recording, iface string, link uint16) error {
 			return fmt.Errorf("evidence: cannot create %s: %w", path, err)
 		}
 	}
-	var hdr [pcapFileHdr]byte
-	binary.LittleEndian.PutUint32(hdr[0:], pcapMagicNanos)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], uint32(s.cfg.Snaplen))
-	binary.LittleEndian.PutUint32(hdr[20:], uint32(link))
+	hdr := pcapfile.Header(link, uint32(s.cfg.Snaplen))
 	if _, err := f.Write(hdr[:]); err != nil {
 		f.Close()
 		_ = os.Remove(rec.path) // best effort: a header-only file is useless

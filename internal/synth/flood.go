@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 )
 
 // The captures below are simple and fast to write, for benchmarks and
@@ -35,13 +37,8 @@ var trafficPorts = [8]uint16{53, 80, 443, 22, 25, 123, 993, 8080}
 // WriteTraffic's.
 func writeRandom(w io.Writer, n int, seed uint64, gap int64, sources int) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b23c4d) // nanosecond pcap
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 262144)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	if _, err := bw.Write(hdr); err != nil {
+	hdr := pcapfile.Header(1, 262144)
+	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6e6574616e6f6d))
@@ -119,13 +116,8 @@ func writeRandom(w io.Writer, n int, seed uint64, gap int64, sources int) error 
 // seed.
 func WriteSessions(w io.Writer, n int, seed uint64, gap int64, conns int) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b23c4d)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 262144)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	if _, err := bw.Write(hdr); err != nil {
+	hdr := pcapfile.Header(1, 262144)
+	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
 	type conn struct {

@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 )
 
 // Packet is one frame of a capture being assembled by a test.
@@ -23,13 +25,8 @@ func WriteSorted(w io.Writer, pkts []Packet) error {
 	sorted := slices.Clone(pkts)
 	slices.SortStableFunc(sorted, func(a, b Packet) int { return cmp.Compare(a.Time, b.Time) })
 	bw := bufio.NewWriterSize(w, 1<<20)
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b23c4d)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 262144)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	if _, err := bw.Write(hdr); err != nil {
+	hdr := pcapfile.Header(1, 262144)
+	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
 	rec := make([]byte, 16)

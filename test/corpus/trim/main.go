@@ -112,13 +112,8 @@ func trim(r packetSource, w io.Writer) (stats, error) {
 	}
 	bw := bufio.NewWriterSize(zw, 1<<16)
 	link := r.LinkType()
-	var hdr [24]byte
 	le := binary.LittleEndian
-	le.PutUint32(hdr[0:], 0xa1b23c4d) // nanosecond pcap
-	le.PutUint16(hdr[4:], 2)
-	le.PutUint16(hdr[6:], 4)
-	le.PutUint32(hdr[16:], pcapfile.MaxRecordSize)
-	le.PutUint32(hdr[20:], uint32(link))
+	hdr := pcapfile.Header(link, pcapfile.MaxRecordSize)
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return st, err
 	}
