@@ -23,7 +23,7 @@ generate:
 	$(GO) test -count=1 -run '^TestGeneratedFiles$$' ./mixin -u
 	$(GO) test -count=1 -run '^(TestEndToEnd|TestREADMEUpToDate)$$' ./cmd/netanomaly_exporter -u
 
-# Replays the embedded demo capture in a loop at real speed on :9957.
+# Runs the demo on :9957: a synthesized network under attack, at real speed.
 run:
 	$(GO) run ./cmd/netanomaly_exporter
 

@@ -27,11 +27,14 @@ func LogEvents(logger *slog.Logger, v *Verdict, addr func([16]byte) string) {
 			return out
 		}
 		args = append(args, "sources", addrs(e.Attack.Sources), "targets", addrs(e.Attack.Targets), "summary", e.Attack.Summary)
-		msg := "attack started"
 		if e.Kind == "attack_end" {
-			msg = "attack ended"
+			logger.Info("attack ended", args...)
+			continue
 		}
-		logger.Info(msg, args...)
+		if r := Recommendation(e.Attack.Type); r != "" {
+			args = append(args, "recommendation", r)
+		}
+		logger.Info("attack started", args...)
 	}
 }
 

@@ -97,7 +97,7 @@ func TestConfigReload(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	writeFile(t, conf, "rules:\n  - name: first\n    expr: packets_per_second > 1e9\n")
 	addr := freePort(t)
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
 	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
@@ -191,7 +191,7 @@ func TestSyslogOutput(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	writeFile(t, conf, "rules:\n  - name: any-traffic\n    expr: packets_per_second > 0\nsyslog:\n  address: "+pc.LocalAddr().String()+"\n  transport: udp\n")
 	addr := freePort(t)
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
 	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
@@ -416,7 +416,7 @@ func TestHostGroupsServe(t *testing.T) {
 	model := filepath.Join(dir, "m.model")
 	events := filepath.Join(dir, "events.jsonl")
 	addr := freePort(t)
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--detector.warmup=30s", "--detector.model-file="+model, "--config.file="+conf, "--events.file="+events)
 	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
@@ -517,7 +517,7 @@ func TestPprofAndVersion(t *testing.T) {
 	}
 	for _, on := range []bool{false, true} {
 		addr := freePort(t)
-		args := []string{"--web.listen-address=" + addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop"}
+		args := []string{"--web.listen-address=" + addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop"}
 		if on {
 			args = append(args, "--web.enable-pprof")
 		}

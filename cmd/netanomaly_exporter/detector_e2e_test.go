@@ -264,7 +264,7 @@ func TestAdminAPI(t *testing.T) {
 	start := func(args ...string) (string, *bytes.Buffer, func()) {
 		addr := freePort(t)
 		// Benign traffic: a retrain trains on the windows judged normal.
-		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
+		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -302,7 +302,7 @@ func TestAdminAPI(t *testing.T) {
 
 	// Without authentication in the web config, the admin API is refused
 	// before anything starts.
-	out, err := exec.Command(bin, "--capture.pcap=demo/wikipedia.pcap", "--web.enable-admin-api").CombinedOutput()
+	out, err := exec.Command(bin, "--capture.pcap=testdata/wikipedia.pcap", "--web.enable-admin-api").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--web.admin-api.allow-unauthenticated") || strings.Contains(string(out), "started") {
 		t.Errorf("admin API without authentication: err %v, output:\n%s", err, out)
 	}
@@ -372,7 +372,7 @@ func TestSignals(t *testing.T) {
 	_ = os.Chtimes(stale, old, old)
 
 	addr := freePort(t)
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=demo/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--detector.warmup=30s", "--detector.model-file="+model)
 	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr

@@ -150,7 +150,7 @@ func TestEndToEnd(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin,
 		"--web.listen-address="+addr,
 		"--capture.pcap=testdata/ftp_bruteforce.pcap",
-		"--capture.pcap=demo/wikipedia.pcap",
+		"--capture.pcap=testdata/wikipedia.pcap",
 		"--capture.pcap.speed=0",
 		"--features.top-k=3",
 		"--privacy.ip=truncate",

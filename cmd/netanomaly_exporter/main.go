@@ -4,7 +4,6 @@ package main
 
 import (
 	"cmp"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -35,11 +34,6 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip"
 	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
 )
-
-//go:embed demo/wikipedia.pcap
-var demoCapture []byte
-
-const demoName = "demo"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -78,6 +72,9 @@ type options struct {
 	allow         []string
 	endAfter      int
 	attackSources int
+	// attackSourcesSet says --detector.attack-sources was given: the
+	// demo names its attackers in labels unless told not to.
+	attackSourcesSet bool
 
 	configFile string
 	geoipFile  string
@@ -132,8 +129,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("capture.promiscuous", "Put the interfaces in promiscuous mode (needs CAP_NET_ADMIN).").Default("false").BoolVar(&o.promisc)
 	app.Flag("capture.buffer-size", "Kernel ring (afpacket) or capture buffer (pcap) size per interface.").Default("32MiB").BytesVar(&o.buffer)
 	app.Flag("capture.list-interfaces", "List the capturable interfaces and exit.").Default("false").BoolVar(&o.listIfaces)
-	app.Flag("capture.pcap", "Replay a pcap or pcapng file (gzip allowed) instead of capturing live (repeatable).").StringsVar(&o.pcaps)
-	app.Flag("capture.pcap.speed", "Replay speed: 1 = real time, 0 = as fast as possible.").Default("1").Float64Var(&o.speed)
+	app.Flag("capture.pcap", "Replay a pcap or pcapng file (gzip allowed) instead of capturing live (repeatable). Without any source the exporter runs its demo: a synthesized network under attack.").StringsVar(&o.pcaps)
+	app.Flag("capture.pcap.speed", "Replay speed of the files and the demo: 1 = real time, 0 = as fast as possible (files only).").Default("1").Float64Var(&o.speed)
 	app.Flag("capture.pcap.loop", "Replay the capture files in a loop.").Default("false").BoolVar(&o.loop)
 	app.Flag("window.length", "Feature window length, cut on packet timestamps.").Default(o.window.Window.String()).DurationVar(&o.window.Window)
 	app.Flag("flows.max", "Flow table capacity per interface; a full table evicts its oldest flows.").Default(fmt.Sprint(o.window.FlowsMax)).IntVar(&o.window.FlowsMax)
@@ -152,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("detector.model-file", "Model file: loaded at start, saved after each training and on shutdown.").Default("").StringVar(&o.modelFile)
 	app.Flag("detector.allow", "Never raise attacks from or to this CIDR (repeatable; backups, speed tests, your own scanners).").StringsVar(&o.allow)
 	app.Flag("detector.attack-end-windows", "Quiet windows after which an attack ends.").Default(fmt.Sprint(def.EndAfter)).IntVar(&o.endAfter)
-	app.Flag("detector.attack-sources", fmt.Sprintf("Export the top N addresses behind each attack in progress as labels (0 = off, at most %d).", maxAttackSources)).Default("0").IntVar(&o.attackSources)
+	app.Flag("detector.attack-sources", fmt.Sprintf("Export the top N addresses behind each attack in progress as labels (0 = off, at most %d; the demo's default is %d).", maxAttackSources, demoAttackSources)).Default("0").IsSetByUser(&o.attackSourcesSet).IntVar(&o.attackSources)
 	app.Flag("config.file", "Configuration file (YAML): user rules and what else flags cannot say; reloaded on SIGHUP and POST /-/reload.").Default("").StringVar(&o.configFile)
 	app.Flag("geoip.database", "MaxMind-format country database (GeoLite2-Country or -City, DB-IP lite): count traffic by source country and name attack sources' countries; re-read when it changes.").Default("").StringVar(&o.geoipFile)
 	app.Flag("events.file", "Write anomalous windows and attack starts and ends to this file (off when empty).").Default("").StringVar(&o.eventsFile)

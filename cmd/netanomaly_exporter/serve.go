@@ -49,10 +49,8 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 		loadOK = 0
 	}
 
-	if len(sources) == 1 && sources[0].name == demoName && o.det.Warmup == int(time.Hour/o.window.Window) {
-		// The demo should show verdicts within minutes, not after an hour.
-		o.det.Warmup = int(2 * time.Minute / o.window.Window)
-		logger.Info("demo: warming the detector up for 2 minutes instead of an hour")
+	if len(sources) == 1 && sources[0].demo != nil && !o.attackSourcesSet {
+		o.attackSources = demoAttackSources
 	}
 	// SIGINT and SIGTERM save the models and exit; SIGHUP re-reads what
 	// can be re-read and saves the models.
@@ -77,7 +75,13 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	for _, s := range sources {
 		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
 		if o.detectorOn {
-			cfg.Detector = detector.New(o.det, s.name, store.Set(s.name))
+			set := store.Set(s.name)
+			if set == nil && s.demo != nil {
+				// Models from --detector.model-file win; without, the
+				// demo's are trained now, in seconds, not in an hour.
+				set = trainDemo(o, s.demo.start, logger)
+			}
+			cfg.Detector = detector.New(o.det, s.name, set)
 			cfg.OnModels = store.Save
 			cfg.OnVerdict = func(v *detector.Verdict) {
 				detector.LogEvents(logger, v, anon.Addr)

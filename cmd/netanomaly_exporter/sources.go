@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture"
 	"github.com/netanomaly/netanomaly_exporter/collector/pipeline"
@@ -21,6 +22,7 @@ type source struct {
 	src      capture.Source
 	lossless bool
 	reopen   pipeline.Opener
+	demo     *demoSource // the synthesized demo, nil for others
 }
 
 // openSources opens every source before anything starts, so that a bad
@@ -41,12 +43,14 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 		if offline {
 			return nil, usageError{errors.New("this command needs --capture.pcap=FILE")}
 		}
-		logger.Info("no --capture.interface or --capture.pcap given: replaying the embedded demo capture in a loop")
-		src, err := capture.OpenFile(capture.FileConfig{Path: "embedded demo capture", Data: demoCapture, Speed: 1, Loop: true}, logger)
+		if o.speed == 0 {
+			return nil, usageError{errors.New("--capture.pcap.speed=0 would replay the endless demo as fast as possible: give a speed above 0, or a source")}
+		}
+		src, err := openDemo(time.Now().Truncate(time.Second), o.speed, logger)
 		if err != nil {
 			return nil, err
 		}
-		return []source{{name: demoName, src: src, lossless: true}}, nil
+		return []source{{name: demoName, src: src, lossless: true, demo: src}}, nil
 	}
 	seen := map[string]bool{}
 	for _, path := range o.pcaps {

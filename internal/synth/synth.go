@@ -22,9 +22,11 @@
 //
 // In the data flow the synthesizer comes before the exporter: it produces
 // the captures that tests, benchmarks and demos replay through it
-// (cmd/netanomaly_synth, test/detection, the collector's benchmarks). It is
-// a tool, not part of the runtime path: the exporter does not import it,
-// and it imports the detector only for the names of the attack types.
+// (cmd/netanomaly_synth, test/detection, the collector's benchmarks, and
+// the exporter's demo: DemoScenario). It is a tool, not part of the
+// runtime path: no runtime package imports it, only the exporter command
+// for its demo, and it imports the detector only for the names of the
+// attack types.
 package synth
 
 import (
@@ -124,6 +126,10 @@ type Attack struct {
 	Duration time.Duration
 	Rate     float64
 	Variant  string
+	// Seed, when not 0, seeds the attack's own choices (attacker, target,
+	// timing) instead of the scenario's Seed: the same network and
+	// background with another attacker.
+	Seed uint64
 }
 
 // Scenario describes a capture to write. Zero fields take defaults.
@@ -276,9 +282,13 @@ func Write(w io.Writer, s Scenario) ([]Label, error) {
 
 	ctxs := make([]*attackCtx, len(s.Attacks))
 	for i, a := range s.Attacks {
+		seed := s.Seed
+		if a.Seed != 0 {
+			seed = a.Seed
+		}
 		c := &attackCtx{
 			a: a, stream: int32(i + 1), n: n, bg: bg,
-			r:     newRand(s.Seed^0x5bd1e995*uint64(i+1), uint64(i+1)*0x9e3779b97f4a7c15),
+			r:     newRand(seed^0x5bd1e995*uint64(i+1), uint64(i+1)*0x9e3779b97f4a7c15),
 			start: g.start + int64(a.Start), end: g.start + int64(a.Start+a.Duration), rate: a.Rate,
 		}
 		ctxs[i] = c

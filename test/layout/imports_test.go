@@ -37,14 +37,25 @@ var layers = [][]string{
 }
 
 // support are packages for tests and tools: they may import any runtime
-// package, and no runtime package may import them outside its tests.
+// package, and no runtime package may import them outside its tests,
+// except as toolUsers allows.
 var support = []string{
 	"cmd/netanomaly_synth", "collector/capture/capturetest", "internal/synth", "internal/testpcap",
 	"internal/testutil", "internal/netnstest", "internal/geoip/geoiptest", "internal/stacktest",
 }
 
+// toolUsers are the support packages a command may use outside its tests.
+// A command is wiring, not the runtime path: the exporter started without
+// a source runs its demo on traffic the synthesizer makes in memory
+// (cmd/netanomaly_exporter/demo.go). No other package may, so the
+// detector, the pipeline and the collector never depend on it.
+var toolUsers = map[string][]string{
+	"cmd/netanomaly_exporter": {"internal/synth"},
+}
+
 // TestImportLayers fails when a package imports one of its own layer or
-// above, imports a test-support package, or is in no layer yet.
+// above, imports a test-support package toolUsers does not allow it, or
+// is in no layer yet.
 func TestImportLayers(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -77,6 +88,18 @@ func TestImportLayers(t *testing.T) {
 		}
 		rel := filepath.ToSlash(strings.TrimPrefix(path, root+string(os.PathSeparator)))
 		if strings.HasPrefix(rel, "test/") || strings.HasPrefix(rel, "scripts/") || slices.Contains(support, rel) {
+			// A tool a command uses goes into its binary: it must not
+			// bring other test support with it.
+			for user, tools := range toolUsers {
+				if !slices.Contains(tools, rel) {
+					continue
+				}
+				for _, imp := range pkg.Imports {
+					if dep, ok := strings.CutPrefix(imp, module); ok && slices.Contains(support, dep) {
+						t.Errorf("%s, which %s uses, imports the test-support package %s", rel, user, dep)
+					}
+				}
+			}
 			return nil // tests, scripts and tools may import what they test
 		}
 		seen++
@@ -90,7 +113,7 @@ func TestImportLayers(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if slices.Contains(support, dep) {
+			if slices.Contains(support, dep) && !slices.Contains(toolUsers[rel], dep) {
 				t.Errorf("%s imports the test-support package %s outside its tests", rel, dep)
 				continue
 			}
