@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
@@ -58,5 +59,91 @@ func TestTrafficDrop(t *testing.T) {
 	drop(w, 1)
 	if v := u.Observe(w); hasAttack(v.Attacks, TrafficDrop) {
 		t.Errorf("drop named without a baseline")
+	}
+}
+
+// TestTrafficDropSilentHost: a server that served its clients and then
+// leaves several clients' attempts unanswered, answering none, is down;
+// one client's timeouts, a server that refuses, one never heard answering
+// or one still sending are not.
+func TestTrafficDropSilentHost(t *testing.T) {
+	srv := lanAddr(100) // the benign windows' web server
+	// outage turns a benign window into one where srv answers nothing:
+	// clients' attempts to it are unanswered (or refused).
+	outage := func(w *features.Window, clients int, refused, sending bool) {
+		b := &w.Behaviour
+		b.Pairs = slices.DeleteFunc(b.Pairs, func(p features.PairActivity) bool { return p.Key.Dst == srv })
+		b.Services = slices.DeleteFunc(b.Services, func(s features.ServiceActivity) bool { return s.Key.Addr == srv })
+		s := features.ServiceActivity{Key: features.ServiceKey{Addr: srv, Port: 80, Proto: features.ProtoTCP}}
+		for c := range clients {
+			p := pairTo(lanAddr(1+c), srv, 80)
+			p.Attempts, p.Syns = 2, 4
+			if refused {
+				p.Refused = 2
+			} else {
+				p.Unanswered = 2
+			}
+			b.Pairs = append(b.Pairs, p)
+			s.Attempts += p.Attempts
+			s.Syns += p.Syns
+			s.Refused += p.Refused
+			s.Unanswered += p.Unanswered
+		}
+		b.Services = append(b.Services, s)
+		if sending {
+			w.Heavy.SourcesByPackets = append(w.Heavy.SourcesByPackets, features.HeavyHitter{Addr: srv, Count: 40})
+		}
+	}
+	for _, c := range []struct {
+		name             string
+		clients          int
+		refused, sending bool
+		want             bool
+	}{
+		{"three clients unanswered", 3, false, false, true},
+		{"one client's timeouts", 1, false, false, false},
+		{"refused: the host is up", 3, true, false, false},
+		{"still sending", 3, false, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, g := newTrained(t, testConfig(), 42)
+			for range 40 {
+				d.Observe(g.benign())
+			}
+			var v *Verdict
+			for range 2 {
+				w := g.benign()
+				outage(w, c.clients, c.refused, c.sending)
+				v = d.Observe(w)
+				checkVerdict(t, v)
+			}
+			a := attackOf(v.Attacks, TrafficDrop)
+			if (a != nil) != c.want {
+				t.Fatalf("drop named: %v, want %v (attacks %v)", a != nil, c.want, types(v.Attacks))
+			}
+			if a != nil && (len(a.Sources) != 0 || !slices.Equal(a.Targets, [][16]byte{srv})) {
+				t.Errorf("sources %v, targets %v; want none and the server", addrs(a.Sources), addrs(a.Targets))
+			}
+		})
+	}
+	// A host never heard answering (a scan of dead addresses, a client's
+	// typo) has not stopped: it never served.
+	d, g := newTrained(t, testConfig(), 42)
+	for range 40 {
+		d.Observe(g.benign())
+	}
+	var v *Verdict
+	for range 2 {
+		w := g.benign()
+		for c := range 3 {
+			p := pairTo(lanAddr(1+c), lanAddr(200), 80)
+			p.Attempts, p.Syns, p.Unanswered = 2, 4, 2
+			w.Behaviour.Pairs = append(w.Behaviour.Pairs, p)
+		}
+		w.Behaviour.Services = append(w.Behaviour.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: lanAddr(200), Port: 80, Proto: features.ProtoTCP}, Conns: features.Conns{Attempts: 6, Syns: 12, Unanswered: 6}})
+		v = d.Observe(w)
+	}
+	if hasAttack(v.Attacks, TrafficDrop) {
+		t.Errorf("a host that never answered was named a drop")
 	}
 }
