@@ -101,25 +101,39 @@ func silentHosts(e *evidence) (hosts [][16]byte, unanswered, initiators float64)
 		}
 		return x
 	}
-	for _, s := range sortedServices(&e.h.long, func(s *serviceSum) bool { return !s.Key.AllPorts && s.Established > 0 }) {
-		get(s.Key.Addr).served += float64(s.Established)
+	// Sums only: the walks need no order (heaviest orders the result).
+	for k, s := range e.h.short.services {
+		if !k.AllPorts && s.Unanswered > 0 {
+			get(k.Addr).unanswered += float64(s.Unanswered)
+		}
 	}
-	for _, s := range sortedServices(&e.h.short, func(s *serviceSum) bool { return !s.Key.AllPorts }) {
-		x := get(s.Key.Addr)
-		x.unanswered += float64(s.Unanswered)
-		x.answered += float64(s.Established + s.Refused + s.HalfOpen + s.SynAcks + s.Replies)
+	if len(t) == 0 {
+		return nil, 0, 0
+	}
+	for k, s := range e.h.short.services {
+		if x := t[k.Addr]; x != nil && !k.AllPorts {
+			x.answered += float64(s.Established + s.Refused + s.HalfOpen + s.SynAcks + s.Replies)
+		}
+	}
+	for k, s := range e.h.long.services {
+		if x := t[k.Addr]; x != nil && !k.AllPorts {
+			x.served += float64(s.Established)
+		}
 	}
 	sending := map[[16]byte]bool{}
 	for _, h := range e.w.Heavy.SourcesByPackets {
 		sending[h.Addr] = true
 	}
 	clients := map[[16]byte]map[[16]byte]bool{}
-	for _, p := range sortedPairs(&e.h.short, func(p *pairSum) bool { return p.Unanswered > 0 }) {
-		if x := t[p.Key.Dst]; x != nil && x.served >= silentServed && x.answered == 0 {
-			if clients[p.Key.Dst] == nil {
-				clients[p.Key.Dst] = map[[16]byte]bool{}
+	for k, p := range e.h.short.pairs {
+		if p.Unanswered == 0 {
+			continue
+		}
+		if x := t[k.Dst]; x != nil && x.served >= silentServed && x.answered == 0 {
+			if clients[k.Dst] == nil {
+				clients[k.Dst] = map[[16]byte]bool{}
 			}
-			clients[p.Key.Dst][p.Key.Src] = true
+			clients[k.Dst][k.Src] = true
 		}
 	}
 	var rs []ranked

@@ -59,9 +59,13 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		if l := e.h.last.services[v.Key]; l == nil || float64(l.Packets+l.Unsolicited*b2u(icmp)) < stillAt*count {
 			continue // it stopped
 		}
+		var talked map[[16]byte]bool
+		if icmp {
+			talked = talkedTo(s, v.Key.Addr)
+		}
 		rs, _ := senders(s, func(p *pairSum) bool { return p.Key.Dst == v.Key.Addr && p.Key.Proto == v.Key.Proto },
 			func(p *pairSum) float64 {
-				if icmp && !talksTo(s, v.Key.Addr, p.Key.Src) {
+				if icmp && !talked[p.Key.Src] {
 					return float64(p.Packets + p.Unsolicited)
 				}
 				return float64(p.Packets)
@@ -102,22 +106,28 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 // to its own traffic.
 func unaskedICMP(s *span, host [16]byte, proto features.Protocol) float64 {
 	n := 0.0
+	var talked map[[16]byte]bool
 	for _, p := range sortedPairs(s, func(p *pairSum) bool { return p.Key.Dst == host && p.Key.Proto == proto && p.Unsolicited > 0 }) {
-		if !talksTo(s, host, p.Key.Src) {
+		if talked == nil {
+			talked = talkedTo(s, host)
+		}
+		if !talked[p.Key.Src] {
 			n += float64(p.Unsolicited)
 		}
 	}
 	return n
 }
 
-// talksTo reports whether from sent anything to to in the span.
-func talksTo(s *span, from, to [16]byte) bool {
+// talkedTo returns the peers from sent anything to in the span, in one
+// walk of its pairs (not one per question).
+func talkedTo(s *span, from [16]byte) map[[16]byte]bool {
+	out := map[[16]byte]bool{}
 	for k, p := range s.pairs {
-		if k.Src == from && k.Dst == to && (p.Attempts > 0 || p.Packets > 0 || p.Syns > 0) {
-			return true
+		if k.Src == from && (p.Attempts > 0 || p.Packets > 0 || p.Syns > 0) {
+			out[k.Dst] = true
 		}
 	}
-	return false
+	return out
 }
 
 func b2u(b bool) uint32 {
