@@ -47,7 +47,7 @@ var errClosed = errors.New("evidence: recorder closed")
 
 const (
 	pcapFileHdr   = pcapfile.HeaderSize
-	pcapRecHdr    = 16
+	pcapRecHdr    = pcapfile.RecordHeaderSize
 	maxNameSuffix = 99 // same-second files of one attack type: name-2 to name-99
 	maxNamePart   = 64 // bytes kept of a sanitized interface name or attack type
 	timeLayout    = "20060102T150405Z"

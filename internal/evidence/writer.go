@@ -2,10 +2,10 @@ package evidence
 
 import (
 	"bufio"
-	"encoding/binary"
-	"math"
 	"math/bits"
 	"time"
+
+	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 )
 
 // writeBuffer is the write buffer of each open file.
@@ -120,11 +120,7 @@ func (w *writer) packet(rec *recording, ts int64, wire uint32, data []byte) {
 		w.finish(rec, "max_bytes")
 		return
 	}
-	sec, nsec := pcapTime(ts)
-	binary.LittleEndian.PutUint32(w.hdr[0:], sec)
-	binary.LittleEndian.PutUint32(w.hdr[4:], nsec)
-	binary.LittleEndian.PutUint32(w.hdr[8:], uint32(len(data)))
-	binary.LittleEndian.PutUint32(w.hdr[12:], wire)
+	pcapfile.PutRecordHeader(w.hdr[:], ts, len(data), int(wire))
 	if _, err := rec.w.Write(w.hdr[:]); err != nil {
 		w.failed(rec, err)
 		return
@@ -139,18 +135,6 @@ func (w *writer) packet(rec *recording, ts int64, wire uint32, data []byte) {
 	if rec.packets == cfg.MaxPackets {
 		w.finish(rec, "max_packets")
 	}
-}
-
-// pcapTime splits Unix nanoseconds into the record's seconds and
-// nanoseconds, clamped to what 32 unsigned bits of seconds can say.
-func pcapTime(ts int64) (uint32, uint32) {
-	switch {
-	case ts < 0:
-		return 0, 0
-	case ts/1e9 > math.MaxUint32:
-		return math.MaxUint32, 999_999_999
-	}
-	return uint32(ts / 1e9), uint32(ts % 1e9)
 }
 
 // failed ends a file after a write error.

@@ -94,11 +94,7 @@ func writeRandom(w io.Writer, n int, seed uint64, gap int64, sources int) error 
 		}
 		binary.BigEndian.PutUint32(ip[12:], src)
 		binary.BigEndian.PutUint32(ip[16:], 0x0a000000|uint32(rng.IntN(16)))
-		rec := frame[:16]
-		binary.LittleEndian.PutUint32(rec[0:], uint32(t/1e9))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(t%1e9))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
-		binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
+		pcapfile.PutRecordHeader(frame, t, len(pkt), len(pkt))
 		if _, err := bw.Write(frame[:16+len(pkt)]); err != nil {
 			return err
 		}
@@ -193,11 +189,7 @@ func WriteSessions(w io.Writer, n int, seed uint64, gap int64, conns int) error 
 		binary.BigEndian.PutUint16(l4[2:], dp)
 		l4[12], l4[13] = 5<<4, flags
 		binary.BigEndian.PutUint16(l4[14:], 64240) // window
-		rec := frame[:16]
-		binary.LittleEndian.PutUint32(rec[0:], uint32(t/1e9))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(t%1e9))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
-		binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
+		pcapfile.PutRecordHeader(frame, t, len(pkt), len(pkt))
 		if _, err := bw.Write(frame[:16+len(pkt)]); err != nil {
 			return err
 		}

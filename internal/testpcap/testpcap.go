@@ -6,7 +6,6 @@ package testpcap
 import (
 	"bufio"
 	"cmp"
-	"encoding/binary"
 	"io"
 	"slices"
 
@@ -35,10 +34,7 @@ func WriteSorted(w io.Writer, pkts []Packet) error {
 		if wire == 0 {
 			wire = len(p.Data)
 		}
-		binary.LittleEndian.PutUint32(rec[0:], uint32(p.Time/1e9))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(p.Time%1e9))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(p.Data)))
-		binary.LittleEndian.PutUint32(rec[12:], uint32(wire))
+		pcapfile.PutRecordHeader(rec, p.Time, len(p.Data), wire)
 		if _, err := bw.Write(rec); err != nil {
 			return err
 		}

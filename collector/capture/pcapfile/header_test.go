@@ -28,3 +28,18 @@ func TestHeaderReadsBack(t *testing.T) {
 		t.Errorf("link %d, time %d, wire %d, captured %d", r.LinkType(), p.TimeNanos, p.WireLength, p.CaptureLength)
 	}
 }
+
+// TestPutRecordHeaderClamps: times a pcap record cannot hold are clamped,
+// not wrapped.
+func TestPutRecordHeaderClamps(t *testing.T) {
+	var b [RecordHeaderSize]byte
+	for _, c := range []struct {
+		ts        int64
+		sec, nsec uint32
+	}{{-5, 0, 0}, {1_700_000_000_000_000_007, 1_700_000_000, 7}, {1 << 62, 1<<32 - 1, 999_999_999}} {
+		PutRecordHeader(b[:], c.ts, 4, 60)
+		if s, n := binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint32(b[4:]); s != c.sec || n != c.nsec {
+			t.Errorf("%d: %d.%09d, want %d.%09d", c.ts, s, n, c.sec, c.nsec)
+		}
+	}
+}

@@ -112,12 +112,11 @@ func trim(r packetSource, w io.Writer) (stats, error) {
 	}
 	bw := bufio.NewWriterSize(zw, 1<<16)
 	link := r.LinkType()
-	le := binary.LittleEndian
 	hdr := pcapfile.Header(link, pcapfile.MaxRecordSize)
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return st, err
 	}
-	var rec [16]byte
+	var rec [pcapfile.RecordHeaderSize]byte
 	for {
 		p, err := r.Next()
 		if err == io.EOF {
@@ -135,11 +134,7 @@ func trim(r packetSource, w io.Writer) (stats, error) {
 		}
 		n := cut(link, p.Data)
 		wire := max(p.WireLength, p.CaptureLength)
-		t := p.TimeNanos
-		le.PutUint32(rec[0:], uint32(t/1e9))
-		le.PutUint32(rec[4:], uint32(t%1e9))
-		le.PutUint32(rec[8:], uint32(n))
-		le.PutUint32(rec[12:], uint32(wire))
+		pcapfile.PutRecordHeader(rec[:], p.TimeNanos, n, wire)
 		if _, err := bw.Write(rec[:]); err != nil {
 			return st, err
 		}
