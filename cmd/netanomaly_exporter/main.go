@@ -45,6 +45,7 @@ type options struct {
 	snaplen     int
 	promisc     bool
 	buffer      units.Base2Bytes
+	workers     int
 	listIfaces  bool
 	pcaps       []string
 	speed       float64
@@ -127,7 +128,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("capture.filter", "BPF filter expression (tcpdump syntax), compiled with libpcap and applied in the kernel.").Default("").StringVar(&o.filter)
 	app.Flag("capture.snaplen", "Bytes captured per packet; the default keeps every header.").Default("256").IntVar(&o.snaplen)
 	app.Flag("capture.promiscuous", "Put the interfaces in promiscuous mode (needs CAP_NET_ADMIN).").Default("false").BoolVar(&o.promisc)
-	app.Flag("capture.buffer-size", "Kernel ring (afpacket) or capture buffer (pcap) size per interface.").Default("32MiB").BytesVar(&o.buffer)
+	app.Flag("capture.buffer-size", "Kernel ring (afpacket) or capture buffer (pcap) size per interface, shared by its capture workers.").Default("32MiB").BytesVar(&o.buffer)
+	app.Flag("capture.workers", "Capture workers per live interface with afpacket: each reads and decodes its own ring of an AF_PACKET fanout group (flows spread by hash); the feature stage merges them in time order. 0 = one per CPU.").Default("0").IntVar(&o.workers)
 	app.Flag("capture.list-interfaces", "List the capturable interfaces and exit.").Default("false").BoolVar(&o.listIfaces)
 	app.Flag("capture.pcap", "Replay a pcap or pcapng file (gzip allowed) instead of capturing live (repeatable). Without any source the exporter runs its demo: a synthesized network under attack.").StringsVar(&o.pcaps)
 	app.Flag("capture.pcap.speed", "Replay speed of the files and the demo: 1 = real time, 0 = as fast as possible (files only).").Default("1").Float64Var(&o.speed)
@@ -381,6 +383,7 @@ const (
 	maxWindow      = 15 * time.Minute // a verdict slower than this pages too late
 	maxTimeout     = 24 * time.Hour
 	maxDuration    = 30 * 24 * time.Hour // warm-up and retrain interval
+	maxWorkers     = 64
 	minBuffer      = 256 << 10
 	maxBuffer      = 4 << 30
 	minEventsSize  = 64 << 10
@@ -408,6 +411,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("--capture.pcap.speed=%v out of range: use 0 (as fast as possible) or %v to %v (1 = real time)", o.speed, minReplaySpeed, maxReplaySpeed)
 	case o.snaplen < 64 || o.snaplen > 262144:
 		return fmt.Errorf("--capture.snaplen=%d out of range: use 64 to 262144", o.snaplen)
+	case o.workers < 0 || o.workers > maxWorkers:
+		return fmt.Errorf("--capture.workers=%d out of range: use 0 (one per CPU) to %d", o.workers, maxWorkers)
+	case o.workers > 1 && o.method == capture.MethodPcap && len(o.interfaces) > 0:
+		return fmt.Errorf("--capture.workers=%d needs --capture.method=afpacket: libpcap has no fanout", o.workers)
 	case o.buffer < minBuffer || o.buffer > maxBuffer:
 		return fmt.Errorf("--capture.buffer-size=%v out of range: use %v to %v", o.buffer, units.Base2Bytes(minBuffer), units.Base2Bytes(maxBuffer))
 	case o.eventsSize < minEventsSize || o.eventsSize > maxEventsSize:

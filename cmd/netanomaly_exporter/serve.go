@@ -73,7 +73,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	}()
 	ps := make([]*pipeline.Pipeline, 0, len(sources))
 	for _, s := range sources {
-		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Evidence: evid}
+		cfg := pipeline.PipelineConfig{Interface: s.name, Features: o.window, Lossless: s.lossless, Reopen: s.reopen, Workers: s.workers, Evidence: evid}
 		if o.detectorOn {
 			set := store.Set(s.name)
 			if set == nil && s.demo != nil {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -22,7 +24,8 @@ type source struct {
 	src      capture.Source
 	lossless bool
 	reopen   pipeline.Opener
-	demo     *demoSource // the synthesized demo, nil for others
+	workers  []pipeline.Worker // more members of src's fanout group
+	demo     *demoSource       // the synthesized demo, nil for others
 }
 
 // openSources opens every source before anything starts, so that a bad
@@ -32,7 +35,12 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 	var out []source
 	closeAll := func() {
 		for _, s := range out {
-			_ = s.src.Close()
+			if s.src != nil {
+				_ = s.src.Close()
+			}
+			for _, w := range s.workers {
+				_ = w.Source.Close()
+			}
 		}
 	}
 	speed, loop := o.speed, o.loop
@@ -77,14 +85,45 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 		}
 		seen[iface] = true
 		cfg := capture.LiveConfig{Interface: iface, Method: o.method, Filter: o.filter, Snaplen: o.snaplen, Promiscuous: o.promisc, BufferBytes: int(o.buffer)}
-		src, err := capture.OpenLive(cfg)
-		if err != nil {
-			closeAll()
-			return nil, err
+		n := captureWorkers(o)
+		if n > 1 {
+			// The workers share the ring size, each joins the group.
+			ifindex := 0
+			if ifi, err := net.InterfaceByName(iface); err == nil {
+				ifindex = ifi.Index
+			}
+			cfg.Fanout, cfg.BufferBytes = capture.FanoutGroup(ifindex), int(o.buffer)/n
 		}
-		out = append(out, source{name: iface, src: src, reopen: func() (capture.Source, error) { return capture.OpenLive(cfg) }})
+		s := source{name: iface}
+		for i := range n {
+			src, err := capture.OpenLive(cfg)
+			if err != nil {
+				out = append(out, s)
+				closeAll()
+				return nil, err
+			}
+			reopen := func() (capture.Source, error) { return capture.OpenLive(cfg) }
+			if i == 0 {
+				s.src, s.reopen = src, reopen
+			} else {
+				s.workers = append(s.workers, pipeline.Worker{Source: src, Reopen: reopen})
+			}
+		}
+		out = append(out, s)
 	}
 	return out, nil
+}
+
+// captureWorkers returns the capture workers per interface: as asked, or
+// one per CPU the process may use with afpacket; libpcap has one.
+func captureWorkers(o options) int {
+	switch {
+	case o.method == capture.MethodPcap:
+		return 1
+	case o.workers > 0:
+		return o.workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // anonymizer builds the --privacy.ip renderer. For the hash mode a missing

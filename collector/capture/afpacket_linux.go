@@ -27,15 +27,24 @@ type afpacketSource struct {
 	ctl     int
 	// gopacket keeps 32-bit running totals that wrap.
 	recv, drop wrapCounter
+	// notBefore is when a fanout member joined its group: until then it
+	// received every packet of the interface, which the group's other
+	// members also count. Earlier packets in its ring are skipped.
+	notBefore int64
+	skipped   uint64 // packets skipped for that, left out of Stats
 }
 
 func openAFPacket(cfg LiveConfig) (Source, error) {
 	var link uint16
 	ifindex := 0
+	poll, retire := PollInterval, 100*time.Millisecond
+	if cfg.Fanout != 0 {
+		poll, retire = FanoutPoll, FanoutDelay
+	}
 	opts := []any{
 		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptPollTimeout(PollInterval),
-		afpacket.OptBlockTimeout(100 * time.Millisecond),
+		afpacket.OptPollTimeout(poll),
+		afpacket.OptBlockTimeout(retire),
 	}
 	if cfg.Interface == "any" {
 		// Frames from all interfaces have different link headers: take
@@ -79,6 +88,14 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 			return nil, fmt.Errorf("attach capture filter on %q: %w", cfg.Interface, err)
 		}
 	}
+	var joined int64
+	if cfg.Fanout != 0 {
+		if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, cfg.Fanout); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("join capture workers' fanout group %d on %q: %w (Linux 3.1 or later; another process may use the group: restart to pick another)", cfg.Fanout, cfg.Interface, err)
+		}
+		joined = time.Now().UnixNano()
+	}
 	if cfg.Promiscuous && cfg.Interface != "any" {
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()
@@ -96,7 +113,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 			return nil, fmt.Errorf("open control socket for %q: %w", cfg.Interface, err)
 		}
 	}
-	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl}, nil
+	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl, notBefore: joined}, nil
 }
 
 // packetOutgoing is PACKET_OUTGOING, the sll_pkttype of a frame the host
@@ -163,6 +180,14 @@ func ringSize(snaplen, bufferBytes int) (frame, block, blocks int) {
 
 func (s *afpacketSource) Next() (Packet, error) {
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
+	for err == nil && s.notBefore != 0 {
+		if ci.Timestamp.UnixNano() >= s.notBefore {
+			s.notBefore = 0
+			break
+		}
+		s.skipped++
+		data, ci, err = s.tp.ZeroCopyReadPacketData()
+	}
 	if err != nil {
 		if errors.Is(err, afpacket.ErrTimeout) {
 			return Packet{}, ErrTimeout
@@ -218,7 +243,7 @@ func (s *afpacketSource) Stats() Stats {
 		s.recv.update(uint64(v3.Packets()))
 		s.drop.update(uint64(v3.Drops()))
 	}
-	return Stats{Received: s.recv.total, KernelDropped: s.drop.total}
+	return Stats{Received: s.recv.total - min(s.skipped, s.recv.total), KernelDropped: s.drop.total}
 }
 
 func (s *afpacketSource) Close() error {

@@ -28,10 +28,25 @@ type LiveConfig struct {
 	Snaplen     int
 	Promiscuous bool
 	BufferBytes int // kernel ring (AF_PACKET) or buffer (libpcap) size
+	// Fanout, when not 0, joins the AF_PACKET socket to the fanout group
+	// of that ID on the interface (PACKET_FANOUT_HASH with defragmentation):
+	// the kernel spreads the interface's packets over the group's sockets
+	// by flow, both directions of a flow to the same socket, each packet
+	// to one. A socket counts only the packets it received after joining.
+	Fanout uint16
 }
 
 // ErrNoSuchInterface is returned when the interface does not exist.
 var ErrNoSuchInterface = errors.New("no such interface")
+
+// FanoutGroup returns a fanout group ID for this process's capture of an
+// interface. Groups are shared by every socket of a network namespace that
+// joins with the same ID: the process ID keeps two exporters on one
+// interface apart, the interface index two interfaces of one exporter.
+func FanoutGroup(ifindex int) uint16 {
+	id := uint16(os.Getpid()*0x9e37) ^ uint16(ifindex*0x61c9)
+	return max(id, 1)
+}
 
 // ErrPermission is returned when the process may not capture.
 var ErrPermission = errors.New("permission denied")
@@ -50,6 +65,9 @@ func OpenLive(cfg LiveConfig) (Source, error) {
 	case MethodAFPacket:
 		return openAFPacket(cfg)
 	case MethodPcap:
+		if cfg.Fanout != 0 {
+			return nil, fmt.Errorf("capture on %q: several capture workers need --capture.method=afpacket (libpcap has no fanout): use --capture.workers=1 with pcap", cfg.Interface)
+		}
 		return openPcap(cfg)
 	default:
 		return nil, fmt.Errorf("unknown capture method %q: use afpacket or pcap", cfg.Method)

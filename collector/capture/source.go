@@ -24,6 +24,16 @@ var ErrTimeout = errors.New("capture: timeout")
 // ErrTimeout.
 const PollInterval = 250 * time.Millisecond
 
+// A member of a fanout group (LiveConfig.Fanout) waits FanoutPoll for a
+// packet before returning ErrTimeout, and a packet it received waits at
+// most FanoutDelay in its ring before Next can return it. So a timeout at
+// time t says it holds no packet older than t - FanoutDelay: what merging
+// the members' packets in time order needs to know, and soon.
+const (
+	FanoutPoll  = 50 * time.Millisecond
+	FanoutDelay = 20 * time.Millisecond
+)
+
 // Packet is one captured frame. Data aliases the source's buffer and is
 // valid only until the next call to Next.
 type Packet struct {

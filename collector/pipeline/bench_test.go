@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -83,4 +84,55 @@ func benchPipeline(b *testing.B, data []byte) {
 	}
 	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/packet")
+}
+
+// BenchmarkMerge measures the merger alone: the cost a packet pays for
+// being captured by one of several workers and put back in time order.
+func BenchmarkMerge(b *testing.B) {
+	for _, workers := range []int{2, 4, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool()}
+			frees := make([]chan *batch, workers)
+			for i := range frees {
+				frees[i] = newPool()
+			}
+			m := newMerger(p, frees)
+			go m.run()
+			done := make(chan int)
+			go func() {
+				n := 0
+				for o := range p.queue {
+					n += o.n
+					o.n, o.hasClock, o.eof = 0, false, false
+					p.free <- o
+				}
+				done <- n
+			}()
+			// The workers' packets interleave: worker w holds every
+			// workers-th microsecond.
+			t, sent := int64(0), 0
+			b.ReportAllocs()
+			for b.Loop() {
+				for w := range workers {
+					in := <-frees[w]
+					for i := range batchSize {
+						in.infos[i].Time = t + int64((i*workers+w)*1000)
+					}
+					in.n, in.worker = batchSize, w
+					m.in <- in
+				}
+				t += int64(batchSize * workers * 1000)
+				sent += batchSize * workers
+			}
+			for w := range workers {
+				in := <-frees[w]
+				in.n, in.worker, in.eof = 0, w, true
+				m.in <- in
+			}
+			if got := <-done; got != sent {
+				b.Fatalf("merged %d packets of %d", got, sent)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/packet")
+		})
+	}
 }

@@ -12,8 +12,12 @@ import (
 // evidencePacket hands a captured frame to the evidence recorder, which
 // the first frame opens (its file header needs the link type). Frames of
 // another link type than the first (a pcapng of several interfaces) are
-// left out of the evidence.
+// left out of the evidence. Capture workers take turns.
 func (p *Pipeline) evidencePacket(pkt *capture.Packet, info *decode.PacketInfo) {
+	if p.merger != nil {
+		p.recMu.Lock()
+		defer p.recMu.Unlock()
+	}
 	r := p.rec.Load()
 	if r == nil {
 		if p.recFailed {
@@ -35,6 +39,10 @@ func (p *Pipeline) evidencePacket(pkt *capture.Packet, info *decode.PacketInfo) 
 
 // evidenceIdle tells the recorder the capture loop has no packet for now.
 func (p *Pipeline) evidenceIdle() {
+	if p.merger != nil {
+		p.recMu.Lock()
+		defer p.recMu.Unlock()
+	}
 	if r := p.rec.Load(); r != nil {
 		r.Idle()
 	}

@@ -8,7 +8,7 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"io"
+
 	"log/slog"
 	"maps"
 	"sync"
@@ -56,6 +56,11 @@ type PipelineConfig struct {
 	Lossless bool
 	// Reopen, if set, is used to reopen a live source that failed.
 	Reopen Opener
+	// Workers are more sources of the same interface: with the first,
+	// the members of one AF_PACKET fanout group. Each is read and decoded
+	// on a goroutine of its own, and their packets are merged in time
+	// order before the feature stage.
+	Workers []Worker
 	// OnWindow is called from the feature goroutine for each closed window.
 	OnWindow func(*features.Window)
 	// Detector, if set, judges every closed window.
@@ -120,6 +125,7 @@ type batch struct {
 	clock    int64 // packet clock when the batch was sent, if hasClock
 	hasClock bool
 	eof      bool
+	worker   int // the capture worker that sent it
 
 	decodeErrors    [decode.NumLayers]uint64
 	unsupportedLink uint64
@@ -138,19 +144,17 @@ type Pipeline struct {
 	cfg    PipelineConfig
 	logger *slog.Logger
 
-	src     capture.Source
-	up      atomic.Bool
-	paused  atomic.Bool
-	ended   atomic.Pointer[string] // StateFinished or StateFailed once the source ended for good
-	snap    atomic.Pointer[Snapshot]
-	queue   chan *batch
-	free    chan *batch
-	done    chan struct{}
-	dropped atomic.Uint64
-	reopens uint64
+	capturers []*capturer
+	merger    *merger
+	paused    atomic.Bool
+	ended     atomic.Pointer[string] // StateFinished or StateFailed once the source ended for good
+	snap      atomic.Pointer[Snapshot]
+	queue     chan *batch
+	free      chan *batch
+	done      chan struct{}
+	dropped   atomic.Uint64
 
-	decoder *decode.Decoder
-	agg     *features.Aggregator
+	agg *features.Aggregator
 
 	lastWindow  *features.Window
 	lastVerdict *detector.Verdict
@@ -169,12 +173,13 @@ type Pipeline struct {
 	anomalies  map[string]uint64
 	attacks    map[string]uint64
 	busy       float64
-	stats      capture.Stats
 	unsupWarn  sync.Once
 
 	// Evidence: the recorder the first packet opens (read by the
 	// detector goroutine), and the files of the attacks in progress
-	// (detector goroutine).
+	// (detector goroutine). recMu serializes the capture workers' use
+	// of the recorder when there are several.
+	recMu         sync.Mutex
 	rec           atomic.Pointer[evidence.Recorder]
 	recLink       uint16
 	recFailed     bool
@@ -184,25 +189,30 @@ type Pipeline struct {
 	// views are the host groups' pipelines, fed by router.
 	views  []*Pipeline
 	router *groupRouter
-
-	// statsBase holds the counters of the sources closed before the
-	// current one: reopening must not reset cumulative counters.
-	statsBase capture.Stats
 }
 
 // NewPipeline prepares a pipeline on an opened source. Run starts it.
 func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *Pipeline {
 	p := &Pipeline{
-		cfg:     cfg,
-		logger:  logger.With("interface", cfg.Interface),
-		src:     src,
-		queue:   make(chan *batch, queueBatches),
-		free:    make(chan *batch, queueBatches+2),
-		done:    make(chan struct{}),
-		decoder: decode.NewDecoder(),
+		cfg:    cfg,
+		logger: logger.With("interface", cfg.Interface),
+		queue:  make(chan *batch, queueBatches),
+		free:   newPool(),
+		done:   make(chan struct{}),
 	}
-	for range queueBatches + 2 {
-		p.free <- &batch{}
+	if len(cfg.Workers) == 0 {
+		p.capturers = []*capturer{newCapturer(p, 0, src, cfg.Reopen, p.queue, p.free)}
+	} else {
+		frees := []chan *batch{newPool()}
+		p.capturers = []*capturer{newCapturer(p, 0, src, cfg.Reopen, nil, frees[0])}
+		for i, w := range cfg.Workers {
+			frees = append(frees, newPool())
+			p.capturers = append(p.capturers, newCapturer(p, i+1, w.Source, w.Reopen, nil, frees[i+1]))
+		}
+		p.merger = newMerger(p, frees)
+		for _, c := range p.capturers {
+			c.out = p.merger.in
+		}
 	}
 	p.agg = features.NewAggregator(cfg.Features, cfg.Interface, p.onWindow)
 	p.anomalies, p.attacks = map[string]uint64{}, map[string]uint64{}
@@ -213,7 +223,6 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 		p.windows, p.detDone = make(chan *features.Window, detectorQueue), make(chan struct{})
 		p.detSnap.Store(p.detectorSnapshot())
 	}
-	p.up.Store(src != nil)
 	p.snap.Store(&Snapshot{Interface: cfg.Interface, Group: cfg.Group, Counters: p.agg.Counters()})
 	if cfg.Groups != nil {
 		p.router = &groupRouter{cached: cfg.Groups, cache: features.NewAddrCache[int]()}
@@ -260,8 +269,26 @@ func (p *Pipeline) runView() {
 // Interface returns the interface label.
 func (p *Pipeline) Interface() string { return p.cfg.Interface }
 
-// Up reports whether the source is open and delivering.
-func (p *Pipeline) Up() bool { return p.up.Load() }
+// newPool returns a pool of empty batches, as many as a queue holds and
+// two more: one being filled, one being read.
+func newPool() chan *batch {
+	free := make(chan *batch, queueBatches+2)
+	for range queueBatches + 2 {
+		free <- &batch{}
+	}
+	return free
+}
+
+// Up reports whether the source is open and delivering; with several
+// capture workers, whether all are.
+func (p *Pipeline) Up() bool {
+	for _, c := range p.capturers {
+		if !c.up.Load() {
+			return false
+		}
+	}
+	return true
+}
 
 // Paused reports whether capture was stopped through the admin API.
 func (p *Pipeline) Paused() bool { return p.paused.Load() }
@@ -287,7 +314,7 @@ func (p *Pipeline) State() string {
 		return *p.ended.Load()
 	case p.paused.Load():
 		return StatePaused
-	case p.up.Load():
+	case p.Up():
 		return StateCapturing
 	}
 	return StateReopening
@@ -320,7 +347,12 @@ func (p *Pipeline) Done() <-chan struct{} { return p.done }
 
 // Run runs both stages until ctx is cancelled or a file source ends.
 func (p *Pipeline) Run(ctx context.Context) {
-	go p.captureLoop(ctx)
+	if p.merger != nil {
+		go p.merger.run()
+	}
+	for _, c := range p.capturers {
+		go c.loop(ctx)
+	}
 	if p.windows != nil {
 		go p.detectorLoop()
 	}
@@ -355,179 +387,6 @@ func (p *Pipeline) stopDetector() {
 		p.detStopped = true
 		close(p.windows)
 		<-p.detDone
-	}
-}
-
-// captureLoop is stage one: read, decode, batch.
-func (p *Pipeline) captureLoop(ctx context.Context) {
-	defer close(p.queue)
-	b := <-p.free
-	lastStats := time.Now()
-	backoff := reopenMin
-	for {
-		if ctx.Err() != nil {
-			p.closeSource()
-			p.send(b, true, true)
-			return
-		}
-		if p.paused.Load() {
-			if p.src != nil {
-				p.updateStats()
-				p.closeSource()
-				b.down, b.at = true, time.Now().UnixNano()
-				p.logger.Info("capture stopped through the admin API")
-			}
-			p.evidenceIdle()
-			// Keep closing windows on the wall clock while stopped.
-			b.clock, b.hasClock = time.Now().UnixNano(), true
-			b = p.send(b, false, false)
-			select {
-			case <-ctx.Done():
-			case <-time.After(capture.PollInterval):
-			}
-			continue
-		}
-		if p.src == nil {
-			if b = p.reopen(ctx, &backoff, b); p.src == nil {
-				continue
-			}
-		}
-		pkt, err := p.src.Next()
-		switch {
-		case err == nil:
-			info := &b.infos[b.n]
-			info.Time = pkt.TimeNanos
-			info.WireLen = uint32(pkt.WireLen)
-			if !p.decoder.Decode(pkt.LinkType, pkt.Data, info) {
-				p.unsupWarn.Do(func() {
-					p.logger.Warn("skipping frames of an unsupported link type; they are counted in netanomaly_decode_unsupported_link_total", "link_type", pkt.LinkType)
-				})
-				continue
-			}
-			if p.cfg.Evidence != nil {
-				p.evidencePacket(&pkt, info)
-			}
-			b.n++
-			// A batch goes when it is full, or when it spans batchSpan of
-			// packet time: a slow link must not hold a window's last
-			// packets (and so its close) until 256 have arrived.
-			if b.n == batchSize || info.Time-b.infos[0].Time >= batchSpan {
-				if now := time.Now(); now.Sub(lastStats) >= statsInterval {
-					lastStats = now
-					p.updateStats()
-				}
-				b = p.send(b, false, false)
-			}
-		case errors.Is(err, capture.ErrTimeout):
-			p.evidenceIdle()
-			p.updateStats()
-			b = p.send(b, false, true)
-		case errors.Is(err, io.EOF):
-			p.evidenceIdle()
-			p.updateStats()
-			p.closeSource()
-			p.end(StateFinished)
-			p.send(b, true, false)
-			return
-		default:
-			p.updateStats()
-			p.closeSource()
-			if p.cfg.Reopen == nil {
-				p.logger.Error("capture failed", "err", err)
-				p.end(StateFailed)
-				p.send(b, true, false)
-				return
-			}
-			p.logger.Error("capture failed; reopening", "err", err)
-			b.down, b.at = true, time.Now().UnixNano()
-			b = p.send(b, false, false)
-		}
-	}
-}
-
-// reopen tries to open the source again after a failure, sending clock
-// ticks meanwhile so that quiet windows still close. It sends b and
-// returns the batch to fill next.
-func (p *Pipeline) reopen(ctx context.Context, backoff *time.Duration, b *batch) *batch {
-	src, err := p.cfg.Reopen()
-	if err == nil {
-		p.src = src
-		p.reopens++
-		p.up.Store(true)
-		*backoff = reopenMin
-		p.logger.Info("capture reopened")
-		b.up, b.at = true, time.Now().UnixNano()
-		return p.send(b, false, false)
-	}
-	p.logger.Warn("capture still down; retrying", "err", err, "retry_in", *backoff)
-	b.clock, b.hasClock = time.Now().UnixNano(), true
-	b = p.send(b, false, false)
-	select {
-	case <-ctx.Done():
-	case <-time.After(*backoff):
-	}
-	*backoff = min(*backoff*2, reopenMax)
-	return b
-}
-
-// updateStats reads the source's counters, added to those of the sources
-// it replaced.
-func (p *Pipeline) updateStats() {
-	s := p.src.Stats()
-	p.stats = capture.Stats{
-		Received:      p.statsBase.Received + s.Received,
-		KernelDropped: p.statsBase.KernelDropped + s.KernelDropped,
-		IfDropped:     p.statsBase.IfDropped + s.IfDropped,
-		FileErrors:    p.statsBase.FileErrors + s.FileErrors,
-	}
-}
-
-func (p *Pipeline) closeSource() {
-	if p.src != nil {
-		p.statsBase = p.stats
-		_ = p.src.Close()
-		p.src = nil
-	}
-	p.up.Store(false)
-}
-
-// send hands b to the feature stage and returns an empty batch to fill.
-func (p *Pipeline) send(b *batch, eof, tick bool) *batch {
-	b.eof = eof
-	if tick && p.src != nil {
-		b.clock, b.hasClock = p.src.Clock()
-	}
-	b.decodeErrors = p.decoder.Errors
-	b.unsupportedLink = p.decoder.UnsupportedLink
-	b.source = p.stats
-	b.reopens = p.reopens
-	if p.cfg.Lossless || eof {
-		p.queue <- b
-		if eof {
-			return nil
-		}
-		return <-p.free
-	}
-	select {
-	case p.queue <- b:
-		return <-p.free
-	default:
-	}
-	// The feature stage is behind, as for a moment at each window close:
-	// wait, and let the kernel ring (32 MiB by default, about 100,000
-	// packets) absorb the stall, rather than drop what the queue (16,384
-	// packets, 55 ms at 300 k packets/s) cannot hold. Only a feature stage
-	// behind for longer than queueWait loses this batch, counted.
-	t := time.NewTimer(queueWait)
-	defer t.Stop()
-	select {
-	case p.queue <- b:
-		return <-p.free
-	case <-t.C:
-		// A source going down or up is kept for the next batch.
-		p.dropped.Add(uint64(b.n))
-		b.n, b.hasClock = 0, false
-		return b
 	}
 }
 
