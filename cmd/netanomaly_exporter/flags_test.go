@@ -28,6 +28,8 @@ func TestNumericFlags(t *testing.T) {
 		{"--window.length=0s", "--window.length"},
 		{"--capture.buffer-size=0", "--capture.buffer-size=0B out of range"},
 		{"--capture.snaplen=10", "--capture.snaplen=10 out of range"},
+		{"--capture.workers=-1", "--capture.workers=-1 out of range"},
+		{"--capture.workers=65", "--capture.workers=65 out of range"},
 		{"--flows.max=1", "--flows.max=1 out of range"},
 		{"--flows.idle-timeout=-1s", "--flows.idle-timeout=-1s out of range"},
 		{"--flows.active-timeout=1000h", "--flows.active-timeout"},
@@ -56,5 +58,15 @@ func TestNumericFlags(t *testing.T) {
 				t.Errorf("want one error line, got %d:\n%s", n+1, stderr.String())
 			}
 		})
+	}
+}
+
+// TestWorkersNeedAFPacket: several capture workers with libpcap, which has
+// no fanout, is refused before anything opens.
+func TestWorkersNeedAFPacket(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run([]string{"--capture.interface=lo", "--capture.method=pcap", "--capture.workers=2", "--web.listen-address=127.0.0.1:0"}, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--capture.workers=2 needs --capture.method=afpacket") {
+		t.Errorf("exit code %d, stderr:\n%s", code, stderr.String())
 	}
 }
