@@ -114,8 +114,13 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 	return out, nil
 }
 
+// defaultWorkers caps the default number of capture workers: beyond it
+// the one feature stage of an interface, not capture, is the limit.
+const defaultWorkers = 4
+
 // captureWorkers returns the capture workers per interface: as asked, or
-// one per CPU the process may use with afpacket; libpcap has one.
+// one per CPU the process may use (at most defaultWorkers) with afpacket;
+// libpcap has one.
 func captureWorkers(o options) int {
 	switch {
 	case o.method == capture.MethodPcap:
@@ -123,7 +128,7 @@ func captureWorkers(o options) int {
 	case o.workers > 0:
 		return o.workers
 	}
-	return runtime.GOMAXPROCS(0)
+	return min(runtime.GOMAXPROCS(0), defaultWorkers)
 }
 
 // anonymizer builds the --privacy.ip renderer. For the hash mode a missing

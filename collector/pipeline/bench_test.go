@@ -91,10 +91,10 @@ func benchPipeline(b *testing.B, data []byte) {
 func BenchmarkMerge(b *testing.B) {
 	for _, workers := range []int{2, 4, 8} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool()}
+			p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool(queueBatches + 2)}
 			frees := make([]chan *batch, workers)
 			for i := range frees {
-				frees[i] = newPool()
+				frees[i] = newPool(workerBatches)
 			}
 			m := newMerger(p, frees)
 			go m.run()

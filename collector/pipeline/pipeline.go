@@ -24,6 +24,10 @@ import (
 
 const (
 	batchSize = 256
+	// workerBatches is the pool of each capture worker when there are
+	// several (a batch is 26 KiB): half a queue, a few milliseconds of
+	// packets, as the merger hands them back within FanoutPoll.
+	workerBatches = queueBatches/2 + 2
 	// queueBatches bounds the queue between capture and features: 64
 	// batches of 256 packets. When it is full a file source waits, a live
 	// source waits up to queueWait and then drops the batch (counted).
@@ -197,16 +201,16 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 		cfg:    cfg,
 		logger: logger.With("interface", cfg.Interface),
 		queue:  make(chan *batch, queueBatches),
-		free:   newPool(),
+		free:   newPool(queueBatches + 2),
 		done:   make(chan struct{}),
 	}
 	if len(cfg.Workers) == 0 {
 		p.capturers = []*capturer{newCapturer(p, 0, src, cfg.Reopen, p.queue, p.free)}
 	} else {
-		frees := []chan *batch{newPool()}
+		frees := []chan *batch{newPool(workerBatches)}
 		p.capturers = []*capturer{newCapturer(p, 0, src, cfg.Reopen, nil, frees[0])}
 		for i, w := range cfg.Workers {
-			frees = append(frees, newPool())
+			frees = append(frees, newPool(workerBatches))
 			p.capturers = append(p.capturers, newCapturer(p, i+1, w.Source, w.Reopen, nil, frees[i+1]))
 		}
 		p.merger = newMerger(p, frees)
@@ -269,11 +273,10 @@ func (p *Pipeline) runView() {
 // Interface returns the interface label.
 func (p *Pipeline) Interface() string { return p.cfg.Interface }
 
-// newPool returns a pool of empty batches, as many as a queue holds and
-// two more: one being filled, one being read.
-func newPool() chan *batch {
-	free := make(chan *batch, queueBatches+2)
-	for range queueBatches + 2 {
+// newPool returns a pool of n empty batches.
+func newPool(n int) chan *batch {
+	free := make(chan *batch, n)
+	for range n {
 		free <- &batch{}
 	}
 	return free
