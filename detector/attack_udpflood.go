@@ -105,17 +105,49 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 // it sent nothing to: a flood of them (BlackNurse, smurf), not the answers
 // to its own traffic.
 func unaskedICMP(s *span, host [16]byte, proto features.Protocol) float64 {
-	n := 0.0
-	var talked map[[16]byte]bool
-	for _, p := range sortedPairs(s, func(p *pairSum) bool { return p.Key.Dst == host && p.Key.Proto == proto && p.Unsolicited > 0 }) {
-		if talked == nil {
-			talked = talkedTo(s, host)
-		}
-		if !talked[p.Key.Src] {
-			n += float64(p.Unsolicited)
+	if s.unasked == nil {
+		s.unasked = unaskedAll(s)
+	}
+	return s.unasked[hostProto{host, proto}]
+}
+
+// hostProto is a host and an ICMP protocol.
+type hostProto struct {
+	addr  [16]byte
+	proto features.Protocol
+}
+
+// unaskedAll answers unaskedICMP for every host at once, in three walks
+// of the span's pairs: one walk per host would make a window in which
+// many hosts receive ICMP (backscatter) cost the square of its pairs.
+func unaskedAll(s *span) map[hostProto]float64 {
+	out := map[hostProto]float64{}
+	// The hosts that received unsolicited ICMP, and whom they talked to.
+	talked := map[[16]byte]map[[16]byte]bool{}
+	for k, p := range s.pairs {
+		if p.Unsolicited > 0 && isICMP(k.Proto) {
+			talked[k.Dst] = nil
 		}
 	}
-	return n
+	if len(talked) == 0 {
+		return out
+	}
+	for k, p := range s.pairs {
+		if m, ok := talked[k.Src]; ok && (p.Attempts > 0 || p.Packets > 0 || p.Syns > 0) {
+			if m == nil {
+				m = map[[16]byte]bool{}
+				talked[k.Src] = m
+			}
+			m[k.Dst] = true
+		}
+	}
+	// Sums of counts: exact in any order.
+	for k, p := range s.pairs {
+		if p.Unsolicited > 0 && isICMP(k.Proto) && !talked[k.Dst][k.Src] {
+			out[hostProto{k.Dst, k.Proto}] += float64(p.Unsolicited)
+		}
+	}
+	return out
 }
 
 // talkedTo returns the peers from sent anything to in the span, in one

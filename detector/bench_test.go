@@ -62,6 +62,39 @@ func BenchmarkObserveFlood(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveBackscatter judges windows in which 1024 hosts each
+// receive ICMP answers nobody here asked for (the backscatter of a flood
+// with forged sources, or a smurf), from 2048 senders: every host is a
+// question to the ICMP flood rule.
+func BenchmarkObserveBackscatter(b *testing.B) {
+	d := New(testConfig(), "eth0", nil)
+	mk := func(i int) *features.Window {
+		w := &features.Window{Interface: "eth0", Start: t0 + int64(i)*10*sec, End: t0 + int64(i+1)*10*sec, Seconds: windowSecs}
+		var bh features.Behaviour
+		for j := range 2048 {
+			src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
+			host := ip(fmt.Sprintf("10.0.%d.%d", j%1024/250, j%1024%250+1))
+			bh.Pairs = append(bh.Pairs, pair(src, host, 0, features.ProtoICMP, features.Conns{Unsolicited: 3}))
+			if j < 1024 {
+				bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: host, Proto: features.ProtoICMP, AllPorts: true}, Conns: features.Conns{Unsolicited: 6}})
+			}
+		}
+		w.Behaviour = bh
+		return w
+	}
+	ws := make([]*features.Window, 64)
+	for i := range ws {
+		ws[i] = mk(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		w := ws[i%len(ws)]
+		w.Start, w.End = t0+int64(i)*10*sec, t0+int64(i+1)*10*sec
+		d.Observe(w)
+	}
+}
+
 // BenchmarkTrain trains every member on an hour of windows (target: at
 // most 10 s) and reports the heap the trained set keeps and its JSON size.
 func BenchmarkTrain(b *testing.B) {

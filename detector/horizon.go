@@ -44,6 +44,8 @@ type span struct {
 	pairList    []*pairSum
 	serviceList []*serviceSum
 	hostList    []*hostSum
+	// unasked is unaskedICMP for every host, made at its first question.
+	unasked map[hostProto]float64
 }
 
 type pairSum struct {
@@ -115,7 +117,7 @@ func (h *horizon) latest() *features.Window {
 
 // apply adds (sign 1) or takes out (sign -1) one window's behaviour.
 func (s *span) apply(w *features.Window, sign int) {
-	s.pairList, s.serviceList, s.hostList = nil, nil, nil
+	s.pairList, s.serviceList, s.hostList, s.unasked = nil, nil, nil, nil
 	b := &w.Behaviour
 	s.windows += sign
 	s.seconds += float64(sign) * w.Seconds
