@@ -82,7 +82,10 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 				set = trainDemo(o, s.demo.start, logger)
 			}
 			cfg.Detector = detector.New(o.det, s.name, set)
-			cfg.OnModels = store.Save
+			if o.modelFile != "" {
+				// Saving copies the models first: not for nothing.
+				cfg.OnModels = store.Save
+			}
 			cfg.OnVerdict = func(v *detector.Verdict) {
 				detector.LogEvents(logger, v, anon.Addr)
 				if events == nil && o.configFile == "" {
@@ -100,7 +103,7 @@ func serve(o options, webConfig *web.FlagConfig, logger *slog.Logger) error {
 			for _, g := range o.config.Groups.Names() {
 				cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{
 					Detector:  detector.New(o.det, s.name, store.Set(s.name+"/"+g)),
-					OnModels:  store.Save,
+					OnModels:  cfg.OnModels,
 					OnVerdict: cfg.OnVerdict,
 				})
 			}
