@@ -129,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("capture.snaplen", "Bytes captured per packet; the default keeps every header.").Default("256").IntVar(&o.snaplen)
 	app.Flag("capture.promiscuous", "Put the interfaces in promiscuous mode (needs CAP_NET_ADMIN).").Default("false").BoolVar(&o.promisc)
 	app.Flag("capture.buffer-size", "Kernel ring (afpacket) or capture buffer (pcap) size per interface, shared by its capture workers.").Default("32MiB").BytesVar(&o.buffer)
-	app.Flag("capture.workers", "Capture workers per live interface with afpacket: each reads and decodes its own ring of an AF_PACKET fanout group (flows spread by hash); the feature stage merges them in time order. 0 = one per CPU, at most 4.").Default("0").IntVar(&o.workers)
+	app.Flag("capture.workers", "Capture workers per live interface with afpacket: each reads and decodes its own ring of an AF_PACKET fanout group (flows spread by hash); the feature stage merges them in time order (it stays one goroutine: more workers help only where capture, not features, is the limit). 0 = one per CPU, at most 4.").Default("1").IntVar(&o.workers)
 	app.Flag("capture.list-interfaces", "List the capturable interfaces and exit.").Default("false").BoolVar(&o.listIfaces)
 	app.Flag("capture.pcap", "Replay a pcap or pcapng file (gzip allowed) instead of capturing live (repeatable). Without any source the exporter runs its demo: a synthesized network under attack.").StringsVar(&o.pcaps)
 	app.Flag("capture.pcap.speed", "Replay speed of the files and the demo: 1 = real time, 0 = as fast as possible (files only).").Default("1").Float64Var(&o.speed)

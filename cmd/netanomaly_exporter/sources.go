@@ -114,13 +114,13 @@ func openSources(o options, logger *slog.Logger, offline bool) ([]source, error)
 	return out, nil
 }
 
-// defaultWorkers caps the default number of capture workers: beyond it
-// the one feature stage of an interface, not capture, is the limit.
-const defaultWorkers = 4
+// maxAutoWorkers caps --capture.workers=0: beyond it the one feature
+// stage of an interface, not capture, is the limit.
+const maxAutoWorkers = 4
 
 // captureWorkers returns the capture workers per interface: as asked, or
-// one per CPU the process may use (at most defaultWorkers) with afpacket;
-// libpcap has one.
+// for 0 one per CPU the process may use (at most maxAutoWorkers) with
+// afpacket; libpcap has one.
 func captureWorkers(o options) int {
 	switch {
 	case o.method == capture.MethodPcap:
@@ -128,7 +128,7 @@ func captureWorkers(o options) int {
 	case o.workers > 0:
 		return o.workers
 	}
-	return min(runtime.GOMAXPROCS(0), defaultWorkers)
+	return min(runtime.GOMAXPROCS(0), maxAutoWorkers)
 }
 
 // anonymizer builds the --privacy.ip renderer. For the hash mode a missing
