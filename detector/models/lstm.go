@@ -322,19 +322,10 @@ func (m *LSTMForecaster) backward(t *lstmTape, gWg, gBg, gWy, gBy, gSkip []float
 			if gz == 0 {
 				continue
 			}
-			// Re-sliced to the length of what they range over, the
-			// rows need no bounds check in the loops (a third of the
-			// training's time).
-			gr := gWg[r*W:][:len(xh)]
-			for c, v := range xh {
-				gr[c] += gz * v
-			}
+			// A third of the training's time.
+			nnAxpy(gWg[r*W:], xh, gz)
 			if k > 0 {
-				wr := m.Wg[r*W+D : (r+1)*W : (r+1)*W]
-				dhp := t.dhp[:len(wr)]
-				for j, wv := range wr {
-					dhp[j] += gz * wv
-				}
+				nnAxpy(t.dhp, m.Wg[r*W+D:(r+1)*W], gz)
 			}
 		}
 		t.dh, t.dhp = t.dhp, t.dh

@@ -126,16 +126,30 @@ func nnAffineBack(dx, dw, db, w, x, dy []float64) {
 		if g == 0 {
 			continue
 		}
-		wr := w[o*in : (o+1)*in : (o+1)*in]
-		gr := dw[o*in : (o+1)*in : (o+1)*in]
-		for i, xv := range x {
-			gr[i] += g * xv
-		}
+		nnAxpy(dw[o*in:(o+1)*in], x, g)
 		if dx != nil {
-			for i, wv := range wr {
-				dx[i] += g * wv
-			}
+			nnAxpy(dx, w[o*in:(o+1)*in], g)
 		}
+	}
+}
+
+// nnAxpy adds a*x to y, element by element (len(y) >= len(x)): the
+// gradient loops of training, most of its time. Four elements a step,
+// each updated by the one multiply-add the plain loop does, so the
+// results are the same to the bit; the steps are independent, where a
+// loop of one element a step waits on its bounds check and index.
+func nnAxpy(y, x []float64, a float64) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		xs, ys := x[i:i+4:i+4], y[i:i+4:i+4]
+		ys[0] += a * xs[0]
+		ys[1] += a * xs[1]
+		ys[2] += a * xs[2]
+		ys[3] += a * xs[3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += a * x[i]
 	}
 }
 
