@@ -33,33 +33,15 @@ func BenchmarkObserve(b *testing.B) {
 // initiators, none seen before), the horizon at its default length: the
 // worst case of the rules' work. Target: at most 50 ms a window.
 func BenchmarkObserveFlood(b *testing.B) {
-	d := New(testConfig(), "eth0", nil)
-	mk := func(i int) *features.Window {
-		w := &features.Window{Interface: "eth0", Start: t0 + int64(i)*10*sec, End: t0 + int64(i+1)*10*sec, Seconds: windowSecs}
-		victim := ip("10.0.0.10")
-		var bh features.Behaviour
-		for j := range 2048 {
-			src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
-			bh.Pairs = append(bh.Pairs, tcp(src, victim, uint16(1024+j), features.Conns{Attempts: 1, Syns: 1, Unanswered: 1}))
-			if j < 1024 {
-				bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: src, Proto: features.ProtoTCP, AllPorts: true}, Conns: features.Conns{Unsolicited: 1}})
-				bh.Hosts = append(bh.Hosts, features.HostActivity{Addr: src, NewPorts: 1, NewHosts: 1, FailedFirst: 1, Target: victim, TargetPorts: 1})
-			}
+	victim := ip("10.0.0.10")
+	benchmarkBehaviour(b, func(i, j int, bh *features.Behaviour) {
+		src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
+		bh.Pairs = append(bh.Pairs, tcp(src, victim, uint16(1024+j), features.Conns{Attempts: 1, Syns: 1, Unanswered: 1}))
+		if j < 1024 {
+			bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: src, Proto: features.ProtoTCP, AllPorts: true}, Conns: features.Conns{Unsolicited: 1}})
+			bh.Hosts = append(bh.Hosts, features.HostActivity{Addr: src, NewPorts: 1, NewHosts: 1, FailedFirst: 1, Target: victim, TargetPorts: 1})
 		}
-		w.Behaviour = bh
-		return w
-	}
-	ws := make([]*features.Window, 64)
-	for i := range ws {
-		ws[i] = mk(i)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		w := ws[i%len(ws)]
-		w.Start, w.End = t0+int64(i)*10*sec, t0+int64(i+1)*10*sec
-		d.Observe(w)
-	}
+	})
 }
 
 // BenchmarkObserveBackscatter judges windows in which 1024 hosts each
@@ -67,24 +49,26 @@ func BenchmarkObserveFlood(b *testing.B) {
 // with forged sources, or a smurf), from 2048 senders: every host is a
 // question to the ICMP flood rule.
 func BenchmarkObserveBackscatter(b *testing.B) {
-	d := New(testConfig(), "eth0", nil)
-	mk := func(i int) *features.Window {
-		w := &features.Window{Interface: "eth0", Start: t0 + int64(i)*10*sec, End: t0 + int64(i+1)*10*sec, Seconds: windowSecs}
-		var bh features.Behaviour
-		for j := range 2048 {
-			src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
-			host := ip(fmt.Sprintf("10.0.%d.%d", j%1024/250, j%1024%250+1))
-			bh.Pairs = append(bh.Pairs, pair(src, host, 0, features.ProtoICMP, features.Conns{Unsolicited: 3}))
-			if j < 1024 {
-				bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: host, Proto: features.ProtoICMP, AllPorts: true}, Conns: features.Conns{Unsolicited: 6}})
-			}
+	benchmarkBehaviour(b, func(i, j int, bh *features.Behaviour) {
+		src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
+		host := ip(fmt.Sprintf("10.0.%d.%d", j%1024/250, j%1024%250+1))
+		bh.Pairs = append(bh.Pairs, pair(src, host, 0, features.ProtoICMP, features.Conns{Unsolicited: 3}))
+		if j < 1024 {
+			bh.Services = append(bh.Services, features.ServiceActivity{Key: features.ServiceKey{Addr: host, Proto: features.ProtoICMP, AllPorts: true}, Conns: features.Conns{Unsolicited: 6}})
 		}
-		w.Behaviour = bh
-		return w
-	}
+	})
+}
+
+// benchmarkBehaviour judges 64 windows in turn, window i's behaviour made
+// by 2048 calls of add(i, j), with an untrained detector.
+func benchmarkBehaviour(b *testing.B, add func(i, j int, bh *features.Behaviour)) {
+	d := New(testConfig(), "eth0", nil)
 	ws := make([]*features.Window, 64)
 	for i := range ws {
-		ws[i] = mk(i)
+		ws[i] = &features.Window{Interface: "eth0", Seconds: windowSecs}
+		for j := range 2048 {
+			add(i, j, &ws[i].Behaviour)
+		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
