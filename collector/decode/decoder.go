@@ -76,6 +76,9 @@ type Decoder struct {
 
 	decoded []gopacket.LayerType
 
+	// layersOnly turns the fast path off: the tests compare the two.
+	layersOnly bool
+
 	// Errors counts frames with a malformed header, by the layer that
 	// failed. Such frames are still counted as packets.
 	Errors [NumLayers]uint64
@@ -120,6 +123,9 @@ func NewDecoder() *Decoder {
 func (d *Decoder) Decode(link uint16, data []byte, p *PacketInfo) bool {
 	t, w := p.Time, p.WireLen
 	*p = PacketInfo{Time: t, WireLen: w, CapLen: uint32(len(data)), Proto: ProtoOther}
+	if !d.layersOnly && d.fast(link, data, p) {
+		return true
+	}
 
 	var parser *gopacket.DecodingLayerParser
 	switch link {
@@ -151,6 +157,129 @@ func (d *Decoder) Decode(link uint16, data []byte, p *PacketInfo) bool {
 	if err != nil {
 		d.Errors[d.failedLayer(parser)]++
 	}
+	return true
+}
+
+// fast decodes the frames that make nearly all traffic straight from
+// their bytes: Ethernet without a VLAN tag, or bare IP; IPv4 without
+// options and not a fragment, or IPv6 without extension headers; TCP, UDP,
+// ICMP or ICMPv6, each header whole. It fills p exactly as the layers and
+// fill would, and reports false, having written nothing, for any other
+// frame, which the layers then decode (FuzzDecode holds the two to the
+// same result). The layers cost about 130 ns a packet on a live link, a
+// third of the capture goroutine's time.
+func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
+	ip, v6 := data, false
+	switch link {
+	case LinkEthernet:
+		if len(data) < 14 {
+			return false
+		}
+		switch binary.BigEndian.Uint16(data[12:14]) {
+		case 0x0800:
+		case 0x86dd:
+			v6 = true
+		default:
+			return false
+		}
+		ip = data[14:]
+	case LinkIPv4:
+	case LinkIPv6:
+		v6 = true
+	case LinkRaw, LinkRawBSD, LinkRawOBSD:
+		v6 = len(data) > 0 && data[0]>>4 == 6
+	default:
+		return false
+	}
+	var l4 []byte
+	var upper uint8
+	if v6 {
+		// The IPv6 layer: a 40-byte header, the payload cut to its length
+		// (0, a jumbogram, needs a hop-by-hop header: the layers').
+		if len(ip) < 40 {
+			return false
+		}
+		n := int(binary.BigEndian.Uint16(ip[4:6]))
+		if n == 0 {
+			return false
+		}
+		l4, upper = ip[40:], ip[6]
+		l4 = l4[:min(n, len(l4))]
+	} else {
+		// The IPv4 layer: a 20-byte header, a total length of at least that
+		// (0 is taken as the frame's, as segmentation offload leaves it),
+		// the bytes past it cut off.
+		if len(ip) < 20 || ip[0]&0x0f != 5 {
+			return false
+		}
+		n := int(binary.BigEndian.Uint16(ip[2:4]))
+		if n == 0 {
+			n = len(ip)
+		}
+		if n < 20 || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+			return false // too short, or a fragment (more fragments, or an offset)
+		}
+		l4, upper = ip[20:min(n, len(ip))], ip[9]
+	}
+	var payload []byte
+	switch {
+	case upper == 6: // TCP
+		if len(l4) < 20 {
+			return false
+		}
+		off := int(l4[12]>>4) * 4
+		if off < 20 || off > len(l4) {
+			return false
+		}
+		payload = l4[off:]
+		p.SrcPort, p.DstPort = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+		p.TCPFlags = l4[13]
+		p.TCPWindow = binary.BigEndian.Uint16(l4[14:16])
+		p.Payload = uint32(len(payload))
+		p.HTTPMethod = httpMethod(payload)
+	case upper == 17: // UDP
+		if len(l4) < 8 {
+			return false
+		}
+		switch n := int(binary.BigEndian.Uint16(l4[4:6])); {
+		case n >= 8:
+			payload = l4[8:min(n, len(l4))]
+			p.Payload = uint32(n - 8)
+		case n == 0: // a jumbogram: the rest of the packet
+			payload = l4[8:]
+			p.Payload = uint32(len(payload))
+		default:
+			return false
+		}
+		p.SrcPort, p.DstPort = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+	case upper == 1 && !v6: // ICMP
+		if len(l4) < 8 {
+			return false
+		}
+		p.ICMPType, p.ICMPCode = l4[0], l4[1]
+		p.Payload = uint32(len(l4) - 8)
+	case upper == 58 && v6: // ICMPv6
+		if len(l4) < 4 {
+			return false
+		}
+		p.ICMPType, p.ICMPCode = l4[0], l4[1]
+		p.Payload = uint32(len(l4) - 4)
+	default:
+		return false
+	}
+	if link == LinkEthernet {
+		copy(p.SrcMAC[:], data[6:12])
+	}
+	if v6 {
+		p.L3 = L3IPv6
+		copy(p.Src[:], ip[8:24])
+		copy(p.Dst[:], ip[24:40])
+	} else {
+		p.L3 = L3IPv4
+		setMapped4(&p.Src, ip[12:16])
+		setMapped4(&p.Dst, ip[16:20])
+	}
+	d.finishL4(p, layers.IPProtocol(upper), v6, payload)
 	return true
 }
 
@@ -254,7 +383,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.TCPWindow = d.tcp.Window
 			p.Payload = uint32(len(d.tcp.Payload))
 			p.HTTPMethod = httpMethod(d.tcp.Payload)
-			d.finishL4(p, upper, inner6)
+			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
 			p.SrcPort, p.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
@@ -262,17 +391,17 @@ func (d *Decoder) fill(p *PacketInfo) {
 			if d.udp.Length >= 8 {
 				p.Payload = uint32(d.udp.Length) - 8
 			}
-			d.finishL4(p, upper, inner6)
+			d.finishL4(p, upper, inner6, d.udp.Payload)
 			return
 		case layers.LayerTypeICMPv4:
 			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp4.Payload))
-			d.finishL4(p, upper, inner6)
+			d.finishL4(p, upper, inner6, nil)
 			return
 		case layers.LayerTypeICMPv6:
 			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp6.Payload))
-			d.finishL4(p, upper, inner6)
+			d.finishL4(p, upper, inner6, nil)
 			return
 		}
 	}
@@ -283,7 +412,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 	// The parser stopped before a layer-4 header: a fragment, a protocol we
 	// do not decode, or a malformed header. The protocol still comes from
 	// the IP header, as tshark reports it.
-	d.finishL4(p, upper, inner6)
+	d.finishL4(p, upper, inner6, nil)
 	if p.Fragment && !p.NonFirstFragment {
 		// A first fragment carries the layer-4 header: read what it has.
 		d.firstFragmentL4(p, fragPayload)
@@ -291,10 +420,10 @@ func (d *Decoder) fill(p *PacketInfo) {
 }
 
 // finishL4 sets the protocol, application and DNS fields once the layer-4
-// header is known.
+// header is known; payload is what follows a TCP or UDP header.
 // ICMP counts as icmp only behind IPv4 and icmpv6 only behind IPv6, as in
 // tshark: nmap's protocol scan sends protocol 58 over IPv4.
-func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool) {
+func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool, payload []byte) {
 	p.IPProto = uint8(upper)
 	proto := protocolOf(upper, v6)
 	if p.Fragment {
@@ -311,11 +440,7 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool) {
 		// Not p.App == AppDNS: a reflected response from port 53 to the
 		// victim's port 80 is still DNS.
 		if p.SrcPort == 53 || p.DstPort == 53 {
-			if p.Proto == ProtoUDP {
-				d.dns(p, d.udp.Payload)
-			} else {
-				d.dns(p, d.tcp.Payload)
-			}
+			d.dns(p, payload)
 		}
 	}
 }

@@ -33,12 +33,21 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		orig := bytes.Clone(data)
 		fresh := NewDecoder()
+		layered := NewDecoder()
+		layered.layersOnly = true
 		for _, l := range append(fuzzLinks[:len(fuzzLinks):len(fuzzLinks)], link) {
 			p1 := decodeChecked(t, used, l, data)
 			p2 := decodeChecked(t, fresh, l, data)
 			if p1 != p2 {
 				t.Fatalf("link %d: result depends on earlier frames\n after others %+v\n fresh        %+v", l, p1, p2)
 			}
+			// The fast path decodes what it takes as the layers do.
+			errs := fresh.Errors
+			p3 := decodeChecked(t, layered, l, data)
+			if p2 != p3 || fresh.Errors != layered.Errors {
+				t.Fatalf("link %d: the fast path and the layers differ\n fast   %+v, errors %v\n layers %+v, errors %v", l, p2, fresh.Errors, p3, layered.Errors)
+			}
+			fresh.Errors, layered.Errors = errs, errs
 		}
 		if !bytes.Equal(orig, data) {
 			t.Fatal("Decode wrote to the frame")
