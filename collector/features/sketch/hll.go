@@ -49,9 +49,25 @@ func (h *HLL) Add(hash uint64) {
 // is needed.
 func (h *HLL) Estimate() uint64 {
 	q := 64 - int(h.p)
-	var hist [64 - 4 + 2]int // register values run from 0 to q+1
-	for _, r := range h.regs {
-		hist[r]++
+	// Register values run from 0 to q+1, at most 61. Four histograms take
+	// every fourth register: one would make each count wait for the last
+	// (in a quiet window, most registers are 0, one long chain), four
+	// overlap. This runs three times at every window close.
+	var hists [4][64]int
+	regs := h.regs
+	for len(regs) >= 4 {
+		hists[0][regs[0]&63]++
+		hists[1][regs[1]&63]++
+		hists[2][regs[2]&63]++
+		hists[3][regs[3]&63]++
+		regs = regs[4:]
+	}
+	for _, r := range regs {
+		hists[0][r&63]++
+	}
+	var hist [64]int
+	for k := range hist {
+		hist[k] = hists[0][k] + hists[1][k] + hists[2][k] + hists[3][k]
 	}
 	m := float64(len(h.regs))
 	if hist[0] > 0 {
