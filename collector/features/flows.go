@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"math/bits"
 	"time"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -107,6 +108,10 @@ type flowTable struct {
 	idle      int64
 	active    int64
 	used      int // occupied slots
+	// occupied has a bit per slot, set while it holds a flow: a window's
+	// close visits the flows there are, not every slot (a quiet link's
+	// few hundred flows in a table of 65536 slots, 2 MiB).
+	occupied []uint64
 
 	stats FlowStats
 
@@ -129,11 +134,12 @@ func newFlowTable(max int, idle, active int64) *flowTable {
 		buckets <<= 1
 	}
 	return &flowTable{
-		slots:  make([]flowSlot, buckets*flowBucket),
-		ends:   make([]flowEnds, buckets*flowBucket),
-		mask:   uint64(buckets - 1),
-		idle:   idle,
-		active: active,
+		slots:    make([]flowSlot, buckets*flowBucket),
+		ends:     make([]flowEnds, buckets*flowBucket),
+		occupied: make([]uint64, (buckets*flowBucket+63)/64),
+		mask:     uint64(buckets - 1),
+		idle:     idle,
+		active:   active,
 	}
 }
 
@@ -206,6 +212,7 @@ func (t *flowTable) lookup(h uint64, now int64) (int, bool) {
 	} else {
 		t.used++
 	}
+	t.occupied[i/64] |= 1 << (i % 64)
 	t.stats.Created++
 	t.created++
 	return i, true
@@ -221,6 +228,7 @@ func (t *flowTable) end(i int, now int64) {
 	t.endedCount++
 	t.endedNanos += int64(f.age) * int64(time.Millisecond)
 	f.hash = 0
+	t.occupied[i/64] &^= 1 << (i % 64)
 }
 
 // expire ends the flows that are idle, too old, or closed, as of now, and
@@ -230,38 +238,55 @@ func (t *flowTable) end(i int, now int64) {
 // least idleHTTPAge old, under one packet per second on average.
 func (t *flowTable) expire(now int64, visit func(i int, now int64)) {
 	t.idleHTTP = 0
-	for i := range t.slots {
-		f := &t.slots[i]
-		if f.hash == 0 {
-			continue
+	t.each(func(i int) {
+		t.expireSlot(i, now, visit)
+	})
+}
+
+// each calls fn with every occupied slot, in order. fn may end the flow
+// in its slot, not insert one.
+func (t *flowTable) each(fn func(i int)) {
+	for wi, w := range t.occupied {
+		for w != 0 {
+			fn(wi*64 + bits.TrailingZeros64(w))
+			w &= w - 1
 		}
-		closed := f.state&stRst != 0 || f.state&(stFinI|stFinR) == stFinI|stFinR
-		age := now - f.first()
-		packets := uint64(f.pktsI) + uint64(f.pktsR)
-		// A flow of one or two packets (an unanswered SYN, a probe, a
-		// spoofed flood packet) ends after embryonicIdle: a flood's debris
-		// must not fill the table and the active-flow count for the whole
-		// idle timeout after the flood.
-		idle := now - f.last
-		if closed || idle >= t.idle || age >= t.active || (packets <= 2 && idle >= embryonicIdle) {
-			switch {
-			case closed:
-				t.endReason = EndOfFlow
-			case age >= t.active:
-				t.endReason = EndActive
-			default:
-				t.endReason = EndIdle
-			}
-			t.end(i, now)
-			t.used--
-			continue
+	}
+}
+
+// expireSlot is expire's work on the flow in slot i.
+func (t *flowTable) expireSlot(i int, now int64, visit func(i int, now int64)) {
+	f := &t.slots[i]
+	if f.hash == 0 {
+		t.occupied[i/64] &^= 1 << (i % 64) // taken but never filled in
+		return
+	}
+	closed := f.state&stRst != 0 || f.state&(stFinI|stFinR) == stFinI|stFinR
+	age := now - f.first()
+	packets := uint64(f.pktsI) + uint64(f.pktsR)
+	// A flow of one or two packets (an unanswered SYN, a probe, a
+	// spoofed flood packet) ends after embryonicIdle: a flood's debris
+	// must not fill the table and the active-flow count for the whole
+	// idle timeout after the flood.
+	idle := now - f.last
+	if closed || idle >= t.idle || age >= t.active || (packets <= 2 && idle >= embryonicIdle) {
+		switch {
+		case closed:
+			t.endReason = EndOfFlow
+		case age >= t.active:
+			t.endReason = EndActive
+		default:
+			t.endReason = EndIdle
 		}
-		if visit != nil {
-			visit(i, now)
-		}
-		if t.ends[i].web && age >= idleHTTPAge && packets*1e9 < uint64(age) {
-			t.idleHTTP++
-		}
+		t.end(i, now)
+		t.used--
+		return
+	}
+	if visit != nil {
+		visit(i, now)
+	}
+	if t.ends[i].web && age >= idleHTTPAge && packets*1e9 < uint64(age) {
+		t.idleHTTP++
 	}
 }
 
@@ -275,12 +300,12 @@ var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
 
 // endAll ends every flow, as when the packet clock starts over.
 func (t *flowTable) endAll(now int64) {
-	for i := range t.slots {
+	t.each(func(i int) {
 		if t.slots[i].hash != 0 {
 			t.endReason = EndForced
 			t.end(i, now)
 		}
-	}
+	})
 	t.used = 0
 }
 
