@@ -366,6 +366,21 @@ func sortedHosts(s *span, keep func(*hostSum) bool) []*hostSum {
 }
 
 // filter returns the elements keep accepts, in a new slice.
+// activePairs returns the horizon's long-span pairs that were active in
+// the latest window and that keep, sorted by key: the pairs a rule that
+// fires only on what goes on now needs, found from the latest window's
+// few rather than the horizon's many.
+func activePairs(h *horizon, keep func(*pairSum) bool) []*pairSum {
+	var out []*pairSum
+	for k := range h.last.pairs {
+		if p := h.long.pairs[k]; p != nil && keep(p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *pairSum) int { return comparePair(&a.Key, &b.Key) })
+	return out
+}
+
 func filter[T any](all []T, keep func(T) bool) []T {
 	var out []T
 	for _, v := range all {

@@ -78,11 +78,11 @@ func detectBruteForce(e *evidence) []Attack {
 	postBurstBar := e.bar(brutePosts/3, brutePosts/3, features.MaxPairPosts, 4, shortSpan)
 	var out []Attack
 	// Only pairs still active in the latest window can fire: the others
-	// are not sorted (under a flood the horizon holds tens of thousands).
-	active := func(p *pairSum) bool {
-		return p.Key.Proto == features.ProtoTCP && (features.AuthPort(p.Key.Port) || plainWebPorts[p.Key.Port]) && e.h.last.pairs[p.Key] != nil
+	// are not looked at (under a flood the horizon holds tens of thousands).
+	auth := func(p *pairSum) bool {
+		return p.Key.Proto == features.ProtoTCP && (features.AuthPort(p.Key.Port) || plainWebPorts[p.Key.Port])
 	}
-	for _, p := range sortedPairs(l, active) {
+	for _, p := range activePairs(e.h, auth) {
 		if _, ok := e.claimed[p.Key.Src]; ok {
 			continue
 		}
