@@ -41,7 +41,7 @@ func detectDNSTunnel(e *evidence) []Attack {
 	l := &e.h.long
 	bar := e.bar(tunnelQueries, tunnelQueries, features.DNSTunnelQueries, 0.5, float64(e.h.size))
 	var out []Attack
-	for _, p := range sortedPairs(l, func(p *pairSum) bool { return p.Key.Port == 53 && p.DNSQueries > 0 }) {
+	for _, p := range activePairs(e.h, func(p *pairSum) bool { return p.Key.Port == 53 && p.DNSQueries > 0 }) {
 		if l := e.h.last.pairs[p.Key]; l == nil || l.DNSQueries == 0 {
 			continue // it stopped
 		}
