@@ -341,11 +341,16 @@ func pairPort(proto Protocol, port uint16) uint16 {
 }
 
 func serviceHash(k *ServiceKey) uint64 {
+	return serviceHashFrom(sketch.HashAddr(k.Addr), k)
+}
+
+// serviceHashFrom is a service's hash from its address's hash.
+func serviceHashFrom(ha uint64, k *ServiceKey) uint64 {
 	all := uint64(0)
 	if k.AllPorts {
 		all = 1 << 40
 	}
-	return max(sketch.Mix64(sketch.HashAddr(k.Addr)^uint64(k.Port)<<8^uint64(k.Proto)^all^0x5bd1e995), 1)
+	return max(sketch.Mix64(ha^uint64(k.Port)<<8^uint64(k.Proto)^all^0x5bd1e995), 1)
 }
 
 func (b *behaviour) pair(k PairKey) *PairActivity {
