@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -188,6 +189,12 @@ type table[K comparable, V any] struct {
 	fmask   uint64
 	dropped uint64
 	ranked  []ranked // scratch for emit
+	// held has a bit, picked by the top bits of the hash, set for every
+	// key in the table: a key whose bit is clear is not in it. A full
+	// table (a flood of keys) would otherwise probe tableProbes slots
+	// for every new key only to find neither it nor room for it.
+	held      []uint64
+	heldShift uint8
 }
 
 type ranked struct {
@@ -197,6 +204,10 @@ type ranked struct {
 
 const tableProbes = 16
 
+// heldBitsPerSlot sizes table.held: a key absent from a full table finds
+// its bit set, and probes in vain, about one time in 8.
+const heldBitsPerSlot = 8
+
 // touch reads the line where h's probe starts; see Aggregator.AddBatch.
 func (t *table[K, V]) touch(h uint64) uint64 { return t.hashes[h&t.mask] }
 
@@ -205,6 +216,7 @@ func newTable[K comparable, V any](slots int) *table[K, V] {
 	for n < slots {
 		n <<= 1
 	}
+	heldBits := n * heldBitsPerSlot
 	return &table[K, V]{
 		hashes: make([]uint64, n),
 		keys:   make([]K, n),
@@ -214,6 +226,9 @@ func newTable[K comparable, V any](slots int) *table[K, V] {
 		filter: make([]uint8, 2*admitWidth),
 		fmask:  admitWidth - 1,
 		ranked: make([]ranked, 0, n),
+		held:   make([]uint64, heldBits/64),
+		// The top log2(heldBits) bits of the hash pick the bit.
+		heldShift: uint8(64 - bits.TrailingZeros(uint(heldBits))),
 	}
 }
 
@@ -229,6 +244,13 @@ func (t *table[K, V]) get(h uint64, k K) *V {
 // index returns the slot of key k with hash h (never 0), inserting it if
 // admitted, or -1.
 func (t *table[K, V]) index(h uint64, k K) int32 {
+	b := h >> t.heldShift
+	if len(t.used) == len(t.hashes) && t.held[b/64]&(1<<(b%64)) == 0 {
+		// Full, and k is not in it: the probes below would find neither
+		// k nor an empty slot.
+		t.dropped++
+		return -1
+	}
 	i := h & t.mask
 	for range tableProbes {
 		switch t.hashes[i] {
@@ -243,6 +265,7 @@ func (t *table[K, V]) index(h uint64, k K) int32 {
 			}
 			t.hashes[i], t.keys[i] = h, k
 			t.used = append(t.used, int32(i))
+			t.held[b/64] |= 1 << (b % 64)
 			return int32(i)
 		}
 		i = (i + 1) & t.mask
@@ -273,6 +296,7 @@ func (t *table[K, V]) reset() {
 	}
 	t.used = t.used[:0]
 	clear(t.filter)
+	clear(t.held)
 	t.dropped = 0
 }
 
@@ -317,11 +341,16 @@ func pairPort(proto Protocol, port uint16) uint16 {
 }
 
 func serviceHash(k *ServiceKey) uint64 {
+	return serviceHashFrom(sketch.HashAddr(k.Addr), k)
+}
+
+// serviceHashFrom is a service's hash from its address's hash.
+func serviceHashFrom(ha uint64, k *ServiceKey) uint64 {
 	all := uint64(0)
 	if k.AllPorts {
 		all = 1 << 40
 	}
-	return max(sketch.Mix64(sketch.HashAddr(k.Addr)^uint64(k.Port)<<8^uint64(k.Proto)^all^0x5bd1e995), 1)
+	return max(sketch.Mix64(ha^uint64(k.Port)<<8^uint64(k.Proto)^all^0x5bd1e995), 1)
 }
 
 func (b *behaviour) pair(k PairKey) *PairActivity {

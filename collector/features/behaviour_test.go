@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
+	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
 )
 
 const (
@@ -604,4 +605,40 @@ func TestPartialWindows(t *testing.T) {
 
 func udp(t int64) decode.PacketInfo {
 	return udpPkt(t, "10.0.0.1", "10.0.0.2", 40000, 53)
+}
+
+// TestTableFull: a full table still finds the keys it holds, drops the
+// others without probing, and takes new keys again after a reset.
+func TestTableFull(t *testing.T) {
+	tb := newTable[uint64, int](16)
+	hash := func(k uint64) uint64 { return max(sketch.Mix64(k), 1) }
+	// Past half full keys need two sightings; look every key up twice.
+	for k := range uint64(1000) {
+		tb.index(hash(k), k)
+		tb.index(hash(k), k)
+		if len(tb.used) == len(tb.hashes) {
+			break
+		}
+	}
+	if len(tb.used) != len(tb.hashes) {
+		t.Fatalf("table holds %d keys, want %d (full)", len(tb.used), len(tb.hashes))
+	}
+	for _, i := range tb.used {
+		if got := tb.index(tb.hashes[i], tb.keys[i]); got != i {
+			t.Errorf("key %d: slot %d, want %d", tb.keys[i], got, i)
+		}
+	}
+	dropped := tb.dropped
+	for k := uint64(1 << 40); k < 1<<40+100; k++ {
+		if got := tb.index(hash(k), k); got != -1 {
+			t.Fatalf("new key %d in a full table: slot %d, want -1", k, got)
+		}
+	}
+	if tb.dropped != dropped+100 {
+		t.Errorf("dropped %d, want %d", tb.dropped, dropped+100)
+	}
+	tb.reset()
+	if got := tb.index(hash(1<<40), 1<<40); got < 0 {
+		t.Errorf("after reset: slot %d, want a slot", got)
+	}
 }

@@ -285,14 +285,25 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, h *packetHashes, syn bool
 		return
 	}
 	a.bh.opened++
-	if h.pair != 0 {
-		// The pair's hash was computed with the packet's.
-		a.refresh(e)
-		k := pairKeyOf(e)
-		if e.pair = a.bh.pairs.index(h.pair, k); e.pair >= 0 {
-			a.bh.pairs.vals[e.pair].Key = k
-		}
+	// The packet opened the flow, so its address hashes are the
+	// initiator's and the responder's: the flow's keys hash from them
+	// rather than from its addresses, hashed again per table. These are
+	// the flow's first lookups in the window, in the order the calls
+	// below would make them.
+	a.refresh(e)
+	hp := h.pair
+	if hp == 0 {
+		hp = pairHashFrom(h.src, h.dst, pairPort(e.proto, e.rport), e.proto)
 	}
+	k := pairKeyOf(e)
+	if e.pair = a.bh.pairs.index(hp, k); e.pair >= 0 {
+		a.bh.pairs.vals[e.pair].Key = k
+	}
+	a.lookService(e, false, h.dst)
+	if syn {
+		a.lookService(e, true, h.dst)
+	}
+	a.lookInitiator(e, h.src)
 	c, _ := a.pairConns(e)
 	c.Attempts++
 	s := a.serviceConns(e, false)
@@ -564,32 +575,47 @@ func (a *Aggregator) serviceOf(e *flowEnds, all bool) *ServiceActivity {
 	if all {
 		slot = &e.all
 	}
-	t := a.bh.services
 	if *slot == notLooked {
-		k := serviceKeyOf(e, all)
-		if *slot = t.index(serviceHash(&k), k); *slot >= 0 {
-			t.vals[*slot].Key = k
-		}
+		a.lookService(e, all, sketch.HashAddr(e.resp))
 	}
 	if *slot < 0 {
 		return nil
 	}
-	return &t.vals[*slot]
+	return &a.bh.services.vals[*slot]
+}
+
+// lookService looks the flow's service up in this window's table (see
+// serviceOf), hr being the hash of the responder's address.
+func (a *Aggregator) lookService(e *flowEnds, all bool, hr uint64) {
+	slot := &e.svc
+	if all {
+		slot = &e.all
+	}
+	t := a.bh.services
+	k := serviceKeyOf(e, all)
+	if *slot = t.index(serviceHashFrom(hr, &k), k); *slot >= 0 {
+		t.vals[*slot].Key = k
+	}
 }
 
 // initiatorOf returns the flow initiator's first-contact counters.
 func (a *Aggregator) initiatorOf(e *flowEnds) *HostActivity {
 	a.refresh(e)
 	if e.host == notLooked {
-		e.host = a.bh.hosts.index(max(sketch.HashAddr(e.init), 1), e.init)
-		if e.host >= 0 {
-			a.bh.hosts.vals[e.host].Addr = e.init
-		}
+		a.lookInitiator(e, sketch.HashAddr(e.init))
 	}
 	if e.host < 0 {
 		return nil
 	}
 	return &a.bh.hosts.vals[e.host]
+}
+
+// lookInitiator looks the flow's initiator up in this window's table, hi
+// being the hash of its address.
+func (a *Aggregator) lookInitiator(e *flowEnds, hi uint64) {
+	if e.host = a.bh.hosts.index(max(hi, 1), e.init); e.host >= 0 {
+		a.bh.hosts.vals[e.host].Addr = e.init
+	}
 }
 
 // pairConns returns the counters of the flow's pair, and the pair itself

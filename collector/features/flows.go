@@ -1,7 +1,7 @@
 package features
 
 import (
-	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"time"
 
@@ -151,8 +151,11 @@ func (t *flowTable) capacity() int { return len(t.slots) }
 // (never 0), and whether the packet goes from A, the endpoint that sorts
 // first, to B.
 func flowKey(p *decode.PacketInfo, hs, hd uint64) (hash uint64, fromA bool) {
-	c := bytes.Compare(p.Src[:], p.Dst[:])
-	fromA = c < 0 || (c == 0 && p.SrcPort <= p.DstPort)
+	// The addresses compare as two big-endian words each: the order of
+	// bytes.Compare, without its call.
+	s0, d0 := binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Dst[:8])
+	s1, d1 := binary.BigEndian.Uint64(p.Src[8:]), binary.BigEndian.Uint64(p.Dst[8:])
+	fromA = s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && p.SrcPort <= p.DstPort)
 	if fromA {
 		return hashFlow(hs, hd, p.SrcPort, p.DstPort, p.IPProto), true
 	}

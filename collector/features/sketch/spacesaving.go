@@ -122,6 +122,17 @@ func (s *SpaceSaving) Add(key [16]byte, hash uint64, weight uint64) {
 	if s.filter != nil {
 		est = s.estimate(hash, weight)
 	}
+	if s.filter != nil && len(s.keys) == cap(s.keys) && est <= s.heap[0].count && est < 1<<31-1 {
+		// Most keys of a busy link are light: not tracked, and not
+		// admitted below. A tracked key's estimate is at least its count
+		// (they were equal at admission, and every Add since raised the
+		// estimate by at least the weight it added to the count), so with
+		// this Add's weight it exceeds the lightest count, unless its
+		// counters saturated, which takes an estimate of 2^31 or more. A
+		// key that estimates no more than the lightest count is thus not
+		// tracked: the index need not be probed to find that out.
+		return
+	}
 	h := uint32(hash)
 	i := h & s.mask
 	for ; s.index[i] != 0; i = (i + 1) & s.mask {

@@ -328,3 +328,91 @@ func keyN(n uint64) (k [16]byte) {
 	}
 	return k
 }
+
+// addProbing is Add as it was before it skipped the index for light keys:
+// every Add of a filtered summary probes the index.
+func (s *SpaceSaving) addProbing(key [16]byte, hash uint64, weight uint64) {
+	if weight == 0 {
+		return
+	}
+	s.total += weight
+	var est uint64
+	if s.filter != nil {
+		est = s.estimate(hash, weight)
+	}
+	h := uint32(hash)
+	i := h & s.mask
+	for ; s.index[i] != 0; i = (i + 1) & s.mask {
+		slot := s.index[i]
+		e := int32(slot) - 1
+		if uint32(slot>>32) == h && s.keys[e] == key {
+			p := s.heapPos[e]
+			s.heap[p].count += weight
+			s.down(int(p))
+			return
+		}
+	}
+	count, errw := weight, uint64(0)
+	if s.filter != nil {
+		count, errw = est, est-weight
+	}
+	if len(s.keys) < cap(s.keys) {
+		e := int32(len(s.keys))
+		s.keys = append(s.keys, key)
+		s.errs[e] = errw
+		s.hashes[e] = h
+		s.index[i] = uint64(h)<<32 | uint64(e+1)
+		s.heapPos[e] = int32(len(s.heap))
+		s.heap = append(s.heap, heapNode{count: count, e: e})
+		s.up(len(s.heap) - 1)
+		return
+	}
+	root := &s.heap[0]
+	if est <= root.count {
+		return
+	}
+	e := root.e
+	s.unindex(e)
+	s.keys[e] = key
+	s.hashes[e] = h
+	root.count, s.errs[e] = count, errw
+	i = h & s.mask
+	for s.index[i] != 0 {
+		i = (i + 1) & s.mask
+	}
+	s.index[i] = uint64(h)<<32 | uint64(e+1)
+	s.down(0)
+}
+
+// TestFilteredSpaceSavingSkipsLightKeys: skipping the index for keys too
+// light to be tracked leaves the summary exactly as probing did, with
+// narrow filters (collisions), heavy-tailed keys, ties, and weights that
+// saturate the counters.
+func TestFilteredSpaceSavingSkipsLightKeys(t *testing.T) {
+	for _, c := range []struct {
+		k, width, keys int
+		maxWeight      uint64
+	}{
+		{4, 16, 50, 1},
+		{16, 64, 1000, 1},
+		{16, 8192, 100000, 3},
+		{8, 32, 300, 1 << 20},
+		{4, 16, 40, 1 << 31},
+	} {
+		r := rand.New(rand.NewPCG(uint64(c.k), uint64(c.width)))
+		got, want := NewFilteredSpaceSaving(c.k, c.width), NewFilteredSpaceSaving(c.k, c.width)
+		for i := range 200000 {
+			// Squaring a uniform draw skews it toward the low keys.
+			u := r.Float64()
+			key := keyN(uint64(u * u * float64(c.keys)))
+			w := 1 + r.Uint64N(c.maxWeight)
+			got.Add(key, HashAddr(key), w)
+			want.addProbing(key, HashAddr(key), w)
+			if i%997 == 0 || i == 199999 {
+				if !slices.Equal(got.Top(nil), want.Top(nil)) || !slices.Equal(got.filter, want.filter) || got.total != want.total {
+					t.Fatalf("k=%d width=%d: after %d adds the summaries differ:\n got %v\nwant %v", c.k, c.width, i+1, got.Top(nil), want.Top(nil))
+				}
+			}
+		}
+	}
+}
