@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"cmp"
 	"math/bits"
 	"slices"
@@ -434,13 +435,10 @@ func collect[K comparable, V any](t *table[K, V], limit int, interest func(*V) u
 	return out
 }
 
+// compareAddr orders addresses byte by byte, as bytes.Compare does (a
+// memcmp: the sorts at each window's close compare thousands of keys).
 func compareAddr(a, b [16]byte) int {
-	for i := range a {
-		if c := cmp.Compare(a[i], b[i]); c != 0 {
-			return c
-		}
-	}
-	return 0
+	return bytes.Compare(a[:], b[:])
 }
 
 func compareBool(a, b bool) int {
@@ -453,8 +451,17 @@ func compareBool(a, b bool) int {
 	return -1
 }
 
+// comparePairKeys orders pair keys by source, destination, port and
+// protocol, comparing the destinations only when the sources are equal
+// (cmp.Or would compare everything first).
 func comparePairKeys(a, b *PairKey) int {
-	return cmp.Or(compareAddr(a.Src, b.Src), compareAddr(a.Dst, b.Dst), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Proto, b.Proto))
+	if c := compareAddr(a.Src, b.Src); c != 0 {
+		return c
+	}
+	if c := compareAddr(a.Dst, b.Dst); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Proto, b.Proto))
 }
 
 func (bh *behaviour) reset() {
