@@ -341,6 +341,17 @@ func (m *merger) recycle(w *mergeInput, b *batch) {
 	}
 }
 
+// A packet stamped more than mergeSkew after every other worker's
+// watermark (a clock stepped back under it, a bad timestamp) goes on out
+// of order once its worker has mergePressure batches waiting behind it:
+// it must not hold them until the other workers' clocks catch up with it,
+// an hour later perhaps. Workers' ordinary lag (a poll, a block timeout)
+// is far under mergeSkew, so the order holds otherwise.
+const (
+	mergeSkew     = int64(time.Second)
+	mergePressure = workerBatches / 2
+)
+
 // merge passes on every packet no later than the lowest watermark, and
 // the state changes seen, in batches of the feature stage's pool.
 func (m *merger) merge() {
@@ -363,7 +374,7 @@ func (m *merger) merge() {
 			}
 			t := w.pending[w.head].infos[w.pos].Time
 			switch {
-			case t > limit:
+			case t > limit && (t-limit < mergeSkew || len(w.pending)-w.head < mergePressure):
 			case best < 0 || t < bt:
 				if best >= 0 {
 					next = min(next, bt)

@@ -130,3 +130,25 @@ func (s *slowStart) Next() (capture.Packet, error) {
 	}
 	return s.Source.Next()
 }
+
+// TestCaptureWorkersFutureStamp: a packet stamped an hour ahead (a clock
+// stepped back under it, a bad timestamp) does not hold back its
+// worker's later packets until the other workers' clocks reach it.
+func TestCaptureWorkersFutureStamp(t *testing.T) {
+	const sec = int64(time.Second)
+	base := int64(1_700_000_000) * sec
+	var frames [][]byte
+	var times []int64
+	frames, times = append(frames, capturetest.SYNFrame), append(times, base+3600*sec)
+	for i := range 20_000 {
+		frames, times = append(frames, capturetest.SYNFrame), append(times, base+int64(i)*int64(time.Millisecond))
+	}
+	ahead := capturetest.New(base+60*sec, -1, frames, times)
+	other := capturetest.SYNs(base, 100, 100*time.Millisecond, false)
+	other.SetClock(base + 60*sec)
+	p := NewPipeline(PipelineConfig{Interface: "eth0", Features: features.DefaultConfig(), Workers: []Worker{{Source: ahead}}}, other, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	nettest.WaitFor(t, "every packet", func() bool { return p.Snapshot().Counters.Packets[0] == 20_101 })
+}
