@@ -404,22 +404,26 @@ func (m *merger) merge() {
 				m.recycle(w, in)
 			}
 			if out.n == batchSize {
-				m.send(out, false)
+				m.send(out, false, false)
 				out = <-m.p.free
 			}
 		}
 	}
-	m.send(out, m.ended == len(m.ws))
+	m.send(out, m.ended == len(m.ws), true)
 }
 
 // send passes out on with the workers' counters summed and the state
 // changes since the last batch; an empty batch with nothing to say goes
 // back to the pool.
-func (m *merger) send(out *batch, eof bool) {
-	// No clock until every worker said where it is.
-	out.hasClock, out.clock = m.tick && m.limit != -noMark, min(m.clock, m.limit)
-	out.down, out.up, out.at = m.goDown, m.goUp, m.changedAt
+func (m *merger) send(out *batch, eof, last bool) {
 	out.eof = eof
+	if last {
+		// The clock and the link's state go with the round's last batch,
+		// after every packet they may follow. No clock until every
+		// worker said where it is.
+		out.hasClock, out.clock = m.tick && m.limit != -noMark, min(m.clock, m.limit)
+		out.down, out.up, out.at = m.goDown, m.goUp, m.changedAt
+	}
 	if out.n == 0 && !out.hasClock && !out.down && !out.up && !eof {
 		m.p.free <- out
 		return
@@ -437,7 +441,9 @@ func (m *merger) send(out *batch, eof bool) {
 		out.source.FileErrors += w.source.FileErrors
 		out.reopens += w.reopens
 	}
-	m.tick = m.tick && !out.hasClock
-	m.goDown, m.goUp = false, false
+	if last {
+		m.tick = m.tick && !out.hasClock
+		m.goDown, m.goUp = false, false
+	}
 	m.p.queue <- out
 }

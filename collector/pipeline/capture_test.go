@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -151,4 +152,95 @@ func TestCaptureWorkersFutureStamp(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx)
 	nettest.WaitFor(t, "every packet", func() bool { return p.Snapshot().Counters.Packets[0] == 20_101 })
+}
+
+// TestMergerProperties drives the merger with random workers: each with
+// its own time-ordered packets, cut into batches of random sizes, with
+// clock ticks that never run ahead of what the worker will still send.
+// Every packet comes out exactly once, in time order, and no clock passed
+// on is later than a packet that comes out after it.
+func TestMergerProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for round := range 200 {
+		workers := 2 + r.IntN(4)
+		p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool(queueBatches + 2)}
+		frees := make([]chan *batch, workers)
+		for i := range frees {
+			frees[i] = newPool(workerBatches)
+		}
+		m := newMerger(p, frees)
+		go m.run()
+		var got []int64
+		var clocks []int64 // the clock passed on before each packet
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			clock := int64(-1)
+			for o := range p.queue {
+				for _, info := range o.infos[:o.n] {
+					got = append(got, info.Time)
+					clocks = append(clocks, clock)
+				}
+				if o.hasClock {
+					clock = max(clock, o.clock)
+				}
+				o.n, o.hasClock, o.eof = 0, false, false
+				p.free <- o
+			}
+		}()
+		// Each worker's packets: increasing times, some shared between
+		// workers (equal stamps happen), a worker idle at times.
+		sent := 0
+		var feeders sync.WaitGroup
+		for w := range workers {
+			n := r.IntN(3000)
+			times := make([]int64, n)
+			now := int64(0)
+			for i := range times {
+				now += int64(r.IntN(2000))
+				times[i] = now
+			}
+			sent += n
+			seed := r.Uint64()
+			feeders.Go(func() {
+				fr := rand.New(rand.NewPCG(seed, 1))
+				for i := 0; ; {
+					b := <-frees[w]
+					b.worker = w
+					k := min(1+fr.IntN(batchSize), len(times)-i)
+					for j := range k {
+						b.infos[j].Time = times[i+j]
+					}
+					b.n = k
+					i += k
+					if fr.IntN(4) == 0 && i < len(times) {
+						// A timeout: nothing older than the next packet
+						// will come.
+						b.hasClock, b.clock = true, times[i]+int64(capture.FanoutDelay)
+					}
+					if i == len(times) {
+						b.eof = true
+						m.in <- b
+						return
+					}
+					m.in <- b
+				}
+			})
+		}
+		feeders.Wait()
+		<-done
+		if len(got) != sent {
+			t.Fatalf("round %d: %d packets out of %d in", round, len(got), sent)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] < got[i-1] {
+				t.Fatalf("round %d: packet %d at %d after one at %d", round, i, got[i], got[i-1])
+			}
+		}
+		for i, c := range clocks {
+			if c > got[i] {
+				t.Fatalf("round %d: clock %d passed on before a packet at %d", round, c, got[i])
+			}
+		}
+	}
 }
