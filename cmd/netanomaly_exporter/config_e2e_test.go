@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"github.com/netanomaly/netanomaly_exporter/internal/geoip/geoiptest"
@@ -32,7 +34,7 @@ func TestConfigFileEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not found: install the Debian package tshark")
 	}
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 
 	// A real rsyslog on a loopback UDP port, writing what it receives.
@@ -113,7 +115,7 @@ ipfix:
 		t.Fatalf("check-config: %v\n%s", err, out)
 	}
 
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	events := filepath.Join(dir, "events.jsonl")
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.speed=0",
 		"--config.file="+conf, "--geoip.database="+db, "--events.file="+events, "--detector.attack-sources=3")

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"github.com/netanomaly/netanomaly_exporter/detector"
@@ -29,7 +31,7 @@ import (
 // TestCheckConfig: check-config says valid or lists every problem with
 // its line, with an exit status a deploy script can test.
 func TestCheckConfig(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yml")
 	bad := filepath.Join(dir, "bad.yml")
@@ -69,7 +71,7 @@ func TestCheckConfig(t *testing.T) {
 // TestUserRuleReplay: a user rule fires on a replay like a built-in type,
 // with its type label.
 func TestUserRuleReplay(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	// The capture is 30 FTP logins in a minute: its windows hold SYNs to
 	// port 21.
@@ -93,10 +95,10 @@ func TestUserRuleReplay(t *testing.T) {
 // file with problems leaves the running one in force and says so in a
 // metric.
 func TestConfigReload(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	writeFile(t, conf, "rules:\n  - name: first\n    expr: packets_per_second > 1e9\n")
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
 	var stderr testutil.SyncBuffer
@@ -153,7 +155,7 @@ func writeFile(t *testing.T, path, text string) {
 // TestBlocklistReplay: a listed address in a capture counts per list and
 // names the local host that talked to it.
 func TestBlocklistReplay(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "intel.netset"), "# the FTP server of the capture\n192.168.56.101\n")
 	writeFile(t, filepath.Join(dir, "other.txt"), "203.0.113.0/24\n")
@@ -182,7 +184,7 @@ func TestBlocklistReplay(t *testing.T) {
 // TestSyslogOutput: with a syslog section, attack starts reach the
 // receiver as RFC 5424 messages carrying ECS JSON.
 func TestSyslogOutput(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,7 @@ func TestSyslogOutput(t *testing.T) {
 	defer pc.Close()
 	conf := filepath.Join(t.TempDir(), "netanomaly.yml")
 	writeFile(t, conf, "rules:\n  - name: any-traffic\n    expr: packets_per_second > 0\nsyslog:\n  address: "+pc.LocalAddr().String()+"\n  transport: udp\n")
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--config.file="+conf)
 	var stderr testutil.SyncBuffer
@@ -245,7 +247,7 @@ func TestSyslogOutput(t *testing.T) {
 // capture of its packets, headers only, readable by tshark, with
 // addresses anonymized as --privacy.ip says.
 func TestEvidenceReplay(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (Debian package tshark)")
 	}
@@ -304,7 +306,7 @@ func TestEvidenceReplay(t *testing.T) {
 // capture reaches the collector as an IPFIX biflow record (goflow2's
 // decoder reads them), packets each way adding up to the capture's.
 func TestIPFIXReplay(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +359,7 @@ func TestIPFIXReplay(t *testing.T) {
 // TestGeoIPReplay: with a country database, traffic counts by source
 // country; a file that is no database stops the start with its name.
 func TestGeoIPReplay(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	db := geoiptest.CountryFile(t, dir, map[string]string{"192.168.56.0/25": "NL", "192.168.56.101/32": "SE"})
 	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--geoip.database="+db).Output()
@@ -376,7 +378,7 @@ func TestGeoIPReplay(t *testing.T) {
 	}
 	// The event log names the countries of an attack's sources.
 	events := filepath.Join(dir, "events.jsonl")
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/ftp_bruteforce.pcap", "--capture.pcap.speed=0",
 		"--geoip.database="+db, "--events.file="+events)
 	if err := cmd.Start(); err != nil {
@@ -408,14 +410,14 @@ func TestGeoIPReplay(t *testing.T) {
 // group, and its models are saved in the model file under
 // interface/group.
 func TestHostGroupsServe(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "netanomaly.yml")
 	groups := "groups:\n  - name: everyone\n    cidrs: [0.0.0.0/0, \"::/0\"]\n"
 	writeFile(t, conf, groups)
 	model := filepath.Join(dir, "m.model")
 	events := filepath.Join(dir, "events.jsonl")
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--detector.warmup=30s", "--detector.model-file="+model, "--config.file="+conf, "--events.file="+events)
 	var stderr testutil.SyncBuffer
@@ -466,7 +468,7 @@ func TestTrainGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models: skipped with -short")
 	}
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	benign := filepath.Join(dir, "benign.pcap")
 	// 30 minutes at 20 packets/s from 200 hosts (10.1.0.0/24 to 10.0.0.0/24).
@@ -510,13 +512,13 @@ func TestTrainGroups(t *testing.T) {
 // TestPprofAndVersion: profiling is served only when asked for, and the
 // version is never empty.
 func TestPprofAndVersion(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	out, _ := exec.Command(bin, "--version").CombinedOutput()
 	if strings.Contains(string(out), "version  (") || !strings.Contains(string(out), "netanomaly_exporter, version ") {
 		t.Errorf("--version: %s", out)
 	}
 	for _, on := range []bool{false, true} {
-		addr := freePort(t)
+		addr := stacktest.FreeAddr(t)
 		args := []string{"--web.listen-address=" + addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop"}
 		if on {
 			args = append(args, "--web.enable-pprof")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
 )
@@ -20,10 +22,10 @@ import (
 // real speed the first scripted attack, the port scan, is named with its
 // scanner in the metrics and in the log, with a recommendation.
 func TestDemoStarts(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	model := filepath.Join(t.TempDir(), "demo.model")
 	start := func(args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
-		addr := freePort(t)
+		addr := stacktest.FreeAddr(t)
 		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--detector.model-file=" + model}, args...)...)
 		var stderr testutil.SyncBuffer
 		cmd.Stderr = &stderr

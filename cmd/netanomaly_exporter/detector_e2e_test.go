@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/detector"
 	"github.com/netanomaly/netanomaly_exporter/internal/synth"
@@ -77,7 +79,7 @@ func TestTrainEvaluate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models: skipped with -short")
 	}
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	// 20 packets/s from 200 hosts for an hour (the generator's epoch is
 	// 2023-11-14 22:13:20 UTC).
@@ -168,7 +170,7 @@ func TestTrainEvaluate(t *testing.T) {
 	}
 
 	// The exporter serving with the model reports verdicts and model state.
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap="+test, "--capture.pcap.speed=0", "--detector.model-file="+model, "--detector.attack-sources=2", "--log.level=warn")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -195,7 +197,7 @@ func TestTrainEvaluate(t *testing.T) {
 	os.WriteFile(model, data, 0o644)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	addr = freePort(t)
+	addr = stacktest.FreeAddr(t)
 	cmd = exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap="+test, "--capture.pcap.speed=0", "--detector.model-file="+model)
 	stderr.Reset()
 	cmd.Stderr = &stderr
@@ -260,9 +262,9 @@ func scrapeUntil(t *testing.T, addr, re string) string {
 // authentication, POST with JSON only, retrain, and capture stop/start
 // (which a capture file refuses).
 func TestAdminAPI(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	start := func(args ...string) (string, *bytes.Buffer, func()) {
-		addr := freePort(t)
+		addr := stacktest.FreeAddr(t)
 		// Benign traffic: a retrain trains on the windows judged normal.
 		cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=10", "--log.level=warn"}, args...)...)
 		var stderr bytes.Buffer
@@ -363,7 +365,7 @@ func TestAdminAPI(t *testing.T) {
 // models trained so far, that SIGTERM saves them and exits 0, and that the
 // temporary files an interrupted save left are removed at start.
 func TestSignals(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.model")
 	stale := filepath.Join(dir, ".model-4242")
@@ -371,7 +373,7 @@ func TestSignals(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	_ = os.Chtimes(stale, old, old)
 
-	addr := freePort(t)
+	addr := stacktest.FreeAddr(t)
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--capture.pcap=testdata/wikipedia.pcap", "--capture.pcap.loop", "--capture.pcap.speed=50",
 		"--detector.warmup=30s", "--detector.model-file="+model)
 	var stderr testutil.SyncBuffer

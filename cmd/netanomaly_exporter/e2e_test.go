@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -29,52 +30,7 @@ import (
 
 var update = flag.Bool("u", false, "update the golden files")
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// buildBinary builds the exporter once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "netanomaly-e2e")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		// Readable by all: one test runs the binary as an unprivileged user.
-		_ = os.Chmod(dir, 0o755)
-		binPath = filepath.Join(dir, "netanomaly_exporter")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func TestMain(m *testing.M) { stacktest.Main(m) }
 
 // volatile matches series whose values change from run to run.
 var volatile = regexp.MustCompile(`^(go_|process_|promhttp_|netanomaly_build_info|netanomaly_feature_processing_seconds_total|netanomaly_detector_scoring_seconds_total|netanomaly_detector_last_train_timestamp_seconds|netanomaly_config_last_reload_success_timestamp_seconds)`)
@@ -143,8 +99,8 @@ var entropyBitsLint = regexp.MustCompile(`(?m)^netanomaly_window_[a-z_]*entropy[
 // TestEndToEnd starts the exporter on two bundled captures, waits for the
 // replays to finish, and diffs /metrics against a golden file.
 func TestEndToEnd(t *testing.T) {
-	bin := buildBinary(t)
-	addr := freePort(t)
+	bin := stacktest.BuildExporter(t)
+	addr := stacktest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin,
@@ -212,7 +168,7 @@ func TestEndToEnd(t *testing.T) {
 // TestReplayCommand checks the replay contract: Prometheus text on stdout,
 // exit 0, and the same numbers as the tshark-checked counts.
 func TestReplayCommand(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap").Output()
 	if err != nil {
 		t.Fatalf("replay: %v", err)
@@ -258,7 +214,7 @@ func TestReplayCommand(t *testing.T) {
 // TestBadInput checks that bad input gives one clear error line and a
 // non-zero exit, before anything starts.
 func TestBadInput(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	dir := t.TempDir()
 	notCapture := filepath.Join(dir, "page.html")
 	_ = os.WriteFile(notCapture, []byte("<!DOCTYPE html><html></html>"), 0o644)
@@ -430,7 +386,7 @@ func corruptMidway(t *testing.T, pcap []byte) ([]byte, int) {
 // TestREADMEUpToDate checks that README.md documents every metric the
 // exporter emits and every flag it accepts.
 func TestREADMEUpToDate(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -480,13 +436,13 @@ func TestREADMEUpToDate(t *testing.T) {
 // in the middle counts the damage and goes on looping, and that a replay
 // that ends is finished, not down.
 func TestCorruptLoop(t *testing.T) {
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	full, _ := os.ReadFile("testdata/ftp_bruteforce.pcap")
 	bad, _ := corruptMidway(t, full)
 	path := filepath.Join(t.TempDir(), "damaged.pcap")
 	_ = os.WriteFile(path, bad, 0o644)
 	for _, loop := range []bool{true, false} {
-		addr := freePort(t)
+		addr := stacktest.FreeAddr(t)
 		args := []string{"--web.listen-address=" + addr, "--capture.pcap=" + path, "--capture.pcap.speed=100", "--log.level=warn"}
 		// Regular expressions over the exposition.
 		want := []string{`netanomaly_capture_file_errors_total\{interface="damaged"\} [2-9]`, `netanomaly_capture_state\{interface="damaged",state="capturing"\} 1`}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+
 	"github.com/netanomaly/netanomaly_exporter/internal/netnstest"
 	"github.com/netanomaly/netanomaly_exporter/internal/privilege"
 	"github.com/netanomaly/netanomaly_exporter/internal/testutil"
@@ -31,7 +33,7 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Skipf("skipping: needs %s (apt-get install libcap2-bin util-linux)", tool)
 		}
 	}
-	bin := buildBinary(t)
+	bin := stacktest.BuildExporter(t)
 	// A copy with the file capability, in a directory nobody can read.
 	dir, err := os.MkdirTemp("", "netanomaly-priv")
 	if err != nil {

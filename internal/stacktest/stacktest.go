@@ -49,6 +49,8 @@ func BuildExporter(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		// Readable by all: a test runs the binary as an unprivileged user.
+		_ = os.Chmod(dir, 0o755)
 		exporterBin = filepath.Join(dir, "netanomaly_exporter")
 		if out, err := RunErr(RepoRoot(t), nil, "go", "build", "-o", exporterBin, "./cmd/netanomaly_exporter"); err != nil {
 			buildErr = fmt.Errorf("build the exporter: %v\n%s", err, out)
