@@ -91,23 +91,8 @@ func benchPipeline(b *testing.B, data []byte) {
 func BenchmarkMerge(b *testing.B) {
 	for _, workers := range []int{2, 4, 8} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool(queueBatches + 2)}
-			frees := make([]chan *batch, workers)
-			for i := range frees {
-				frees[i] = newPool(workerBatches)
-			}
-			m := newMerger(p, frees)
-			go m.run()
-			done := make(chan int)
-			go func() {
-				n := 0
-				for o := range p.queue {
-					n += o.n
-					o.n, o.hasClock, o.eof = 0, false, false
-					p.free <- o
-				}
-				done <- n
-			}()
+			got := 0
+			m, frees, done := startMerger(workers, func(o *batch) { got += o.n })
 			// The workers' packets interleave: worker w holds every
 			// workers-th microsecond.
 			t, sent := int64(0), 0
@@ -129,7 +114,8 @@ func BenchmarkMerge(b *testing.B) {
 				in.n, in.worker, in.eof = 0, w, true
 				m.in <- in
 			}
-			if got := <-done; got != sent {
+			<-done
+			if got != sent {
 				b.Fatalf("merged %d packets of %d", got, sent)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/packet")

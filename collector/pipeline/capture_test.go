@@ -163,31 +163,18 @@ func TestMergerProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for round := range 200 {
 		workers := 2 + r.IntN(4)
-		p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool(queueBatches + 2)}
-		frees := make([]chan *batch, workers)
-		for i := range frees {
-			frees[i] = newPool(workerBatches)
-		}
-		m := newMerger(p, frees)
-		go m.run()
 		var got []int64
 		var clocks []int64 // the clock passed on before each packet
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			clock := int64(-1)
-			for o := range p.queue {
-				for _, info := range o.infos[:o.n] {
-					got = append(got, info.Time)
-					clocks = append(clocks, clock)
-				}
-				if o.hasClock {
-					clock = max(clock, o.clock)
-				}
-				o.n, o.hasClock, o.eof = 0, false, false
-				p.free <- o
+		clock := int64(-1)
+		m, frees, done := startMerger(workers, func(o *batch) {
+			for _, info := range o.infos[:o.n] {
+				got = append(got, info.Time)
+				clocks = append(clocks, clock)
 			}
-		}()
+			if o.hasClock {
+				clock = max(clock, o.clock)
+			}
+		})
 		// Each worker's packets: increasing times, some shared between
 		// workers (equal stamps happen), a worker idle at times.
 		sent := 0
@@ -243,4 +230,28 @@ func TestMergerProperties(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startMerger runs a merger of workers workers, without a pipeline around
+// it: each merged batch goes to each, in order, on one goroutine, then
+// back to the pool. done is closed when the merger ended. The workers take
+// batches from frees and send them to m.in.
+func startMerger(workers int, each func(*batch)) (m *merger, frees []chan *batch, done chan struct{}) {
+	p := &Pipeline{queue: make(chan *batch, queueBatches), free: newPool(queueBatches + 2)}
+	frees = make([]chan *batch, workers)
+	for i := range frees {
+		frees[i] = newPool(workerBatches)
+	}
+	m = newMerger(p, frees)
+	go m.run()
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		for o := range p.queue {
+			each(o)
+			o.n, o.hasClock, o.eof, o.down, o.up = 0, false, false, false, false
+			p.free <- o
+		}
+	}()
+	return m, frees, done
 }
