@@ -180,6 +180,9 @@ type evidence struct {
 	// type: what floods is not also scanning. fired lists the types named.
 	claimed map[[16]byte]string
 	fired   []string
+	// silent are the model's regular hosts silent now, the least likely
+	// silence first.
+	silent []silentHost
 }
 
 func (e *evidence) trained() bool { return e.set != nil }

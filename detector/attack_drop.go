@@ -3,6 +3,8 @@ package detector
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 )
@@ -21,9 +23,12 @@ func init() {
 			"or under an eighth of the recent normal windows' level; in two whole windows in a row, or in one when under half of that " +
 			"(a link down, a dead span port; one quiet window of a quiet network is a lull). Or a host that served connections stopped answering: " +
 			"it completed 5 or more over the horizon, then left 4 or more attempts from 2 or more initiators unanswered over the last two windows, " +
-			"answering none and sending nothing (a server or gateway down, its link cut). Never judged on a window the capture saw only part of (a start, a restart, " +
+			"answering none and sending nothing (a server or gateway down, its link cut). Or part of the network gone: 2 or more of the hosts " +
+			"that sent in at least half the training windows fell silent together, seen in this run and then silent in every whole window since, " +
+			"for so long that the odds of all of them being that quiet at once, going by how long each one was quiet in training, are under 1 in a million " +
+			"(a switch, a segment or several hosts down while the rest goes on). Never judged on a window the capture saw only part of (a start, a restart, " +
 			"an interface that went away, the end of a file).",
-		Names:      "No sources: a drop has none. Targets: the hosts that stopped answering.",
+		Names:      "No sources: a drop has none. Targets: the hosts that stopped answering, and the regular hosts that fell silent.",
 		NeedsModel: true,
 		order:      91,
 		detect:     detectDrop,
@@ -39,8 +44,19 @@ func detectDrop(e *evidence) []Attack {
 		return nil
 	}
 	silent, unanswered, clients := silentHosts(e)
+	var gone [][16]byte
+	var logOdds float64
+	if len(e.silent) >= minSilentRegulars {
+		gone, logOdds = regularsGone(e.silent, waiting(e))
+	}
+	targets := silent
+	for _, a := range gone {
+		if !slices.Contains(targets, a) {
+			targets = append(targets, a)
+		}
+	}
 	typical := e.typical(features.PacketsPerSecond)
-	if typical < 5 && len(silent) == 0 {
+	if typical < 5 && len(targets) == 0 {
 		return nil // too quiet a network to tell a drop from a lull
 	}
 	v := w.Features[features.PacketsPerSecond]
@@ -55,23 +71,37 @@ func detectDrop(e *evidence) []Attack {
 		return []Attack{{
 			Confidence: math.Min(0.99, 0.6+0.15*math.Log2(th/math.Max(v, th/64))),
 			Evidence:   []Evidence{ev(features.Schema[features.PacketsPerSecond].Name, v, th, typical)},
-			Targets:    silent,
-			Summary:    fmt.Sprintf("%.1f packets a second against %.0f typically", v, typical),
+			// The whole link is quiet, and every regular host with it:
+			// only the hosts that stopped answering are named.
+			Targets: silent,
+			Summary: fmt.Sprintf("%.1f packets a second against %.0f typically", v, typical),
 		}}
 	}
-	if len(silent) == 0 {
+	if len(targets) == 0 {
 		return nil
 	}
-	return []Attack{{
-		Confidence: confidence(unanswered, silentUnanswered),
-		Evidence: []Evidence{
-			ev("unanswered_attempts", unanswered, silentUnanswered, 0),
-			ev("initiators_unanswered", clients, silentInitiators, 0),
-		},
-		Targets: silent,
-		Summary: fmt.Sprintf("%s stopped answering: %.0f attempts from %.0f initiators unanswered over the last %s, after serving connections",
-			plural(float64(len(silent)), "host", "hosts"), unanswered, clients, dur(e.h.short.seconds)),
-	}}
+	a := Attack{Targets: targets}
+	var says []string
+	if len(silent) > 0 {
+		a.Confidence = confidence(unanswered, silentUnanswered)
+		a.Evidence = append(a.Evidence, ev("unanswered_attempts", unanswered, silentUnanswered, 0), ev("initiators_unanswered", clients, silentInitiators, 0))
+		says = append(says, fmt.Sprintf("%s stopped answering: %.0f attempts from %.0f initiators unanswered over the last %s, after serving connections",
+			plural(float64(len(silent)), "host", "hosts"), unanswered, clients, dur(e.h.short.seconds)))
+	}
+	if len(gone) > 0 {
+		// Each tenfold below the bar adds 0.05: a million times less
+		// likely than the bar is 0.9.
+		a.Confidence = math.Max(a.Confidence, math.Min(0.99, 0.6+0.05*(math.Log10(silentOddsBar)-logOdds)))
+		longest := 0
+		for _, s := range e.silent[:len(gone)] {
+			longest = max(longest, s.run)
+		}
+		a.Evidence = append(a.Evidence, ev("regular_hosts_silent", float64(len(gone)), minSilentRegulars, 0), ev("silence_odds_log10", logOdds, math.Log10(silentOddsBar), 0))
+		says = append(says, fmt.Sprintf("%s that send in most windows fell silent together, for up to %s in a row: by their silences in training, odds of 1 in 10^%.0f",
+			plural(float64(len(gone)), "host", "hosts"), plural(float64(longest), "window", "windows"), -logOdds))
+	}
+	a.Summary = strings.Join(says, "; ")
+	return []Attack{a}
 }
 
 // Bars of a host that stopped answering: it completed silentServed
@@ -150,4 +180,23 @@ func silentHosts(e *evidence) (hosts [][16]byte, unanswered, initiators float64)
 		}
 	}
 	return heaviest(rs, 0, 0, 0), unanswered, float64(len(all))
+}
+
+// waiting returns the initiators left unanswered over the horizon by a
+// host that answers nothing now: clients waiting on a dead server are
+// silent because of it, not down themselves.
+func waiting(e *evidence) map[[16]byte]bool {
+	answers := map[[16]byte]bool{}
+	for k, s := range e.h.short.services {
+		if !k.AllPorts && s.Established+s.Refused+s.HalfOpen+s.SynAcks+s.Replies > 0 {
+			answers[k.Addr] = true
+		}
+	}
+	out := map[[16]byte]bool{}
+	for k, p := range e.h.long.pairs {
+		if p.Unanswered > 0 && !answers[k.Dst] {
+			out[k.Src] = true
+		}
+	}
+	return out
 }

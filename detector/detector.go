@@ -65,6 +65,8 @@ type Detector struct {
 	active        map[string]*attackState
 	held          map[string]int // user rules: windows in a row their condition held
 	hz            *horizon
+	presence      *presenceCounter // who sent in the windows training learns from
+	watch         presenceWatch    // the model's regular hosts in the windows judged
 	retrains      int
 	lastTrainWall time.Time
 	lastTrainErr  error
@@ -86,13 +88,14 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 		cfg.Horizon = DefaultConfig().Horizon
 	}
 	d := &Detector{
-		cfg:     cfg,
-		iface:   iface,
-		set:     set,
-		normal:  make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
-		trained: make(chan trainResult, 1),
-		active:  map[string]*attackState{},
-		hz:      newHorizon(cfg.Horizon),
+		cfg:      cfg,
+		iface:    iface,
+		set:      set,
+		normal:   make([]features.Vector, 0, min(cfg.Reservoir, 1024)),
+		trained:  make(chan trainResult, 1),
+		active:   map[string]*attackState{},
+		hz:       newHorizon(cfg.Horizon),
+		presence: newPresenceCounter(),
 	}
 	if set != nil {
 		d.lastTrainWall = cfg.Now()
@@ -146,9 +149,14 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	set := d.set
 	if gap {
 		d.prev = prevWindow{}
+		d.presence.gap()
+	}
+	var base *Presence
+	if set != nil {
+		base = set.Presence
 	}
 	ev := &evidence{w: w, h: d.hz, set: set, group: d.group, scale: 1, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
-		prev: d.prev, claimed: map[[16]byte]string{}}
+		prev: d.prev, claimed: map[[16]byte]string{}, silent: d.watch.observe(base, w, gap)}
 	attacks := append(detectAll(ev), d.userAttacks(w, set)...)
 
 	agree := 0.0
@@ -186,6 +194,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	// part of would teach them rates of a partial span.
 	if !v.Anomalous && !w.Partial && !scoreHigh {
 		d.addNormal(&w.Features)
+		d.presence.add(w)
 		if set != nil {
 			for _, m := range set.members {
 				if o, ok := m.model.(models.Online); ok {

@@ -107,6 +107,9 @@ type ModelSet struct {
 	Skipped []string
 	// TrainedAt is the end of the last training window, Unix nanoseconds.
 	TrainedAt int64
+	// Presence is the baseline of the hosts regularly there, nil when
+	// training counted none (or the file predates it).
+	Presence *Presence
 }
 
 // TrainConfig says what to train and how.
@@ -287,11 +290,12 @@ type setJSON struct {
 	Classes   []string             `json:"classes,omitempty"`
 	Windows   int                  `json:"windows"`
 	TrainedAt int64                `json:"trained_at"`
+	Presence  *Presence            `json:"presence,omitempty"`
 }
 
 // MarshalJSON stores the set with each member's state.
 func (set *ModelSet) MarshalJSON() ([]byte, error) {
-	j := setJSON{Scaler: set.Scaler, Threshold: set.Threshold, Forest: set.Forest, Classes: set.Classes, Windows: set.Windows, TrainedAt: set.TrainedAt}
+	j := setJSON{Scaler: set.Scaler, Threshold: set.Threshold, Forest: set.Forest, Classes: set.Classes, Windows: set.Windows, TrainedAt: set.TrainedAt, Presence: set.Presence}
 	for _, m := range set.members {
 		b, err := json.Marshal(m.model)
 		if err != nil {
@@ -309,7 +313,7 @@ func (set *ModelSet) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*set = ModelSet{Scaler: j.Scaler, Threshold: j.Threshold, Forest: j.Forest, Classes: j.Classes, Windows: j.Windows, TrainedAt: j.TrainedAt}
+	*set = ModelSet{Scaler: j.Scaler, Threshold: j.Threshold, Forest: j.Forest, Classes: j.Classes, Windows: j.Windows, TrainedAt: j.TrainedAt, Presence: j.Presence}
 	for _, mj := range j.Members {
 		m, err := newMember(mj.Name)
 		if err != nil {
@@ -354,6 +358,9 @@ func (set *ModelSet) validate() error {
 	}
 	if set.Windows < 0 {
 		return fmt.Errorf("trained on %d windows", set.Windows)
+	}
+	if err := set.Presence.validate(); err != nil {
+		return fmt.Errorf("presence: %w", err)
 	}
 	if set.Forest == nil {
 		if len(set.Classes) > 0 {

@@ -76,7 +76,9 @@ func TrainWindows(cfg TrainConfig, perFile map[string][]*features.Window, events
 	var labeled []Labeled
 	st := TrainStats{Files: len(names)}
 	var last int64
+	presence := newPresenceCounter()
 	for _, n := range names {
+		presence.gap()
 		for _, w := range perFile[n] {
 			last = max(last, w.End)
 			if typ, ok := LabelOf(w, events); ok {
@@ -84,6 +86,10 @@ func TrainWindows(cfg TrainConfig, perFile map[string][]*features.Window, events
 				labeled = append(labeled, Labeled{Features: w.Features, Class: typ})
 				continue
 			}
+			if w.Partial {
+				continue // rates over part of a window would teach a drop
+			}
+			presence.add(w)
 			normal = append(normal, w.Features)
 			if len(events) > 0 {
 				labeled = append(labeled, Labeled{Features: w.Features, Class: "normal"})
@@ -99,5 +105,6 @@ func TrainWindows(cfg TrainConfig, perFile map[string][]*features.Window, events
 		return nil, st, err
 	}
 	set.TrainedAt = last
+	set.Presence = presence.baseline()
 	return set, st, nil
 }

@@ -61,11 +61,20 @@ func (d *Detector) startTraining(at int64) {
 	if d.set != nil {
 		forest, classes = d.set.Forest, d.set.Classes
 	}
+	// The presence baseline is the windows' since the last one was made;
+	// too few of them keep the one there is.
+	presence := d.presence.baseline()
+	if presence != nil {
+		d.presence = newPresenceCounter()
+	} else if d.set != nil {
+		presence = d.set.Presence
+	}
 	run := func() {
 		set, err := Train(cfg, rows, nil)
 		if set != nil {
 			set.TrainedAt = at
 			set.Forest, set.Classes = forest, classes
+			set.Presence = presence
 		}
 		d.trained <- trainResult{set, err}
 	}

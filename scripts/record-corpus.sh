@@ -1063,6 +1063,32 @@ v_benign_config_management() {
 }
 
 # ---------------------------------------------------------------- manifest
+link_local() { # link_local MAC: the EUI-64 link-local address the kernel gives it
+	local IFS=: b
+	read -r -a b <<<"$1"
+	printf 'fe80::%x:%x:%x:%x' $(((0x${b[0]} ^ 2) << 8 | 0x${b[1]})) $((0x${b[2]} << 8 | 0xff)) $((0xfe << 8 | 0x${b[3]})) $((0x${b[4]} << 8 | 0x${b[5]}))
+}
+
+# machines_json: every lab machine with all its addresses, so that naming
+# a machine by another of its addresses counts as naming it.
+machines_json() {
+	local i ch addrs out=""
+	machine() { out="$out${out:+, }{\"name\": \"$1\", \"addresses\": [$2]}"; }
+	machine victim "\"$VICTIM\", \"$VICTIM6\", \"$(link_local "$VICTIM_MAC")\""
+	machine router "\"$ROUTER\", \"$ROUTER6\", \"$ROUTER_WAN\", \"$(link_local "$ROUTER_MAC")\""
+	machine attacker "\"$ATTACKER\", \"$ATTACKER6\", \"$(link_local "$ATTACKER_MAC")\""
+	machine monitor "\"$MONITOR\", \"$MONITOR6\", \"$(link_local "$(lab_mac "$MONITOR")")\""
+	machine scanner "\"$SCANNER\", \"$SCANNER6\", \"$(link_local "$(lab_mac "$SCANNER")")\""
+	for i in "${!CLIENT_MACS[@]}"; do
+		addrs="\"$(link_local "${CLIENT_MACS[$i]}")\""
+		for ch in "${CLIENT_HOSTS[@]}" "${CROWD[@]}"; do
+			[ "${ch%%:*}" = "$i" ] && addrs="$addrs, \"$LAN4.${ch#*:}\", \"${LAN6}:${ch#*:}\""
+		done
+		machine "client$((i + 1))" "$addrs"
+	done
+	echo "[$out]"
+}
+
 network_json() {
 	local ch hosts="" macs=""
 	for ch in "${CLIENT_HOSTS[@]}"; do hosts="$hosts${hosts:+, }\"$LAN4.${ch#*:}\""; done
@@ -1081,6 +1107,7 @@ network_json() {
  "wan_hosts": {"dns_reflectors": ["${REFLECTORS[0]}", "${REFLECTORS[1]}", "${REFLECTORS[2]}", "${REFLECTORS[3]}"],
   "memcached": ["${MEMCACHED[0]}", "${MEMCACHED[1]}"], "chargen": ["${CHARGEN[0]}", "${CHARGEN[1]}"],
   "ssdp": ["${SSDP[0]}", "${SSDP[1]}"], "outside_dns": ["$OUTSIDE", "$OUTSIDE6"]},
+ "machines": $(machines_json),
  "benign_rate": "about 18 packets/s: HTTP, DNS and SSH from the 8 client addresses"}
 EOF
 }

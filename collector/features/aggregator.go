@@ -116,6 +116,12 @@ type Window struct {
 	Heavy Heavy
 	// Behaviour is what hosts did, connection by connection.
 	Behaviour Behaviour
+	// Senders are the addresses that sent IP packets in the window, in
+	// the order they first did, at most MaxSenders: who was there.
+	// SendersDropped counts the packets of senders past the cap; when it
+	// is not 0 the list holds only some of them.
+	Senders        []Sender
+	SendersDropped uint64
 	// Blocklisted are the local hosts that exchanged packets with an
 	// address on a threat-intel list, with it (at most 1024 pairs, those
 	// the local host sent to first).
@@ -221,6 +227,7 @@ type Aggregator struct {
 	arp                     arpTable
 	arpClaims               []ARPClaim // this window's conflicting claims
 	flows                   *flowTable
+	senders                 *senderSet
 	scratch                 []sketch.Entry
 
 	bl             *blocklistState     // nil without lists
@@ -305,6 +312,7 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		flows:       newFlowTable(cfg.FlowsMax, int64(cfg.FlowIdle), int64(cfg.FlowActive)),
 		scratch:     make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
 		bh:          newBehaviour(),
+		senders:     newSenderSet(),
 		// 8 Mbit (1 MiB) each: under 0.1% false positives at 200k first
 		// contacts (hosts and services) a horizon.
 		contacts: newRotatingBloom(contactBits),
@@ -697,6 +705,7 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 	}
 	if p.IsIP() {
 		w.ipPackets++
+		a.senders.add(p.Src, p.SrcMAC, hs)
 		if a.bl != nil {
 			a.blocklistPacket(p, h)
 		}
@@ -915,6 +924,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 		win.TopPairs = a.topPairs()
 	}
 	a.bh.emit(&win.Behaviour)
+	win.Senders, win.SendersDropped = a.senders.emit()
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
 	if a.geo != nil {
 		a.geo.total.Add(&a.geo.window)
