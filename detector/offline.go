@@ -65,8 +65,10 @@ func LabelOf(w *features.Window, events []LabeledEvent) (string, bool) {
 	return "", false
 }
 
-// TrainStats says what a training read.
-type TrainStats struct{ Normal, Attack, Files int }
+// TrainStats says what a training read: normal windows, windows inside
+// labelled attacks, windows the capture saw only part of (left out), and
+// files.
+type TrainStats struct{ Normal, Attack, Partial, Files int }
 
 // TrainWindows trains one model set on the windows of every file: the
 // windows inside labelled attacks train the supervised forest only.
@@ -87,6 +89,7 @@ func TrainWindows(cfg TrainConfig, perFile map[string][]*features.Window, events
 				continue
 			}
 			if w.Partial {
+				st.Partial++
 				continue // rates over part of a window would teach a drop
 			}
 			presence.add(w)

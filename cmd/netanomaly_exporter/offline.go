@@ -226,9 +226,9 @@ func train(o options, logger *slog.Logger, stdout io.Writer) error {
 	if err := mf.Save(o.modelFile); err != nil {
 		return err
 	}
-	normal, attackWindows, names := st.Normal, st.Attack, st.Files
 	fi, _ := os.Stat(o.modelFile)
-	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks\n", normal+attackWindows, names, readTime.Seconds(), normal, attackWindows)
+	fmt.Fprintf(stdout, "read %d windows from %d files in %.1fs: %d normal, %d inside labelled attacks, %d partial (left out)\n",
+		st.Normal+st.Attack+st.Partial, st.Files, readTime.Seconds(), st.Normal, st.Attack, st.Partial)
 	fmt.Fprintf(stdout, "trained %v in %.2fs, threshold %.4f", set.Members(), trainTime.Seconds(), set.Threshold)
 	if set.Forest != nil {
 		fmt.Fprintf(stdout, ", forest classes %v", set.Classes)
