@@ -181,8 +181,9 @@ type evidence struct {
 	claimed map[[16]byte]string
 	fired   []string
 	// silent are the model's regular hosts silent now, the least likely
-	// silence first.
-	silent []silentHost
+	// silence first, of regulars seen in this run.
+	silent   []silentHost
+	regulars int
 }
 
 func (e *evidence) trained() bool { return e.set != nil }

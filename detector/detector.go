@@ -156,7 +156,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		base = set.Presence
 	}
 	ev := &evidence{w: w, h: d.hz, set: set, group: d.group, scale: 1, recentPPS: d.recentLevel(features.PacketsPerSecond), recentBPS: d.recentLevel(features.BytesPerSecond),
-		prev: d.prev, claimed: map[[16]byte]string{}, silent: d.watch.observe(base, w, gap)}
+		prev: d.prev, claimed: map[[16]byte]string{}, silent: d.watch.observe(base, w, gap), regulars: d.watch.seen}
 	attacks := append(detectAll(ev), d.userAttacks(w, set)...)
 
 	agree := 0.0

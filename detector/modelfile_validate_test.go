@@ -228,6 +228,39 @@ var corruptions = []corruption{
 	}},
 	{"unknown member", "svm", "unknown model", func(s map[string]any) { list(s["members"])[1].(map[string]any)["name"] = "svm" }},
 	{"no members", "no members", "", func(s map[string]any) { s["members"] = []any{} }},
+	{"presence host counted briefly", "presence", "present in 9 of 10 windows, not a regular host", func(s map[string]any) {
+		s["presence"] = presenceOf(HostPresence{Addr: lanAddr(1), Windows: 10, Present: 9})
+	}},
+	{"presence silences past the windows", "presence", "silences", func(s map[string]any) {
+		s["presence"] = presenceOf(HostPresence{Addr: lanAddr(1), Windows: 40, Present: 30, Silent: [presenceRuns]uint32{20}})
+	}},
+	{"presence silences growing", "presence", "silences", func(s map[string]any) {
+		s["presence"] = presenceOf(HostPresence{Addr: lanAddr(1), Windows: 40, Present: 30, Silent: [presenceRuns]uint32{2, 3}})
+	}},
+	{"presence host twice", "presence", "stored twice", func(s map[string]any) {
+		h := HostPresence{Addr: lanAddr(1), Windows: 40, Present: 30, Silent: [presenceRuns]uint32{10, 5}}
+		s["presence"] = presenceOf(h, h)
+	}},
+	{"presence too many hosts", "presence", "1025 hosts", func(s map[string]any) {
+		hs := make([]HostPresence, maxRegulars+1)
+		for i := range hs {
+			hs[i] = HostPresence{Addr: [16]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}, Windows: 40, Present: 40}
+		}
+		s["presence"] = presenceOf(hs...)
+	}},
+}
+
+// presenceOf returns a presence baseline as JSON maps.
+func presenceOf(hs ...HostPresence) any {
+	b, err := json.Marshal(&Presence{Hosts: hs})
+	if err != nil {
+		panic(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestModelFileDamagedMembers loads files whose checksum is right but

@@ -173,19 +173,6 @@ func (c *presenceCounter) baseline() *Presence {
 	return &Presence{Hosts: hs[:min(len(hs), maxRegulars)]}
 }
 
-// LearnPresence returns the presence baseline of windows in time order,
-// each slice one capture: the regular hosts among their senders.
-func LearnPresence(captures ...[]*features.Window) *Presence {
-	c := newPresenceCounter()
-	for _, ws := range captures {
-		c.gap()
-		for _, w := range ws {
-			c.add(w)
-		}
-	}
-	return c.baseline()
-}
-
 // presenceWatch follows a baseline's regular hosts in the windows judged:
 // how many windows in a row each has been silent, once seen in this run
 // (a host not seen since the start says nothing: the exporter may have
@@ -197,6 +184,7 @@ type presenceWatch struct {
 	base  *Presence
 	hosts map[[16]byte]*watched
 	macs  map[[6]byte]bool // scratch: the MACs heard from in a window
+	seen  int              // regular hosts seen in this run
 }
 
 type watched struct {
@@ -249,7 +237,11 @@ func (p *presenceWatch) observe(base *Presence, w *features.Window, gap bool) []
 	}
 	var out []silentHost
 	known := !w.Partial && w.SendersDropped == 0
+	p.seen = 0
 	for a, h := range p.hosts {
+		if h.seen {
+			p.seen++
+		}
 		switch {
 		case h.run < 0 || h.mac != ([6]byte{}) && p.macs[h.mac]:
 			h.run = 0 // it sent, or its machine did
@@ -271,7 +263,10 @@ func (p *presenceWatch) observe(base *Presence, w *features.Window, gap bool) []
 // them, each silent for minSilentRun windows or more (one quiet window is
 // a lull) and for longer than it was in 9 training windows of 10
 // (silentUnusual), whose joint odds of being silent that long at once,
-// going by each one's silences in training, are under silentOddsBar.
+// going by each one's silences in training, are under silentOddsBar
+// for any that many of the regular hosts seen: the odds of the group
+// times the number of groups of its size. A large network has many
+// pairs of hosts, and some pair is always quiet by chance.
 const (
 	minSilentRegulars = 2
 	minSilentRun      = 2
@@ -280,21 +275,55 @@ const (
 )
 
 // regularsGone returns the silent hosts whose silence is unusual when
-// together they are that unlikely, with the log10 of their joint odds;
-// nil when they are not. The waiting hosts are left out: their silence
-// is another host's doing.
-func regularsGone(silent []silentHost, waiting map[[16]byte]bool) ([][16]byte, float64) {
+// together they are that unlikely among regulars, with the log10 of
+// their odds (groups counted); nil when they are not. The waiting hosts
+// are left out: their silence is another host's doing.
+func regularsGone(silent []silentHost, waiting map[[16]byte]bool, regulars int) ([][16]byte, float64) {
+	var cands []silentHost
+	for _, s := range silent {
+		if s.odds <= silentUnusual && s.run >= minSilentRun && !waiting[s.addr] {
+			cands = append(cands, s)
+		}
+	}
+	if len(cands) < minSilentRegulars {
+		return nil, 0
+	}
+	// Hosts that went down together fell silent in the same window, or
+	// one apart (one was idle the window before): the largest such
+	// cohort is the event, the oldest of equal ones. A host quiet by
+	// chance meanwhile fell silent at another time.
+	best, size := 0, 0
+	for _, c := range cands {
+		n := 0
+		for _, o := range cands {
+			if o.run >= c.run-1 && o.run <= c.run+1 {
+				n++
+			}
+		}
+		if n > size || n == size && c.run > best {
+			best, size = c.run, n
+		}
+	}
 	var out [][16]byte
 	logOdds := 0.0
-	for _, s := range silent {
-		if s.odds > silentUnusual || s.run < minSilentRun || waiting[s.addr] {
-			continue
+	for _, c := range cands {
+		if c.run >= best-1 && c.run <= best+1 {
+			logOdds += math.Log10(c.odds)
+			out = append(out, c.addr)
 		}
-		logOdds += math.Log10(s.odds)
-		out = append(out, s.addr)
 	}
-	if len(out) < minSilentRegulars || logOdds >= math.Log10(silentOddsBar) {
+	if len(out) < minSilentRegulars {
+		return nil, 0
+	}
+	logOdds += log10Choose(max(regulars, len(out)), len(out))
+	if logOdds >= math.Log10(silentOddsBar) {
 		return nil, 0
 	}
 	return out, logOdds
+}
+
+// log10Choose is log10 of n choose k.
+func log10Choose(n, k int) float64 {
+	ln := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
+	return (ln(n) - ln(k) - ln(n-k)) / math.Ln10
 }
