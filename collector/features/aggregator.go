@@ -118,8 +118,8 @@ type Window struct {
 	Behaviour Behaviour
 	// Senders are the addresses that sent IP packets in the window, in
 	// the order they first did, at most MaxSenders: who was there.
-	// SendersDropped counts the packets of senders past the cap; when it
-	// is not 0 the list holds only some of them.
+	// SendersDropped counts the packets that came once the list was full;
+	// when it is not 0 the list may lack some senders.
 	Senders        []Sender
 	SendersDropped uint64
 	// Blocklisted are the local hosts that exchanged packets with an

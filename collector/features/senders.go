@@ -9,9 +9,10 @@ const senderProbes = 16
 // senderSet is the set of addresses that sent IP packets in a window: who
 // was there, for the detector to notice regular hosts falling silent. It
 // is a fixed open-addressing table keyed by the address hash prepare
-// computed, at most half full. Past MaxSenders addresses new ones are
-// counted in dropped, not kept: a spoofed flood costs the memory of a
-// quiet link, and its window says that its list is incomplete.
+// computed, at most half full. Once it holds MaxSenders addresses the
+// packets that follow are counted in dropped, not looked up: a spoofed
+// flood costs the memory of a quiet link, and its window says that its
+// list is incomplete.
 type senderSet struct {
 	hashes  []uint64 // 0: empty
 	keys    []Sender
@@ -40,6 +41,12 @@ func (s *senderSet) add(addr [16]byte, mac [6]byte, h uint64) {
 	if h == s.last {
 		return
 	}
+	if len(s.used) >= MaxSenders {
+		// Full: the list is incomplete whatever this sender is, and a
+		// flood of forged sources costs a counter, not a probe.
+		s.dropped++
+		return
+	}
 	mask := uint64(len(s.hashes) - 1)
 	for i, p := 0, h&mask; i < senderProbes; i, p = i+1, (p+1)&mask {
 		switch s.hashes[p] {
@@ -47,10 +54,6 @@ func (s *senderSet) add(addr [16]byte, mac [6]byte, h uint64) {
 			s.last = h
 			return
 		case 0:
-			if len(s.used) >= MaxSenders {
-				s.dropped++
-				return
-			}
 			s.hashes[p], s.keys[p] = h, Sender{addr, mac}
 			s.used = append(s.used, int32(p))
 			s.last = h
@@ -61,8 +64,7 @@ func (s *senderSet) add(addr [16]byte, mac [6]byte, h uint64) {
 }
 
 // emit returns the senders in the order they first sent and how many
-// packets came from senders the set had no room for; then it empties the
-// set.
+// packets the full set did not look up; then it empties the set.
 func (s *senderSet) emit() (senders []Sender, dropped uint64) {
 	if len(s.used) > 0 {
 		senders = make([]Sender, len(s.used))
