@@ -105,8 +105,9 @@ func TestEndToEndAlerting(t *testing.T) {
 	benign := filepath.Join(dir, "benign.pcap")
 	writeCapture(t, benign, benignPackets(t, 72000, 1, 50*time.Millisecond))
 	model := filepath.Join(dir, "e2e.model")
-	if out := stacktest.Run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "360 normal") {
-		t.Fatalf("train did not report 360 normal windows:\n%s", out)
+	if out := stacktest.Run(t, dir, bin, "train", "--capture.pcap="+benign, "--detector.model-file="+model); !strings.Contains(out, "359 normal") {
+		// The file's last window ends after its last packet: partial, left out.
+		t.Fatalf("train did not report 359 normal windows:\n%s", out)
 	}
 	// The SYN flood starts on a window boundary (the worst case: a whole
 	// window passes before it closes); the scan in the middle of one.
