@@ -70,7 +70,10 @@ func detectSpike(e *evidence) []Attack {
 	} else if bps < bBar {
 		c = confidence(pps, pBar)
 	}
-	n := w.Features[features.PacketsPerSecond] * w.Seconds // the window's packets
+	// The surge's packets: shares are of the surge, not of the window,
+	// so a host's share does not grow in a window that holds only the
+	// surge's tail.
+	n := max(pps, w.Features[features.SustainedPacketsPerSecond]) * w.Seconds
 	var heavy [][16]byte
 	for _, h := range w.Heavy.SourcesByPackets {
 		if float64(h.Count) >= 0.1*n {
