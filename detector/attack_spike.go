@@ -20,7 +20,7 @@ func init() {
 		Behaviour: "Packets or bytes a second in a window, or over the busiest window-long span ending in it (so a surge split by the window grid counts whole, unless the window before named an attack), at least twice the busiest usual level of training (its 99th percentile) and a quarter beyond its busiest window, " +
 			"and three times the recent normal windows' level (a sudden surge, not a busier day), when no other type explains them; " +
 			"needs a trained baseline, and a window the capture saw at least half of.",
-		Names:      "Sources: the busiest senders of the window, each with at least a tenth of its packets; a server sending what its clients asked for (over connections opened within the horizon) is replaced by those clients. No targets.",
+		Names:      "Sources: the busiest senders of the window, each with at least a tenth of the surge's packets (the window's, or the busiest window-long span's when more); a server sending what its clients asked for (over connections opened within the horizon) is replaced by those of its clients that received 2% of the surge or more. No targets.",
 		NeedsModel: true,
 		order:      90,
 		detect:     detectSpike,

@@ -69,6 +69,31 @@ func TestTrafficSpike(t *testing.T) {
 			t.Fatalf("spike %+v, want sources the two downloading clients and the pusher", a)
 		}
 	})
+	t.Run("a client's share is of the surge, not of the window", func(t *testing.T) {
+		d, g := newTrained(t, testConfig(), 41)
+		for range 40 {
+			d.Observe(g.benign())
+		}
+		// The window holds the surge's tail: a third of the busiest
+		// window-long span's packets. c2 got 3% of the window, 1% of the
+		// surge: a straggler, named or not by where the grid fell.
+		w := g.benignScaled(3)
+		w.Features[features.SustainedPacketsPerSecond] = 3 * w.Features[features.PacketsPerSecond]
+		w.Features[features.SustainedBytesPerSecond] = 3 * w.Features[features.BytesPerSecond]
+		srv, c1, c2 := ip("10.0.0.10"), ip("10.0.0.101"), ip("10.0.0.102")
+		n := uint64(w.Features[features.PacketsPerSecond] * w.Seconds)
+		w.Heavy.SourcesByPackets = []features.HeavyHitter{{Addr: srv, Count: n * 3 / 4}}
+		w.Heavy.DestinationsByPackets = []features.HeavyHitter{{Addr: c1, Count: n * 7 / 10}, {Addr: c2, Count: n * 3 / 100}}
+		w.Behaviour.Pairs = []features.PairActivity{
+			tcp(c1, srv, 80, features.Conns{Attempts: 4, Syns: 4, Established: 4, Requests: 4}),
+			tcp(c2, srv, 80, features.Conns{Attempts: 1, Syns: 1, Established: 1, Requests: 1}),
+		}
+		v := d.Observe(w)
+		a := attackOf(v.Attacks, TrafficSpike)
+		if a == nil || !sameSet(a.Sources, srcs(c1)) {
+			t.Fatalf("spike %+v, want the one client with a share of the surge", a)
+		}
+	})
 	t.Run("a surge split by the window grid counts whole, once", func(t *testing.T) {
 		d, g := newTrained(t, testConfig(), 41)
 		for range 40 {
