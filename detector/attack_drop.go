@@ -47,8 +47,9 @@ func detectDrop(e *evidence) []Attack {
 	silent, unanswered, clients := silentHosts(e)
 	var gone [][16]byte
 	var logOdds float64
+	var longest int
 	if len(e.silent) >= minSilentRegulars {
-		gone, logOdds = regularsGone(e.silent, waiting(e), e.regulars)
+		gone, logOdds, longest = regularsGone(e.silent, func() map[[16]byte]bool { return waiting(e) }, e.regulars)
 	}
 	targets := silent
 	for _, a := range gone {
@@ -93,10 +94,6 @@ func detectDrop(e *evidence) []Attack {
 		// Each tenfold below the bar adds 0.05: a million times less
 		// likely than the bar is 0.9.
 		a.Confidence = math.Max(a.Confidence, math.Min(0.99, 0.6+0.05*(math.Log10(silentOddsBar)-logOdds)))
-		longest := 0
-		for _, s := range e.silent[:len(gone)] {
-			longest = max(longest, s.run)
-		}
 		a.Evidence = append(a.Evidence, ev("regular_hosts_silent", float64(len(gone)), minSilentRegulars, 0), ev("silence_odds_log10", logOdds, math.Log10(silentOddsBar), 0))
 		says = append(says, fmt.Sprintf("%s that send in most windows fell silent together, for up to %s in a row: by their silences in training, odds of 1 in 10^%.0f",
 			plural(float64(len(gone)), "host", "hosts"), plural(float64(longest), "window", "windows"), -logOdds))

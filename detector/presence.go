@@ -278,15 +278,20 @@ const (
 // together they are that unlikely among regulars, with the log10 of
 // their odds (groups counted); nil when they are not. The waiting hosts
 // are left out: their silence is another host's doing.
-func regularsGone(silent []silentHost, waiting map[[16]byte]bool, regulars int) ([][16]byte, float64) {
+func regularsGone(silent []silentHost, waiting func() map[[16]byte]bool, regulars int) (hosts [][16]byte, logOdds float64, longest int) {
 	var cands []silentHost
 	for _, s := range silent {
-		if s.odds <= silentUnusual && s.run >= minSilentRun && !waiting[s.addr] {
+		if s.odds <= silentUnusual && s.run >= minSilentRun {
 			cands = append(cands, s)
 		}
 	}
 	if len(cands) < minSilentRegulars {
-		return nil, 0
+		return nil, 0, 0
+	}
+	w := waiting() // a walk of the horizon's pairs: only when it may matter
+	cands = slices.DeleteFunc(cands, func(s silentHost) bool { return w[s.addr] })
+	if len(cands) < minSilentRegulars {
+		return nil, 0, 0
 	}
 	// Hosts that went down together fell silent in the same window, or
 	// one apart (one was idle the window before): the largest such
@@ -304,22 +309,21 @@ func regularsGone(silent []silentHost, waiting map[[16]byte]bool, regulars int) 
 			best, size = c.run, n
 		}
 	}
-	var out [][16]byte
-	logOdds := 0.0
 	for _, c := range cands {
 		if c.run >= best-1 && c.run <= best+1 {
 			logOdds += math.Log10(c.odds)
-			out = append(out, c.addr)
+			hosts = append(hosts, c.addr)
+			longest = max(longest, c.run)
 		}
 	}
-	if len(out) < minSilentRegulars {
-		return nil, 0
+	if len(hosts) < minSilentRegulars {
+		return nil, 0, 0
 	}
-	logOdds += log10Choose(max(regulars, len(out)), len(out))
+	logOdds += log10Choose(max(regulars, len(hosts)), len(hosts))
 	if logOdds >= math.Log10(silentOddsBar) {
-		return nil, 0
+		return nil, 0, 0
 	}
-	return out, logOdds
+	return hosts, logOdds, longest
 }
 
 // log10Choose is log10 of n choose k.
