@@ -23,8 +23,8 @@ func init() {
 			"or under an eighth of the recent normal windows' level; in two whole windows in a row, or in one when under half of that " +
 			"(a link down, a dead span port; one quiet window of a quiet network is a lull). Or a host that served connections stopped answering: " +
 			"it completed 5 or more over the horizon, then left 4 or more attempts from 2 or more initiators unanswered over the last two windows, " +
-			"answering none and sending nothing (a server or gateway down, its link cut). Or part of the network gone: 2 or more hosts " +
-			"that sent in at least half the training windows, seen in this run, fell silent together: each for 2 whole windows or more and longer " +
+			"answering none and sending nothing (a server or gateway down, its link cut). Or part of the network gone: hosts on 2 or more " +
+			"machines (MACs) that sent in at least half the training windows, seen in this run, fell silent together: each for 2 whole windows or more and longer " +
 			"than in 9 of 10 of its training windows, no other address of its machine (its MAC) heard, not waiting on a dead server; and the odds " +
 			"of so many being that quiet at once, by each one's silences in training, under 1 in a million for any group of that size among the regular hosts " +
 			"(a switch, a segment or several hosts down while the rest goes on). Never judged on a window the capture saw only part of (a start, a restart, " +

@@ -198,6 +198,7 @@ type watched struct {
 // odds of that by its baseline.
 type silentHost struct {
 	addr [16]byte
+	mac  [6]byte // its machine when it last sent; zero on a link without MACs
 	run  int
 	odds float64
 }
@@ -247,10 +248,10 @@ func (p *presenceWatch) observe(base *Presence, w *features.Window, gap bool) []
 			h.run = 0 // it sent, or its machine did
 		case h.seen && known:
 			h.run++
-			out = append(out, silentHost{addr: a, run: h.run, odds: h.silentOdds(h.run)})
+			out = append(out, silentHost{addr: a, mac: h.mac, run: h.run, odds: h.silentOdds(h.run)})
 		case h.seen && h.run > 0:
 			// A window that cannot tell: the silence so far stands.
-			out = append(out, silentHost{addr: a, run: h.run, odds: h.silentOdds(h.run)})
+			out = append(out, silentHost{addr: a, mac: h.mac, run: h.run, odds: h.silentOdds(h.run)})
 		}
 	}
 	slices.SortFunc(out, func(x, y silentHost) int {
@@ -260,7 +261,7 @@ func (p *presenceWatch) observe(base *Presence, w *features.Window, gap bool) []
 }
 
 // Regular hosts falling silent together: at least minSilentRegulars of
-// them, each silent for minSilentRun windows or more (one quiet window is
+// them, on as many machines (MACs), each silent for minSilentRun windows or more (one quiet window is
 // a lull) and for longer than it was in 9 training windows of 10
 // (silentUnusual), whose joint odds of being silent that long at once,
 // going by each one's silences in training, are under silentOddsBar
@@ -309,15 +310,22 @@ func regularsGone(silent []silentHost, waiting func() map[[16]byte]bool, regular
 			best, size = c.run, n
 		}
 	}
+	machines := map[[16]byte]bool{}
 	for _, c := range cands {
 		if c.run >= best-1 && c.run <= best+1 {
 			logOdds += math.Log10(c.odds)
 			hosts = append(hosts, c.addr)
 			longest = max(longest, c.run)
+			m := c.addr // without a MAC, an address is a machine
+			if c.mac != ([6]byte{}) {
+				m = [16]byte{}
+				copy(m[:], c.mac[:])
+			}
+			machines[m] = true
 		}
 	}
-	if len(hosts) < minSilentRegulars {
-		return nil, 0, 0
+	if len(machines) < minSilentRegulars {
+		return nil, 0, 0 // one machine down, however many its addresses
 	}
 	logOdds += log10Choose(max(regulars, len(hosts)), len(hosts))
 	if logOdds >= math.Log10(silentOddsBar) {

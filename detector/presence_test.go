@@ -108,6 +108,7 @@ func TestPresenceCounterBounded(t *testing.T) {
 type presenceLab struct {
 	r     *rand.Rand
 	hosts int
+	mac   func(i int) [6]byte // host i's machine; hostMAC when nil
 }
 
 func hostMAC(i int) [6]byte { return [6]byte{2, 0, 0, 0, 0, byte(i)} }
@@ -120,7 +121,11 @@ func (l *presenceLab) senders(w *features.Window, down ...int) {
 		if slices.Contains(down, i) || l.r.IntN(5) == 0 {
 			continue
 		}
-		w.Senders = append(w.Senders, features.Sender{Addr: lanAddr(i), MAC: hostMAC(i)})
+		mac := hostMAC(i)
+		if l.mac != nil {
+			mac = l.mac(i)
+		}
+		w.Senders = append(w.Senders, features.Sender{Addr: lanAddr(i), MAC: mac})
 	}
 }
 
@@ -159,6 +164,7 @@ func TestTrafficDropRegularHosts(t *testing.T) {
 	}{
 		{"four machines down", nil, down, true, true},
 		{"one machine down", nil, down[:1], true, false},
+		{"one machine down, with four addresses", nil, down, true, false},
 		{"their machines still heard", func(w *features.Window) {
 			for _, i := range down {
 				w.Senders = append(w.Senders, features.Sender{Addr: ip(fmt.Sprintf("fd00::%x", i)), MAC: hostMAC(i)})
@@ -178,6 +184,14 @@ func TestTrafficDropRegularHosts(t *testing.T) {
 			d, g := newTrained(t, testConfig(), 42)
 			d.set.Presence = base
 			lab := &presenceLab{r: rand.New(rand.NewPCG(3, 4)), hosts: hosts}
+			if c.name == "one machine down, with four addresses" {
+				lab.mac = func(i int) [6]byte {
+					if slices.Contains(down, i) {
+						return hostMAC(99)
+					}
+					return hostMAC(i)
+				}
+			}
 			for range 10 {
 				w := g.benign()
 				if c.seen {
