@@ -204,7 +204,7 @@ var seedCorruptions = []string{
 	"short centroid", "kmeans dim 1000", "iforest child out of range", "iforest cyclic tree",
 	"iforest feature out of range", "hst depth 1000", "hst short work space", "hst feature out of range",
 	"lstm lookback huge", "lstm history out of range", "forest child out of range", "forest cyclic tree",
-	"calibration short", "scaler zero spread",
+	"calibration short", "scaler zero spread", "presence silences growing",
 }
 
 // tinyPayload returns the payload of a file holding tinySet(names) as
@@ -225,7 +225,8 @@ func tinyPayload(t *testing.T, edit func(map[string]any), names ...string) []byt
 // TestGenerateModelFuzzSeeds writes the seeds of FuzzReadModelFile when
 // run with -detector.genseeds: the payloads of a tinySet of every member
 // (seed-valid), of each member alone with the baseline
-// (seed-valid-<member>), the file of the baseline alone (seed-file), and
+// (seed-valid-<member>), the baseline with a presence baseline
+// (seed-valid-presence), the file of the baseline alone (seed-file), and
 // the payload of each member damaged by seedCorruptions
 // (seed-<corruption>).
 func TestGenerateModelFuzzSeeds(t *testing.T) {
@@ -258,6 +259,10 @@ func TestGenerateModelFuzzSeeds(t *testing.T) {
 	for _, m := range all[1:] {
 		write("valid-"+m, tinyPayload(t, nil, m), true)
 	}
+	write("valid-presence", tinyPayload(t, func(s map[string]any) {
+		s["presence"] = presenceOf(HostPresence{Addr: lanAddr(1), Windows: 40, Present: 36, Silent: [presenceRuns]uint32{4, 1}},
+			HostPresence{Addr: ip("fd00::2"), Windows: 30, Present: 30})
+	}), true)
 	mf := NewModelFile(window10s, time.Unix(1_700_000_000, 0))
 	mf.Sets[DefaultSet] = tinySet(t)
 	file, err := mf.encode()
