@@ -28,14 +28,20 @@ const (
 	DefaultRenderPoll     = 100 * time.Millisecond
 )
 
+// changeGap is the least time between renders a change asks for. A replay
+// closes windows as fast as it reads them: rendering at each (milliseconds
+// of a CPU, at every poll) kept a CPU from the scrapes that waited for it
+// (p99 8 ms instead of 3 with 20 scrapers and a replay on two cores).
+const changeGap = 500 * time.Millisecond
+
 // ScrapeOpts configures a ScrapeHandler.
 type ScrapeOpts struct {
 	// Interval is the most the served values lag behind the counters of
 	// the pipelines and the Go runtime and process metrics (default 1 s).
 	Interval time.Duration
 	// Poll is how often the pipelines are checked for a closed window or a
-	// change of capture state, which are rendered at once (default
-	// 100 ms).
+	// change of capture state, which are rendered at once, or 500 ms after
+	// the last render when that is later (default 100 ms).
 	Poll time.Duration
 	// Logger gets gathering errors; nil discards them.
 	Logger *slog.Logger
@@ -209,7 +215,8 @@ func (h *ScrapeHandler) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		h.renderMu.Lock()
-		due := time.Since(h.lastRender) >= h.opts.Interval-h.opts.Poll/2 || h.changed(h.lastState)
+		since := time.Since(h.lastRender)
+		due := since >= h.opts.Interval-h.opts.Poll/2 || since >= min(changeGap, h.opts.Interval) && h.changed(h.lastState)
 		h.renderMu.Unlock()
 		if due {
 			h.Render()

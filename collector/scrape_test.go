@@ -345,6 +345,50 @@ func TestScrapeHandlerPipelineStuck(t *testing.T) {
 	}
 }
 
+// TestScrapeHandlerRenderGap: a replay closing windows as fast as it
+// reads them is rendered at most every changeGap, not at every poll: each
+// render holds a CPU for milliseconds that scrapes wait for.
+func TestScrapeHandlerRenderGap(t *testing.T) {
+	src, err := capture.OpenFile(capture.FileConfig{Path: "../test/corpus/testdata/benign-busy-hour.pcap.gz", Loop: true}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline.NewPipeline(pipeline.PipelineConfig{Interface: "replay", Features: features.DefaultConfig(), Lossless: true}, src, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	anon, _ := pipeline.NewAnonymizer(pipeline.PrivacyFull, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewExporter([]*pipeline.Pipeline{p}, anon, 0))
+	// A long interval: only window closes make it render.
+	h := NewScrapeHandler(reg, []*pipeline.Pipeline{p}, ScrapeOpts{Interval: time.Hour, Poll: 5 * time.Millisecond})
+	go h.Run(ctx)
+	var renders []time.Time
+	var last *rendition
+	windows0 := uint64(0)
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if r := h.cur.Load(); r != last && r != nil {
+			last = r
+			renders = append(renders, r.at)
+		}
+		if s := p.Snapshot(); windows0 == 0 {
+			windows0 = s.Counters.Windows + 1
+		}
+	}
+	closed := p.Snapshot().Counters.Windows + 1 - windows0
+	if closed < 50 {
+		t.Fatalf("the replay closed %d windows in 2 s: too slow to tell", closed)
+	}
+	if len(renders) < 1 || len(renders) > 5 {
+		t.Errorf("%d renders in 2 s while %d windows closed, want 1 to 5 (at window closes, at most every %v)", len(renders), closed, changeGap)
+	}
+	for i := 1; i < len(renders); i++ {
+		if gap := renders[i].Sub(renders[i-1]); gap < changeGap-changeGap/10 {
+			t.Errorf("renders %v apart, want %v or more", gap, changeGap)
+		}
+	}
+}
+
 // TestScrapeHandlerRuntimeAndPromhttp: the Go runtime, process and
 // promhttp handler metrics are served, and refreshed by the periodic
 // render.
