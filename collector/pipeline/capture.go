@@ -55,8 +55,10 @@ func (c *capturer) loop(ctx context.Context) {
 	b := <-c.free
 	lastStats := time.Now()
 	backoff := reopenMin
-	for {
-		if ctx.Err() != nil {
+	for n := 0; ; n++ {
+		// A cancelled context is seen within 64 packets, or at once when
+		// no packet came: its Err locks a mutex, too dear per packet.
+		if (n&63 == 0 || b.n == 0) && ctx.Err() != nil {
 			c.closeSource()
 			c.send(b, true, true)
 			return
