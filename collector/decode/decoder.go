@@ -331,6 +331,9 @@ func (d *Decoder) fill(p *PacketInfo) {
 			if len(d.arp.SourceHwAddress) == 6 {
 				copy(p.SrcMAC[:], d.arp.SourceHwAddress)
 			}
+			if len(d.arp.DstHwAddress) == 6 {
+				copy(p.ARPTargetMAC[:], d.arp.DstHwAddress)
+			}
 			if len(d.arp.SourceProtAddress) == 4 && len(d.arp.DstProtAddress) == 4 {
 				setMapped4(&p.Src, d.arp.SourceProtAddress)
 				setMapped4(&p.Dst, d.arp.DstProtAddress)

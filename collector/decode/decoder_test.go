@@ -346,13 +346,13 @@ func decodeCases(tb testing.TB) []decodeCase {
 			want: PacketInfo{L3: L3ARP, Proto: ProtoARP, ARPOp: 1, Src: v4a, Dst: addr16("10.0.0.9"), SrcMAC: srcMAC},
 		},
 		{
-			name: "arp reply names the arp sender, not the ethernet source", link: LinkEthernet,
+			name: "arp reply names the arp sender, not the ethernet source, and its target's MAC", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeARP), &layers.ARP{
 				AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 				Operation: layers.ARPReply, SourceHwAddress: macC, SourceProtAddress: ipOf("10.0.0.9"),
 				DstHwAddress: macB, DstProtAddress: ipOf("10.0.0.1"),
 			}),
-			want: PacketInfo{L3: L3ARP, Proto: ProtoARP, ARPOp: 2, Src: addr16("10.0.0.9"), Dst: v4a, SrcMAC: mac6(macC)},
+			want: PacketInfo{L3: L3ARP, Proto: ProtoARP, ARPOp: 2, Src: addr16("10.0.0.9"), Dst: v4a, SrcMAC: mac6(macC), ARPTargetMAC: mac6(macB)},
 		},
 		{
 			name: "icmp echo request", link: LinkEthernet,

@@ -123,6 +123,9 @@ type PacketInfo struct {
 	ICMPType  uint8
 	ICMPCode  uint8
 	ARPOp     uint16
+	// ARPTargetMAC is an ARP packet's target hardware address: in a reply,
+	// the MAC the answering host reached the target address at.
+	ARPTargetMAC [6]byte
 
 	Fragment         bool     // any IP fragment
 	NonFirstFragment bool     // a fragment without the layer-4 header

@@ -736,6 +736,12 @@ func (a *Aggregator) arpPacket(p *decode.PacketInfo) {
 		if hs := a.bh.host(p.Dst); hs != nil && p.Dst != ([16]byte{}) {
 			hs.ARPAnswered++
 		}
+		// The host answered is at the reply's target MAC: so the spoofer
+		// that tells a victim the gateway is at its own MAC shows, in the
+		// same packet, where the victim is.
+		if p.Dst != p.Src {
+			a.arp.reached(p.Dst, p.ARPTargetMAC, p.Time)
+		}
 	}
 	owner, ownerLast, conflict := a.arp.claim(p.Src, p.SrcMAC, p.Time)
 	if !conflict {

@@ -102,6 +102,34 @@ func TestAttackFeatures(t *testing.T) {
 			t.Errorf("ARP claims %+v, want %+v", got, want)
 		}
 	})
+	t.Run("arp spoofing of two hosts never heard claiming", func(t *testing.T) {
+		// arpspoof between A (.153 at ..:cd) and B (.157 at ..:9c): it tells
+		// B that A is at its MAC, and A that B is. Neither victim speaks, but
+		// each reply's target says where the victim told is; an ordinary
+		// exchange (A asks for .1, .1 answers A) is no conflict.
+		att, macA, macB := [6]byte{0, 0xe0, 0x4d, 0x3c, 0x25, 0x7b}, [6]byte{0xdc, 0xf5, 5, 0x75, 0x0b, 0xcd}, [6]byte{0xb0, 0x7f, 0xb9, 0x4e, 0xf0, 0x9c}
+		reply := func(t int64, sender string, sha [6]byte, target string, tha [6]byte) decode.PacketInfo {
+			p := arpPkt(t, 2, sender, target)
+			p.SrcMAC, p.ARPTargetMAC = sha, tha
+			return p
+		}
+		var pkts []decode.PacketInfo
+		for i := range 4 {
+			s := float64(i)
+			pkts = append(pkts,
+				reply(at(s), "10.0.0.153", att, "10.0.0.157", macB),
+				reply(at(s+0.1), "10.0.0.157", att, "10.0.0.153", macA),
+				reply(at(s+0.2), "10.0.0.1", [6]byte{2, 0, 0, 0, 0, 1}, "10.0.0.153", macA))
+		}
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		// .157's owner is B, from the first reply's target: the attacker's
+		// four claims on it conflict. .153 was claimed by the attacker
+		// before anything showed its owner: its first owner stands.
+		want := []ARPClaim{{IP: addr("10.0.0.157"), Owner: macB, Claimant: att, Claims: 4, OwnerLast: at(3)}}
+		if got := wins[0].Behaviour.ARP; !reflect.DeepEqual(got, want) {
+			t.Errorf("ARP claims %+v, want %+v", got, want)
+		}
+	})
 	t.Run("port scan heavy hitter", func(t *testing.T) {
 		var pkts []decode.PacketInfo
 		for p := range 300 {

@@ -338,6 +338,28 @@ type arpTable struct {
 
 const arpSlots = 4096
 
+// reached records that another host answered the IPv4-mapped address ip
+// at mac (an ARP reply's target): evidence of its owner, never a claim.
+// It makes mac the owner of an address not known yet and keeps an owner
+// that is still reached there as heard from; it changes nothing when the
+// address has another owner.
+func (t *arpTable) reached(ip [16]byte, mac [6]byte, now int64) {
+	v4 := uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+	if v4 == 0 || mac == ([6]byte{}) || mac == ([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
+		return
+	}
+	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
+	switch {
+	case !t.used[i] || t.ips[i] != v4:
+		if t.used[i] {
+			t.replaced++
+		}
+		t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
+	case t.owners[i] == mac:
+		t.ownerLast[i] = max(t.ownerLast[i], now)
+	}
+}
+
 // claim records that mac claims the IPv4-mapped address ip at now, and
 // returns the address's owner with the time it last claimed it, and
 // whether mac's claim conflicts with it.
