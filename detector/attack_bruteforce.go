@@ -19,8 +19,8 @@ func init() {
 		TechniqueName:  "Brute Force",
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
-			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM), or getting many of its answers late as servers delay " +
-			"failed logins or the client paces its tries (SSH, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
+			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting), or getting many of its answers late as servers delay " +
+			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
 			"requests, on connections it does not hold open); counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
 			"10 slow exchanges over three short sessions or more, 60 answered POSTs over the horizon or 20 over the last two windows.",
@@ -79,26 +79,32 @@ func detectBruteForce(e *evidence) []Attack {
 	var out []Attack
 	// Only pairs still active in the latest window can fire: the others
 	// are not looked at (under a flood the horizon holds tens of thousands).
+	// An authentication service: by its port, or an SSH server on any
+	// port, known by its greeting.
+	login := func(p *pairSum) bool { return features.AuthPort(p.Key.Port) || p.SSH > 0 }
 	auth := func(p *pairSum) bool {
-		return p.Key.Proto == features.ProtoTCP && (features.AuthPort(p.Key.Port) || plainWebPorts[p.Key.Port])
+		return p.Key.Proto == features.ProtoTCP && (login(p) || plainWebPorts[p.Key.Port])
 	}
 	for _, p := range activePairs(e.h, auth) {
 		if _, ok := e.claimed[p.Key.Src]; ok {
 			continue
 		}
 		now := e.h.last.pairs[p.Key]
-		if features.AuthPort(p.Key.Port) {
+		if login(p) {
 			if now == nil || now.Attempts+now.Established == 0 {
 				continue // the guesser stopped
 			}
 			name := authNames[p.Key.Port]
+			if p.SSH > 0 {
+				name = "ssh"
+			}
 			est, sessions, short := float64(p.Established), float64(p.Sessions), float64(p.ShortSessions)
 			burst := 0.0
 			if sp := e.h.short.pairs[p.Key]; sp != nil {
 				burst = float64(sp.Established)
 			}
 			slow := float64(p.SlowTurns)
-			if !loginPorts[p.Key.Port] || p.ShortSessions < bruteSlowSessions {
+			if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {
 				slow = 0
 			}
 			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowTurns {

@@ -34,6 +34,14 @@ func TestBruteForce(t *testing.T) {
 	typo.pairs[0].SlowTurns = 1
 	slowSMB := guess(445, 1)
 	slowSMB.pairs[0].SlowTurns = 8
+	// SSH on a port of its own, known by the server's greeting.
+	sshGreeted := func(port uint16, n uint32) bw {
+		b := guess(port, n)
+		b.pairs[0].SSH = n
+		return b
+	}
+	slowSSH := sshGreeted(2222, 1)
+	slowSSH.pairs[0].SlowTurns = 4
 
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -43,6 +51,8 @@ func TestBruteForce(t *testing.T) {
 		{name: "a guesser that stopped", windows: append(repeat(3, guess(22, 30)), bw{})},
 		{name: "long interactive sessions", windows: []bw{interactive}},
 		{name: "not an authentication port", windows: []bw{guess(8443, 40)}},
+		{name: "SSH guessing on port 902, known by its greeting", windows: []bw{sshGreeted(902, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "slow SSH logins on port 2222", windows: []bw{slowSSH, {}, slowSSH, slowSSH}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a login form posted at", windows: repeat(3, post(30, 30)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a client getting pages", windows: repeat(3, post(3, 60))},
 		{name: "a guesser fetching the form before each POST", windows: repeat(3, post(30, 60)), want: true, sources: srcs(attacker), targets: srcs(server)},

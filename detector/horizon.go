@@ -143,6 +143,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.DNSQueries = add32(x.DNSQueries, p.DNSQueries, sign)
 		x.DNSTunnel = add32(x.DNSTunnel, p.DNSTunnel, sign)
 		x.DNSNameBytes = add32(x.DNSNameBytes, p.DNSNameBytes, sign)
+		x.SSH = add32(x.SSH, p.SSH, sign)
 		if x.windows += sign; x.windows <= 0 {
 			delete(s.pairs, p.Key)
 		}

@@ -237,6 +237,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.TCPWindow = binary.BigEndian.Uint16(l4[14:16])
 		p.Payload = uint32(len(payload))
 		p.HTTPMethod = httpMethod(payload)
+		p.SSH = sshBanner(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -386,6 +387,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.TCPWindow = d.tcp.Window
 			p.Payload = uint32(len(d.tcp.Payload))
 			p.HTTPMethod = httpMethod(d.tcp.Payload)
+			p.SSH = sshBanner(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -630,6 +632,12 @@ func httpMethod(b []byte) HTTPMethod {
 		return HTTPOther
 	}
 	return HTTPNone
+}
+
+// sshBanner recognises the identification string every SSH peer sends
+// first (RFC 4253, 4.2).
+func sshBanner(b []byte) bool {
+	return len(b) >= 4 && string(b[:4]) == "SSH-"
 }
 
 // tcpFlags returns the 8 classic flag bits from a TCP header.

@@ -726,6 +726,17 @@ func TestHTTPMethod(t *testing.T) {
 	}
 }
 
+func TestSSHBanner(t *testing.T) {
+	for in, want := range map[string]bool{
+		"SSH-2.0-OpenSSH_9.2p1\r\n": true, "SSH-1.99-Cisco-1.25\r\n": true, "SSH-": true,
+		"SSH": false, "ssh-2.0": false, "GET / HTTP/1.1": false, "": false, "220 vsftpd": false,
+	} {
+		if got := sshBanner([]byte(in)); got != want {
+			t.Errorf("sshBanner(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 // TestLinkTypesAreGopacketValues keeps the link-type numbers equal to
 // gopacket's, which collector/capture uses to label its frames without
 // importing this package.

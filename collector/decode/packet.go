@@ -151,6 +151,9 @@ type PacketInfo struct {
 
 	// HTTPMethod is the request method a TCP payload starts with.
 	HTTPMethod HTTPMethod
+	// SSH is set when a TCP payload starts with an SSH identification
+	// string ("SSH-"): an SSH server's greeting, on whatever port.
+	SSH bool
 }
 
 // HTTPMethod is the method of an HTTP/1 request seen at the start of a

@@ -111,6 +111,9 @@ type PairActivity struct {
 	DNSQueries   uint32
 	DNSTunnel    uint32 // queries whose name looks like encoded data
 	DNSNameBytes uint32 // sum of the queries' name lengths
+	// SSH counts the connections whose server greeted in SSH: an
+	// authentication service on whatever port it listens.
+	SSH uint32
 }
 
 // ServiceActivity is what one responder received and answered in a
@@ -520,7 +523,7 @@ func (a *Aggregator) behaviourFeatures(f *Vector) {
 	}
 	for _, i := range bh.pairs.used {
 		p := &bh.pairs.vals[i]
-		if p.Key.Proto == ProtoTCP && authPorts.has(p.Key.Port) {
+		if p.Key.Proto == ProtoTCP && (authPorts.has(p.Key.Port) || p.SSH > 0) {
 			maxOf(&f[MaxPairAuthConnections], uint64(p.Established))
 		}
 		maxOf(&f[MaxPairRequests], uint64(p.Requests))

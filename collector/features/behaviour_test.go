@@ -62,6 +62,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.SlowTurns += p.SlowTurns
 			s.DNSQueries += p.DNSQueries
 			s.DNSTunnel += p.DNSTunnel
+			s.SSH += p.SSH
 			m[p.Key] = s
 		}
 	}
@@ -492,6 +493,45 @@ func TestSlowTurns(t *testing.T) {
 		if p := ps[tcpKey(c.src, server, 22)]; p.SlowTurns != c.want {
 			t.Errorf("%s: %d slow turns in %d short sessions, want %d", c.src, p.SlowTurns, p.ShortSessions, c.want)
 		}
+	}
+}
+
+// TestSSHGreeting: a connection whose server greets in SSH counts once in
+// its pair, on whatever port; the client's own identification string, or
+// a second one from the server, does not count again.
+func TestSSHGreeting(t *testing.T) {
+	const server, client = "10.0.0.10", "10.0.0.66"
+	banner := func(p decode.PacketInfo) decode.PacketInfo {
+		p = withPayload(p, 40, 0)
+		p.SSH = true
+		return p
+	}
+	var pkts []decode.PacketInfo
+	for c := range 3 {
+		s, sp := 1+float64(c), uint16(40000+c)
+		pkts = append(pkts,
+			tcpPkt(at(s), client, server, sp, 902, syn),
+			tcpPkt(at(s+0.001), server, client, 902, sp, synAck),
+			tcpPkt(at(s+0.002), client, server, sp, 902, ack),
+			banner(tcpPkt(at(s+0.003), server, client, 902, sp, pshAck)),
+			banner(tcpPkt(at(s+0.004), client, server, sp, 902, pshAck)),
+			banner(tcpPkt(at(s+0.005), server, client, 902, sp, pshAck)),
+		)
+	}
+	// A web client whose request starts with the same four bytes: the
+	// server did not greet in SSH.
+	pkts = append(pkts,
+		tcpPkt(at(5), client, server, 41000, 80, syn),
+		tcpPkt(at(5.001), server, client, 80, 41000, synAck),
+		tcpPkt(at(5.002), client, server, 41000, 80, ack),
+		banner(tcpPkt(at(5.003), client, server, 41000, 80, pshAck)),
+		withPayload(tcpPkt(at(5.004), server, client, 80, 41000, pshAck), 400, 0))
+	ps := pairsOf(behaviourOf(t, pkts, 10))
+	if got := ps[tcpKey(client, server, 902)].SSH; got != 3 {
+		t.Errorf("port 902: %d connections greeted in SSH, want 3", got)
+	}
+	if got := ps[tcpKey(client, server, 80)].SSH; got != 0 {
+		t.Errorf("port 80: %d connections greeted in SSH, want 0", got)
 	}
 }
 

@@ -184,6 +184,12 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if p.Payload > 0 && f.state&stReqOpen == 0 {
 				f.reqAt = tenths(f.age) // the responder spoke unasked (a banner)
 			}
+			if p.SSH && !e.ssh {
+				e.ssh = true
+				if pa := a.pairOf(e); pa != nil {
+					pa.SSH++
+				}
+			}
 			if p.Payload > 0 && f.state&stReqOpen != 0 {
 				c, pa := a.pairConns(e)
 				c.Requests++

@@ -62,7 +62,8 @@ type flowEnds struct {
 	// zeroWindow: the initiator advertised a zero TCP window since the
 	// last window closed; it keeps the responder's data waiting.
 	zeroWindow bool
-	_          [2]byte
+	ssh        bool // the responder greeted in SSH: counted in its pair
+	_          [1]byte
 }
 
 // Cached slot values in flowEnds.
