@@ -339,24 +339,36 @@ type arpTable struct {
 
 const arpSlots = 4096
 
+// take returns the slot of the IPv4 address v4, given to it with owner
+// mac heard at now, and true, when the slot held no address or another.
+func (t *arpTable) take(v4 uint32, mac [6]byte, now int64) (uint64, bool) {
+	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
+	if t.used[i] && t.ips[i] == v4 {
+		return i, false
+	}
+	if t.used[i] {
+		t.replaced++
+	}
+	t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
+	return i, true
+}
+
+// ipv4Of is the IPv4 address of an IPv4-mapped one, as a number.
+func ipv4Of(ip [16]byte) uint32 {
+	return uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+}
+
 // reached records that another host answered the IPv4-mapped address ip
 // at mac (an ARP reply's target): evidence of its owner, never a claim.
 // It makes mac the owner of an address not known yet and keeps an owner
 // that is still reached there as heard from; it changes nothing when the
 // address has another owner.
 func (t *arpTable) reached(ip [16]byte, mac [6]byte, now int64) {
-	v4 := uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+	v4 := ipv4Of(ip)
 	if v4 == 0 || mac == ([6]byte{}) || mac == ([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
 		return
 	}
-	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
-	switch {
-	case !t.used[i] || t.ips[i] != v4:
-		if t.used[i] {
-			t.replaced++
-		}
-		t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
-	case t.owners[i] == mac:
+	if i, fresh := t.take(v4, mac, now); !fresh && t.owners[i] == mac {
 		t.ownerLast[i] = max(t.ownerLast[i], now)
 	}
 }
@@ -365,17 +377,13 @@ func (t *arpTable) reached(ip [16]byte, mac [6]byte, now int64) {
 // returns the address's owner with the time it last claimed it, and
 // whether mac's claim conflicts with it.
 func (t *arpTable) claim(ip [16]byte, mac [6]byte, now int64) (owner [6]byte, ownerLast int64, conflict bool) {
-	v4 := uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+	v4 := ipv4Of(ip)
 	if v4 == 0 || mac == ([6]byte{}) {
 		return owner, 0, false // probes and unanswered requests claim nothing
 	}
-	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
+	i, fresh := t.take(v4, mac, now)
 	switch {
-	case !t.used[i] || t.ips[i] != v4:
-		if t.used[i] {
-			t.replaced++
-		}
-		t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
+	case fresh:
 	case t.owners[i] == mac:
 		t.ownerLast[i] = max(t.ownerLast[i], now)
 	case now-t.ownerLast[i] > t.ownerTimeout:
