@@ -80,6 +80,10 @@ var (
 	decodeErrDesc     = desc("decode", "errors_total", "Frames with a malformed header, by layer; they are still counted as packets.", "interface", "layer")
 	unsupportedDesc   = desc("decode", "unsupported_link_total", "Frames skipped because their link type is not supported.", "interface")
 	busyDesc          = desc("", "feature_processing_seconds_total", "Time the feature stage spent aggregating packets and closing windows.", "interface")
+	sendersDropDesc   = desc("presence", "dropped_packets_total", "Packets that came once a window's list of senders was full (4096 addresses): such a window says nothing of which hosts were silent.", "interface")
+	presenceHostsDesc = desc("detector", "presence_hosts", "Regular hosts in the models' presence baseline (at most 1024).", "interface")
+	presenceLeftDesc  = desc("detector", "presence_hosts_left", "Regular hosts the models' presence baseline left out past its 1024.", "interface")
+	presenceUncDesc   = desc("detector", "presence_uncounted_sightings", "Sightings of hosts that the count behind the models' presence baseline had no room for (8192 hosts at once).", "interface")
 	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts); under a flood of forged addresses.", "interface", "table")
 	blocklistPktsDesc = desc("blocklist", "packets_total", "Packets to or from an address on each threat-intel list of the configuration file.", "interface", "list")
 	blocklistDropDesc = desc("blocklist", "pairs_dropped_packets_total", "Packets between local hosts and listed addresses that a full window's table (1024 pairs) had no room to name; they are still counted per list.", "interface")
@@ -240,6 +244,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *pipeline.Pipeline, gr
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Pairs), "pairs")
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Services), "services")
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Hosts), "hosts")
+	counter(sendersDropDesc, float64(c.SendersDropped))
 	counter(arpReplacedDesc, float64(c.ARPReplaced))
 	if c.BlocklistPackets != nil {
 		for name, n := range c.BlocklistPackets {
@@ -289,6 +294,11 @@ func (e *Exporter) collectDetector(gauge, counter func(*prometheus.Desc, float64
 	gauge(trainedDesc, b2f(d.Trained))
 	gauge(warmupDesc, d.WarmupProgress)
 	gauge(trainWindowsDesc, float64(d.Windows))
+	if p := d.Presence; p != nil {
+		gauge(presenceHostsDesc, float64(len(p.Hosts)))
+		gauge(presenceLeftDesc, float64(p.Left))
+		gauge(presenceUncDesc, float64(p.Uncounted))
+	}
 	counter(retrainsDesc, float64(d.Retrains))
 	counter(scoringDesc, d.ScoringSeconds)
 	if !d.LastTrain.IsZero() {

@@ -37,6 +37,10 @@ const (
 // that sent in at least half the windows counted since they first did.
 type Presence struct {
 	Hosts []HostPresence `json:"hosts"`
+	// Left counts the regular hosts past maxRegulars, left out; Uncounted
+	// the sightings of hosts the count had no room for (maxCounted).
+	Left      uint32 `json:"left,omitempty"`
+	Uncounted uint64 `json:"uncounted,omitempty"`
 }
 
 // HostPresence is one host's presence over the windows counted since it
@@ -87,8 +91,9 @@ func (p *Presence) validate() error {
 // presenceCounter counts hosts' presence on the windows a training learns
 // from.
 type presenceCounter struct {
-	hosts map[[16]byte]*hostCount
-	gen   uint32 // windows counted, the mark of a host present in the latest
+	hosts     map[[16]byte]*hostCount
+	gen       uint32 // windows counted, the mark of a host present in the latest
+	uncounted uint64 // sightings of hosts there was no room for
 }
 
 type hostCount struct {
@@ -114,6 +119,7 @@ func (c *presenceCounter) add(w *features.Window) {
 			if len(c.hosts) >= maxCounted {
 				c.prune()
 				if len(c.hosts) >= maxCounted {
+					c.uncounted++
 					continue
 				}
 			}
@@ -170,7 +176,8 @@ func (c *presenceCounter) baseline() *Presence {
 	slices.SortFunc(hs, func(x, y HostPresence) int {
 		return cmp.Or(-cmp.Compare(rate(&x), rate(&y)), compareAddr(x.Addr, y.Addr))
 	})
-	return &Presence{Hosts: hs[:min(len(hs), maxRegulars)]}
+	left := max(len(hs)-maxRegulars, 0)
+	return &Presence{Hosts: hs[:len(hs)-left], Left: uint32(left), Uncounted: c.uncounted}
 }
 
 // presenceWatch follows a baseline's regular hosts in the windows judged:

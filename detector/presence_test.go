@@ -68,6 +68,18 @@ func TestPresenceCounter(t *testing.T) {
 	if err := base.validate(); err != nil {
 		t.Errorf("a counted baseline does not validate: %v", err)
 	}
+	// Past maxRegulars regular hosts, the rest are left out and counted.
+	many := newPresenceCounter()
+	for range minPresenceWindows {
+		w := &features.Window{}
+		for i := range maxRegulars + 6 {
+			w.Senders = append(w.Senders, features.Sender{Addr: [16]byte{0xfd, 14: byte(i >> 8), 15: byte(i)}})
+		}
+		many.add(w)
+	}
+	if base := many.baseline(); len(base.Hosts) != maxRegulars || base.Left != 6 {
+		t.Errorf("%d regular hosts kept and %d left, want %d and 6", len(base.Hosts), base.Left, maxRegulars)
+	}
 	short := newPresenceCounter()
 	for range minPresenceWindows - 1 {
 		short.add(win(a))

@@ -162,6 +162,9 @@ type Counters struct {
 	// BlocklistPairsDropped counts packets of blocklisted pairs a full
 	// window had no room for.
 	BlocklistPairsDropped uint64
+	// SendersDropped counts the packets that came once a window's list of
+	// senders was full (Window.SendersDropped, summed).
+	SendersDropped uint64
 }
 
 // windowState is the per-window accumulation, reset at each window.
@@ -931,6 +934,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	}
 	a.bh.emit(&win.Behaviour)
 	win.Senders, win.SendersDropped = a.senders.emit()
+	a.counters.SendersDropped += win.SendersDropped
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
 	if a.geo != nil {
 		a.geo.total.Add(&a.geo.window)

@@ -48,10 +48,13 @@ func TestWindowSendersBounded(t *testing.T) {
 		pkts = append(pkts, ipPkt(at(1+float64(i)/forged), decode.ProtoTCP, addrN(i+1), addr("10.0.0.9"), 1000, 80))
 	}
 	pkts = append(pkts, udpPkt(at(11), "192.168.1.1", "10.0.0.9", 5000, 53))
-	wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Flush() })
+	wins, a := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Flush() })
 	w := wins[0]
 	if len(w.Senders) != MaxSenders || uint64(len(w.Senders))+w.SendersDropped != forged+1 {
 		t.Errorf("flood window: %d senders and %d dropped, want %d and %d", len(w.Senders), w.SendersDropped, MaxSenders, forged+1-MaxSenders)
+	}
+	if a.Counters().SendersDropped != w.SendersDropped {
+		t.Errorf("counters: %d packets of senders dropped, want the window's %d", a.Counters().SendersDropped, w.SendersDropped)
 	}
 	if w.Senders[0].Addr != addr("192.168.1.1") {
 		t.Errorf("first sender %v, want the host that sent before the flood", w.Senders[0])

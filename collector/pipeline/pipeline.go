@@ -99,6 +99,8 @@ type DetectorSnapshot struct {
 	Attacks        map[string]uint64 // attack starts by type
 	ScoringSeconds float64
 	Members        []string
+	// Presence is the models' presence baseline, nil without one.
+	Presence *detector.Presence
 	// Evidence names the evidence capture of each attack in progress
 	// that has one, by type.
 	Evidence map[string]string
@@ -515,7 +517,7 @@ func (p *Pipeline) detectorSnapshot() *DetectorSnapshot {
 		Evidence: p.evidenceSnap}
 	s.Trained, s.WarmupProgress, s.Windows, s.Retrains, s.LastTrain = d.State()
 	if set := d.Models(); set != nil {
-		s.Members = set.Members()
+		s.Members, s.Presence = set.Members(), set.Presence
 	}
 	return s
 }
