@@ -22,8 +22,9 @@ func init() {
 		Behaviour: "Packets a second in a whole window far below normal: under a fifth of the training median and under its expected range, " +
 			"or under an eighth of the recent normal windows' level; in two whole windows in a row, or in one when under half of that " +
 			"(a link down, a dead span port; one quiet window of a quiet network is a lull). Or a host that served connections stopped answering: " +
-			"it completed 5 or more over the horizon, then left 4 or more attempts from 2 or more initiators unanswered over the last two windows, " +
-			"answering none and sending nothing (a server or gateway down, its link cut). Or part of the network gone: hosts on 2 or more " +
+			"it completed 5 or more over the horizon, then left 4 or more attempts from 2 or more initiators unanswered (no reply 3 s after a TCP attempt's first SYN, or after the last datagram of a UDP or ICMP one) " +
+			"over the last two windows, or over the latest alone when it still answered before it, answering none there and sending nothing " +
+			"(a server or gateway down, its link cut). Or part of the network gone: hosts on 2 or more " +
 			"machines (MACs) that sent in at least half the training windows, seen in this run, fell silent together: each for 2 whole windows or more and longer " +
 			"than in 9 of 10 of its training windows, no other address of its machine (its MAC) heard, not waiting on a dead server; and the odds " +
 			"of so many being that quiet at once, by each one's silences in training, under 1 in a million for any group of that size among the regular hosts " +
@@ -44,7 +45,7 @@ func detectDrop(e *evidence) []Attack {
 	if w.Partial {
 		return nil
 	}
-	silent, unanswered, clients := silentHosts(e)
+	silent, unanswered, clients, seconds := silentHosts(e)
 	var gone [][16]byte
 	var logOdds float64
 	var longest int
@@ -88,7 +89,7 @@ func detectDrop(e *evidence) []Attack {
 		a.Confidence = confidence(unanswered, silentUnanswered)
 		a.Evidence = append(a.Evidence, ev("unanswered_attempts", unanswered, silentUnanswered, 0), ev("initiators_unanswered", clients, silentInitiators, 0))
 		says = append(says, fmt.Sprintf("%s stopped answering: %.0f attempts from %.0f initiators unanswered over the last %s, after serving connections",
-			plural(float64(len(silent)), "host", "hosts"), unanswered, clients, dur(e.h.short.seconds)))
+			plural(float64(len(silent)), "host", "hosts"), unanswered, clients, dur(seconds)))
 	}
 	if len(gone) > 0 {
 		// Each tenfold below the bar adds 0.05: a million times less
@@ -104,80 +105,93 @@ func detectDrop(e *evidence) []Attack {
 
 // Bars of a host that stopped answering: it completed silentServed
 // connections or more over the horizon, then left silentUnanswered
-// attempts or more from silentInitiators initiators or more unanswered
-// over the short span, answering none (no handshake, no refusal, no
-// SYN-ACK) and sending nothing in the latest window. One client's
-// timeouts are its own trouble; several clients' to a host that served
-// them a minute ago are the host's.
+// attempts or more from silentInitiators initiators or more unanswered,
+// answering none (no handshake, no refusal, no SYN-ACK) and sending
+// nothing in the latest window. The attempts are counted over the short
+// span, or over the latest window alone for a host that still answered
+// earlier in the span: its answers before it went silent say nothing of
+// the attempts after. One client's timeouts are its own trouble;
+// several clients' to a host that served them a minute ago are the
+// host's.
 const (
 	silentServed     = 5
 	silentUnanswered = 4
 	silentInitiators = 2
 )
 
+// silence is what a host left unanswered over a span it answered
+// nothing in.
+type silence struct {
+	unanswered float64
+	clients    map[[16]byte]bool
+	seconds    float64 // the span's
+}
+
+// silentIn returns the hosts that answered nothing over sp and left
+// attempts unanswered there, with those attempts and their initiators.
+func silentIn(sp *span) map[[16]byte]*silence {
+	out := map[[16]byte]*silence{}
+	for k, s := range sp.services {
+		if !k.AllPorts && s.Unanswered > 0 {
+			x := out[k.Addr]
+			if x == nil {
+				x = &silence{clients: map[[16]byte]bool{}, seconds: sp.seconds}
+				out[k.Addr] = x
+			}
+			x.unanswered += float64(s.Unanswered)
+		}
+	}
+	for k, s := range sp.services {
+		if !k.AllPorts && s.Established+s.Refused+s.HalfOpen+s.SynAcks+s.Replies > 0 {
+			delete(out, k.Addr)
+		}
+	}
+	for k, p := range sp.pairs {
+		if x := out[k.Dst]; x != nil && p.Unanswered > 0 {
+			x.clients[k.Src] = true
+		}
+	}
+	return out
+}
+
 // silentHosts returns the hosts that stopped answering, those with the
 // most unanswered attempts first, with the attempts and initiators left
-// unanswered in all.
-func silentHosts(e *evidence) (hosts [][16]byte, unanswered, initiators float64) {
-	type tally struct{ served, unanswered, answered float64 }
-	t := map[[16]byte]*tally{}
-	get := func(a [16]byte) *tally {
-		x := t[a]
-		if x == nil {
-			x = &tally{}
-			t[a] = x
-		}
-		return x
-	}
-	// Sums only: the walks need no order (heaviest orders the result).
-	for k, s := range e.h.short.services {
-		if !k.AllPorts && s.Unanswered > 0 {
-			get(k.Addr).unanswered += float64(s.Unanswered)
+// unanswered in all, over seconds.
+func silentHosts(e *evidence) (hosts [][16]byte, unanswered, initiators, seconds float64) {
+	short := silentIn(&e.h.short)
+	for a, x := range silentIn(&e.h.last) {
+		if short[a] == nil {
+			short[a] = x
 		}
 	}
-	if len(t) == 0 {
-		return nil, 0, 0
+	if len(short) == 0 {
+		return nil, 0, 0, 0
 	}
-	for k, s := range e.h.short.services {
-		if x := t[k.Addr]; x != nil && !k.AllPorts {
-			x.answered += float64(s.Established + s.Refused + s.HalfOpen + s.SynAcks + s.Replies)
-		}
-	}
+	served := map[[16]byte]float64{}
 	for k, s := range e.h.long.services {
-		if x := t[k.Addr]; x != nil && !k.AllPorts {
-			x.served += float64(s.Established)
+		if short[k.Addr] != nil && !k.AllPorts {
+			served[k.Addr] += float64(s.Established)
 		}
 	}
 	sending := map[[16]byte]bool{}
 	for _, h := range e.w.Heavy.SourcesByPackets {
 		sending[h.Addr] = true
 	}
-	clients := map[[16]byte]map[[16]byte]bool{}
-	for k, p := range e.h.short.pairs {
-		if p.Unanswered == 0 {
-			continue
-		}
-		if x := t[k.Dst]; x != nil && x.served >= silentServed && x.answered == 0 {
-			if clients[k.Dst] == nil {
-				clients[k.Dst] = map[[16]byte]bool{}
-			}
-			clients[k.Dst][k.Src] = true
-		}
-	}
+	// Sums only: the walks need no order (heaviest orders the result).
 	var rs []ranked
 	all := map[[16]byte]bool{}
-	for a, cs := range clients {
-		x := t[a]
-		if x.unanswered < silentUnanswered || len(cs) < silentInitiators || sending[a] {
+	for a, x := range short {
+		if served[a] < silentServed || x.unanswered < silentUnanswered || len(x.clients) < silentInitiators || sending[a] {
 			continue
 		}
 		rs = append(rs, ranked{a, x.unanswered})
 		unanswered += x.unanswered
-		for c := range cs {
+		seconds = max(seconds, x.seconds)
+		for c := range x.clients {
 			all[c] = true
 		}
 	}
-	return heaviest(rs, 0, 0, 0), unanswered, float64(len(all))
+	return heaviest(rs, 0, 0, 0), unanswered, float64(len(all)), seconds
 }
 
 // waiting returns the initiators left unanswered over the horizon by a

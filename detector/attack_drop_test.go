@@ -126,6 +126,22 @@ func TestTrafficDropSilentHost(t *testing.T) {
 			}
 		})
 	}
+	// A host that went silent within the short span is named at its first
+	// silent window: it answered the window before, which says nothing of
+	// the attempts since.
+	t.Run("first silent window", func(t *testing.T) {
+		d, g := newTrained(t, testConfig(), 42)
+		for range 40 {
+			d.Observe(g.benign())
+		}
+		w := g.benign()
+		outage(w, 3, false, false)
+		v := d.Observe(w)
+		checkVerdict(t, v)
+		if a := attackOf(v.Attacks, TrafficDrop); a == nil || !slices.Equal(a.Targets, [][16]byte{srv}) {
+			t.Fatalf("first window of the outage: attacks %v, want a drop naming the server", types(v.Attacks))
+		}
+	})
 	// A host never heard answering (a scan of dead addresses, a client's
 	// typo) has not stopped: it never served.
 	d, g := newTrained(t, testConfig(), 42)

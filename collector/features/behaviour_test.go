@@ -227,6 +227,35 @@ func TestConnectionOutcomes(t *testing.T) {
 	}
 }
 
+// TestUnansweredFromFirstSYN: an attempt that retransmits its SYN every
+// second to a host that is gone (the client's ARP keeps failing) is
+// unanswered at the first window close 3 s after its first SYN, not
+// once the retransmissions stop: a dead server shows in the window it
+// died in.
+func TestUnansweredFromFirstSYN(t *testing.T) {
+	const client, server = "10.0.0.101", "10.0.0.10"
+	var pkts []decode.PacketInfo
+	for i := range 15 {
+		pkts = append(pkts, tcpPkt(at(2+float64(i)), client, server, 40000, 80, syn))
+	}
+	bs := behaviourOf(t, pkts, 30)
+	if len(bs) < 2 {
+		t.Fatalf("%d windows, want 2 or more", len(bs))
+	}
+	var first PairActivity
+	for _, p := range bs[0].Pairs {
+		if p.Key == tcpKey(client, server, 80) {
+			first = p
+		}
+	}
+	if first.Attempts != 1 || first.Unanswered != 1 {
+		t.Errorf("first window: %d attempts, %d unanswered; want 1 and 1", first.Attempts, first.Unanswered)
+	}
+	if p := pairsOf(bs)[tcpKey(client, server, 80)]; p.Unanswered != 1 || p.Syns != 15 {
+		t.Errorf("in all: %d unanswered, %d SYNs; want 1 and 15", p.Unanswered, p.Syns)
+	}
+}
+
 // TestFirstContacts checks the per-initiator view a scan shows in: many
 // new services, nearly all failing; a client's few new services succeed.
 func TestFirstContacts(t *testing.T) {

@@ -471,7 +471,13 @@ func (a *Aggregator) unsolicited(e *flowEnds, p *decode.PacketInfo) {
 func (a *Aggregator) visitFlow(i int, now int64) {
 	f := &a.flows.slots[i]
 	e := &a.flows.ends[i]
-	if f.state&(stAttempt|stDecided) == stAttempt && now-f.last >= answerWait {
+	// A TCP attempt waits from its first SYN: retransmissions are the
+	// same unanswered attempt, not new ones to wait for.
+	since := f.last
+	if e.proto == decode.ProtoTCP {
+		since = f.first()
+	}
+	if f.state&(stAttempt|stDecided) == stAttempt && now-since >= answerWait {
 		if f.state&stSynAck != 0 {
 			a.outcome(f, e, outHalfOpen)
 		} else if f.pktsR == 0 {
