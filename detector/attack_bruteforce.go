@@ -19,7 +19,8 @@ func init() {
 		TechniqueName:  "Brute Force",
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
-			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting), or getting many of its answers late as servers delay " +
+			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting; an SSH login seen to succeed, " +
+			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
 			"requests, on connections it does not hold open); counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
@@ -98,10 +99,12 @@ func detectBruteForce(e *evidence) []Attack {
 			if p.SSH > 0 {
 				name = "ssh"
 			}
-			est, sessions, short := float64(p.Established), float64(p.Sessions), float64(p.ShortSessions)
+			// An SSH login seen to succeed is no guess (a key login running
+			// one command, as configuration management does, is as short).
+			est, sessions, short := float64(p.Established-min(p.Established, p.SSHLogins)), float64(p.Sessions), float64(p.ShortSessions)
 			burst := 0.0
 			if sp := e.h.short.pairs[p.Key]; sp != nil {
-				burst = float64(sp.Established)
+				burst = float64(sp.Established - min(sp.Established, sp.SSHLogins))
 			}
 			slow := float64(p.SlowTurns)
 			if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {
@@ -120,6 +123,9 @@ func detectBruteForce(e *evidence) []Attack {
 			}
 			summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
 				est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession)
+			if p.SSHLogins > 0 {
+				summary += fmt.Sprintf("; %d more logged in", p.SSHLogins)
+			}
 			if what == "slow_login_turns" {
 				summary = fmt.Sprintf("%.0f slow exchanges with %s (port %d) in %.0f short sessions in the last %s: one login tried every second or more, answered late as servers answer failed logins or paced by the client",
 					slow, name, p.Key.Port, short, dur(l.seconds))

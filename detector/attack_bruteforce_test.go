@@ -42,6 +42,14 @@ func TestBruteForce(t *testing.T) {
 	}
 	slowSSH := sshGreeted(2222, 1)
 	slowSSH.pairs[0].SlowTurns = 4
+	// Configuration management: key logins running one command each,
+	// as short as guesses, but the server said yes to every one; a
+	// guesser that got in once is still guessing.
+	logins := func(n, ok uint32) bw {
+		b := sshGreeted(22, n)
+		b.pairs[0].SSHLogins = ok
+		return b
+	}
 
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -51,6 +59,9 @@ func TestBruteForce(t *testing.T) {
 		{name: "a guesser that stopped", windows: append(repeat(3, guess(22, 30)), bw{})},
 		{name: "long interactive sessions", windows: []bw{interactive}},
 		{name: "not an authentication port", windows: []bw{guess(8443, 40)}},
+		{name: "SSH key logins, each seen to succeed", windows: repeat(5, logins(6, 6))},
+		{name: "a burst of SSH key logins", windows: []bw{logins(15, 15), logins(15, 15)}},
+		{name: "SSH guessing with one login that got in", windows: []bw{logins(30, 1)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "SSH guessing on port 902, known by its greeting", windows: []bw{sshGreeted(902, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "slow SSH logins on port 2222", windows: []bw{slowSSH, {}, slowSSH, slowSSH}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a login form posted at", windows: repeat(3, post(30, 30)), want: true, sources: srcs(attacker), targets: srcs(server)},

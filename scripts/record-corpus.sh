@@ -1055,8 +1055,7 @@ v_benign_busy_hour() {
 }
 v_benign_config_management() {
 	TOOL="from $LAN4.108: every minute, 6 commands (uptime, df, ...) each over a new SSH connection with key login (ssh -o BatchMode=yes root@$VICTIM CMD), for 25 minutes"
-	DESC="configuration management or SSH-based monitoring (Ansible without connection reuse, check_by_ssh): bursts of short, successful SSH sessions from one host every minute, allowlisted as the operator would (seen through encryption, a key login running one command looks like a guess)"
-	ALLOW=$LAN4.108/32
+	DESC="configuration management or SSH-based monitoring (Ansible without connection reuse, check_by_ssh): bursts of short, successful SSH sessions from one host every minute, not allowlisted: a key login running one command is as short as a guess, and only the server's answer to the login (its size, through encryption) tells it succeeded"
 	bg_in 1500 "${NS_CLIENTS[2]}" bash -c 'config_agent "$@"' _ "$LAN4.108" $((EPOCHSECONDS + 1440))
 	until_t 1495
 	wait_all

@@ -235,9 +235,10 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.SrcPort, p.DstPort = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
 		p.TCPFlags = l4[13]
 		p.TCPWindow = binary.BigEndian.Uint16(l4[14:16])
-		p.Payload = uint32(len(payload))
+		p.Payload = tcpPayload(p, payload)
 		p.HTTPMethod = httpMethod(payload)
 		p.SSH = sshBanner(payload)
+		p.SSHNewKeys = sshNewKeys(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -385,9 +386,10 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.TCPFlags = tcpFlags(d.tcp.Contents)
 			p.TCPWindow = d.tcp.Window
-			p.Payload = uint32(len(d.tcp.Payload))
+			p.Payload = tcpPayload(p, d.tcp.Payload)
 			p.HTTPMethod = httpMethod(d.tcp.Payload)
 			p.SSH = sshBanner(d.tcp.Payload)
+			p.SSHNewKeys = sshNewKeys(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -638,6 +640,21 @@ func httpMethod(b []byte) HTTPMethod {
 // first (RFC 4253, 4.2).
 func sshBanner(b []byte) bool {
 	return len(b) >= 4 && string(b[:4]) == "SSH-"
+}
+
+// tcpPayload is a TCP segment's payload length: what the capture holds of
+// it and what the capture cut off the frame (a snap length), which is
+// all payload once the headers were read. Never more than the frame.
+func tcpPayload(p *PacketInfo, captured []byte) uint32 {
+	return uint32(len(captured)) + p.WireLen - min(p.WireLen, p.CapLen)
+}
+
+// sshNewKeys recognises an SSH_MSG_NEWKEYS packet at the start of a TCP
+// payload (RFC 4253, 6 and 7.3): a binary packet whose length is its
+// padding's plus 2 (the padding length byte and the message number 21),
+// with at least 4 bytes of padding.
+func sshNewKeys(b []byte) bool {
+	return len(b) >= 16 && b[5] == 21 && b[4] >= 4 && binary.BigEndian.Uint32(b[:4]) == 2+uint32(b[4])
 }
 
 // tcpFlags returns the 8 classic flag bits from a TCP header.

@@ -552,13 +552,15 @@ func TestDecode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := d.Errors
 			unsupported := d.UnsupportedLink
-			// Garbage in p must not survive, except the capture's fields.
-			p := PacketInfo{Time: -5, WireLen: 9000, Proto: ProtoICMP, DNS: true, VLAN: 7, HasVLAN: true, SrcPort: 1}
+			// Garbage in p must not survive, except the capture's fields
+			// (the frame as it was on the wire: whole).
+			wire := uint32(len(tc.data))
+			p := PacketInfo{Time: -5, WireLen: wire, Proto: ProtoICMP, DNS: true, VLAN: 7, HasVLAN: true, SrcPort: 1}
 			if !d.Decode(tc.link, tc.data, &p) {
 				t.Fatalf("Decode(link %d) = false, want true", tc.link)
 			}
 			want := tc.want
-			want.Time, want.WireLen, want.CapLen = -5, 9000, uint32(len(tc.data))
+			want.Time, want.WireLen, want.CapLen = -5, wire, uint32(len(tc.data))
 			if p != want {
 				t.Errorf("PacketInfo mismatch\n got %+v\nwant %+v", p, want)
 			}
@@ -757,6 +759,39 @@ func TestLinkTypesAreGopacketValues(t *testing.T) {
 	} {
 		if tc.ours != uint16(tc.gp) {
 			t.Errorf("%s: decode has %d, gopacket %d", tc.name, tc.ours, tc.gp)
+		}
+	}
+}
+
+// TestDecodeSSHLogin: an SSH_MSG_NEWKEYS packet is recognised at the start
+// of a segment, in the fast path and the layers alike, and a segment cut
+// by the capture's snap length keeps its length on the wire: the SSH
+// login's outcome is read from segment sizes (features.sshAnswer), and
+// a capture of headers only must not change them.
+func TestDecodeSSHLogin(t *testing.T) {
+	newKeys := []byte{0, 0, 0, 12, 10, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	notNewKeys := []byte{0, 0, 0, 12, 10, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // KEXINIT's number
+	badLength := []byte{0, 0, 0, 13, 10, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		for _, c := range []struct {
+			payload []byte
+			want    bool
+		}{{newKeys, true}, {notNewKeys, false}, {badLength, false}, {newKeys[:15], false}} {
+			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 22, TCPPsh|TCPAck), gopacket.Payload(c.payload))
+			p := PacketInfo{WireLen: uint32(len(data))}
+			d.Decode(LinkEthernet, data, &p)
+			if p.SSHNewKeys != c.want || p.Payload != uint32(len(c.payload)) {
+				t.Errorf("layers only %v, payload % x: SSHNewKeys %v, payload %d; want %v, %d", layersOnly, c.payload, p.SSHNewKeys, p.Payload, c.want, len(c.payload))
+			}
+		}
+		// A 1448-byte segment snapped to 98 bytes of frame.
+		data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(22, 51000, TCPPsh|TCPAck), filler(1448))
+		p := PacketInfo{WireLen: uint32(len(data))}
+		d.Decode(LinkEthernet, data[:98], &p)
+		if p.Payload != 1448 || p.Proto != ProtoTCP {
+			t.Errorf("layers only %v: a snapped segment's payload is %d (%v), want 1448", layersOnly, p.Payload, p.Proto)
 		}
 	}
 }

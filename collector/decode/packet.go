@@ -134,7 +134,10 @@ type PacketInfo struct {
 	VLAN    uint16 // outermost 802.1Q VLAN id
 	HasVLAN bool
 
-	Payload uint32 // layer-4 payload bytes as claimed by the headers
+	// Payload is the layer-4 payload's length: as claimed by the UDP
+	// header, and for TCP what was captured plus what the capture's snap
+	// length cut off the frame.
+	Payload uint32
 
 	DNS         bool // a DNS header was read on port 53
 	DNSResponse bool
@@ -154,6 +157,10 @@ type PacketInfo struct {
 	// SSH is set when a TCP payload starts with an SSH identification
 	// string ("SSH-"): an SSH server's greeting, on whatever port.
 	SSH bool
+	// SSHNewKeys is set when a TCP payload starts with an SSH
+	// SSH_MSG_NEWKEYS packet: the last message sent in the clear, after
+	// which a connection's messages are encrypted.
+	SSHNewKeys bool
 }
 
 // HTTPMethod is the method of an HTTP/1 request seen at the start of a

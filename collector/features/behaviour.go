@@ -114,6 +114,9 @@ type PairActivity struct {
 	// SSH counts the connections whose server greeted in SSH: an
 	// authentication service on whatever port it listens.
 	SSH uint32
+	// SSHLogins counts the SSH connections whose login succeeded, by the
+	// size of the server's answer to it (see sshAnswer): not guesses.
+	SSHLogins uint32
 }
 
 // ServiceActivity is what one responder received and answered in a
@@ -524,7 +527,7 @@ func (a *Aggregator) behaviourFeatures(f *Vector) {
 	for _, i := range bh.pairs.used {
 		p := &bh.pairs.vals[i]
 		if p.Key.Proto == ProtoTCP && (authPorts.has(p.Key.Port) || p.SSH > 0) {
-			maxOf(&f[MaxPairAuthConnections], uint64(p.Established))
+			maxOf(&f[MaxPairAuthConnections], uint64(p.Established-min(p.Established, p.SSHLogins)))
 		}
 		maxOf(&f[MaxPairRequests], uint64(p.Requests))
 		maxOf(&f[MaxPairPosts], uint64(p.Posts))

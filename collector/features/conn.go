@@ -146,6 +146,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if p.TCPWindow == 0 && f.state&stEst != 0 {
 				e.zeroWindow = true
 			}
+			if e.ssh && e.sshAuth == sshKex && p.SSHNewKeys {
+				e.sshAuth = sshWaitAccept
+			}
 			if fin {
 				f.state |= stFinI
 			}
@@ -189,6 +192,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 				if pa := a.pairOf(e); pa != nil {
 					pa.SSH++
 				}
+			}
+			if e.ssh && e.sshAuth != sshKex && e.sshAuth < sshLogin && p.Payload > 0 {
+				a.sshAnswer(e, p)
 			}
 			if p.Payload > 0 && f.state&stReqOpen != 0 {
 				c, pa := a.pairConns(e)
@@ -426,6 +432,47 @@ func (a *Aggregator) outcome(f *flowSlot, e *flowEnds, o outcome) {
 	}
 }
 
+// The states of an SSH connection's login, in flowEnds.sshAuth: the key
+// exchange, in the clear, until the client's SSH_MSG_NEWKEYS; then the
+// server's first encrypted answer; then up to sshAnswers more answers
+// read for the login's outcome; then a login seen, or no more looking.
+const (
+	sshKex        uint8 = 0
+	sshWaitAccept uint8 = 1
+	sshAnswers    uint8 = 32
+	sshLogin      uint8 = 254
+	sshDone       uint8 = 255
+)
+
+// sshAnswer reads the size of an SSH server's answer after the key
+// exchange for the login's outcome, as Zeek does: the client asks for
+// the ssh-userauth service first, and SSH_MSG_SERVICE_ACCEPT carries
+// 17 bytes where SSH_MSG_USERAUTH_SUCCESS carries one; padded to the
+// cipher's block and with the same MAC, a success is 16 bytes shorter
+// than the accept, whatever the cipher, and no other message of the
+// login is (a failure lists the methods left, at least as long as the
+// accept). A connection whose login succeeded is counted in its pair
+// and is no guess; one whose segments do not tell (a server that sends
+// more in one segment) is left as it was.
+func (a *Aggregator) sshAnswer(e *flowEnds, p *decode.PacketInfo) {
+	switch {
+	case p.SSHNewKeys:
+		// The server's own, when it comes after the client's.
+	case e.sshAuth == sshWaitAccept:
+		e.sshAccept = uint16(min(p.Payload, 1<<16-1))
+		e.sshAuth++
+	case p.Payload+16 == uint32(e.sshAccept):
+		e.sshAuth = sshLogin
+		if pa := a.pairOf(e); pa != nil {
+			pa.SSHLogins++
+		}
+	case e.sshAuth-sshWaitAccept >= sshAnswers:
+		e.sshAuth = sshDone
+	default:
+		e.sshAuth++
+	}
+}
+
 // sessionEnd counts an established connection that closed.
 func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
 	f.state |= stEnded
@@ -436,7 +483,9 @@ func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
 		pa.Sessions++
 		if max(now, f.last)-f.first() <= ShortSession*int64(time.Second) {
 			pa.ShortSessions++
-			pa.SlowTurns += uint32(e.slowTurns)
+			if e.sshAuth != sshLogin {
+				pa.SlowTurns += uint32(e.slowTurns) // a login's pauses are no failed guesses
+			}
 		}
 	}
 }

@@ -52,6 +52,9 @@ type flowEnds struct {
 	iport, rport uint16
 	proto        decode.Protocol
 	web          bool // TCP to a web port
+	// sshAccept is the size of an SSH server's first encrypted answer,
+	// its SSH_MSG_SERVICE_ACCEPT (see sshAnswer).
+	sshAccept uint16
 	// Slots of the flow's pair, service, host-wide service and initiator
 	// in the behaviour tables of window seq: notLooked, or noRoom.
 	seq                  uint32
@@ -62,8 +65,8 @@ type flowEnds struct {
 	// zeroWindow: the initiator advertised a zero TCP window since the
 	// last window closed; it keeps the responder's data waiting.
 	zeroWindow bool
-	ssh        bool // the responder greeted in SSH: counted in its pair
-	_          [1]byte
+	ssh        bool  // the responder greeted in SSH: counted in its pair
+	sshAuth    uint8 // sshKex, sshWaitAccept, the answers read after it, sshLogin or sshDone
 }
 
 // Cached slot values in flowEnds.

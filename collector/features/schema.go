@@ -165,7 +165,7 @@ var Schema = [NumFeatures]Feature{
 	DNSTunnelQueries:          {"dns_tunnel_like_queries_per_window", "queries/window", "DNS queries whose name looks like encoded data: long, with a long random-looking label."},
 	MaxSourceFailedContacts:   {"max_source_failed_contacts_per_window", "contacts/window", "Most first contacts with a service that one source saw refused, unanswered or left half-open."},
 	MaxServiceIncompleteSyns:  {"max_service_incomplete_syns_per_window", "packets/window", "Most TCP SYNs to one service (address and port) that did not complete a handshake."},
-	MaxPairAuthConnections:    {"max_pair_auth_connections_per_window", "connections/window", "Most connections from one source to one authentication service (SSH, FTP, Telnet, RDP, ...) that completed their handshake."},
+	MaxPairAuthConnections:    {"max_pair_auth_connections_per_window", "connections/window", "Most connections from one source to one authentication service (SSH, FTP, Telnet, RDP, ...) that completed their handshake, SSH logins seen to succeed left out."},
 	MaxServiceHeldConnections: {"max_service_held_connections", "connections", "Most long-lived TCP connections carrying under one packet per second held open to one service."},
 	MaxPairRequests:           {"max_pair_requests_per_window", "requests/window", "Most request-response turns from one source to one service."},
 	MaxServiceRequests:        {"max_service_requests_per_window", "requests/window", "Most request-response turns to one service."},

@@ -90,6 +90,10 @@ var toolPackages = map[string]string{
 	"amtool":                  "prometheus-alertmanager",
 	"prometheus-alertmanager": "prometheus-alertmanager",
 	"docker-compose":          "docker-compose",
+	"sshd":                    "openssh-server",
+	"ssh":                     "openssh-client",
+	"ssh-keygen":              "openssh-client",
+	"tcpdump":                 "tcpdump",
 }
 
 // NeedTool returns the path of a command, or skips the test with a message
