@@ -75,8 +75,28 @@ MaxAuthTries 6
 	}
 	stacktest.Run(t, dir, sshd, "-t", "-f", cfg)
 
+	server := exec.Command(sshd, "-D", "-e", "-f", cfg)
+	var serverLog strings.Builder
+	server.Stdout, server.Stderr = &serverLog, &serverLog
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	// Wait until it listens; the probes are made before the capture starts.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.2", port), time.Second)
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd does not listen after 10 s: %v\n%s", err, serverLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	pcap := filepath.Join(dir, "ssh.pcap")
-	dump := exec.Command(tcpdump, "-i", "lo", "-n", "-U", "-s", "98", "-w", pcap, "tcp port "+port)
+	dump := exec.Command(tcpdump, "-i", "lo", "-n", "--immediate-mode", "-U", "-s", "98", "-w", pcap, "tcp port "+port)
 	stderr, err := dump.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -104,25 +124,6 @@ MaxAuthTries 6
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("tcpdump is not listening after 10 s")
-	}
-
-	server := exec.Command(sshd, "-D", "-e", "-f", cfg)
-	var serverLog strings.Builder
-	server.Stdout, server.Stderr = &serverLog, &serverLog
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.2", port), time.Second)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd does not listen after 10 s: %v\n%s", err, serverLog.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	askpass := filepath.Join(dir, "askpass")
@@ -169,7 +170,7 @@ MaxAuthTries 6
 			}
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the last segments to tcpdump
+	time.Sleep(500 * time.Millisecond) // the last segments to tcpdump
 	_ = dump.Process.Signal(syscall.SIGINT)
 	_ = dump.Wait()
 
