@@ -453,7 +453,10 @@ const (
 // login is (a failure lists the methods left, at least as long as the
 // accept). A connection whose login succeeded is counted in its pair
 // and is no guess; one whose segments do not tell (a server that sends
-// more in one segment) is left as it was.
+// more in one segment) is left as it was. Zeek's limit holds here too: a
+// client that provokes an answer of a success's size (an
+// SSH_MSG_UNIMPLEMENTED under a 16-byte-block cipher) is taken to have
+// logged in.
 func (a *Aggregator) sshAnswer(e *flowEnds, p *decode.PacketInfo) {
 	switch {
 	case p.SSHNewKeys:
