@@ -384,7 +384,9 @@ func (a *Aggregator) Add(p *decode.PacketInfo) {
 
 // AddBatch accounts packets in order, as Add on each would, but faster: it
 // first hashes every packet, then touches the cache lines the packets will
-// update in the flow table, the fan-out filters and the port histogram.
+// update in the flow table (a bucket's slots, then the endpoints of the
+// flow each packet finds or evicts), the fan-out filters and the port
+// histogram.
 // Those are random reads into megabytes. Issued by tight loops that do
 // nothing else, their cache misses overlap, where the accounting would
 // stall on each in turn.
@@ -399,6 +401,11 @@ func (a *Aggregator) AddBatch(ps []decode.PacketInfo) {
 		for i := range hs {
 			if hs[i].flow != 0 {
 				sink ^= a.flows.touch(hs[i].flow)
+			}
+		}
+		for i := range hs {
+			if hs[i].flow != 0 {
+				sink ^= a.flows.touchEnds(hs[i].flow)
 			}
 		}
 		for i := range hs {

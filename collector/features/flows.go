@@ -190,26 +190,44 @@ func (t *flowTable) touch(h uint64) uint64 {
 	return b[0].hash ^ b[flowBucket/2].hash
 }
 
+// touchEnds reads the endpoints of the slot lookup would give a packet of
+// hash h: its flow's, or the one a new flow would take or evict. A flow's
+// outcome and an evicted flow's end read them; see Aggregator.AddBatch.
+func (t *flowTable) touchEnds(h uint64) uint64 {
+	base := t.bucket(h)
+	i, _ := pick(t.slots[base:base+flowBucket], h)
+	return uint64(t.ends[base+i].seq)
+}
+
+// pick returns the slot of bucket b holding hash h, found, or else the
+// slot a new flow takes: an empty one, or the least recently seen.
+func pick(b []flowSlot, h uint64) (int, bool) {
+	for i := range b {
+		if b[i].hash == h {
+			return i, true
+		}
+	}
+	victim := -1
+	for i := range b {
+		if b[i].hash == 0 {
+			return i, false
+		}
+		if victim < 0 || b[i].last < b[victim].last {
+			victim = i
+		}
+	}
+	return victim, false
+}
+
 // lookup returns the slot of the flow whose key hashes to h, and whether
 // it is new. A new flow takes an empty slot or evicts the least recently
 // seen flow of its bucket; the caller fills it in.
 func (t *flowTable) lookup(h uint64, now int64) (int, bool) {
 	base := t.bucket(h)
 	b := t.slots[base : base+flowBucket]
-	for i := range b {
-		if b[i].hash == h {
-			return base + i, false
-		}
-	}
-	victim := -1
-	for i := range b {
-		if b[i].hash == 0 {
-			victim = i
-			break
-		}
-		if victim < 0 || b[i].last < b[victim].last {
-			victim = i
-		}
+	victim, found := pick(b, h)
+	if found {
+		return base + victim, false
 	}
 	i := base + victim
 	if b[victim].hash != 0 {
