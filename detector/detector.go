@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"math"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -58,6 +57,7 @@ type Detector struct {
 	sinceTrain    int
 	normal        []features.Vector // ring of recent normal windows, in order
 	normalNext    int
+	normalTraffic int // windows of the ring that carried traffic
 	training      bool
 	trained       chan trainResult
 	lastEnd       int64
@@ -82,7 +82,9 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cfg.Reservoir = max(cfg.Reservoir, cfg.Warmup, 2)
+	// The ring keeps twice the warm-up, so that a link idle half the
+	// time still gathers a warm-up of windows with traffic.
+	cfg.Reservoir = max(cfg.Reservoir, 2*cfg.Warmup, 2)
 	cfg.EndAfter = max(cfg.EndAfter, 1)
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = DefaultConfig().Horizon
@@ -117,7 +119,7 @@ func (d *Detector) Models() *ModelSet { return d.set }
 func (d *Detector) State() (trained bool, progress float64, windows, retrains int, lastTrain time.Time) {
 	progress = 1
 	if d.set == nil && d.cfg.Warmup > 0 {
-		progress = math.Min(1, float64(d.normalLen())/float64(d.cfg.Warmup))
+		progress = d.warmupProgress()
 	}
 	if d.set != nil {
 		windows = d.set.Windows
@@ -173,7 +175,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 		}
 		attacks = crossCheck(attacks, forestClass, forestProb)
 	} else {
-		v.WarmupProgress = math.Min(1, float64(d.normalLen())/float64(max(d.cfg.Warmup, 1)))
+		v.WarmupProgress = d.warmupProgress()
 	}
 	v.Attacks, v.Suppressed = d.allow(attacks)
 	// A window the capture saw only part of (a start, a restart, a
@@ -205,7 +207,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	}
 	asked := d.normalLen() >= 2 && d.retrainAsked.Swap(false)
 	switch {
-	case set == nil && (asked || d.normalLen() >= d.cfg.Warmup):
+	case set == nil && (asked || d.normalTraffic >= d.cfg.Warmup):
 		d.startTraining(w.End)
 	case set != nil && (asked || d.cfg.RetrainEvery > 0 && d.sinceTrain >= d.cfg.RetrainEvery) && d.normalLen() >= 2:
 		d.startTraining(w.End)

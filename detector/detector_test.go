@@ -353,6 +353,57 @@ func TestLoadIncreaseIsNotAttack(t *testing.T) {
 	t.Logf("2x load: %d of 30 windows anomalous (no attack type)", anomalous)
 }
 
+// TestWarmupCountsTraffic: windows without a packet (an idle link, a
+// capture file's gap, which the aggregator fills with up to an hour of
+// empty windows) do not count toward the warm-up. Trained on an hour of
+// silence, the models took the first traffic after it for a spike many
+// times "the busiest window of training" (two public captures with gaps
+// of years paged so).
+func TestWarmupCountsTraffic(t *testing.T) {
+	cfg := testConfig()
+	cfg.Warmup = 50
+	d := New(cfg, "eth0", nil)
+	g := newGen(10)
+	empty := func() *features.Window {
+		w := &features.Window{Interface: "eth0", Start: g.next, End: g.next + 10*sec, Seconds: windowSecs}
+		g.next = w.End
+		return w
+	}
+	for i := range 3 * cfg.Warmup {
+		if v := d.Observe(empty()); v.Anomalous || v.WarmupProgress != 0 {
+			t.Fatalf("empty window %d: anomalous %v, warm-up progress %g", i+1, v.Anomalous, v.WarmupProgress)
+		}
+	}
+	// Traffic after the silence: judged by the rules alone, not a spike.
+	for i := range cfg.Warmup - 1 {
+		w := g.benign()
+		if i == 0 {
+			spike(w, 5)
+		}
+		v := d.Observe(w)
+		if v.Trained || len(v.Attacks) > 0 {
+			t.Fatalf("window %d with traffic after %d empty ones: trained %v, attacks %v", i+1, 3*cfg.Warmup, v.Trained, types(v.Attacks))
+		}
+		// Progress is reported before the window itself counts.
+		if want := float64(i) / float64(cfg.Warmup); math.Abs(v.WarmupProgress-want) > 1e-12 {
+			t.Errorf("window %d with traffic: warm-up progress %g, want %g", i+1, v.WarmupProgress, want)
+		}
+	}
+	// Empty windows in between count for nothing, whatever their number.
+	for range cfg.Warmup {
+		d.Observe(empty())
+	}
+	d.Settle()
+	if trained, p, _, _, _ := d.State(); trained || p >= 1 {
+		t.Fatalf("after %d windows with traffic: trained %v, progress %g", cfg.Warmup-1, trained, p)
+	}
+	d.Observe(g.benign())
+	d.Settle()
+	if trained, p, windows, _, _ := d.State(); !trained || p != 1 || windows < cfg.Warmup {
+		t.Fatalf("after %d windows with traffic: trained %v, progress %g, %d training windows", cfg.Warmup, trained, p, windows)
+	}
+}
+
 func TestWarmupAndRetrain(t *testing.T) {
 	cfg := testConfig()
 	cfg.Warmup = 50

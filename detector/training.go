@@ -3,6 +3,7 @@ package detector
 import (
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector/models"
+	"math"
 )
 
 type trainResult struct {
@@ -11,15 +12,34 @@ type trainResult struct {
 }
 
 func (d *Detector) addNormal(f *features.Vector) {
+	if carried(f) {
+		d.normalTraffic++
+	}
 	if len(d.normal) < d.cfg.Reservoir {
 		d.normal = append(d.normal, *f)
 		return
+	}
+	if carried(&d.normal[d.normalNext]) {
+		d.normalTraffic--
 	}
 	d.normal[d.normalNext] = *f
 	d.normalNext = (d.normalNext + 1) % len(d.normal)
 }
 
 func (d *Detector) normalLen() int { return len(d.normal) }
+
+// carried reports whether a window saw any packet. Warm-up counts only
+// such windows: an idle link, or a capture file's gap (filled with up to
+// an hour of empty windows), would otherwise train the models on silence,
+// and the first traffic after it would be a spike many times "the busiest
+// window of training".
+func carried(f *features.Vector) bool { return f[features.PacketsPerSecond] > 0 }
+
+// warmupProgress is the share of the warm-up's windows with traffic the
+// normal windows hold, in [0,1].
+func (d *Detector) warmupProgress() float64 {
+	return math.Min(1, float64(d.normalTraffic)/float64(max(d.cfg.Warmup, 1)))
+}
 
 // recentWindows is how many recent normal windows set the recent level.
 const recentWindows = 30
