@@ -1,17 +1,14 @@
 package detection
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 // TestSSHLoginsLikeZeek reads the outcome of SSH logins in real captures
@@ -83,25 +80,13 @@ func sshPairs(t *testing.T, path string) map[string]struct{ conns, logins uint32
 			out[k] = v
 		}
 	})
-	r, err := pcapfile.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	d := decode.NewDecoder()
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		info := decode.PacketInfo{Time: p.TimeNanos, WireLen: uint32(p.WireLength)}
-		if d.Decode(p.LinkType, p.Data, &info) {
-			agg.Add(&info)
-		}
+	defer f.Close()
+	if err := testpcap.Aggregate(f, agg); err != nil {
+		t.Fatal(err)
 	}
-	agg.Flush()
 	return out
 }

@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
-	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/internal/stacktest"
+	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 // TestSSHLoginOutcome runs a real OpenSSH server on loopback, logs in to it
@@ -198,26 +197,13 @@ func pairsOf(t *testing.T, path, port string) (logins, conns map[[16]byte]uint32
 			}
 		}
 	})
-	r, err := pcapfile.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	d := decode.NewDecoder()
-	var info [1]decode.PacketInfo
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		info[0] = decode.PacketInfo{Time: p.TimeNanos, WireLen: uint32(p.WireLength)}
-		if d.Decode(p.LinkType, p.Data, &info[0]) {
-			agg.AddBatch(info[:])
-		}
+	defer f.Close()
+	if err := testpcap.Aggregate(f, agg); err != nil {
+		t.Fatal(err)
 	}
-	agg.Flush()
 	return logins, conns
 }
