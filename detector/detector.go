@@ -82,9 +82,7 @@ func New(cfg Config, iface string, set *ModelSet) *Detector {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	// The ring keeps twice the warm-up, so that a link idle half the
-	// time still gathers a warm-up of windows with traffic.
-	cfg.Reservoir = max(cfg.Reservoir, 2*cfg.Warmup, 2)
+	cfg.Reservoir = max(cfg.Reservoir, cfg.Warmup, 2)
 	cfg.EndAfter = max(cfg.EndAfter, 1)
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = DefaultConfig().Horizon
@@ -207,7 +205,7 @@ func (d *Detector) Observe(w *features.Window) *Verdict {
 	}
 	asked := d.normalLen() >= 2 && d.retrainAsked.Swap(false)
 	switch {
-	case set == nil && (asked || d.normalTraffic >= d.cfg.Warmup):
+	case set == nil && (asked || d.warmedUp()):
 		d.startTraining(w.End)
 	case set != nil && (asked || d.cfg.RetrainEvery > 0 && d.sinceTrain >= d.cfg.RetrainEvery) && d.normalLen() >= 2:
 		d.startTraining(w.End)

@@ -402,6 +402,22 @@ func TestWarmupCountsTraffic(t *testing.T) {
 	if trained, p, windows, _, _ := d.State(); !trained || p != 1 || windows < cfg.Warmup {
 		t.Fatalf("after %d windows with traffic: trained %v, progress %g, %d training windows", cfg.Warmup, trained, p, windows)
 	}
+
+	// A reservoir no longer than the warm-up, on a link idle every other
+	// window: training waits for the ring to fill, half of it traffic.
+	cfg.Reservoir = cfg.Warmup
+	d = New(cfg, "eth0", nil)
+	for i := range cfg.Warmup {
+		w := empty()
+		if i%2 == 1 {
+			w = g.benign()
+		}
+		d.Observe(w)
+		d.Settle()
+		if trained, _, _, _, _ := d.State(); trained != (i == cfg.Warmup-1) {
+			t.Fatalf("every other window idle, reservoir %d: trained %v after %d windows", cfg.Reservoir, trained, i+1)
+		}
+	}
 }
 
 func TestWarmupAndRetrain(t *testing.T) {

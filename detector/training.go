@@ -35,6 +35,13 @@ func (d *Detector) normalLen() int { return len(d.normal) }
 // window of training".
 func carried(f *features.Vector) bool { return f[features.PacketsPerSecond] > 0 }
 
+// warmedUp reports whether the normal windows hold a warm-up's worth of
+// windows with traffic, or, the ring full (a reservoir no longer than the
+// warm-up on a link idle part of the time), half of them.
+func (d *Detector) warmedUp() bool {
+	return d.normalTraffic >= d.cfg.Warmup || len(d.normal) == d.cfg.Reservoir && 2*d.normalTraffic >= len(d.normal)
+}
+
 // warmupProgress is the share of the warm-up's windows with traffic the
 // normal windows hold, in [0,1].
 func (d *Detector) warmupProgress() float64 {
