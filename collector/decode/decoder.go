@@ -282,7 +282,43 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		setMapped4(&p.Dst, ip[16:20])
 	}
 	d.finishL4(p, layers.IPProtocol(upper), v6, payload)
+	if upper == 1 || upper == 58 {
+		refusal(p, l4[min(8, len(l4)):])
+	}
 	return true
+}
+
+// refusal reads an ICMP destination unreachable's quoted packet q (the
+// bytes after the ICMP header, and after ICMPv6's 4 unused bytes) and sets
+// p's Refusal fields when the sender of the unreachable is the quoted
+// packet's destination and its receiver the quoted packet's source.
+func refusal(p *PacketInfo, q []byte) {
+	if !(p.L3 == L3IPv4 && p.Proto == ProtoICMP && p.ICMPType == 3 || p.L3 == L3IPv6 && p.Proto == ProtoICMPv6 && p.ICMPType == 1) {
+		return
+	}
+	var src, dst [16]byte
+	var l4 []byte
+	var proto uint8
+	switch {
+	case p.L3 == L3IPv4 && len(q) >= 20 && q[0]>>4 == 4 && int(q[0]&0x0f)*4 >= 20:
+		ihl := int(q[0]&0x0f) * 4
+		proto = q[9]
+		setMapped4(&src, q[12:16])
+		setMapped4(&dst, q[16:20])
+		l4 = q[min(ihl, len(q)):]
+	case p.L3 == L3IPv6 && len(q) >= 40 && q[0]>>4 == 6:
+		proto = q[6]
+		copy(src[:], q[8:24])
+		copy(dst[:], q[24:40])
+		l4 = q[40:]
+	default:
+		return
+	}
+	if (proto != 6 && proto != 17) || len(l4) < 4 || src != p.Dst || dst != p.Src {
+		return
+	}
+	p.Refusal, p.RefusedProto = true, proto
+	p.RefusedSrc, p.RefusedDst = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
 }
 
 // failedLayer names the layer that DecodeLayers was working on when it
@@ -404,11 +440,13 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp4.Payload))
 			d.finishL4(p, upper, inner6, nil)
+			refusal(p, d.icmp4.Payload)
 			return
 		case layers.LayerTypeICMPv6:
 			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp6.Payload))
 			d.finishL4(p, upper, inner6, nil)
+			refusal(p, d.icmp6.Payload[min(4, len(d.icmp6.Payload)):])
 			return
 		}
 	}

@@ -364,8 +364,25 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "icmp port unreachable quoting a tcp syn counts the outer header only", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
 				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(quotedSYN)),
+			// The host the SYN went to refuses it: the quote names the flow.
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 3, ICMPCode: 3,
+				Payload: uint32(len(quotedSYN)), Refusal: true, RefusedProto: 6, RefusedSrc: 51000, RefusedDst: 22},
+		},
+		{
+			// A router reporting the SYN's destination unreachable: no
+			// answer from that host, no refusal.
+			name: "icmp host unreachable from a router is no refusal", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.254", "10.0.0.2", layers.IPProtocolICMPv4),
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 1)}, gopacket.Payload(quotedSYN)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: addr16("10.0.0.254"), Dst: v4b, SrcMAC: srcMAC, ICMPType: 3, ICMPCode: 1,
 				Payload: uint32(len(quotedSYN))},
+		},
+		{
+			name: "icmpv6 port unreachable quoting a udp query", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolICMPv6),
+				&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(1, 4)}, gopacket.Payload(cat([]byte{0, 0, 0, 0}, ip6UDP))),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoICMPv6, IPProto: 58, Src: v6b, Dst: v6a, SrcMAC: srcMAC, ICMPType: 1, ICMPCode: 4,
+				Payload: uint32(4 + len(ip6UDP)), Refusal: true, RefusedProto: 17, RefusedSrc: 5353, RefusedDst: 53},
 		},
 		{
 			name: "icmpv6 echo request", link: LinkEthernet,

@@ -161,6 +161,15 @@ type PacketInfo struct {
 	// SSH_MSG_NEWKEYS packet: the last message sent in the clear, after
 	// which a connection's messages are encrypted.
 	SSHNewKeys bool
+
+	// Refusal is set on an ICMP destination unreachable that a host sends
+	// about a TCP or UDP packet it was sent by the packet's receiver: the
+	// host itself refusing (a closed UDP port, a firewall's reject). The
+	// quoted packet's ports and IP protocol name the refused flow. An
+	// unreachable sent by a router about another host is not one.
+	Refusal                bool
+	RefusedProto           uint8
+	RefusedSrc, RefusedDst uint16 // the quoted packet's source and destination ports
 }
 
 // HTTPMethod is the method of an HTTP/1 request seen at the start of a

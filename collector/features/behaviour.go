@@ -78,7 +78,7 @@ type ServiceKey struct {
 type Conns struct {
 	Attempts    uint32 // flows the initiator opened (TCP SYN or probe, UDP, ICMP request)
 	Established uint32 // handshakes completed; UDP and ICMP answered
-	Refused     uint32 // answered by a TCP RST before any handshake
+	Refused     uint32 // answered by a TCP RST, or an ICMP unreachable from the host itself, before any handshake
 	Unanswered  uint32 // no reply at all (filtered port, absent host, forged source)
 	HalfOpen    uint32 // SYN-ACK sent but the initiator reset it or never completed
 	Syns        uint32 // TCP SYN packets, repeats and retransmissions included

@@ -389,6 +389,59 @@ func TestDatagrams(t *testing.T) {
 	}
 }
 
+// TestRefusals: an ICMP unreachable from the host a UDP datagram or a
+// TCP SYN went to, quoting it, refuses that attempt as a reset would; a
+// router's unreachable about another host leaves it unanswered.
+func TestRefusals(t *testing.T) {
+	const scanner, target, other, router = "10.0.0.66", "10.0.0.10", "10.0.0.11", "10.0.0.254"
+	refusal := func(tm int64, from, to string, proto uint8, sport, dport uint16, typ, code uint8) decode.PacketInfo {
+		p := icmpPkt(tm, decode.ProtoICMP, from, to, typ, code)
+		p.Refusal, p.RefusedProto, p.RefusedSrc, p.RefusedDst = true, proto, sport, dport
+		return p
+	}
+	pkts := []decode.PacketInfo{
+		// A closed UDP port: port unreachable from the target.
+		udpPkt(at(1), scanner, target, 40000, 161),
+		refusal(at(1.001), target, scanner, 17, 40000, 161, 3, 3),
+		// A host that is gone: the router says so, which is no refusal
+		// (the decoder sets Refusal only when the quoted packet's
+		// destination sends it).
+		udpPkt(at(1.1), scanner, other, 40000, 162),
+		icmpPkt(at(1.101), decode.ProtoICMP, router, scanner, 3, 1),
+		// A SYN a host firewall rejects with an ICMP unreachable.
+		tcpPkt(at(1.2), scanner, target, 40001, 25, syn),
+		refusal(at(1.201), target, scanner, 6, 40001, 25, 3, 13),
+		// An answered query: a late unreachable changes nothing.
+		udpPkt(at(1.3), scanner, target, 40002, 53),
+		udpPkt(at(1.301), target, scanner, 53, 40002),
+		refusal(at(1.302), target, scanner, 17, 40002, 53, 3, 3),
+		// An unreachable quoting a packet nobody sent.
+		refusal(at(1.4), target, scanner, 17, 40003, 123, 3, 3),
+	}
+	ps := pairsOf(behaviourOf(t, pkts, 30))
+	udpKey := func(dst string, port uint16) PairKey {
+		return PairKey{Src: addr(scanner), Dst: addr(dst), Port: port, Proto: decode.ProtoUDP}
+	}
+	for _, c := range []struct {
+		name                    string
+		key                     PairKey
+		refused, unanswered, ok uint32
+	}{
+		{"closed UDP port", udpKey(target, 161), 1, 0, 0},
+		{"a host gone behind a router", udpKey(other, 162), 0, 1, 0},
+		{"a SYN rejected", tcpKey(scanner, target, 25), 1, 0, 0},
+		{"an answered query", udpKey(target, 53), 0, 0, 1},
+	} {
+		if p := ps[c.key]; p.Attempts != 1 || p.Refused != c.refused || p.Unanswered != c.unanswered || p.Established != c.ok {
+			t.Errorf("%s: %d attempts, %d refused, %d unanswered, %d established; want 1, %d, %d, %d",
+				c.name, p.Attempts, p.Refused, p.Unanswered, p.Established, c.refused, c.unanswered, c.ok)
+		}
+	}
+	if p, ok := ps[udpKey(target, 123)]; ok {
+		t.Errorf("an unreachable about a packet never sent made a pair: %+v", p)
+	}
+}
+
 // TestHeldConnections checks slowloris's mark: connections that complete
 // their handshake, then trickle a header line every 10 s.
 func TestHeldConnections(t *testing.T) {

@@ -42,6 +42,9 @@ const slowTurn = 800
 // track follows the connection an IP packet belongs to and counts what the
 // packet says about it in the window's behaviour tables.
 func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
+	if p.Refusal {
+		a.refused(p, h)
+	}
 	t := a.flows
 	i, isNew := t.lookup(h.flow, p.Time)
 	f := &t.slots[i]
@@ -76,6 +79,25 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 		a.trackTCP(f, e, p, h, isNew, fromI)
 	case decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
 		a.trackDatagram(f, e, p, h, isNew, fromI)
+	}
+}
+
+// refused decides the attempt an ICMP unreachable from its responder
+// quotes (decode.PacketInfo.Refusal) as refused, as a reset would: a UDP
+// probe of a closed port, a connection a host's firewall rejects. Only an
+// attempt still undecided is; the unreachable is also a packet of its own
+// ICMP flow.
+func (a *Aggregator) refused(p *decode.PacketInfo, h *packetHashes) {
+	// The quoted packet went from the unreachable's receiver to its sender.
+	q := decode.PacketInfo{Src: p.Dst, Dst: p.Src, SrcPort: p.RefusedSrc, DstPort: p.RefusedDst, IPProto: p.RefusedProto}
+	hash, _ := flowKey(&q, h.dst, h.src)
+	i, ok := a.flows.find(hash)
+	if !ok {
+		return
+	}
+	f, e := &a.flows.slots[i], &a.flows.ends[i]
+	if f.state&(stAttempt|stDecided) == stAttempt && e.init == p.Dst && e.resp == p.Src && e.rport == p.RefusedDst {
+		a.outcome(f, e, outRefused)
 	}
 }
 

@@ -219,6 +219,14 @@ func pick(b []flowSlot, h uint64) (int, bool) {
 	return victim, false
 }
 
+// find returns the slot of the flow whose key hashes to h, if it is in
+// the table.
+func (t *flowTable) find(h uint64) (int, bool) {
+	base := t.bucket(h)
+	i, found := pick(t.slots[base:base+flowBucket], h)
+	return base + i, found
+}
+
 // lookup returns the slot of the flow whose key hashes to h, and whether
 // it is new. A new flow takes an empty slot or evicts the least recently
 // seen flow of its bucket; the caller fills it in.
