@@ -2,6 +2,7 @@ package testpcap
 
 import (
 	"io"
+	"os"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -41,4 +42,14 @@ func Aggregate(r io.Reader, agg *features.Aggregator) error {
 			batch = batch[:0]
 		}
 	}
+}
+
+// AggregateFile is Aggregate on the capture file at path.
+func AggregateFile(path string, agg *features.Aggregator) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return Aggregate(f, agg)
 }

@@ -64,13 +64,7 @@ func TestBenignPublicCaptures(t *testing.T) {
 				named[x.Type] = true
 			}
 		})
-		f, err := os.Open(filepath.Join(sharedPcaps, c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = testpcap.Aggregate(f, agg)
-		f.Close()
-		if err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
+		if err := testpcap.AggregateFile(filepath.Join(sharedPcaps, c.file), agg); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
 			t.Fatalf("%s: %v", c.file, err)
 		}
 		types := keys(named)

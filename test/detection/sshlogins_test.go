@@ -80,12 +80,7 @@ func sshPairs(t *testing.T, path string) map[string]struct{ conns, logins uint32
 			out[k] = v
 		}
 	})
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := testpcap.Aggregate(f, agg); err != nil {
+	if err := testpcap.AggregateFile(path, agg); err != nil {
 		t.Fatal(err)
 	}
 	return out

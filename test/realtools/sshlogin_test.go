@@ -197,12 +197,7 @@ func pairsOf(t *testing.T, path, port string) (logins, conns map[[16]byte]uint32
 			}
 		}
 	})
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := testpcap.Aggregate(f, agg); err != nil {
+	if err := testpcap.AggregateFile(path, agg); err != nil {
 		t.Fatal(err)
 	}
 	return logins, conns
