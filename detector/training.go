@@ -1,9 +1,10 @@
 package detector
 
 import (
+	"math"
+
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
 	"github.com/netanomaly/netanomaly_exporter/detector/models"
-	"math"
 )
 
 type trainResult struct {

@@ -89,8 +89,7 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 // ICMP flow.
 func (a *Aggregator) refused(p *decode.PacketInfo, h *packetHashes) {
 	// The quoted packet went from the unreachable's receiver to its sender.
-	q := decode.PacketInfo{Src: p.Dst, Dst: p.Src, SrcPort: p.RefusedSrc, DstPort: p.RefusedDst, IPProto: p.RefusedProto}
-	hash, _ := flowKey(&q, h.dst, h.src)
+	hash, _ := endpointsKey(&p.Dst, &p.Src, p.RefusedSrc, p.RefusedDst, p.RefusedProto, h.dst, h.src)
 	i, ok := a.flows.find(hash)
 	if !ok {
 		return

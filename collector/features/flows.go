@@ -155,15 +155,21 @@ func (t *flowTable) capacity() int { return len(t.slots) }
 // (never 0), and whether the packet goes from A, the endpoint that sorts
 // first, to B.
 func flowKey(p *decode.PacketInfo, hs, hd uint64) (hash uint64, fromA bool) {
+	return endpointsKey(&p.Src, &p.Dst, p.SrcPort, p.DstPort, p.IPProto, hs, hd)
+}
+
+// endpointsKey is flowKey for a packet from src:sport to dst:dport of IP
+// protocol proto.
+func endpointsKey(src, dst *[16]byte, sport, dport uint16, proto uint8, hs, hd uint64) (hash uint64, fromA bool) {
 	// The addresses compare as two big-endian words each: the order of
 	// bytes.Compare, without its call.
-	s0, d0 := binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Dst[:8])
-	s1, d1 := binary.BigEndian.Uint64(p.Src[8:]), binary.BigEndian.Uint64(p.Dst[8:])
-	fromA = s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && p.SrcPort <= p.DstPort)
+	s0, d0 := binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(dst[:8])
+	s1, d1 := binary.BigEndian.Uint64(src[8:]), binary.BigEndian.Uint64(dst[8:])
+	fromA = s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sport <= dport)
 	if fromA {
-		return hashFlow(hs, hd, p.SrcPort, p.DstPort, p.IPProto), true
+		return hashFlow(hs, hd, sport, dport, proto), true
 	}
-	return hashFlow(hd, hs, p.DstPort, p.SrcPort, p.IPProto), false
+	return hashFlow(hd, hs, dport, sport, proto), false
 }
 
 // hashFlow hashes a canonical key from its addresses' hashes; the result
