@@ -74,7 +74,7 @@ func detectBruteForce(e *evidence) []Attack {
 	l := &e.h.long
 	windows := float64(e.h.size)
 	connBar := e.bar(bruteConnections, bruteConnections, features.MaxPairAuthConnections, 0.5, windows)
-	burstBar := e.bar(bruteConnections, bruteConnections/2, features.MaxPairAuthConnections, 4, shortSpan)
+	burstBar := e.bar(bruteConnections/2, bruteConnections/2, features.MaxPairAuthConnections, 4, shortSpan)
 	postBar := e.bar(brutePosts, brutePosts, features.MaxPairPosts, 1, windows)
 	postBurstBar := e.bar(brutePosts/3, brutePosts/3, features.MaxPairPosts, 4, shortSpan)
 	var out []Attack

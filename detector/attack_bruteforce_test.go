@@ -54,6 +54,11 @@ func TestBruteForce(t *testing.T) {
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a burst of 20 cut by the grid", windows: []bw{guess(22, 8), guess(22, 12)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		// Mirai's telnet guessing: one credential a connection, a
+		// handful of connections in a second or two.
+		{name: "a burst of 11 telnet logins", windows: []bw{guess(23, 11)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a burst of 10 cut by the grid", windows: []bw{guess(23, 4), guess(23, 6)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "nine quick logins", windows: []bw{guess(23, 9)}},
 		{name: "slow guesser: two a window for 100 s", windows: repeat(10, guess(21, 2)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "slow guesser, not yet enough", windows: repeat(9, guess(21, 2))},
 		{name: "a guesser that stopped", windows: append(repeat(3, guess(22, 30)), bw{})},
