@@ -21,7 +21,7 @@ func init() {
 		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
 			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +
 			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows: before training " +
-			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports a few times is a scan, " +
+			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports up to a dozen times (a scanner's retries) is a scan, " +
 			"unless it keeps up a flood's pace over them (10,000 SYNs in the last two windows): then it is named a SYN flood and a scan.",
 		Names:  "Sources: the hosts sending the SYNs (the reflectors for reflected SYN-ACKs), or none when forged addresses each send a few; targets: the flooded host.",
 		Floors: true,
@@ -64,6 +64,8 @@ const (
 	// ports, each once, floods it as well as scans it: 500 SYNs a second
 	// over the short span (nmap's top 1000 ports take 1,000 to 2,000).
 	synFloodSweep = 10000
+	// scanRetries is how often a scanner may try each port.
+	scanRetries = 12
 )
 
 // synFloodOn judges one TCP service, or one host's whole TCP when the
@@ -90,9 +92,9 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		return float64(sent - min(sent, p.Established))
 	})
 	srcs := heaviest(rs, incomplete, 0.02, 10)
-	// One source over changing ports, each port tried a few times: a
-	// scan, the port scan rule's, unless at a flood's pace. A flood over
-	// ports repeats them.
+	// One source over changing ports, each port tried up to a dozen times
+	// (a scanner's retries): a scan, the port scan rule's, unless at a
+	// flood's pace. A flood over ports repeats them more.
 	sweep := all && scannedBy(s, v.Key.Addr, incomplete)
 	if sweep && incomplete < synFloodSweep {
 		return Attack{}, false
@@ -166,12 +168,14 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 }
 
 // scannedBy reports whether one source's first contacts with target's
-// ports account for at least a third of n SYNs: each port tried up to
-// three times (a scanner retries the silent ones) is a scan, however
-// fast; a flood over ports repeats them more.
+// ports account for at least a twelfth of n SYNs: each port tried up to
+// a dozen times is a scan, however fast (nmap retries a silent port up
+// to ten times; Windows' connect() retries a refused one, two sockets a
+// port, so a connect scan from Windows sends 10 or more SYNs to some
+// ports); a flood over ports repeats them more.
 func scannedBy(s *span, target [16]byte, n float64) bool {
 	for _, h := range s.hosts {
-		if h.Target == target && float64(h.NewPorts) >= n/3 {
+		if h.Target == target && float64(h.NewPorts)*scanRetries >= n {
 			return true
 		}
 	}

@@ -42,6 +42,13 @@ func TestSynFlood(t *testing.T) {
 	for p := range 100 {
 		scan.pairs = append(scan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
 	}
+	// A connect scan from Windows: 300 ports refused, each tried 8 times
+	// (two sockets a port, each retried after the RST).
+	retrying := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(2400))},
+		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 300, NewHosts: 1, FailedFirst: 300, Target: victim, TargetPorts: 300}}}
+	for p := range 300 {
+		retrying.pairs = append(retrying.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 8, Syns: 8, Refused: 8}))
+	}
 	// The same walk at a flood's pace: 12,000 ports in 20 s.
 	fastScan := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(12000))},
 		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 12000, NewHosts: 1, FailedFirst: 12000, Target: victim, TargetPorts: 12000}}}
@@ -72,6 +79,7 @@ func TestSynFlood(t *testing.T) {
 		{name: "half a burst is under the floor", windows: []bw{half}},
 		{name: "a flood that stopped", windows: []bw{flood(81, closed), {}}},
 		{name: "a scan over changing ports is no flood", windows: []bw{scan}},
+		{name: "a scan retrying each refused port is no flood", windows: []bw{retrying}},
 		{name: "a walk over ports at a flood's pace", windows: []bw{fastScan}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a flood over ports that repeat", windows: []bw{overPorts}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "SYN-ACKs nobody asked for", windows: []bw{reflected}, want: true, sources: srcs(reflector, ip("198.51.100.81")), targets: srcs(victim)},
