@@ -46,6 +46,12 @@ const (
 	scanMemorySize = 4096
 )
 
+// floodTypes are the types whose packets are failed first contacts too,
+// when they go to changing ports or hosts: the port scan rule leaves
+// their senders. A host guessing passwords or holding connections that
+// also probes new services is doing two things, and both are named.
+var floodTypes = map[string]bool{SynFlood: true, UDPFlood: true, ICMPFlood: true}
+
 func detectPortScan(e *evidence) []Attack {
 	// A window that saw one direction of the link only makes every attempt
 	// look unanswered: there only a fan-out four times the usual bar is a
@@ -61,7 +67,7 @@ func detectPortScan(e *evidence) []Attack {
 		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests > 0
 	}
 	for _, h := range sortedHosts(&e.h.long, scanning) {
-		if _, ok := e.claimed[h.Addr]; ok {
+		if floodTypes[e.claimed[h.Addr]] {
 			continue
 		}
 		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, contactBar, failedBar, e.h.long.seconds); ok {

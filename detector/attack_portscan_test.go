@@ -26,6 +26,18 @@ func TestPortScan(t *testing.T) {
 	router := bw{hosts: []features.HostActivity{{Addr: lanAddr(1), ARPRequests: 60, ARPAnswered: 58}}}
 	oneWay := vertical
 	oneWay.oneWay = true
+	// A vulnerability scanner (X-Scan) probing ports while it guesses SMB
+	// passwords: two behaviours, both named.
+	guessing := vertical
+	guessing.pairs = []features.PairActivity{tcp(attacker, victim, 445, features.Conns{Attempts: 30, Syns: 30, Established: 30})}
+	guessing.pairs[0].Sessions, guessing.pairs[0].ShortSessions = 30, 30
+	// A SYN flood walking the ports is the flood's, not a scan too.
+	flooding := vertical
+	flooding.services = []features.ServiceActivity{hostWide(victim, features.ProtoTCP, features.Conns{Attempts: 3000, Syns: 3000, Refused: 3000})}
+	flooding.hosts = []features.HostActivity{{Addr: attacker, NewPorts: 100, NewHosts: 1, FailedFirst: 100, Target: victim, TargetPorts: 100}}
+	for p := range 100 {
+		flooding.pairs = append(flooding.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 30, Syns: 30, Refused: 30}))
+	}
 
 	checkRuleCases(t, PortScan, []ruleCase{
 		{name: "vertical: a thousand ports of one host", windows: []bw{vertical}, want: true, sources: srcs(attacker), targets: srcs(victim)},
@@ -37,6 +49,8 @@ func TestPortScan(t *testing.T) {
 		{name: "ARP sweep", windows: []bw{arp}, want: true, sources: srcs(attacker)},
 		{name: "a router asking ARP for its clients", windows: []bw{router}},
 		{name: "one direction of the link only: a thousand ports is still a scan", windows: []bw{oneWay}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "a guesser that scans as well", windows: []bw{guessing}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "a flood over a hundred ports", windows: []bw{flooding}},
 		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
 }
