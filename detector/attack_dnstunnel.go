@@ -18,9 +18,10 @@ func init() {
 		Technique:      "T1071.004",
 		TechniqueName:  "Application Layer Protocol: DNS",
 		Recommendation: "A host is moving data through DNS names: find the process sending the queries on the source, block the tunnel's domain at your resolvers, and force clients to use them.",
-		Behaviour: "One host sending one DNS server, over the horizon, many queries whose names look like encoded data (long, with a long label of " +
-			"random-looking characters): at least 30, and half its queries to it; or 60 queries with names of 30 characters or more on average " +
-			"drawing answers of 400 bytes or more.",
+		Behaviour: "One host sending one DNS server, over the horizon, many queries that look like a tunnel's: names that look like encoded data " +
+			"(long, with a long label of random-looking characters), or questions for record types that carry free-form bytes and that ordinary " +
+			"clients never ask for (NULL, private use), whatever the names: at least 30, and half its queries to it; or 60 queries with names of " +
+			"30 characters or more on average drawing answers of 400 bytes or more.",
 		Names:  "Sources: the querying host; targets: the DNS server it sends to.",
 		Floors: true,
 		order:  11, // before the UDP flood: a tunnel's queries are its own
@@ -68,7 +69,7 @@ func detectDNSTunnel(e *evidence) []Attack {
 			Evidence:   evs,
 			Sources:    [][16]byte{p.Key.Src},
 			Targets:    [][16]byte{p.Key.Dst},
-			Summary: fmt.Sprintf("%.0f DNS queries in %s, %.0f with names that look like encoded data (names of %.0f characters on average, answers of %.0f bytes)",
+			Summary: fmt.Sprintf("%.0f DNS queries in %s, %.0f tunnel-like (names that look like encoded data, or NULL or private record types; names of %.0f characters on average, answers of %.0f bytes)",
 				q, dur(l.seconds), tun, nameMean, answerMean),
 		})
 	}

@@ -109,7 +109,7 @@ type PairActivity struct {
 	// client waited as long before asking (a guesser pacing its tries).
 	SlowTurns    uint32
 	DNSQueries   uint32
-	DNSTunnel    uint32 // queries whose name looks like encoded data
+	DNSTunnel    uint32 // queries that look like a tunnel's (tunnelLike)
 	DNSNameBytes uint32 // sum of the queries' name lengths
 	// SSH counts the connections whose server greeted in SSH: an
 	// authentication service on whatever port it listens.

@@ -301,11 +301,23 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 	}
 }
 
-// tunnelLike reports whether a DNS query's name looks like encoded data:
-// long, with a long label of random-looking characters (base32, base64
-// and hex chunks), as DNS tunnels (iodine, dnscat2) send.
+// tunnelLike reports whether a DNS query looks like a tunnel's: a name
+// that looks like encoded data, long, with a long label of random-looking
+// characters (base32, base64 and hex chunks), as tunnels (iodine,
+// dnscat2) send data upstream; or a question for a record type that
+// carries arbitrary bytes and that ordinary clients never ask for (NULL,
+// the private-use types), as iodine asks to take data downstream, with
+// names as short as its polls.
 func tunnelLike(p *decode.PacketInfo) bool {
-	return p.DNSNameLen >= 40 && p.DNSLabelMax >= 24 && p.DNSNameEntropy >= 56 // 3.5 bits per character
+	return p.DNSNameLen >= 40 && p.DNSLabelMax >= 24 && p.DNSNameEntropy >= 56 || // 3.5 bits per character
+		dataRecordType(p.DNSQType)
+}
+
+// dataRecordType reports whether a DNS record type is one whose data is
+// free-form bytes with no use by ordinary resolvers: NULL (RFC 1035,
+// experimental) and the private-use types 65280-65534 (RFC 6895).
+func dataRecordType(t uint16) bool {
+	return t == 10 || t >= 65280 && t <= 65534
 }
 
 // attempt counts a flow the initiator opened, and whether it was its
