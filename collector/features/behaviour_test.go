@@ -190,6 +190,23 @@ func TestConnectionOutcomes(t *testing.T) {
 				withPayload(tcpPkt(at(s+10), attacker, victim, sp, 8000, pshAck), 2, 0),
 			}
 		}, 8000, Conns{Attempts: 200, Established: 200, Syns: 200, Held: 200, Packets: 200}, 200},
+		{"an ACK flood: bare ACKs from changing ports, each reset", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 80, ack),
+				tcpPkt(at(s+0.0001), victim, attacker, 80, sp, rst),
+			}
+		}, 80, Conns{Attempts: 200, Refused: 200, Packets: 200}, 0},
+		// A capture of one direction only, begun mid-connection: a bare
+		// ACK, then data; the answers are on another link.
+		{"connections older than the capture, one direction only", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			pkts := []decode.PacketInfo{tcpPkt(at(s), attacker, victim, sp, 9000, ack)}
+			for k := range 5 {
+				pkts = append(pkts, withPayload(tcpPkt(at(s+0.001*float64(k+1)), attacker, victim, sp, 9000, pshAck), 1000, 0), tcpPkt(at(s+0.001*float64(k+1)+0.0005), attacker, victim, sp, 9000, ack))
+			}
+			return pkts
+		}, 9000, Conns{Attempts: 200, Established: 200, Held: 200, Packets: 200}, 0}, // left open, unanswered here
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -164,6 +164,12 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if f.state&stDecided == 0 && f.state&stSynAck != 0 && ack {
 				a.outcome(f, e, outEstablished)
 			}
+			if f.state&(stMid|stDecided) == stMid && p.Payload > 0 {
+				// Data after a bare ACK: a connection older than the
+				// capture, whose answers this link may not carry, as a
+				// first packet with data is (a junk flood changes ports).
+				a.outcome(f, e, outEstablished)
+			}
 			if p.TCPWindow == 0 && f.state&stEst != 0 {
 				e.zeroWindow = true
 			}
