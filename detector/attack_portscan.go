@@ -25,7 +25,8 @@ func init() {
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
-			"while the host still fails first contacts at a pace that would reach the bar in that half hour.",
+			"while the host still fails first contacts at a pace that would reach the bar in that half hour. " +
+			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
 		Floors: true,
 		order:  30,
@@ -62,6 +63,7 @@ func detectPortScan(e *evidence) []Attack {
 	}
 	failedBar := e.bar(scanFailed, scanFailed, features.MaxSourceFailedContacts, 2, 1)
 	var out []Attack
+	named := map[[16]byte]bool{}
 	scanning := func(h *hostSum) bool { // still at it in the latest window
 		l := e.h.last.hosts[h.Addr]
 		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests > 0
@@ -72,6 +74,7 @@ func detectPortScan(e *evidence) []Attack {
 		}
 		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, contactBar, failedBar, e.h.long.seconds); ok {
 			out = append(out, a)
+			named[h.Addr] = true
 			continue
 		}
 		if a, ok := arpSweep(h, scanContacts*e.scale); ok {
@@ -92,8 +95,67 @@ func detectPortScan(e *evidence) []Attack {
 			if a, ok := scanOf(e, h.Addr, m.ports, m.hosts, m.failed, m.ok, m.target, contactBar, failedBar, secs); ok {
 				a.Summary = "slowly: " + a.Summary
 				out = append(out, a)
+				named[h.Addr] = true
 			}
 		}
+	}
+	return append(out, rescans(e, named, contactBar, failedBar)...)
+}
+
+// rescans names the sources walking a host's ports again. A second scan
+// while the first contacts are remembered (nmap run twice, a connect
+// scan after a SYN scan) finds no service new, but the ports it tries
+// and fails over the short span are as many as a scan's.
+func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64) []Attack {
+	type walk struct {
+		src, dst            [16]byte
+		ports, failed, good float64
+	}
+	probing := func(proto features.Protocol) bool { return proto == features.ProtoTCP || proto == features.ProtoUDP }
+	trying := map[[16]byte]bool{} // sources opening connections now
+	for k, p := range e.h.last.pairs {
+		if probing(k.Proto) && p.Attempts > 0 {
+			trying[k.Src] = true
+		}
+	}
+	if len(trying) == 0 {
+		return nil
+	}
+	walks := map[[2][16]byte]*walk{}
+	var order []*walk
+	for _, p := range sortedPairs(&e.h.short, func(p *pairSum) bool { return probing(p.Key.Proto) && p.Attempts > 0 && trying[p.Key.Src] }) {
+		k := [2][16]byte{p.Key.Src, p.Key.Dst}
+		w := walks[k]
+		if w == nil {
+			w = &walk{src: p.Key.Src, dst: p.Key.Dst}
+			walks[k] = w
+			order = append(order, w)
+		}
+		w.ports++
+		switch {
+		case p.Refused+p.Unanswered+p.HalfOpen > 0 && p.Established == 0:
+			w.failed++
+		case p.Established > 0:
+			w.good++
+		}
+	}
+	var out []Attack
+	for _, w := range order {
+		if named[w.src] || floodTypes[e.claimed[w.src]] || w.ports < contactBar || w.failed < failedBar || w.failed < scanFailShare*(w.failed+w.good) {
+			continue
+		}
+		named[w.src] = true
+		out = append(out, Attack{
+			Confidence: confidence(w.failed, failedBar),
+			Evidence: []Evidence{
+				ev("failed_services", w.failed, failedBar, 0),
+				ev("services_failed_share", w.failed/(w.failed+w.good), scanFailShare, 0),
+			},
+			Sources: [][16]byte{w.src},
+			Targets: [][16]byte{w.dst},
+			Summary: fmt.Sprintf("probed %.0f services of one host again (none new: it tried them before) in the last %s; %.0f refused, unanswered or left half-open",
+				w.ports, dur(e.h.short.seconds), w.failed),
+		})
 	}
 	return out
 }

@@ -31,6 +31,16 @@ func TestPortScan(t *testing.T) {
 	guessing := vertical
 	guessing.pairs = []features.PairActivity{tcp(attacker, victim, 445, features.Conns{Attempts: 30, Syns: 30, Established: 30})}
 	guessing.pairs[0].Sessions, guessing.pairs[0].ShortSessions = 30, 30
+	// A second scan of the same ports: none is a first contact.
+	var rescan bw
+	for p := range 100 {
+		rescan.pairs = append(rescan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 2, Syns: 2, Refused: 2}))
+	}
+	// A client connecting again to 30 services it knows, all answered.
+	var reconnect bw
+	for p := range 30 {
+		reconnect.pairs = append(reconnect.pairs, tcp(lanAddr(7), victim, uint16(1000+p), features.Conns{Attempts: 2, Syns: 2, Established: 2}))
+	}
 	// A SYN flood walking the ports is the flood's, not a scan too.
 	flooding := vertical
 	flooding.services = []features.ServiceActivity{hostWide(victim, features.ProtoTCP, features.Conns{Attempts: 3000, Syns: 3000, Refused: 3000})}
@@ -51,6 +61,9 @@ func TestPortScan(t *testing.T) {
 		{name: "one direction of the link only: a thousand ports is still a scan", windows: []bw{oneWay}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a guesser that scans as well", windows: []bw{guessing}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a flood over a hundred ports", windows: []bw{flooding}},
+		{name: "the same ports scanned again", windows: []bw{rescan}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "a client back to services it knows", windows: []bw{reconnect}},
+		{name: "a scan again that stopped", windows: []bw{rescan, {}}},
 		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
 }

@@ -168,7 +168,8 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 }
 
 // scannedBy reports whether one source's first contacts with target's
-// ports account for at least a twelfth of n SYNs: each port tried up to
+// ports, or the ports it tried, account for at least a twelfth of n
+// SYNs: each port tried up to
 // a dozen times is a scan, however fast (nmap retries a silent port up
 // to ten times; Windows' connect() retries a refused one, two sockets a
 // port, so a connect scan from Windows sends 10 or more SYNs to some
@@ -177,6 +178,18 @@ func scannedBy(s *span, target [16]byte, n float64) bool {
 	for _, h := range s.hosts {
 		if h.Target == target && float64(h.NewPorts)*scanRetries >= n {
 			return true
+		}
+	}
+	// A second walk over the same ports finds none new while the first
+	// contacts are remembered: count the ports each source tried (the
+	// pairs the windows list, so at least these).
+	ports := map[[16]byte]float64{}
+	for k := range s.pairs {
+		if k.Dst == target && k.Proto == features.ProtoTCP {
+			ports[k.Src]++
+			if ports[k.Src]*scanRetries >= n {
+				return true
+			}
 		}
 	}
 	return false

@@ -49,6 +49,11 @@ func TestSynFlood(t *testing.T) {
 	for p := range 300 {
 		retrying.pairs = append(retrying.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 8, Syns: 8, Refused: 8}))
 	}
+	// The same scan again a minute later: no port is a first contact.
+	rescan := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(2400))}}
+	for p := range 300 {
+		rescan.pairs = append(rescan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 8, Syns: 8, Refused: 8}))
+	}
 	// The same walk at a flood's pace: 12,000 ports in 20 s.
 	fastScan := bw{services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, web(12000))},
 		hosts: []features.HostActivity{{Addr: attacker, NewPorts: 12000, NewHosts: 1, FailedFirst: 12000, Target: victim, TargetPorts: 12000}}}
@@ -80,6 +85,7 @@ func TestSynFlood(t *testing.T) {
 		{name: "a flood that stopped", windows: []bw{flood(81, closed), {}}},
 		{name: "a scan over changing ports is no flood", windows: []bw{scan}},
 		{name: "a scan retrying each refused port is no flood", windows: []bw{retrying}},
+		{name: "a scan of ports probed before is no flood", windows: []bw{rescan}},
 		{name: "a walk over ports at a flood's pace", windows: []bw{fastScan}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a flood over ports that repeat", windows: []bw{overPorts}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "SYN-ACKs nobody asked for", windows: []bw{reflected}, want: true, sources: srcs(reflector, ip("198.51.100.81")), targets: srcs(victim)},

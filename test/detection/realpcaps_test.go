@@ -126,6 +126,10 @@ var realAttacks = []inserted{
 	{"lucaderi-sgr/na-arpSpoofing.pcap", detector.ARPSpoofing, 57*time.Minute + 30*time.Second, ""},
 	// nmap ssh-brute against SSH on port 902: known by its greeting.
 	{"slips/malicious-ssh-bruteforce.pcap", detector.BruteForce, 51 * time.Minute, ""},
+	{"ndpi/dns-tunnel-iodine.pcap", detector.DNSTunnel, 3 * time.Minute, ""},
+	{"id2t/mirai_botnet.pcap", detector.BruteForce, 8 * time.Minute, ""},
+	// From Windows: 12 SYNs a port, a scan all the same.
+	{"markofu-evilfingers/nmap_TCP_CONNECT_SCAN.pcap", detector.PortScan, 13*time.Minute + 30*time.Second, ""},
 	// Known limits.
 	{"doup123/slowloris.pcap", detector.Slowloris, 56 * time.Minute, "7 connections to port 5000, not a web port"},
 }
