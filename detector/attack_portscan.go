@@ -122,14 +122,14 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 		return nil
 	}
 	walks := map[[2][16]byte]*walk{}
-	var order []*walk
-	for _, p := range sortedPairs(&e.h.short, func(p *pairSum) bool { return probing(p.Key.Proto) && p.Attempts > 0 && trying[p.Key.Src] }) {
-		k := [2][16]byte{p.Key.Src, p.Key.Dst}
-		w := walks[k]
+	for k, p := range e.h.short.pairs {
+		if !probing(k.Proto) || p.Attempts == 0 || !trying[k.Src] {
+			continue
+		}
+		w := walks[[2][16]byte{k.Src, k.Dst}]
 		if w == nil {
-			w = &walk{src: p.Key.Src, dst: p.Key.Dst}
-			walks[k] = w
-			order = append(order, w)
+			w = &walk{src: k.Src, dst: k.Dst}
+			walks[[2][16]byte{k.Src, k.Dst}] = w
 		}
 		w.ports++
 		switch {
@@ -139,6 +139,13 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 			w.good++
 		}
 	}
+	var order []*walk
+	for _, w := range walks {
+		if w.ports >= contactBar {
+			order = append(order, w)
+		}
+	}
+	slices.SortFunc(order, func(a, b *walk) int { return cmp.Or(compareAddr(a.src, b.src), compareAddr(a.dst, b.dst)) })
 	var out []Attack
 	for _, w := range order {
 		if named[w.src] || floodTypes[e.claimed[w.src]] || w.ports < contactBar || w.failed < failedBar || w.failed < scanFailShare*(w.failed+w.good) {
