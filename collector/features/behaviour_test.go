@@ -198,7 +198,8 @@ func TestConnectionOutcomes(t *testing.T) {
 			}
 		}, 80, Conns{Attempts: 200, Refused: 200, Packets: 200}, 0},
 		// A capture of one direction only, begun mid-connection: a bare
-		// ACK, then data; the answers are on another link.
+		// ACK, then data; the answers are on another link. Neither an ACK
+		// flood nor a service seen serving.
 		{"connections older than the capture, one direction only", func(i int, s float64) []decode.PacketInfo {
 			sp := uint16(2000 + i)
 			pkts := []decode.PacketInfo{tcpPkt(at(s), attacker, victim, sp, 9000, ack)}
@@ -206,7 +207,7 @@ func TestConnectionOutcomes(t *testing.T) {
 				pkts = append(pkts, withPayload(tcpPkt(at(s+0.001*float64(k+1)), attacker, victim, sp, 9000, pshAck), 1000, 0), tcpPkt(at(s+0.001*float64(k+1)+0.0005), attacker, victim, sp, 9000, ack))
 			}
 			return pkts
-		}, 9000, Conns{Attempts: 200, Established: 200, Held: 200, Packets: 200}, 0}, // left open, unanswered here
+		}, 9000, Conns{Attempts: 200, Held: 200, Packets: 200}, 0}, // no outcome: their answers are elsewhere; left open
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -166,9 +166,10 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			}
 			if f.state&(stMid|stDecided) == stMid && p.Payload > 0 {
 				// Data after a bare ACK: a connection older than the
-				// capture, whose answers this link may not carry, as a
-				// first packet with data is (a junk flood changes ports).
-				a.outcome(f, e, outEstablished)
+				// capture, as a first packet with data is (a junk flood
+				// changes ports). Its answers may be on another link:
+				// no outcome is counted, nobody was seen serving it.
+				f.state |= stDecided | stEst
 			}
 			if p.TCPWindow == 0 && f.state&stEst != 0 {
 				e.zeroWindow = true

@@ -212,6 +212,21 @@ func TestRealAttacksInBaseline(t *testing.T) {
 	}
 	agg.Flush()
 
+	for _, v := range verdicts {
+		in := false
+		for _, e := range append(events, limits...) {
+			in = in || v.Start < e.End && e.Start < v.End
+		}
+		if v.Anomalous && !in {
+			t.Logf("FA %v score=%.3f thr=%.3f extremes=%v", time.Unix(0, v.Start).UTC().Format("15:04:05"), v.Score, v.Threshold, v.Extremes)
+			for _, a := range v.Attacks {
+				t.Logf("   %s %s", a.Type, a.Summary)
+			}
+			for _, x := range v.Explanations {
+				t.Logf("   expl %+v", x)
+			}
+		}
+	}
 	ev := detector.Evaluate(verdicts, events)
 	var out bytes.Buffer
 	_ = ev.WriteText(&out)
