@@ -212,13 +212,15 @@ func TestRealAttacksInBaseline(t *testing.T) {
 	}
 	agg.Flush()
 
+	outside := 0 // anomalous windows away from every insert
 	for _, v := range verdicts {
 		in := false
 		for _, e := range append(events, limits...) {
 			in = in || v.Start < e.End && e.Start < v.End
 		}
 		if v.Anomalous && !in {
-			t.Logf("FA %v score=%.3f thr=%.3f extremes=%v", time.Unix(0, v.Start).UTC().Format("15:04:05"), v.Score, v.Threshold, v.Extremes)
+			outside++
+			t.Logf("false alarm %v score=%.3f thr=%.3f extremes=%v", time.Unix(0, v.Start).UTC().Format("15:04:05"), v.Score, v.Threshold, v.Extremes)
 			for _, a := range v.Attacks {
 				t.Logf("   %s %s", a.Type, a.Summary)
 			}
@@ -251,8 +253,7 @@ func TestRealAttacksInBaseline(t *testing.T) {
 		typed, anomalous := detected(e)
 		t.Logf("known limit %s: detected as %s: %v, anomalous: %v", e.Source, e.Type, typed, anomalous)
 	}
-	// The known limits' windows count as false alarms when anomalous.
-	if ev.FalseAlarms > 3+len(limits) {
-		t.Errorf("%d false alarms in %.2f benign hours", ev.FalseAlarms, ev.BenignHours)
+	if outside > 0 {
+		t.Errorf("%d false alarms in %.2f benign hours, away from every insert", outside, ev.BenignHours)
 	}
 }
