@@ -84,6 +84,8 @@ def port_scan/horizontal-22-80-443 attack port_scan 15
 def port_scan/ipv6-syn-top200 attack port_scan 5
 def port_scan/filtered-only attack port_scan 15
 def port_scan/hping3-port-sweep attack port_scan 8
+def port_scan/connect-retries attack port_scan 30
+def port_scan/rescan-a-minute-later attack port_scan 70
 def syn_flood/open-port-fast attack syn_flood 5
 def syn_flood/open-port-rate-limited attack syn_flood 7
 def syn_flood/closed-port attack syn_flood 5
@@ -92,6 +94,7 @@ def syn_flood/spoofed-random attack syn_flood 5
 def syn_flood/random-ports-fast attack syn_flood 3
 def syn_flood/ack-flood attack syn_flood 5
 def brute_force/ssh-slow-t1 attack brute_force 120
+def brute_force/ftp-burst-12 attack brute_force 3
 def brute_force/ssh-t4 attack brute_force 90
 def brute_force/ssh-t16 attack brute_force 60
 def brute_force/ssh-ipv6 attack brute_force 60
@@ -131,6 +134,7 @@ def dns_tunnel/slow-txt attack dns_tunnel 121
 def dns_tunnel/fast-null attack dns_tunnel 41
 def dns_tunnel/txt-large attack dns_tunnel 61
 def dns_tunnel/ipv6-txt attack dns_tunnel 61
+def dns_tunnel/null-polling attack dns_tunnel 61
 def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
@@ -554,6 +558,17 @@ v_port_scan_connect_3000() {
 	lan_attack "$ATTACKER" "$VICTIM" "nmap connect scan of TCP ports 1-3000: full handshakes closed at once with RST on the open ports, RSTs from the victim on the closed ones"
 	run_in 180 "$NS_ATTACKER" "${SCAN[@]}" -sT -T3 -p 1-3000 "$VICTIM"
 }
+v_port_scan_connect_retries() {
+	lan_attack "$ATTACKER" "$VICTIM" "a connect() scanner that retries refused ports, as Windows' connect() does: TCP ports 1000-1199, each tried 10 times 0.25 s apart unless it answers, 32 at once (about 2000 SYNs in 16 s, each refused port seen 10 times)"
+	run_in 120 "$NS_ATTACKER" "$PY" "$LABTOOLS/connect_scan.py" "$ATTACKER" "$VICTIM" 1000 1199 10 0.25 32
+}
+v_port_scan_rescan_a_minute_later() {
+	lan_attack "$ATTACKER" "$VICTIM" "nmap SYN scan of the 1000 most common TCP ports, then a minute later a connect scan of the same ports: the second tries no service the attacker did not try a minute before"
+	run_in 120 "$NS_ATTACKER" "${SCAN[@]}" -sS -T4 --top-ports 1000 "$VICTIM"
+	note "sleep 60"
+	sleep 60
+	run_in 120 "$NS_ATTACKER" "${SCAN[@]}" -sT -T4 --top-ports 1000 "$VICTIM"
+}
 v_port_scan_udp_top100() {
 	lan_attack "$ATTACKER" "$VICTIM" "nmap UDP scan of the 100 most common UDP ports: empty or protocol-specific datagrams, answered by rate-limited ICMP port unreachable from the victim, so nmap slows down"
 	run_in 170 "$NS_ATTACKER" "${SCAN[@]}" -sU -T4 --top-ports 100 --max-retries 1 --host-timeout 150s "$VICTIM"
@@ -634,6 +649,15 @@ hydra_in() { # hydra_in SECS ARGS...
 v_brute_force_ssh_slow_t1() {
 	lan_attack "$ATTACKER" "$VICTIM" "hydra against sshd with one task and 2 s between attempts (-c 2), for 2 minutes: new SSH connections every few attempts, one password guess every 2-3 s"
 	hydra_in 120 -t 1 -c 2 -w 5 "ssh://$VICTIM"
+}
+v_brute_force_ftp_burst_12() {
+	lan_attack "$ATTACKER" "$VICTIM" "12 FTP logins at once, one guess a connection, as Mirai tries telnet credentials: 12 curl clients started together, each refused after vsftpd's one-second delay"
+	local i
+	note "for i in 1..12: curl -s -o /dev/null ftp://admin:guess\$i@$VICTIM/ (all at once)"
+	for i in $(seq 1 12); do
+		bg_in 20 "$NS_ATTACKER" curl -s -o /dev/null "ftp://admin:guess$i@$VICTIM/"
+	done
+	wait_all
 }
 v_brute_force_ssh_t4() {
 	lan_attack "$ATTACKER" "$VICTIM" "hydra against sshd with 4 parallel tasks for 90 s: many short SSH connections, each ending after a few failed passwords"
@@ -818,6 +842,10 @@ v_dns_tunnel_fast_null() {
 v_dns_tunnel_txt_large() {
 	DESC="a DNS tunnel with large answers: 5 EDNS TXT queries a second for 60 s, answered with about 1 kB of base32 text"
 	tunnel "$OUTSIDE" "$LAN4.$TUN_SRC_HOST" TXT 5 60 4096
+}
+v_dns_tunnel_null_polling() {
+	DESC="a DNS tunnel polling for downstream data, as iodine does when it has nothing to send: 4 NULL queries a second for 60 s with short names (a sequence label and 4 bytes in base32, 26 characters), each answered with about 450 bytes of raw data"
+	tunnel "$OUTSIDE" "$LAN4.$TUN_SRC_HOST" NULL 4 60 0 4
 }
 v_dns_tunnel_ipv6_txt() {
 	DESC="a DNS tunnel over IPv6: 5 EDNS TXT queries a second for 60 s to the outside server's IPv6 address"

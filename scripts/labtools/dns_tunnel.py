@@ -1,14 +1,16 @@
 """A DNS tunnel in the manner of iodine, for the lab only.
 
 dns_tunnel.py server DOMAIN ADDR [ADDR ...]
-dns_tunnel.py client SERVER SOURCE DOMAIN QTYPE RATE SECONDS [EDNS_SIZE]
+dns_tunnel.py client SERVER SOURCE DOMAIN QTYPE RATE SECONDS [EDNS_SIZE [DATA_BYTES]]
 
 The client sends RATE queries a second for SECONDS (at most RATE*SECONDS
 queries) straight to SERVER, each name carrying upstream data: a sequence
-label, then 120 random bytes in lowercase base32 split into labels of up to
-63 characters, then DOMAIN (about 220 characters in all). QTYPE is TXT or
-NULL; with EDNS_SIZE the query has an EDNS0 OPT record offering that UDP
-size. It waits up to a second for each answer.
+label, then DATA_BYTES (default 120) random bytes in lowercase base32 split
+into labels of up to 63 characters, then DOMAIN (about 220 characters in
+all by default; with 5 bytes, a poll of about 30 characters, as iodine
+sends when it has nothing to say and waits for downstream data). QTYPE is
+TXT or NULL; with EDNS_SIZE (not 0) the query has an EDNS0 OPT record
+offering that UDP size. It waits up to a second for each answer.
 
 The server answers every query for a name under DOMAIN with downstream data:
 TXT records of base32 text or a NULL record of raw bytes, filling the
@@ -100,7 +102,7 @@ def server(domain, addrs):
                 key.fileobj.sendto(a, peer)
 
 
-def client(srv, src, domain, qtype, rate, seconds, edns):
+def client(srv, src, domain, qtype, rate, seconds, edns, data_bytes):
     fam = socket.AF_INET6 if ":" in srv else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((src, 0))
@@ -115,7 +117,7 @@ def client(srv, src, domain, qtype, rate, seconds, edns):
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        data = base64.b32encode(os.urandom(120)).decode().lower().rstrip("=")
+        data = base64.b32encode(os.urandom(data_bytes)).decode().lower().rstrip("=")
         labels = [f"{seq & 0xffff:04x}"] + [data[i:i + 63] for i in range(0, len(data), 63)]
         qid = int.from_bytes(os.urandom(2), "big")
         q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
@@ -134,9 +136,9 @@ def client(srv, src, domain, qtype, rate, seconds, edns):
 def main(argv):
     if len(argv) >= 3 and argv[0] == "server":
         server(argv[1].lower(), argv[2:])
-    elif len(argv) in (7, 8) and argv[0] == "client" and argv[4] in TYPES:
+    elif len(argv) in (7, 8, 9) and argv[0] == "client" and argv[4] in TYPES:
         client(argv[1], argv[2], argv[3].lower(), argv[4], float(argv[5]), float(argv[6]),
-               int(argv[7]) if len(argv) == 8 else 0)
+               int(argv[7]) if len(argv) >= 8 else 0, int(argv[8]) if len(argv) == 9 else 120)
     else:
         sys.exit(__doc__)
 
