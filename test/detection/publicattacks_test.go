@@ -106,6 +106,8 @@ var publicAttacks = []publicAttack{
 	{file: "rusllang-mlqos/udp_flood.pcap", typ: detector.UDPFlood, known: "500 packets in 0.21 s (synthetic): under the floors"},
 	{file: "ndpi/icmp-tunnel.pcap", typ: "icmp_tunnel", known: "no ICMP tunnel type"},
 	{file: "zeek/dhcp_flood.pcap", typ: "dhcp_flood", known: "no DHCP starvation type"},
+	{file: "suricata-verify/dhcp-request-flood_test.pcap", typ: "dhcp_flood", known: "no DHCP starvation type: 10,000 discovers to broadcast in one instant are named a UDP flood from 0.0.0.0"},
+	{file: "doup123/test.pcap", typ: detector.Slowloris, known: "slowloris on port 5000 from 500 rewritten sources, the clients' side only: no handshake shows, and the 500 look like forged sources of a SYN flood"},
 }
 
 // TestPublicAttackCaptures replays each public attack capture alone into a
@@ -161,6 +163,9 @@ func TestPublicAttackCaptures(t *testing.T) {
 		if c.known != "" {
 			if namedIn > 0 {
 				t.Logf("%s: a known limit (%s), but named %s: move it to the asserted captures", c.file, c.known, c.typ)
+			}
+			if len(types) > 0 {
+				t.Logf("%s: a known limit (%s): named %v", c.file, c.known, types)
 			}
 			continue
 		}
