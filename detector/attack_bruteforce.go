@@ -110,16 +110,22 @@ func detectBruteForce(e *evidence) []Attack {
 			if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {
 				slow = 0
 			}
-			if (est < connBar && burst < burstBar || sessions > 0 && short < bruteShortShare*sessions) && slow < bruteSlowTurns {
-				continue
+			// The evidence that holds and supports it most: completed
+			// connections over the horizon or in a burst, mostly short;
+			// or slow login exchanges.
+			bar, value, what := 0.0, 0.0, ""
+			pick := func(b, v float64, w string) {
+				if v >= b && (what == "" || v/b > value/bar) {
+					bar, value, what = b, v, w
+				}
 			}
-			bar, value, what := connBar, est, "completed_connections"
-			switch {
-			case est >= connBar:
-			case burst >= burstBar:
-				bar, value, what = burstBar, burst, "completed_connections_20s"
-			default:
-				bar, value, what = bruteSlowTurns, slow, "slow_login_turns"
+			if sessions == 0 || short >= bruteShortShare*sessions {
+				pick(connBar, est, "completed_connections")
+				pick(burstBar, burst, "completed_connections_20s")
+			}
+			pick(bruteSlowTurns, slow, "slow_login_turns")
+			if what == "" {
+				continue
 			}
 			summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
 				est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession)

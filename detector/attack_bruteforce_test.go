@@ -79,4 +79,17 @@ func TestBruteForce(t *testing.T) {
 		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
 		{name: "a file server answering slowly", windows: []bw{slowSMB, slowSMB}},
 	})
+	// Where connections and slow exchanges both hold, the evidence named
+	// is the one furthest over its bar, and the confidence its.
+	for _, c := range []struct {
+		conns, slow uint32
+		want        string
+	}{{22, 40, "slow_login_turns"}, {40, 10, "completed_connections_20s"}} {
+		b := guess(21, c.conns)
+		b.pairs[0].SlowTurns = c.slow
+		a := attackOf(runRules(t, repeat(3, b)).Attacks, BruteForce)
+		if a == nil || a.Evidence[0].Feature != c.want || a.Confidence != confidence(a.Evidence[0].Value, a.Evidence[0].Threshold) {
+			t.Errorf("%d connections, %d slow exchanges: %+v, want %s as the evidence", c.conns, c.slow, a, c.want)
+		}
+	}
 }
