@@ -175,22 +175,29 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 // port, so a connect scan from Windows sends 10 or more SYNs to some
 // ports); a flood over ports repeats them more.
 func scannedBy(s *span, target [16]byte, n float64) bool {
+	if s.walks == nil {
+		s.walks = portWalks(s)
+	}
+	return s.walks[target]*scanRetries >= n
+}
+
+// portWalks finds, for each host, the most of its TCP ports one source
+// first contacted (its hosts' NewPorts) or tried (its pairs: a second
+// walk over the same ports finds none new while the first contacts are
+// remembered; the pairs the windows list, so at least these). Once a
+// window, whatever the number of hosts flooded.
+func portWalks(s *span) map[[16]byte]float64 {
+	walks := map[[16]byte]float64{}
 	for _, h := range s.hosts {
-		if h.Target == target && float64(h.NewPorts)*scanRetries >= n {
-			return true
-		}
+		walks[h.Target] = max(walks[h.Target], float64(h.NewPorts))
 	}
-	// A second walk over the same ports finds none new while the first
-	// contacts are remembered: count the ports each source tried (the
-	// pairs the windows list, so at least these).
-	ports := map[[16]byte]float64{}
+	tried := map[[2][16]byte]float64{}
 	for k := range s.pairs {
-		if k.Dst == target && k.Proto == features.ProtoTCP {
-			ports[k.Src]++
-			if ports[k.Src]*scanRetries >= n {
-				return true
-			}
+		if k.Proto == features.ProtoTCP {
+			key := [2][16]byte{k.Src, k.Dst}
+			tried[key]++
+			walks[k.Dst] = max(walks[k.Dst], tried[key])
 		}
 	}
-	return false
+	return walks
 }

@@ -44,6 +44,22 @@ func BenchmarkObserveFlood(b *testing.B) {
 	})
 }
 
+// BenchmarkObserveCarpet judges windows of a SYN flood from forged
+// sources to random ports of 512 hosts at once (carpet bombing): every
+// host is a question to the SYN flood rule, and each asks whether one
+// source walks its ports.
+func BenchmarkObserveCarpet(b *testing.B) {
+	benchmarkBehaviour(b, func(i, j int, bh *features.Behaviour) {
+		src := ip(fmt.Sprintf("198.%d.%d.%d", 18+i%2, (i*2048+j)/250%250, j%250+1))
+		host := ip(fmt.Sprintf("10.0.%d.%d", j%512/250, j%512%250+1))
+		bh.Pairs = append(bh.Pairs, tcp(src, host, uint16(1024+i*7+j), features.Conns{Attempts: 1, Syns: 1, Unanswered: 1}))
+		if j < 512 {
+			bh.Services = append(bh.Services, hostWide(host, features.ProtoTCP, features.Conns{Attempts: 600, Syns: 600, Unanswered: 600}))
+			bh.Hosts = append(bh.Hosts, features.HostActivity{Addr: src, NewPorts: 1, NewHosts: 1, FailedFirst: 1, Target: host, TargetPorts: 1})
+		}
+	})
+}
+
 // BenchmarkObserveBackscatter judges windows in which 1024 hosts each
 // receive ICMP answers nobody here asked for (the backscatter of a flood
 // with forged sources, or a smurf), from 2048 senders: every host is a

@@ -46,6 +46,9 @@ type span struct {
 	hostList    []*hostSum
 	// unasked is unaskedICMP for every host, made at its first question.
 	unasked map[hostProto]float64
+	// walks is, per TCP target, the most of its ports one source first
+	// contacted or tried (scannedBy), made at its first question.
+	walks map[[16]byte]float64
 }
 
 type pairSum struct {
@@ -117,7 +120,7 @@ func (h *horizon) latest() *features.Window {
 
 // apply adds (sign 1) or takes out (sign -1) one window's behaviour.
 func (s *span) apply(w *features.Window, sign int) {
-	s.pairList, s.serviceList, s.hostList, s.unasked = nil, nil, nil, nil
+	s.pairList, s.serviceList, s.hostList, s.unasked, s.walks = nil, nil, nil, nil, nil
 	b := &w.Behaviour
 	s.windows += sign
 	s.seconds += float64(sign) * w.Seconds
