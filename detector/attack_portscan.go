@@ -148,7 +148,7 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 	slices.SortFunc(order, func(a, b *walk) int { return cmp.Or(compareAddr(a.src, b.src), compareAddr(a.dst, b.dst)) })
 	var out []Attack
 	for _, w := range order {
-		if named[w.src] || floodTypes[e.claimed[w.src]] || w.ports < contactBar || w.failed < failedBar || w.failed < scanFailShare*(w.failed+w.good) {
+		if named[w.src] || floodTypes[e.claimed[w.src]] || w.failed < failedBar || w.failed < scanFailShare*(w.failed+w.good) {
 			continue
 		}
 		named[w.src] = true

@@ -169,11 +169,11 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 
 // scannedBy reports whether one source's first contacts with target's
 // ports, or the ports it tried, account for at least a twelfth of n
-// SYNs: each port tried up to
-// a dozen times is a scan, however fast (nmap retries a silent port up
-// to ten times; Windows' connect() retries a refused one, two sockets a
-// port, so a connect scan from Windows sends 10 or more SYNs to some
-// ports); a flood over ports repeats them more.
+// SYNs: each port tried up to a dozen times is a scan, however fast
+// (nmap retries a silent port up to ten times; Windows' connect()
+// retries a refused one, two sockets a port, so a connect scan from
+// Windows sends 10 or more SYNs to some ports); a flood over ports
+// repeats them more.
 func scannedBy(s *span, target [16]byte, n float64) bool {
 	if s.walks == nil {
 		s.walks = portWalks(s)
