@@ -14,6 +14,12 @@ import (
 // flushes agg's last window. It returns the reader's error, or nil at a
 // clean end; packets read before an error are aggregated.
 func Aggregate(r io.Reader, agg *features.Aggregator) error {
+	return AggregateShifted(r, agg, 0)
+}
+
+// AggregateShifted is Aggregate with every packet's time moved by shift
+// nanoseconds: the same capture on another alignment of the window grid.
+func AggregateShifted(r io.Reader, agg *features.Aggregator, shift int64) error {
 	pr, err := pcapfile.NewReader(r)
 	if err != nil {
 		return err
@@ -32,7 +38,7 @@ func Aggregate(r io.Reader, agg *features.Aggregator) error {
 		}
 		batch = batch[:len(batch)+1]
 		info := &batch[len(batch)-1]
-		info.Time, info.WireLen = p.TimeNanos, uint32(p.WireLength)
+		info.Time, info.WireLen = p.TimeNanos+shift, uint32(p.WireLength)
 		if !d.Decode(p.LinkType, p.Data, info) {
 			batch = batch[:len(batch)-1] // an unsupported link type
 			continue
@@ -46,10 +52,15 @@ func Aggregate(r io.Reader, agg *features.Aggregator) error {
 
 // AggregateFile is Aggregate on the capture file at path.
 func AggregateFile(path string, agg *features.Aggregator) error {
+	return AggregateFileShifted(path, agg, 0)
+}
+
+// AggregateFileShifted is AggregateShifted on the capture file at path.
+func AggregateFileShifted(path string, agg *features.Aggregator, shift int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return Aggregate(f, agg)
+	return AggregateShifted(f, agg, shift)
 }
