@@ -47,32 +47,35 @@ var benignPublic = []struct {
 }
 
 // TestBenignPublicCaptures replays each benign public capture into a
-// detector with the default configuration: no attack is named.
+// detector with the default configuration, at the four alignments on the
+// window grid TestPublicAttackCaptures uses: no attack is named at any.
 func TestBenignPublicCaptures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sharedPcaps, "expected.json")); err != nil {
 		t.Skipf("real captures not found at %s (the project's shared/ folder beside the repo): skipping", sharedPcaps)
 	}
 	for _, c := range benignPublic {
-		cfg := detector.DefaultConfig()
-		cfg.Synchronous = true
-		det := detector.New(cfg, "real", nil)
-		named := map[string]bool{}
-		windows := 0
-		agg := features.NewAggregator(features.DefaultConfig(), "real", func(w *features.Window) {
-			windows++
-			for _, x := range det.Observe(w).Attacks {
-				named[x.Type] = true
+		for _, shift := range publicShifts {
+			cfg := detector.DefaultConfig()
+			cfg.Synchronous = true
+			det := detector.New(cfg, "real", nil)
+			named := map[string]bool{}
+			windows := 0
+			agg := features.NewAggregator(features.DefaultConfig(), "real", func(w *features.Window) {
+				windows++
+				for _, x := range det.Observe(w).Attacks {
+					named[x.Type] = true
+				}
+			})
+			if err := testpcap.AggregateFileShifted(filepath.Join(sharedPcaps, c.file), agg, int64(shift)); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
+				t.Fatalf("%s: %v", c.file, err)
 			}
-		})
-		if err := testpcap.AggregateFile(filepath.Join(sharedPcaps, c.file), agg); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
-			t.Fatalf("%s: %v", c.file, err)
-		}
-		types := keys(named)
-		switch {
-		case c.known != "":
-			t.Logf("known: %s named %v (%s)", c.file, types, c.known)
-		case len(types) > 0:
-			t.Errorf("%s (benign, %d windows): named %v", c.file, windows, types)
+			types := keys(named)
+			switch {
+			case c.known != "":
+				t.Logf("known: %s shifted %s named %v (%s)", c.file, shift, types, c.known)
+			case len(types) > 0:
+				t.Errorf("%s (benign, %d windows) shifted %s: named %v", c.file, windows, shift, types)
+			}
 		}
 	}
 }
