@@ -107,41 +107,18 @@ func detectPortScan(e *evidence) []Attack {
 // scan after a SYN scan) finds no service new, but the ports it tries
 // and fails over the short span are as many as a scan's.
 func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64) []Attack {
-	type walk struct {
-		src, dst            [16]byte
-		ports, failed, good float64
-	}
-	probing := func(proto features.Protocol) bool { return proto == features.ProtoTCP || proto == features.ProtoUDP }
 	trying := map[[16]byte]bool{} // sources opening connections now
 	for k, p := range e.h.last.pairs {
-		if probing(k.Proto) && p.Attempts > 0 {
+		if (k.Proto == features.ProtoTCP || k.Proto == features.ProtoUDP) && p.Attempts > 0 {
 			trying[k.Src] = true
 		}
 	}
 	if len(trying) == 0 {
 		return nil
 	}
-	walks := map[[2][16]byte]*walk{}
-	for k, p := range e.h.short.pairs {
-		if !probing(k.Proto) || p.Attempts == 0 || !trying[k.Src] {
-			continue
-		}
-		w := walks[[2][16]byte{k.Src, k.Dst}]
-		if w == nil {
-			w = &walk{src: k.Src, dst: k.Dst}
-			walks[[2][16]byte{k.Src, k.Dst}] = w
-		}
-		w.ports++
-		switch {
-		case p.Refused+p.Unanswered+p.HalfOpen > 0 && p.Established == 0:
-			w.failed++
-		case p.Established > 0:
-			w.good++
-		}
-	}
 	var order []*walk
-	for _, w := range walks {
-		if w.ports >= contactBar {
+	for _, w := range e.h.short.sourceWalks() {
+		if trying[w.src] && w.services >= contactBar {
 			order = append(order, w)
 		}
 	}
@@ -161,7 +138,7 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 			Sources: [][16]byte{w.src},
 			Targets: [][16]byte{w.dst},
 			Summary: fmt.Sprintf("probed %.0f services of one host again (none new: it tried them before) in the last %s; %.0f refused, unanswered or left half-open",
-				w.ports, dur(e.h.short.seconds), w.failed),
+				w.services, dur(e.h.short.seconds), w.failed),
 		})
 	}
 	return out

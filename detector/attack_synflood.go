@@ -175,29 +175,24 @@ func reflectedSynAcks(e *evidence, v *serviceSum) (Attack, bool) {
 // Windows sends 10 or more SYNs to some ports); a flood over ports
 // repeats them more.
 func scannedBy(s *span, target [16]byte, n float64) bool {
-	if s.walks == nil {
-		s.walks = portWalks(s)
+	if s.widest == nil {
+		s.widest = widestWalks(s)
 	}
-	return s.walks[target]*scanRetries >= n
+	return s.widest[target]*scanRetries >= n
 }
 
-// portWalks finds, for each host, the most of its TCP ports one source
+// widestWalks finds, for each host, the most of its TCP ports one source
 // first contacted (its hosts' NewPorts) or tried (its pairs: a second
 // walk over the same ports finds none new while the first contacts are
 // remembered; the pairs the windows list, so at least these). Once a
 // window, whatever the number of hosts flooded.
-func portWalks(s *span) map[[16]byte]float64 {
-	walks := map[[16]byte]float64{}
+func widestWalks(s *span) map[[16]byte]float64 {
+	widest := map[[16]byte]float64{}
 	for _, h := range s.hosts {
-		walks[h.Target] = max(walks[h.Target], float64(h.NewPorts))
+		widest[h.Target] = max(widest[h.Target], float64(h.NewPorts))
 	}
-	tried := map[[2][16]byte]float64{}
-	for k := range s.pairs {
-		if k.Proto == features.ProtoTCP {
-			key := [2][16]byte{k.Src, k.Dst}
-			tried[key]++
-			walks[k.Dst] = max(walks[k.Dst], tried[key])
-		}
+	for _, w := range s.sourceWalks() {
+		widest[w.dst] = max(widest[w.dst], w.tcpPorts)
 	}
-	return walks
+	return widest
 }

@@ -46,9 +46,56 @@ type span struct {
 	hostList    []*hostSum
 	// unasked is unaskedICMP for every host, made at its first question.
 	unasked map[hostProto]float64
-	// walks is, per TCP target, the most of its ports one source first
-	// contacted or tried (scannedBy), made at its first question.
-	walks map[[16]byte]float64
+	// walks is what each source tried of each host's services (sourceWalks),
+	// made at its first question; widest is, per TCP target, the most of
+	// its ports one source first contacted or tried (scannedBy).
+	walks  map[[2][16]byte]*walk
+	widest map[[16]byte]float64
+}
+
+// walk is what one source tried of one host's services over a span.
+type walk struct {
+	src, dst [16]byte
+	tcpPorts float64 // TCP ports, whatever became of them
+	// services are the TCP and UDP services it opened flows to, and
+	// failed and good those refused, unanswered or left half-open and
+	// those answered.
+	services, failed, good float64
+}
+
+// sourceWalks groups the span's TCP and UDP pairs by source and target
+// host, once a window: the SYN flood rule asks how many of a host's ports
+// one source walked, the port scan rule whether a source walks them again.
+func (s *span) sourceWalks() map[[2][16]byte]*walk {
+	if s.walks != nil {
+		return s.walks
+	}
+	s.walks = map[[2][16]byte]*walk{}
+	for k, p := range s.pairs {
+		if k.Proto != features.ProtoTCP && k.Proto != features.ProtoUDP {
+			continue
+		}
+		key := [2][16]byte{k.Src, k.Dst}
+		w := s.walks[key]
+		if w == nil {
+			w = &walk{src: k.Src, dst: k.Dst}
+			s.walks[key] = w
+		}
+		if k.Proto == features.ProtoTCP {
+			w.tcpPorts++
+		}
+		if p.Attempts == 0 {
+			continue
+		}
+		w.services++
+		switch {
+		case p.Refused+p.Unanswered+p.HalfOpen > 0 && p.Established == 0:
+			w.failed++
+		case p.Established > 0:
+			w.good++
+		}
+	}
+	return s.walks
 }
 
 type pairSum struct {
@@ -120,7 +167,7 @@ func (h *horizon) latest() *features.Window {
 
 // apply adds (sign 1) or takes out (sign -1) one window's behaviour.
 func (s *span) apply(w *features.Window, sign int) {
-	s.pairList, s.serviceList, s.hostList, s.unasked, s.walks = nil, nil, nil, nil, nil
+	s.pairList, s.serviceList, s.hostList, s.unasked, s.walks, s.widest = nil, nil, nil, nil, nil, nil
 	b := &w.Behaviour
 	s.windows += sign
 	s.seconds += float64(sign) * w.Seconds

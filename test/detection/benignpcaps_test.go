@@ -1,15 +1,9 @@
 package detection
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
-	"github.com/netanomaly/netanomaly_exporter/collector/features"
-	"github.com/netanomaly/netanomaly_exporter/detector"
-	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
 // benignPublic are the public captures of ordinary use (../shared/pcaps/
@@ -55,26 +49,12 @@ func TestBenignPublicCaptures(t *testing.T) {
 	}
 	for _, c := range benignPublic {
 		for _, shift := range publicShifts {
-			cfg := detector.DefaultConfig()
-			cfg.Synchronous = true
-			det := detector.New(cfg, "real", nil)
-			named := map[string]bool{}
-			windows := 0
-			agg := features.NewAggregator(features.DefaultConfig(), "real", func(w *features.Window) {
-				windows++
-				for _, x := range det.Observe(w).Attacks {
-					named[x.Type] = true
-				}
-			})
-			if err := testpcap.AggregateFileShifted(filepath.Join(sharedPcaps, c.file), agg, int64(shift)); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
-				t.Fatalf("%s: %v", c.file, err)
-			}
-			types := keys(named)
+			r := replayPublic(t, publicAttack{file: c.file}, shift)
 			switch {
 			case c.known != "":
-				t.Logf("known: %s shifted %s named %v (%s)", c.file, shift, types, c.known)
-			case len(types) > 0:
-				t.Errorf("%s (benign, %d windows) shifted %s: named %v", c.file, windows, shift, types)
+				t.Logf("known: %s shifted %s named %v (%s)", c.file, shift, r.types, c.known)
+			case len(r.types) > 0:
+				t.Errorf("%s (benign, %d windows) shifted %s: named %v", c.file, r.windows, shift, r.types)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -132,15 +131,6 @@ var realAttacks = []inserted{
 	{"markofu-evilfingers/nmap_TCP_CONNECT_SCAN.pcap", detector.PortScan, 13*time.Minute + 30*time.Second, ""},
 	// Known limits.
 	{"doup123/slowloris.pcap", detector.Slowloris, 56 * time.Minute, "7 connections to port 5000, not a web port"},
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestRealAttacksInBaseline inserts real attack captures from
