@@ -17,6 +17,7 @@ type bw struct {
 	services []features.ServiceActivity
 	hosts    []features.HostActivity
 	arp      []features.ARPClaim
+	dhcp     features.DHCP
 	listed   []features.BlocklistPeer
 	pps      float64 // packets a second, for the volume types
 	oneWay   bool
@@ -46,7 +47,7 @@ func runRules(t *testing.T, ws []bw) *Verdict {
 			w.Seconds, w.Partial = b.seconds, true
 		}
 		w.Features[features.PacketsPerSecond] = b.pps
-		w.Behaviour = features.Behaviour{Pairs: b.pairs, Services: b.services, Hosts: b.hosts, ARP: b.arp, OneWay: b.oneWay}
+		w.Behaviour = features.Behaviour{Pairs: b.pairs, Services: b.services, Hosts: b.hosts, ARP: b.arp, DHCP: b.dhcp, OneWay: b.oneWay}
 		w.Blocklisted = b.listed
 		v = d.Observe(w)
 		checkVerdict(t, v)

@@ -36,6 +36,7 @@ type span struct {
 	services map[features.ServiceKey]*serviceSum
 	hosts    map[[16]byte]*hostSum
 	arp      map[arpKey]*arpSum
+	dhcp     dhcpSum
 	oneWay   int // windows that saw one direction of the link only
 
 	// The maps' values as slices, made at the first rule that asks after
@@ -113,6 +114,24 @@ type hostSum struct {
 	windows int
 }
 
+// dhcpSum is the DHCP of a span: totals, and per sending MAC and per
+// answering server.
+type dhcpSum struct {
+	requests, replies, newClients, sendersDropped uint32
+	senders                                       map[[6]byte]*dhcpSenderSum
+	servers                                       map[[16]byte]*dhcpServerSum
+}
+
+type dhcpSenderSum struct {
+	features.DHCPSender
+	windows int
+}
+
+type dhcpServerSum struct {
+	features.DHCPServer
+	windows int
+}
+
 type arpKey struct {
 	ip       [16]byte
 	claimant [6]byte
@@ -136,6 +155,7 @@ func newSpan() span {
 		services: map[features.ServiceKey]*serviceSum{},
 		hosts:    map[[16]byte]*hostSum{},
 		arp:      map[arpKey]*arpSum{},
+		dhcp:     dhcpSum{senders: map[[6]byte]*dhcpSenderSum{}, servers: map[[16]byte]*dhcpServerSum{}},
 	}
 }
 
@@ -256,6 +276,42 @@ func (s *span) apply(w *features.Window, sign int) {
 		}
 		if x.windows += sign; x.windows <= 0 {
 			delete(s.arp, k)
+		}
+	}
+	s.dhcp.apply(&b.DHCP, sign)
+}
+
+func (s *dhcpSum) apply(d *features.DHCP, sign int) {
+	s.requests = add32(s.requests, d.Requests, sign)
+	s.replies = add32(s.replies, d.Replies, sign)
+	s.newClients = add32(s.newClients, d.NewClients, sign)
+	s.sendersDropped = add32(s.sendersDropped, d.SendersDropped, sign)
+	for i := range d.Senders {
+		v := &d.Senders[i]
+		x := s.senders[v.MAC]
+		if x == nil {
+			x = &dhcpSenderSum{}
+			x.MAC = v.MAC
+			s.senders[v.MAC] = x
+		}
+		x.Requests = add32(x.Requests, v.Requests, sign)
+		x.Clients = add32(x.Clients, v.Clients, sign)
+		x.Foreign = add32(x.Foreign, v.Foreign, sign)
+		if x.windows += sign; x.windows <= 0 {
+			delete(s.senders, v.MAC)
+		}
+	}
+	for i := range d.Servers {
+		v := &d.Servers[i]
+		x := s.servers[v.Addr]
+		if x == nil {
+			x = &dhcpServerSum{}
+			x.Addr = v.Addr
+			s.servers[v.Addr] = x
+		}
+		x.Replies = add32(x.Replies, v.Replies, sign)
+		if x.windows += sign; x.windows <= 0 {
+			delete(s.servers, v.Addr)
 		}
 	}
 }

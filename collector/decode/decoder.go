@@ -487,6 +487,36 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool, payl
 		if p.SrcPort == 53 || p.DstPort == 53 {
 			d.dns(p, payload)
 		}
+		if p.Proto == ProtoUDP && !v6 && dhcpPorts(p.SrcPort, p.DstPort) {
+			dhcp(p, payload)
+		}
+	}
+}
+
+// dhcpPorts reports whether a UDP datagram goes between the DHCP ports:
+// client to server (68 to 67), server to client (67 to 68), or a relay
+// agent's (67 to 67).
+func dhcpPorts(src, dst uint16) bool {
+	return (src == 67 || src == 68) && (dst == 67 || dst == 68) && !(src == 68 && dst == 68)
+}
+
+// dhcp reads the fixed BOOTP header of a UDP payload b on the DHCP ports:
+// op, gateway address and client hardware address. Anything else, or too
+// short a header to hold the hardware address, is not taken for DHCP.
+func dhcp(p *PacketInfo, b []byte) {
+	const chaddr = 28 // op, htype, hlen, hops, xid, secs, flags, four addresses
+	if len(b) < chaddr+16 || b[0] != DHCPRequest && b[0] != DHCPReply {
+		return
+	}
+	// A request comes from a client's port 68 or a relay agent's 67, and
+	// goes to a server's 67; a reply comes from a server's 67.
+	if b[0] == DHCPRequest && p.DstPort != 67 || b[0] == DHCPReply && p.SrcPort != 67 {
+		return
+	}
+	p.DHCPOp = b[0]
+	p.DHCPRelayed = binary.BigEndian.Uint32(b[24:28]) != 0
+	if b[1] == 1 && b[2] == 6 { // Ethernet, 6-byte addresses
+		copy(p.DHCPClient[:], b[chaddr:chaddr+6])
 	}
 }
 

@@ -132,6 +132,18 @@ func rawUDPHeader(src, dst uint16, length uint16) []byte {
 	return append(b, 0, 0)
 }
 
+// bootp is a 300-byte BOOTP message: op, Ethernet hardware, the client
+// hardware address chaddr, the gateway (relay agent) address giaddr.
+func bootp(op byte, chaddr net.HardwareAddr, giaddr string) []byte {
+	b := make([]byte, 300)
+	b[0], b[1], b[2] = op, 1, 6
+	binary.BigEndian.PutUint32(b[4:8], 0x3903f326) // xid
+	copy(b[24:28], ipOf(giaddr))
+	copy(b[28:], chaddr)
+	copy(b[236:], []byte{99, 130, 83, 99, 53, 1, 1, 255}) // magic cookie, DHCPDISCOVER
+	return b
+}
+
 func filler(n int) gopacket.Payload {
 	b := make([]byte, n)
 	for i := range b {
@@ -291,6 +303,36 @@ func decodeCases(tb testing.TB) []decodeCase {
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP), udp(53, 80), gopacket.Payload(answer)),
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppHTTP, Src: v4b, Dst: v4a, SrcPort: 53, DstPort: 80, SrcMAC: srcMAC,
 				Payload: uint32(len(answer)), DNS: true, DNSResponse: true, DNSQueries: 1, DNSAnswers: 2},
+		},
+		{
+			// A starvation tool's discover: broadcast from 0.0.0.0, for a
+			// client hardware address that is not the frame's source.
+			name: "dhcp discover reads op and client hardware address", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("0.0.0.0", "255.255.255.255", layers.IPProtocolUDP), udp(68, 67), gopacket.Payload(bootp(1, macC, "0.0.0.0"))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDHCP, Dst: addr16("255.255.255.255"), Src: addr16("0.0.0.0"), SrcPort: 68, DstPort: 67, SrcMAC: srcMAC,
+				Payload: 300, DHCPOp: DHCPRequest, DHCPClient: mac6(macC)},
+		},
+		{
+			name: "dhcp request forwarded by a relay agent", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(67, 67), gopacket.Payload(bootp(1, macC, "10.0.0.1"))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDHCP, Src: v4a, Dst: v4b, SrcPort: 67, DstPort: 67, SrcMAC: srcMAC,
+				Payload: 300, DHCPOp: DHCPRequest, DHCPRelayed: true, DHCPClient: mac6(macC)},
+		},
+		{
+			name: "dhcp offer from the server", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP), udp(67, 68), gopacket.Payload(bootp(2, macC, "0.0.0.0"))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDHCP, Src: v4b, Dst: v4a, SrcPort: 67, DstPort: 68, SrcMAC: srcMAC,
+				Payload: 300, DHCPOp: DHCPReply, DHCPClient: mac6(macC)},
+		},
+		{
+			name: "a reply op from the client port is no dhcp", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(68, 67), gopacket.Payload(bootp(2, macC, "0.0.0.0"))),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDHCP, Src: v4a, Dst: v4b, SrcPort: 68, DstPort: 67, SrcMAC: srcMAC, Payload: 300},
+		},
+		{
+			name: "a bootp header too short for the hardware address is no dhcp", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("0.0.0.0", "255.255.255.255", layers.IPProtocolUDP), udp(68, 67), gopacket.Payload(bootp(1, macC, "0.0.0.0")[:40])),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppDHCP, Dst: addr16("255.255.255.255"), Src: addr16("0.0.0.0"), SrcPort: 68, DstPort: 67, SrcMAC: srcMAC, Payload: 40},
 		},
 		{
 			name: "udp 443 is quic", link: LinkEthernet,

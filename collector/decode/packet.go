@@ -152,6 +152,19 @@ type PacketInfo struct {
 	DNSNameEntropy uint8
 	DNSQType       uint16
 
+	// DHCPOp is a BOOTP message's op on UDP ports 67 and 68 over IPv4:
+	// DHCPRequest from a client (or a relay agent forwarding one),
+	// DHCPReply from a server; DHCPNone otherwise. DHCPRelayed is set when
+	// the gateway address is: a relay agent sent it on a client's behalf.
+	// DHCPClient is the client hardware address (chaddr) for Ethernet
+	// hardware, zero for other types: the identity a lease is given to,
+	// which a starvation tool forges. The message type option lies beyond
+	// the default snap length (it starts 282 bytes into the frame), so
+	// only the fixed header is read.
+	DHCPOp      uint8
+	DHCPRelayed bool
+	DHCPClient  [6]byte
+
 	// HTTPMethod is the request method a TCP payload starts with.
 	HTTPMethod HTTPMethod
 	// SSH is set when a TCP payload starts with an SSH identification
@@ -171,6 +184,13 @@ type PacketInfo struct {
 	RefusedProto           uint8
 	RefusedSrc, RefusedDst uint16 // the quoted packet's source and destination ports
 }
+
+// BOOTP ops, as PacketInfo.DHCPOp.
+const (
+	DHCPNone    uint8 = 0
+	DHCPRequest uint8 = 1
+	DHCPReply   uint8 = 2
+)
 
 // HTTPMethod is the method of an HTTP/1 request seen at the start of a
 // TCP payload.

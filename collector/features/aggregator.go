@@ -229,6 +229,7 @@ type Aggregator struct {
 	topSrc, topDst          *sketch.SpaceSaving
 	arp                     arpTable
 	arpClaims               []ARPClaim // this window's conflicting claims
+	dhcp                    *dhcpState
 	flows                   *flowTable
 	senders                 *senderSet
 	scratch                 []sketch.Entry
@@ -316,6 +317,7 @@ func NewAggregator(cfg Config, iface string, emit func(*Window)) *Aggregator {
 		scratch:     make([]sketch.Entry, 0, max(heavyK, MaxTopK)*2),
 		bh:          newBehaviour(),
 		senders:     newSenderSet(),
+		dhcp:        newDHCPState(),
 		// 8 Mbit (1 MiB) each: under 0.1% false positives at 200k first
 		// contacts (hosts and services) a horizon.
 		contacts: newRotatingBloom(contactBits),
@@ -482,6 +484,7 @@ func (a *Aggregator) add(p *decode.PacketInfo, h *packetHashes) {
 		// First contacts start over too: the same traffic again is as
 		// new as it was the first time.
 		a.contacts.reset()
+		a.dhcp.seen.reset()
 		a.horizonWindows = 0
 		a.begin(t)
 	}
@@ -660,6 +663,9 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 		}
 		if reflectionPorts.has(p.DstPort) {
 			w.reflReq += size
+		}
+		if p.DHCPOp != decode.DHCPNone {
+			a.dhcp.packet(p)
 		}
 	case decode.ProtoARP:
 		a.arpPacket(p)
@@ -943,6 +949,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	win.Senders, win.SendersDropped = a.senders.emit()
 	a.counters.SendersDropped += win.SendersDropped
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
+	win.Behaviour.DHCP = a.dhcp.emit()
 	if a.geo != nil {
 		a.geo.total.Add(&a.geo.window)
 		a.geo.window.Reset()
@@ -963,6 +970,7 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	if a.horizonWindows++; a.horizonWindows >= max(a.cfg.Horizon, int(ContactMemory/a.cfg.Window)) {
 		a.horizonWindows = 0
 		a.contacts.rotate()
+		a.dhcp.seen.rotate()
 	}
 	a.covered = 0
 	if a.up {

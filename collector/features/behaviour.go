@@ -32,6 +32,7 @@ type Behaviour struct {
 	Services []ServiceActivity
 	Hosts    []HostActivity
 	ARP      []ARPClaim
+	DHCP     DHCP
 	// OneWay is set when the window saw initiators but no responder
 	// packets at all: a capture of one direction of a link, where
 	// unanswered attempts say nothing.

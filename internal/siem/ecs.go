@@ -296,7 +296,7 @@ func newDocument(rec *detector.VerdictJSON, hostname string, now time.Time) docu
 				d.Source = &endpoint{IP: ip}
 			}
 		}
-		if a.Type == detector.ARPSpoofing && len(a.SourceMACs) > 0 {
+		if len(a.SourceMACs) > 0 { // a LAN attack: ARP spoofing, DHCP starvation
 			if d.Source == nil {
 				d.Source = &endpoint{}
 			}

@@ -3,6 +3,7 @@ package detection
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,6 +29,9 @@ type publicAttack struct {
 	// named (forged sources, reflectors too many to name, or an ARP
 	// attack, which names MACs).
 	sources, targets []string
+	// macs are the hardware addresses an attack on the LAN must name (one
+	// at least, and no other); none: it names none.
+	macs []string
 	// also are the other types the capture may be named, with why.
 	also []string
 	// known says why the capture is missed: reported, not asserted.
@@ -92,7 +96,12 @@ var publicAttacks = []publicAttack{
 	{file: "ndpi/dns_exfiltration.pcap", typ: detector.DNSTunnel, sources: []string{"192.168.220.56/32"}, targets: []string{"192.168.203.167/32"}},
 	{file: "ndpi/bad-dns-traffic.pcap", typ: detector.DNSTunnel, sources: []string{"192.168.43.91/32"}, targets: []string{"4.2.2.4/32"}},
 	// ARP spoofing: one MAC claims 10.0.0.153 and 10.0.0.157.
-	{file: "lucaderi-sgr/na-arpSpoofing.pcap", typ: detector.ARPSpoofing, targets: []string{"10.0.0.153/32", "10.0.0.157/32"}},
+	{file: "lucaderi-sgr/na-arpSpoofing.pcap", typ: detector.ARPSpoofing, targets: []string{"10.0.0.153/32", "10.0.0.157/32"}, macs: []string{"00:e0:4d:3c:25:7b"}},
+	// DHCP floods: a host's 250 INFORMs from 250 addresses in 5 s,
+	// answered by servers in 128.2.7.0/24; 10,000 discovers at one instant
+	// for one bogus client address, unanswered.
+	{file: "zeek/dhcp_flood.pcap", typ: detector.DHCPFlood, targets: []string{"128.2.7.0/24"}, macs: []string{"90:b1:1c:99:49:29"}},
+	{file: "suricata-verify/dhcp-request-flood_test.pcap", typ: detector.DHCPFlood, macs: []string{"de:ad:be:ef:aa:bb"}},
 
 	// Known limits.
 	{file: "doup123/slowloris.pcap", typ: detector.Slowloris, known: "7 connections to port 5000, not a web port"},
@@ -106,8 +115,6 @@ var publicAttacks = []publicAttack{
 	{file: "rusllang-mlqos/icmp_flood.pcap", typ: detector.ICMPFlood, known: "500 packets in 0.25 s (synthetic): under the floors"},
 	{file: "rusllang-mlqos/udp_flood.pcap", typ: detector.UDPFlood, known: "500 packets in 0.21 s (synthetic): under the floors"},
 	{file: "ndpi/icmp-tunnel.pcap", typ: "icmp_tunnel", known: "no ICMP tunnel type"},
-	{file: "zeek/dhcp_flood.pcap", typ: "dhcp_flood", known: "no DHCP starvation type"},
-	{file: "suricata-verify/dhcp-request-flood_test.pcap", typ: "dhcp_flood", known: "no DHCP starvation type: 10,000 discovers to broadcast in one instant are named a UDP flood from 0.0.0.0"},
 	{file: "doup123/test.pcap", typ: detector.Slowloris, known: "slowloris on port 5000 from 500 rewritten sources, the clients' side only: no handshake shows, and the 500 look like forged sources of a SYN flood"},
 }
 
@@ -121,6 +128,7 @@ type publicRun struct {
 	windows, namedIn, first int
 	types                   []string
 	sources, targets        [][16]byte
+	macs                    []string
 }
 
 // replayPublic replays a capture shifted by shift into a detector that
@@ -152,6 +160,11 @@ func replayPublic(t *testing.T, c publicAttack, shift time.Duration) publicRun {
 			for _, s := range a.Targets {
 				if !slices.Contains(r.targets, s) {
 					r.targets = append(r.targets, s)
+				}
+			}
+			for _, m := range a.MACs {
+				if s := net.HardwareAddr(m[:]).String(); !slices.Contains(r.macs, s) {
+					r.macs = append(r.macs, s)
 				}
 			}
 		}
@@ -214,6 +227,9 @@ func TestPublicAttackCaptures(t *testing.T) {
 			}
 			if !within(run.targets, c.targets) {
 				t.Errorf("%s shifted %s: targets %s, want hosts in %v", c.file, publicShifts[i], shown(run.targets), c.targets)
+			}
+			if len(run.macs) == 0 && len(c.macs) > 0 || slices.ContainsFunc(run.macs, func(m string) bool { return !slices.Contains(c.macs, m) }) {
+				t.Errorf("%s shifted %s: MACs %v, want some of %v", c.file, publicShifts[i], run.macs, c.macs)
 			}
 		}
 	}
