@@ -166,12 +166,23 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // TestReplayCommand checks the replay contract: Prometheus text on stdout,
-// exit 0, and the same numbers as the tshark-checked counts.
+// exit 0, the same numbers as the tshark-checked counts, and the attacks
+// logged and written to --events.file as they start.
 func TestReplayCommand(t *testing.T) {
 	bin := stacktest.BuildExporter(t)
-	out, err := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap").Output()
+	events := filepath.Join(t.TempDir(), "events.json")
+	cmd := exec.Command(bin, "replay", "--capture.pcap=testdata/ftp_bruteforce.pcap", "--events.file="+events)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("replay: %v", err)
+	}
+	if !strings.Contains(stderr.String(), `msg="attack started" interface=ftp_bruteforce type=brute_force`) {
+		t.Errorf("the brute force's start is not logged:\n%s", stderr.String())
+	}
+	if b, err := os.ReadFile(events); err != nil || !bytes.Contains(b, []byte(`{"kind":"attack_start","interface":"ftp_bruteforce"`)) {
+		t.Errorf("--events.file holds no attack start (%v):\n%s", err, b)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(out))

@@ -129,6 +129,21 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Attacks are logged as they start and end, and written to the event
+	// log, as serve does: a replay tells what happened, and when.
+	var events *detector.EventLog
+	if o.eventsFile != "" {
+		if events, err = detector.OpenEventLog(detector.EventLogConfig{Path: o.eventsFile, Format: o.eventsFormat, MaxBytes: int64(o.eventsSize), Keep: o.eventsKeep}, anon.Addr); err != nil {
+			return err
+		}
+		defer func() { _ = events.Close() }()
+	}
+	onVerdict := func(v *detector.Verdict) {
+		detector.LogEvents(logger, v, anon.Addr)
+		if err := events.RecordJSON(detector.EventRecords(v, anon.Addr)); err != nil {
+			logger.Error("cannot write the event log", "err", err)
+		}
+	}
 	ps, damaged, err := runFiles(o, logger, func(name string, cfg *pipeline.PipelineConfig) error {
 		if o.detectorOn {
 			var set *detector.ModelSet
@@ -136,6 +151,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 				set = mf.Set(name)
 			}
 			cfg.Detector = detector.New(offlineDetector(o), name, set)
+			cfg.OnVerdict = onVerdict
 			if o.config != nil && o.config.Groups != nil {
 				cfg.Groups = o.config.Groups
 				for _, g := range o.config.Groups.Names() {
@@ -143,7 +159,7 @@ func replay(o options, logger *slog.Logger, stdout io.Writer) error {
 					if mf != nil {
 						gset = mf.GroupSet(name, g)
 					}
-					cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset)})
+					cfg.GroupViews = append(cfg.GroupViews, pipeline.GroupConfig{Detector: detector.New(offlineDetector(o), name, gset), OnVerdict: onVerdict})
 				}
 			}
 		}
