@@ -234,7 +234,7 @@ func (m *scanMemory) add(w *features.Window) {
 		}
 	}
 	for i := range w.Behaviour.Hosts {
-		h := &w.Behaviour.Hosts[i]
+		h := dhcpChecked(w, &w.Behaviour.Hosts[i])
 		if h.NewPorts == 0 && h.NewHosts == 0 {
 			continue
 		}

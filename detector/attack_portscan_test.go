@@ -48,8 +48,20 @@ func TestPortScan(t *testing.T) {
 	for p := range 100 {
 		flooding.pairs = append(flooding.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 30, Syns: 30, Refused: 30}))
 	}
+	// A DHCP server handing out 40 addresses: it pings each and asks ARP
+	// for it, and nobody answers (the address is free), then offers and
+	// acknowledges it. The same pings and ARP requests from a host that
+	// serves nothing are a sweep.
+	checking := bw{
+		hosts: []features.HostActivity{{Addr: lanAddr(1), NewHosts: 40, NewPorts: 40, FailedFirst: 40, ARPRequests: 40}},
+		dhcp:  features.DHCP{Requests: 80, Replies: 80, Servers: []features.DHCPServer{{Addr: lanAddr(1), Replies: 80}}},
+	}
+	sweeping := checking
+	sweeping.dhcp = features.DHCP{}
 
 	checkRuleCases(t, PortScan, []ruleCase{
+		{name: "a DHCP server checking the addresses it hands out", windows: repeat(2, checking)},
+		{name: "the same pings and ARP requests from a host that serves nothing", windows: repeat(2, sweeping), want: true, sources: srcs(lanAddr(1))},
 		{name: "vertical: a thousand ports of one host", windows: []bw{vertical}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "horizontal: one port of 254 hosts", windows: []bw{horizontal}, want: true, sources: srcs(attacker), targets: swept},
 		{name: "a client's many new services, answered", windows: []bw{busyClient}},

@@ -235,7 +235,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		}
 	}
 	for i := range b.Hosts {
-		v := &b.Hosts[i]
+		v := dhcpChecked(w, &b.Hosts[i])
 		x := s.hosts[v.Addr]
 		if x == nil {
 			x = &hostSum{}
@@ -314,6 +314,24 @@ func (s *dhcpSum) apply(d *features.DHCP, sign int) {
 			delete(s.servers, v.Addr)
 		}
 	}
+}
+
+// dhcpChecked returns a host's activity in w without the conflict
+// checks of a DHCP server: before it hands out an address, a server pings
+// it and asks ARP for it (dnsmasq, ISC dhcpd), and nobody answers: as
+// many unanswered first contacts and ARP requests as its replies in the
+// window are its answers to clients, not a sweep.
+func dhcpChecked(w *features.Window, h *features.HostActivity) *features.HostActivity {
+	for _, s := range w.Behaviour.DHCP.Servers {
+		if s.Addr == h.Addr {
+			c := *h
+			c.NewHosts -= min(c.NewHosts, s.Replies)
+			c.FailedFirst -= min(c.FailedFirst, s.Replies)
+			c.ARPRequests -= min(c.ARPRequests, s.Replies)
+			return &c
+		}
+	}
+	return h
 }
 
 func add32(a, b uint32, sign int) uint32 {

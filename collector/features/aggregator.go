@@ -1058,7 +1058,8 @@ func initiates(p *decode.PacketInfo) bool {
 	case decode.ProtoTCP:
 		return p.TCPFlags&decode.TCPAck == 0
 	case decode.ProtoUDP:
-		return p.SrcPort > p.DstPort || p.DstPort < 1024
+		// A DHCP server answers from 67 to 68, or to a relay's 67.
+		return p.DHCPOp != decode.DHCPReply && (p.SrcPort > p.DstPort || p.DstPort < 1024)
 	case decode.ProtoICMP:
 		return p.ICMPType == 8
 	case decode.ProtoICMPv6:

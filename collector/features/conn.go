@@ -761,6 +761,8 @@ func opens(p *decode.PacketInfo) bool {
 		switch {
 		case p.DNS && p.DNSResponse:
 			return false // an answer, whatever port it is sent to
+		case p.DHCPOp == decode.DHCPReply:
+			return false // a DHCP server answering a client's broadcast, to an address the client does not have yet
 		case reflectionPorts.has(p.SrcPort) && !reflectionPorts.has(p.DstPort):
 			return false // an amplifier answering, maybe to a forged low port
 		}

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
@@ -89,6 +90,41 @@ func TestDHCPForgedSendersBounded(t *testing.T) {
 	for _, s := range d.Senders {
 		if s.Requests != 1 || s.Clients != 1 || s.Foreign != 0 {
 			t.Errorf("sender %x: %+v, want one request for itself", s.MAC, s)
+		}
+	}
+}
+
+// TestDHCPRepliesAreAnswers: a server answering 40 clients, each at the
+// address it offers (which nobody holds yet), contacts nobody: its offers
+// are answers, and it is no initiator of flows to 40 hosts.
+func TestDHCPRepliesAreAnswers(t *testing.T) {
+	var pkts []decode.PacketInfo
+	for i := range 40 {
+		offered := fmt.Sprintf("10.0.0.%d", 200+i)
+		pkts = append(pkts,
+			dhcpPkt(at(1+0.1*float64(i)), decode.DHCPRequest, "0.0.0.0", "255.255.255.255", 68, 67, mac(0xee), mac(0xf0, byte(i))),
+			dhcpPkt(at(1.01+0.1*float64(i)), decode.DHCPReply, "10.0.0.1", offered, 67, 68, mac(0x01), mac(0xf0, byte(i))),
+			dhcpPkt(at(1.02+0.1*float64(i)), decode.DHCPReply, "10.0.0.1", "255.255.255.255", 67, 68, mac(0x01), mac(0xf0, byte(i))))
+	}
+	sortByTime(pkts)
+	wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(at(40)) })
+	server := addr("10.0.0.1")
+	for _, w := range wins {
+		for _, h := range w.Heavy.HostFanout {
+			if h.Addr == server {
+				t.Errorf("the server fans out to %d hosts, want it out of the fan-out", h.Count)
+			}
+		}
+		b := w.Behaviour
+		for _, h := range b.Hosts {
+			if h.Addr == server && (h.NewHosts > 0 || h.NewPorts > 0 || h.FailedFirst > 0) {
+				t.Errorf("the server's first contacts: %+v, want none", h)
+			}
+		}
+		for _, p := range b.Pairs {
+			if p.Key.Src == server && p.Attempts > 0 {
+				t.Errorf("the server opened flows: %+v", p)
+			}
 		}
 	}
 }
