@@ -68,10 +68,11 @@ func detectPortScan(e *evidence) []Attack {
 		l := e.h.last.hosts[h.Addr]
 		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests > 0
 	}
-	for _, h := range sortedHosts(&e.h.long, scanning) {
-		if floodTypes[e.claimed[h.Addr]] {
+	for _, hs := range sortedHosts(&e.h.long, scanning) {
+		if floodTypes[e.claimed[hs.Addr]] {
 			continue
 		}
+		h := &hostSum{HostActivity: *dhcpChecked(&hs.HostActivity, dhcpReplies(&e.h.long, hs.Addr)), windows: hs.windows}
 		if a, ok := scanOf(e, h.Addr, float64(h.NewPorts), float64(h.NewHosts), float64(h.FailedFirst), float64(h.OKFirst), h.Target, contactBar, failedBar, e.h.long.seconds); ok {
 			out = append(out, a)
 			named[h.Addr] = true
@@ -100,6 +101,14 @@ func detectPortScan(e *evidence) []Attack {
 		}
 	}
 	return append(out, rescans(e, named, contactBar, failedBar)...)
+}
+
+// dhcpReplies is the DHCP replies host sent over span s.
+func dhcpReplies(s *span, host [16]byte) uint32 {
+	if v := s.dhcp.servers[host]; v != nil {
+		return v.Replies
+	}
+	return 0
 }
 
 // rescans names the sources walking a host's ports again. A second scan
@@ -234,7 +243,8 @@ func (m *scanMemory) add(w *features.Window) {
 		}
 	}
 	for i := range w.Behaviour.Hosts {
-		h := dhcpChecked(w, &w.Behaviour.Hosts[i])
+		h := &w.Behaviour.Hosts[i]
+		h = dhcpChecked(h, windowReplies(w, h.Addr))
 		if h.NewPorts == 0 && h.NewHosts == 0 {
 			continue
 		}

@@ -58,9 +58,14 @@ func TestPortScan(t *testing.T) {
 	}
 	sweeping := checking
 	sweeping.dhcp = features.DHCP{}
+	// The kernel probes the leased addresses again seconds after the
+	// replies, in the next window.
+	offered := bw{dhcp: checking.dhcp}
+	probing := bw{hosts: []features.HostActivity{{Addr: lanAddr(1), ARPRequests: 40}}}
 
 	checkRuleCases(t, PortScan, []ruleCase{
 		{name: "a DHCP server checking the addresses it hands out", windows: repeat(2, checking)},
+		{name: "a DHCP server probing the addresses it leased, a window later", windows: []bw{offered, probing}},
 		{name: "the same pings and ARP requests from a host that serves nothing", windows: repeat(2, sweeping), want: true, sources: srcs(lanAddr(1))},
 		{name: "vertical: a thousand ports of one host", windows: []bw{vertical}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "horizontal: one port of 254 hosts", windows: []bw{horizontal}, want: true, sources: srcs(attacker), targets: swept},

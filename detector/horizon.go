@@ -235,7 +235,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		}
 	}
 	for i := range b.Hosts {
-		v := dhcpChecked(w, &b.Hosts[i])
+		v := &b.Hosts[i]
 		x := s.hosts[v.Addr]
 		if x == nil {
 			x = &hostSum{}
@@ -316,22 +316,31 @@ func (s *dhcpSum) apply(d *features.DHCP, sign int) {
 	}
 }
 
-// dhcpChecked returns a host's activity in w without the conflict
-// checks of a DHCP server: before it hands out an address, a server pings
-// it and asks ARP for it (dnsmasq, ISC dhcpd), and nobody answers: as
-// many unanswered first contacts and ARP requests as its replies in the
-// window are its answers to clients, not a sweep.
-func dhcpChecked(w *features.Window, h *features.HostActivity) *features.HostActivity {
+// dhcpChecked returns a host's activity without the conflict checks of a
+// DHCP server that sent replies replies: before it hands out an address
+// a server pings it (dnsmasq, ISC dhcpd), and its kernel asks ARP for it,
+// then probes it again seconds later, and nobody answers: as many
+// unanswered first contacts and ARP requests as its replies are its
+// answers to clients, not a sweep.
+func dhcpChecked(h *features.HostActivity, replies uint32) *features.HostActivity {
+	if replies == 0 {
+		return h
+	}
+	c := *h
+	c.NewHosts -= min(c.NewHosts, replies)
+	c.FailedFirst -= min(c.FailedFirst, replies)
+	c.ARPRequests -= min(c.ARPRequests, replies)
+	return &c
+}
+
+// windowReplies is the DHCP replies host sent in w.
+func windowReplies(w *features.Window, host [16]byte) uint32 {
 	for _, s := range w.Behaviour.DHCP.Servers {
-		if s.Addr == h.Addr {
-			c := *h
-			c.NewHosts -= min(c.NewHosts, s.Replies)
-			c.FailedFirst -= min(c.FailedFirst, s.Replies)
-			c.ARPRequests -= min(c.ARPRequests, s.Replies)
-			return &c
+		if s.Addr == host {
+			return s.Replies
 		}
 	}
-	return h
+	return 0
 }
 
 func add32(a, b uint32, sign int) uint32 {
