@@ -139,6 +139,10 @@ def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
+def dhcp_flood/dhcpstarv attack dhcp_flood 45
+def dhcp_flood/dhcpstarv-no-ping attack dhcp_flood 20
+def dhcp_flood/yersinia-forged-macs attack dhcp_flood 8
+def dhcp_flood/one-client-discover-flood attack dhcp_flood 6
 def traffic_spike/parallel-downloads attack traffic_spike 6
 def traffic_spike/bulk-push attack traffic_spike 10
 def traffic_spike/ipv6-download attack traffic_spike 10
@@ -158,6 +162,7 @@ def benign/interactive-ssh benign - 600
 def benign/keepalive-clients benign - 540
 def benign/busy-hour benign - 1200
 def benign/config-management benign - 1500
+def benign/dhcp-rejoin benign - 200
 
 # selected NAME ROLE TYPE: whether --only picks the variant.
 selected() {
@@ -217,7 +222,7 @@ fi
 
 # ---------------------------------------------------------------- setup
 lab_install_missing "$INSTALL" vsftpd:vsftpd memcached:memcached ab:apache2-utils nft:nftables \
-	ethtool:ethtool nc:netcat-openbsd capinfos:tshark
+	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc
 for c in ip tcpdump timeout curl "$PY" nft; do have "$c" || die "$c is required and not installed"; done
 
 mkdir -p "$OUTDIR"
@@ -882,6 +887,56 @@ v_arp_spoofing_arping_gratuitous() {
 	neigh_flush
 }
 
+# ---------------------------------------------------------------- dhcp_flood
+# A DHCP server on the router for these variants only (the lab's hosts
+# have static addresses): dnsmasq, DHCP alone (its DNS is off: the lab's
+# other dnsmasq answers names), a pool of 40 addresses, 2-minute leases.
+dhcp_server_start() { # dhcp_server_start [DNSMASQ_ARGS...]
+	rm -f "$RUN/dhcp.leases"
+	note dnsmasq --port=0 --dhcp-range="$LAN4.200,$LAN4.239,2m" "$@"
+	ip netns exec "$NS_ROUTER" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --no-resolv --no-hosts \
+		--user=root --bind-interfaces --interface=eth0 --dhcp-range="$LAN4.200,$LAN4.239,2m" \
+		--dhcp-leasefile="$RUN/dhcp.leases" --pid-file="$RUN/dnsmasq-dhcp.pid" "$@" >>"$VLOG" 2>&1 &
+	DHCP_PID=$!
+	BG_PIDS+=("$DHCP_PID")
+	sleep 1
+}
+dhcp_server_stop() {
+	kill "$DHCP_PID" 2>/dev/null || true
+	wait "$DHCP_PID" 2>/dev/null || true
+	echo "leases taken: $(wc -l <"$RUN/dhcp.leases" 2>/dev/null || echo 0)" >>"$VLOG"
+}
+v_dhcp_flood_dhcpstarv() {
+	lan_attack "$ATTACKER" "$ROUTER" "dhcpstarv from the attacker's own MAC for 45 s: one forged client hardware address after another, each taken through discover, offer, request and acknowledgement, against a server (dnsmasq, defaults) that pings an address before offering it; the 40-address pool runs dry"
+	dhcp_server_start
+	run_in 45 "$NS_ATTACKER" dhcpstarv -i eth0
+	dhcp_server_stop
+}
+v_dhcp_flood_dhcpstarv_no_ping() {
+	lan_attack "$ATTACKER" "$ROUTER" "dhcpstarv for 20 s against a server that offers without pinging first (dnsmasq --no-ping): the 40-address pool is drained in about 10 s, then the discovers go unanswered"
+	dhcp_server_start --no-ping
+	run_in 20 "$NS_ATTACKER" dhcpstarv -i eth0
+	dhcp_server_stop
+}
+v_dhcp_flood_yersinia_forged_macs() {
+	DESC="yersinia's DHCP DISCOVER flood for 8 s: every discover from a new forged MAC, asking for that MAC; the attacker's link is held to 400 kbit/s by a token bucket (about 150 discovers a second, where unlimited it sends 50,000): dnsmasq, which pings an address before offering it, offers two and leaves the rest unanswered"
+	ATTACKERS="" MACS="" SPOOF=true TARGETS=$ROUTER SEL="udp dst port 67"
+	note tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	nsx "$NS_ATTACKER" tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	dhcp_server_start
+	# (in RUN: yersinia writes yersinia.log where it runs)
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	run_in 15 "$NS_ATTACKER" bash -c 'cd "$1" && sleep 8 | yersinia dhcp -attack 1 -interface eth0' _ "$RUN"
+	nsx "$NS_ATTACKER" tc qdisc del dev eth0 root
+	dhcp_server_stop
+}
+v_dhcp_flood_one_client_discover_flood() {
+	lan_attack "$ATTACKER" "$ROUTER" "a DHCP request flood from one client: 600 discovers in 6 s, all from the attacker's MAC and for it, each with a new transaction id, as a broken or malicious client buries the server; dnsmasq offers the same address to each"
+	dhcp_server_start
+	run_in 30 "$NS_ATTACKER" "$PY" "$LABTOOLS/dhcp_flood.py" eth0 "$ATTACKER_MAC" 600 0.01 same
+	dhcp_server_stop
+}
+
 # ---------------------------------------------------------------- traffic_spike
 # A spike is volume far beyond the trained baseline, whose busiest event is
 # a backup curl limits to 250 kB/s on average (train/background): the
@@ -1087,6 +1142,29 @@ v_benign_config_management() {
 	bg_in 1500 "${NS_CLIENTS[2]}" bash -c 'config_agent "$@"' _ "$LAN4.108" $((EPOCHSECONDS + 1440))
 	until_t 1495
 	wait_all
+}
+
+v_benign_dhcp_rejoin() {
+	local ns=${NS_CLIENTS[0]} i n=30
+	TOOL="on client1: $n macvlan interfaces with MACs of their own, each running udhcpc (busybox) -f -i IF -s SCRIPT (the script sets the address) at the same moment, against dnsmasq on the router (defaults, a 40-address pool, 2-minute leases), for 3 minutes"
+	DESC="hosts coming back after a switch or power outage: $n DHCP clients ask for a lease at once, each from its own MAC and for itself, and each is answered; then each renews its lease every minute"
+	# shellcheck disable=SC2016 # expanded by udhcpc's shell
+	printf '#!/bin/sh\ncase "$1" in bound|renew) ip addr replace "$ip/${mask:-24}" dev "$interface" ;; esac\n' >"$RUN/udhcpc.script"
+	chmod 755 "$RUN/udhcpc.script"
+	dhcp_server_start
+	for i in $(seq 1 "$n"); do
+		ip -n "$ns" link add link eth0 name "dh$i" type macvlan mode bridge
+		ip -n "$ns" link set "dh$i" address "02:00:0a:d5:01:$(printf %02x "$i")"
+		nsx "$ns" sysctl -qw "net.ipv6.conf.dh$i.disable_ipv6=1"
+		ip -n "$ns" link set "dh$i" up
+	done
+	for i in $(seq 1 "$n"); do
+		bg_in 185 "$ns" udhcpc -f -i "dh$i" -s "$RUN/udhcpc.script" -t 5 -T 2
+	done
+	wait_all
+	for i in $(seq 1 "$n"); do ip -n "$ns" link del "dh$i" 2>/dev/null || true; done
+	dhcp_server_stop
+	until_t 195
 }
 
 # ---------------------------------------------------------------- manifest
