@@ -215,6 +215,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.DNSNameBytes = add32(x.DNSNameBytes, p.DNSNameBytes, sign)
 		x.SSH = add32(x.SSH, p.SSH, sign)
 		x.SSHLogins = add32(x.SSHLogins, p.SSHLogins, sign)
+		x.EchoMismatch = add32(x.EchoMismatch, p.EchoMismatch, sign)
 		if x.windows += sign; x.windows <= 0 {
 			delete(s.pairs, p.Key)
 		}

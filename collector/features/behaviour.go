@@ -118,6 +118,10 @@ type PairActivity struct {
 	// SSHLogins counts the SSH connections whose login succeeded, by the
 	// size of the server's answer to it (see sshAnswer): not guesses.
 	SSHLogins uint32
+	// EchoMismatch counts the ICMP echo replies that were not as long as
+	// the request before them: a ping's reply repeats its data; a
+	// tunnel's carries its own.
+	EchoMismatch uint32
 }
 
 // ServiceActivity is what one responder received and answered in a
@@ -399,7 +403,7 @@ func pairInterest(p *PairActivity) uint64 {
 	c := &p.Conns
 	return uint64(c.Syns) + uint64(c.Packets)/8 + uint64(c.Requests) + uint64(c.Unsolicited)/4 +
 		4*uint64(c.Refused+c.Unanswered+c.HalfOpen+c.Established) +
-		16*uint64(p.ShortSessions+p.Posts+c.Held+p.DNSTunnel)
+		16*uint64(p.ShortSessions+p.Posts+c.Held+p.DNSTunnel+p.EchoMismatch)
 }
 
 func serviceInterest(s *ServiceActivity) uint64 {

@@ -64,6 +64,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.DNSTunnel += p.DNSTunnel
 			s.SSH += p.SSH
 			s.SSHLogins += p.SSHLogins
+			s.EchoMismatch += p.EchoMismatch
 			m[p.Key] = s
 		}
 	}
@@ -853,5 +854,52 @@ func TestTableFull(t *testing.T) {
 	tb.reset()
 	if got := tb.index(hash(1<<40), 1<<40); got < 0 {
 		t.Errorf("after reset: slot %d, want a slot", got)
+	}
+}
+
+// TestEchoMismatch: a ping's replies repeat its requests; a tunnel's carry
+// data of their own, of other lengths.
+func TestEchoMismatch(t *testing.T) {
+	echo := func(t0 float64, proto decode.Protocol, src, dst string, typ uint8, wire uint32) decode.PacketInfo {
+		p := icmpPkt(at(t0), proto, src, dst, typ, 0)
+		p.WireLen, p.CapLen = wire, min(wire, 256)
+		return p
+	}
+	var pkts []decode.PacketInfo
+	for i := range 10 {
+		s := 1 + float64(i)*0.5
+		// A ping of 1000 bytes, answered in kind (cut by the snap length
+		// alike: lengths on the wire count).
+		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.1", "10.0.0.2", 8, 1042), echo(s+0.01, decode.ProtoICMP, "10.0.0.2", "10.0.0.1", 0, 1042))
+		// A tunnel: requests of one length, replies of another, six of ten.
+		reply := uint32(166)
+		if i < 6 {
+			reply = 98 + uint32(i)
+		}
+		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.3", "10.0.0.4", 8, 166), echo(s+0.01, decode.ProtoICMP, "10.0.0.4", "10.0.0.3", 0, reply))
+		// The same over IPv6.
+		pkts = append(pkts, echo(s, decode.ProtoICMPv6, "fd00::3", "fd00::4", 128, 200), echo(s+0.01, decode.ProtoICMPv6, "fd00::4", "fd00::3", 129, 120))
+		// Replies whose requests the capture did not see.
+		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.6", "10.0.0.5", 0, 300))
+	}
+	pairs := pairsOf(behaviourOf(t, pkts, 10))
+	for _, c := range []struct {
+		src, dst string
+		proto    decode.Protocol
+		want     uint32
+	}{
+		{"10.0.0.1", "10.0.0.2", decode.ProtoICMP, 0},
+		{"10.0.0.3", "10.0.0.4", decode.ProtoICMP, 6},
+		{"fd00::3", "fd00::4", decode.ProtoICMPv6, 10},
+	} {
+		p := pairs[PairKey{Src: addr(c.src), Dst: addr(c.dst), Proto: c.proto}]
+		if p.EchoMismatch != c.want || p.Replies != 10 {
+			t.Errorf("%s to %s: %d replies, %d unlike their request; want 10, %d", c.src, c.dst, p.Replies, p.EchoMismatch, c.want)
+		}
+	}
+	for k, p := range pairs {
+		if p.EchoMismatch > 0 && k.Src == addr("10.0.0.6") || k.Src == addr("10.0.0.5") && p.EchoMismatch > 0 {
+			t.Errorf("replies without a request counted: %+v", p)
+		}
 	}
 }

@@ -286,6 +286,9 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 		c.Bytes += size
 		s.Packets++
 		s.Bytes += size
+		if echoRequest(p) {
+			e.echoLen = uint16(min(p.WireLen, 1<<16-1))
+		}
 		if pa != nil && p.DNS && !p.DNSResponse {
 			pa.DNSQueries++
 			pa.DNSNameBytes += uint32(p.DNSNameLen)
@@ -299,6 +302,11 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 	c.ReplyBytes += size
 	s.Replies++
 	s.ReplyBytes += size
+	if pa != nil && e.echoLen != 0 && echoReply(p) && uint16(min(p.WireLen, 1<<16-1)) != e.echoLen {
+		// A host answering a ping sends back the request's data, so a
+		// reply of another length carries data of its own: a tunnel.
+		pa.EchoMismatch++
+	}
 	if f.state&stDecided == 0 {
 		if icmpError(p) {
 			a.outcome(f, e, outRefused)
@@ -779,6 +787,16 @@ func opens(p *decode.PacketInfo) bool {
 		}
 	}
 	return true
+}
+
+// echoRequest and echoReply report whether a packet is an ICMP or ICMPv6
+// echo request or reply.
+func echoRequest(p *decode.PacketInfo) bool {
+	return p.Proto == decode.ProtoICMP && p.ICMPType == 8 || p.Proto == decode.ProtoICMPv6 && p.ICMPType == 128
+}
+
+func echoReply(p *decode.PacketInfo) bool {
+	return p.Proto == decode.ProtoICMP && p.ICMPType == 0 || p.Proto == decode.ProtoICMPv6 && p.ICMPType == 129
 }
 
 // icmpError reports whether a packet is an ICMP or ICMPv6 error.

@@ -55,6 +55,9 @@ type flowEnds struct {
 	// sshAccept is the size of an SSH server's first encrypted answer,
 	// its SSH_MSG_SERVICE_ACCEPT (see sshAnswer).
 	sshAccept uint16
+	// echoLen is the wire length of the ICMP flow's last echo request,
+	// 0 before one: an echo reply repeats its request's data.
+	echoLen uint16
 	// Slots of the flow's pair, service, host-wide service and initiator
 	// in the behaviour tables of window seq: notLooked, or noRoom.
 	seq                  uint32
