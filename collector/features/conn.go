@@ -288,6 +288,12 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 		s.Bytes += size
 		if echoRequest(p) {
 			e.echoLen = uint16(min(p.WireLen, 1<<16-1))
+			if pa != nil && p.EchoData != 0 && e.echoData != 0 && p.EchoData != e.echoData {
+				// A pinger repeats one pattern: data that changes from
+				// request to request is data being sent.
+				pa.EchoVaried++
+			}
+			e.echoData = p.EchoData
 		}
 		if pa != nil && p.DNS && !p.DNSResponse {
 			pa.DNSQueries++

@@ -54,7 +54,7 @@ type variant struct {
 
 var attackTypes = []string{
 	"port_scan", "syn_flood", "brute_force", "slowloris", "http_flood", "udp_flood", "icmp_flood",
-	"dns_amplification", "reflection", "dns_tunnel", "arp_spoofing", "dhcp_flood", "traffic_spike", "traffic_drop",
+	"dns_amplification", "reflection", "dns_tunnel", "arp_spoofing", "dhcp_flood", "icmp_tunnel", "traffic_spike", "traffic_drop",
 }
 
 func readManifest(t *testing.T) manifest {
