@@ -23,7 +23,8 @@ func init() {
 		TechniqueName:  "Network Service Discovery",
 		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
-			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer. " +
+			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer; " +
+			"or sending hosts 10 IP protocols or more besides TCP, UDP and ICMP (an IP protocol scan; stacks speak one or two). " +
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
 			"while the host still fails first contacts at a pace that would reach the bar in that half hour. " +
 			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows.",
@@ -66,7 +67,7 @@ func detectPortScan(e *evidence) []Attack {
 	named := map[[16]byte]bool{}
 	scanning := func(h *hostSum) bool { // still at it in the latest window
 		l := e.h.last.hosts[h.Addr]
-		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests > 0
+		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests+l.NewProtocols > 0
 	}
 	for _, hs := range sortedHosts(&e.h.long, scanning) {
 		if floodTypes[e.claimed[hs.Addr]] {
@@ -80,6 +81,11 @@ func detectPortScan(e *evidence) []Attack {
 		}
 		if a, ok := arpSweep(h, scanContacts*e.scale); ok {
 			out = append(out, a)
+			continue
+		}
+		if a, ok := protocolScan(h, scanProtocols*e.scale); ok {
+			out = append(out, a)
+			named[h.Addr] = true
 			continue
 		}
 		// The slow memory holds a scan for half an hour: it speaks only
@@ -189,6 +195,26 @@ func arpSweep(h *hostSum, bar float64) (Attack, bool) {
 		Evidence:   []Evidence{ev("arp_addresses_asked", asked, bar, 0), ev("arp_answers", answered, (1-scanFailShare)*asked, 0)},
 		Sources:    [][16]byte{h.Addr},
 		Summary:    fmt.Sprintf("asked ARP for %.0f addresses not asked for before, %.0f answered (an ARP sweep)", asked, answered),
+	}, true
+}
+
+// scanProtocols is how many IP protocols besides TCP, UDP and ICMP one
+// host may send another, over the horizon, before it is scanning them: a
+// host speaks one or two (a GRE or IPsec tunnel, SCTP).
+const scanProtocols = 10
+
+// protocolScan judges the IP protocols a host tried on others.
+func protocolScan(h *hostSum, bar float64) (Attack, bool) {
+	n := float64(h.NewProtocols)
+	if n < bar {
+		return Attack{}, false
+	}
+	return Attack{
+		Confidence: confidence(n, bar),
+		Evidence:   []Evidence{ev("ip_protocols_tried", n, bar, 0)},
+		Sources:    [][16]byte{h.Addr},
+		Targets:    [][16]byte{h.ProtocolTarget},
+		Summary:    fmt.Sprintf("sent %.0f IP protocols other than TCP, UDP and ICMP to hosts it had not sent them to (an IP protocol scan)", n),
 	}, true
 }
 

@@ -63,7 +63,12 @@ func TestPortScan(t *testing.T) {
 	offered := bw{dhcp: checking.dhcp}
 	probing := bw{hosts: []features.HostActivity{{Addr: lanAddr(1), ARPRequests: 40}}}
 
+	protocols := bw{hosts: []features.HostActivity{{Addr: attacker, NewProtocols: 250, ProtocolTarget: victim}}}
+	tunnels := bw{hosts: []features.HostActivity{{Addr: lanAddr(1), NewProtocols: 2, ProtocolTarget: victim}}}
+
 	checkRuleCases(t, PortScan, []ruleCase{
+		{name: "an IP protocol scan", windows: []bw{protocols}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "a host opening GRE and IPsec tunnels to four peers", windows: repeat(4, tunnels)},
 		{name: "a DHCP server checking the addresses it hands out", windows: repeat(2, checking)},
 		{name: "a DHCP server probing the addresses it leased, a window later", windows: []bw{offered, probing}},
 		{name: "the same pings and ARP requests from a host that serves nothing", windows: repeat(2, sweeping), want: true, sources: srcs(lanAddr(1))},

@@ -250,6 +250,10 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.OKFirst = add32(x.OKFirst, v.OKFirst, sign)
 		x.ARPRequests = add32(x.ARPRequests, v.ARPRequests, sign)
 		x.ARPAnswered = add32(x.ARPAnswered, v.ARPAnswered, sign)
+		x.NewProtocols = add32(x.NewProtocols, v.NewProtocols, sign)
+		if sign > 0 && v.NewProtocols > 0 {
+			x.ProtocolTarget = v.ProtocolTarget
+		}
 		if sign > 0 && v.TargetPorts > 0 && (v.Target == x.Target || v.TargetPorts >= x.TargetPorts) {
 			// The target with the most new ports in one window: a scan
 			// goes for one host at a time.

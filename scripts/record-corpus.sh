@@ -86,6 +86,7 @@ def port_scan/filtered-only attack port_scan 15
 def port_scan/hping3-port-sweep attack port_scan 8
 def port_scan/connect-retries attack port_scan 30
 def port_scan/rescan-a-minute-later attack port_scan 70
+def port_scan/ip-protocol attack port_scan 10
 def syn_flood/open-port-fast attack syn_flood 5
 def syn_flood/open-port-rate-limited attack syn_flood 7
 def syn_flood/closed-port attack syn_flood 5
@@ -601,6 +602,10 @@ v_port_scan_horizontal_22_80_443() {
 v_port_scan_ipv6_syn_top200() {
 	lan_attack "$ATTACKER6" "$VICTIM6" "nmap SYN scan over IPv6 of the 200 most common TCP ports"
 	run_in 120 "$NS_ATTACKER" "${SCAN[@]}" -6 -sS -T4 --top-ports 200 "$VICTIM6"
+}
+v_port_scan_ip_protocol() {
+	lan_attack "$ATTACKER" "$VICTIM" "nmap IP protocol scan of the victim: a packet of each of the 256 IP protocol numbers, answered by ICMP protocol unreachable for those its kernel does not speak"
+	run_in 120 "$NS_ATTACKER" "${SCAN[@]}" -sO -T4 "$VICTIM"
 }
 v_port_scan_filtered_only() {
 	lan_attack "$ATTACKER" "$VICTIM" "nmap SYN scan of the victim's firewalled TCP ports 8081-8999 and UDP 9999 only: every probe is dropped, nothing answers, nmap retries once"

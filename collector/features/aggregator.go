@@ -730,6 +730,27 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 		}
 		a.track(p, h)
 		a.connHLL.Add(h.flow)
+		if p.Proto == decode.ProtoOther && !p.NonFirstFragment {
+			a.otherProtocol(p, h)
+		}
+	}
+}
+
+// otherProtocol counts a packet of an IP protocol other than TCP, UDP and
+// ICMP (GRE, ESP, SCTP, OSPF, ...) as a first contact with that protocol
+// of its destination: a host speaks one or two of them to a peer, a
+// protocol scan (nmap -sO) tries them all on one host.
+func (a *Aggregator) otherProtocol(p *decode.PacketInfo, h *packetHashes) {
+	if groupAddr(p.Dst) {
+		return // OSPF, VRRP, PIM, IGMP go to groups
+	}
+	host, _ := contactKeys(h.src, h.dst, 0, decode.ProtoOther)
+	if a.contacts.testAndAdd(max(sketch.Mix64(host^uint64(p.IPProto)<<8^0x3c6ef372fe94f82b), 1)) {
+		return
+	}
+	if hs := a.bh.host(p.Src); hs != nil {
+		hs.NewProtocols++
+		hs.ProtocolTarget = p.Dst
 	}
 }
 

@@ -150,6 +150,11 @@ type HostActivity struct {
 	OKFirst     uint32 // first contacts that were established or answered
 	ARPRequests uint32 // ARP requests for addresses not asked for before in the horizon
 	ARPAnswered uint32 // ARP replies it received
+	// NewProtocols counts the IP protocols other than TCP, UDP and ICMP it
+	// sent a host for the first time within the horizon, to unicast
+	// addresses; ProtocolTarget is the last host it did.
+	NewProtocols   uint32
+	ProtocolTarget [16]byte
 	// Target is the host most of its new ports were on, with a lower
 	// bound of how many.
 	Target      [16]byte
@@ -417,7 +422,7 @@ func serviceInterest(s *ServiceActivity) uint64 {
 }
 
 func hostInterest(h *HostActivity) uint64 {
-	return 8*uint64(h.FailedFirst) + uint64(h.NewPorts+h.NewHosts+h.ARPRequests)
+	return 8*uint64(h.FailedFirst) + uint64(h.NewPorts+h.NewHosts+h.ARPRequests) + 4*uint64(h.NewProtocols)
 }
 
 // emit copies the tables into b, capped, most interesting first.

@@ -917,3 +917,47 @@ func TestEchoMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestNewProtocols: IP protocols besides TCP, UDP and ICMP are first
+// contacts per destination: a protocol scan tries many on one host, a
+// tunnel uses one, routing protocols go to groups.
+func TestNewProtocols(t *testing.T) {
+	var pkts []decode.PacketInfo
+	other := func(s float64, src, dst string, proto uint8) decode.PacketInfo {
+		p := ipPkt(at(s), decode.ProtoOther, addr(src), addr(dst), 0, 0)
+		p.IPProto = proto
+		return p
+	}
+	for i := range 40 {
+		s := 1 + 0.1*float64(i)
+		pkts = append(pkts,
+			other(s, "10.0.0.66", "10.0.0.10", uint8(2+i)),    // a protocol scan
+			other(s, "10.0.0.1", "10.0.0.2", 47),              // a GRE tunnel
+			other(s, "10.0.0.3", "224.0.0.18", uint8(100+i)),  // to a group
+			other(s+10, "10.0.0.66", "10.0.0.10", uint8(2+i)), // the scan again, next window
+		)
+	}
+	frag := other(2, "10.0.0.5", "10.0.0.10", 17)
+	frag.Fragment, frag.NonFirstFragment = true, true
+	pkts = append(pkts, frag)
+	bs := behaviourOf(t, pkts, 20)
+	got := map[[16]byte][2]uint32{}
+	for i, b := range bs {
+		for _, h := range b.Hosts {
+			v := got[h.Addr]
+			v[i] = h.NewProtocols
+			got[h.Addr] = v
+			if h.NewProtocols > 0 && h.Addr == addr("10.0.0.66") && h.ProtocolTarget != addr("10.0.0.10") {
+				t.Errorf("the scan's target %v", h.ProtocolTarget)
+			}
+		}
+	}
+	for _, c := range []struct {
+		src  string
+		want [2]uint32
+	}{{"10.0.0.66", [2]uint32{40, 0}}, {"10.0.0.1", [2]uint32{1, 0}}, {"10.0.0.3", [2]uint32{}}, {"10.0.0.5", [2]uint32{}}} {
+		if g := got[addr(c.src)]; g != c.want {
+			t.Errorf("%s: new protocols %v in the two windows, want %v", c.src, g, c.want)
+		}
+	}
+}

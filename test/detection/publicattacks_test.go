@@ -60,6 +60,7 @@ var publicAttacks = []publicAttack{
 	{file: "markofu-evilfingers/nmap_WINDOW_SCAN.pcap", typ: detector.PortScan, sources: []string{"192.168.1.10/32"}, targets: []string{"192.168.1.25/32"}},
 	{file: "markofu-evilfingers/nmap_RPC_SCAN.pcap", typ: detector.PortScan, sources: []string{"192.168.1.10/32"}, targets: []string{"192.168.1.25/32"}},
 	{file: "markofu-evilfingers/nmap_version_scan.pcap", typ: detector.PortScan, sources: []string{"192.168.1.10/32"}, targets: []string{"192.168.1.25/32"}},
+	{file: "markofu-evilfingers/nmap_IP_PROTOCOL_SCAN.pcap", typ: detector.PortScan, sources: []string{"192.168.1.10/32"}, targets: []string{"192.168.1.25/32"}},
 	{file: "markofu-evilfingers/nmap_UDP_SCAN.pcap", typ: detector.PortScan, sources: []string{"192.168.1.10/32"}, targets: []string{"192.168.1.25/32"}},
 	// An FTP bounce scan: the FTP server (192.168.1.25), told by PORT
 	// commands, sends the probes to the client's own ports; on the wire
@@ -112,7 +113,6 @@ var publicAttacks = []publicAttack{
 	{file: "lucaderi-sgr/hs-udpScan.pcap", typ: detector.PortScan, known: "96 hosts, one direction only, as above"},
 	{file: "slips/test12-icmp-portscan.pcap", typ: detector.PortScan, known: "a ping sweep of 25 addresses, 11 of them answering: 14 failed, under the bar of 20"},
 	{file: "lucaderi-sgr/hs-sh-IPscan.pcapng", typ: detector.PortScan, known: "only the victim's protocol unreachables were captured, not the probes"},
-	{file: "markofu-evilfingers/nmap_IP_PROTOCOL_SCAN.pcap", typ: detector.PortScan, known: "IP protocol numbers are not counted as services"},
 	{file: "chrissanders/arppoison.pcapng", typ: detector.ARPSpoofing, known: "4 ARP frames: the gateway's true MAC never speaks ARP in the capture"},
 	{file: "chrissanders/ppa1e/dosattack.pcap", typ: detector.SynFlood, known: "100 SYNs in 16 ms to random hosts: under every floor"},
 	{file: "rusllang-mlqos/icmp_flood.pcap", typ: detector.ICMPFlood, known: "500 packets in 0.25 s (synthetic): under the floors"},
