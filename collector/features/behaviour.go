@@ -194,6 +194,10 @@ const (
 	admitWidth   = 8192 // counters per row of the admission filters
 )
 
+// slotsFitInt16 fails to compile when a table grows past what flowEnds'
+// int16 slot indexes hold.
+var _ = [1]struct{}{}[max(pairSlots, serviceSlots, hostSlots)>>15]
+
 // table is a fixed-size hash table of per-window activity. A key is
 // admitted freely while the table is less than half full; beyond that
 // only once its admission filter saw it twice, so that a flood of forged

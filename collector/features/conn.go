@@ -362,7 +362,7 @@ func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, h *packetHashes, syn bool
 		hp = pairHashFrom(h.src, h.dst, pairPort(e.proto, e.rport), e.proto)
 	}
 	k := pairKeyOf(e)
-	if e.pair = a.bh.pairs.index(hp, k); e.pair >= 0 {
+	if e.pair = int16(a.bh.pairs.index(hp, k)); e.pair >= 0 {
 		a.bh.pairs.vals[e.pair].Key = k
 	}
 	a.lookService(e, false, h.dst)
@@ -675,7 +675,7 @@ func (a *Aggregator) pairOf(e *flowEnds) *PairActivity {
 	t := a.bh.pairs
 	if e.pair == notLooked {
 		k := pairKeyOf(e)
-		if e.pair = t.index(pairHash(&k), k); e.pair >= 0 {
+		if e.pair = int16(t.index(pairHash(&k), k)); e.pair >= 0 {
 			t.vals[e.pair].Key = k
 		}
 	}
@@ -711,7 +711,7 @@ func (a *Aggregator) lookService(e *flowEnds, all bool, hr uint64) {
 	}
 	t := a.bh.services
 	k := serviceKeyOf(e, all)
-	if *slot = t.index(serviceHashFrom(hr, &k), k); *slot >= 0 {
+	if *slot = int16(t.index(serviceHashFrom(hr, &k), k)); *slot >= 0 {
 		t.vals[*slot].Key = k
 	}
 }
@@ -731,7 +731,7 @@ func (a *Aggregator) initiatorOf(e *flowEnds) *HostActivity {
 // lookInitiator looks the flow's initiator up in this window's table, hi
 // being the hash of its address.
 func (a *Aggregator) lookInitiator(e *flowEnds, hi uint64) {
-	if e.host = a.bh.hosts.index(max(hi, 1), e.init); e.host >= 0 {
+	if e.host = int16(a.bh.hosts.index(max(hi, 1), e.init)); e.host >= 0 {
 		a.bh.hosts.vals[e.host].Addr = e.init
 	}
 }

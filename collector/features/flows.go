@@ -63,7 +63,9 @@ type flowEnds struct {
 	// Slots of the flow's pair, service, host-wide service and initiator
 	// in the behaviour tables of window seq: notLooked, or noRoom.
 	seq                  uint32
-	pair, svc, all, host int32
+	// int16: the tables hold at most 16384 keys (slotsFitInt16), and
+	// flowEnds stays one cache line.
+	pair, svc, all, host int16
 	// slowTurns counts the connection's slow request turns in its
 	// first ShortSession seconds (saturating).
 	slowTurns uint8
