@@ -62,7 +62,7 @@ type flowEnds struct {
 	echoData uint32
 	// Slots of the flow's pair, service, host-wide service and initiator
 	// in the behaviour tables of window seq: notLooked, or noRoom.
-	seq                  uint32
+	seq uint32
 	// int16: the tables hold at most 16384 keys (slotsFitInt16), and
 	// flowEnds stays one cache line.
 	pair, svc, all, host int16
