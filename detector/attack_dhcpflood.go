@@ -20,7 +20,7 @@ func init() {
 		Technique:      "T1499.002",
 		TechniqueName:  "Endpoint Denial of Service: Service Exhaustion Flood",
 		Recommendation: "A host is draining the DHCP pool or flooding the DHCP server: find the MAC's switch port and shut it, then enable DHCP snooping with a rate limit and port security on access ports; a rogue DHCP server often follows.",
-		Behaviour: "DHCP client messages that take leases for addresses nobody owns or bury the server: one MAC asking, over the horizon, " +
+		Behaviour: "DHCP client messages (DHCPv4, and DHCPv6, whose client is its DUID's MAC) that take leases for addresses nobody owns or bury the server: one MAC asking, over the horizon, " +
 			"for 20 or more client hardware addresses other than its own (a relay agent's forwarding does not count); " +
 			"or one MAC sending 100 requests or more over the last two windows (a host asks a few times a lease); " +
 			"or 100 client hardware addresses or more asking for the first time over the last two windows, from many MACs (forged senders), " +
@@ -156,11 +156,12 @@ func answered(s *dhcpSum) string {
 	return fmt.Sprintf("servers answered %s", plural(float64(s.replies), "time", "times"))
 }
 
-// dhcpSenders are the IP sources of the span's DHCP client messages.
+// dhcpSenders are the IP sources of the span's DHCP and DHCPv6 client
+// messages.
 func dhcpSenders(s *span) [][16]byte {
 	var out [][16]byte
 	for k := range s.pairs {
-		if k.Proto == features.ProtoUDP && k.Port == 67 {
+		if k.Proto == features.ProtoUDP && (k.Port == 67 || k.Port == 547) {
 			out = append(out, k.Src)
 		}
 	}

@@ -148,6 +148,7 @@ def dhcp_flood/dhcpstarv attack dhcp_flood 45
 def dhcp_flood/dhcpstarv-no-ping attack dhcp_flood 20
 def dhcp_flood/yersinia-forged-macs attack dhcp_flood 8
 def dhcp_flood/one-client-discover-flood attack dhcp_flood 6
+def dhcp_flood/flood-dhcpc6-ipv6 attack dhcp_flood 8
 def traffic_spike/parallel-downloads attack traffic_spike 6
 def traffic_spike/bulk-push attack traffic_spike 10
 def traffic_spike/ipv6-download attack traffic_spike 10
@@ -227,7 +228,7 @@ fi
 
 # ---------------------------------------------------------------- setup
 lab_install_missing "$INSTALL" vsftpd:vsftpd memcached:memcached ab:apache2-utils nft:nftables \
-	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng
+	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng atk6-flood_dhcpc6:thc-ipv6
 for c in ip tcpdump timeout curl "$PY" nft; do have "$c" || die "$c is required and not installed"; done
 
 mkdir -p "$OUTDIR"
@@ -981,6 +982,16 @@ v_dhcp_flood_one_client_discover_flood() {
 	lan_attack "$ATTACKER" "$ROUTER" "a DHCP request flood from one client: 600 discovers in 6 s, all from the attacker's MAC and for it, each with a new transaction id, as a broken or malicious client buries the server; dnsmasq offers the same address to each"
 	dhcp_server_start
 	run_in 30 "$NS_ATTACKER" "$PY" "$LABTOOLS/dhcp_flood.py" eth0 "$ATTACKER_MAC" 600 0.01 same
+	dhcp_server_stop
+}
+v_dhcp_flood_flood_dhcpc6_ipv6() {
+	DESC="THC's flood_dhcpc6 for 8 s: DHCPv6 solicits, each from a new forged MAC and link-local address with a DUID of that MAC, against dnsmasq's DHCPv6 on the router (40 addresses), which answers none of them; the attacker's link is held to 400 kbit/s by a token bucket (a few hundred solicits a second, where unlimited it sends 6,000)"
+	ATTACKERS="" MACS="" SPOOF=true TARGETS=$ROUTER6 SEL="udp dst port 547"
+	note tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	nsx "$NS_ATTACKER" tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	dhcp_server_start --dhcp-range="${LAN6}:1000,${LAN6}:1027,64,2m"
+	run_in 12 "$NS_ATTACKER" timeout -s INT 8 atk6-flood_dhcpc6 eth0
+	nsx "$NS_ATTACKER" tc qdisc del dev eth0 root
 	dhcp_server_stop
 }
 

@@ -502,7 +502,83 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool, payl
 		if p.Proto == ProtoUDP && !v6 && dhcpPorts(p.SrcPort, p.DstPort) {
 			dhcp(p, payload)
 		}
+		if p.Proto == ProtoUDP && v6 && (p.DstPort == 547 || p.SrcPort == 547) {
+			dhcp6(p, payload)
+		}
 	}
+}
+
+// dhcp6 reads a DHCPv6 message on the server port: its type, as
+// PacketInfo.DHCPOp (a client's request, a server's reply; a relay
+// agent's forwarding is relayed), and the client identifier option's
+// DUID as DHCPClient: the MAC a link-layer DUID holds, or else 6 bytes of
+// a hash of the DUID. Only the first 8 options are looked through.
+func dhcp6(p *PacketInfo, b []byte) {
+	if len(b) < 4 {
+		return
+	}
+	switch b[0] {
+	case 1, 3, 4, 5, 6, 8, 9, 11: // Solicit, Request, Confirm, Renew, Rebind, Release, Decline, Information-request
+		if p.DstPort != 547 {
+			return
+		}
+		p.DHCPOp = DHCPRequest
+	case 2, 7: // Advertise, Reply
+		if p.SrcPort != 547 {
+			return
+		}
+		p.DHCPOp = DHCPReply
+		return
+	case 12: // Relay-forward
+		if p.DstPort == 547 {
+			p.DHCPOp, p.DHCPRelayed = DHCPRequest, true
+		}
+		return
+	default:
+		return
+	}
+	opts := b[4:]
+	for range 8 {
+		if len(opts) < 4 {
+			return
+		}
+		code, n := binary.BigEndian.Uint16(opts[0:2]), int(binary.BigEndian.Uint16(opts[2:4]))
+		if len(opts) < 4+n {
+			return
+		}
+		if code == 1 {
+			p.DHCPClient = duidClient(opts[4 : 4+n])
+			return
+		}
+		opts = opts[4+n:]
+	}
+}
+
+// duidClient is the client a DUID names: the Ethernet address of a
+// link-layer DUID (type 1 with a time, type 3 without; hardware type 1),
+// or 6 bytes of an FNV-1a hash of the DUID.
+func duidClient(d []byte) (m [6]byte) {
+	if len(d) >= 4 && binary.BigEndian.Uint16(d[2:4]) == 1 {
+		switch binary.BigEndian.Uint16(d[0:2]) {
+		case 1:
+			if len(d) == 14 {
+				copy(m[:], d[8:14])
+				return m
+			}
+		case 3:
+			if len(d) == 10 {
+				copy(m[:], d[4:10])
+				return m
+			}
+		}
+	}
+	h := uint64(14695981039346656037)
+	for _, c := range d {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	binary.BigEndian.PutUint16(m[0:2], uint16(h>>48))
+	binary.BigEndian.PutUint32(m[2:6], uint32(h))
+	return m
 }
 
 // echoData hashes an echo's data b (what follows the identifier and

@@ -903,3 +903,52 @@ func TestDecodeEchoData(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeDHCPv6: a DHCPv6 message's kind and client identity, from the
+// client identifier option wherever it is among the first options.
+func TestDecodeDHCPv6(t *testing.T) {
+	opt := func(code uint16, data []byte) []byte {
+		b := binary.BigEndian.AppendUint16(nil, code)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(data)))
+		return append(b, data...)
+	}
+	llt := cat([]byte{0, 1, 0, 1, 0x2c, 0x1d, 0x00, 0x01}, macC) // DUID-LLT, Ethernet
+	ll := cat([]byte{0, 3, 0, 1}, macC)                          // DUID-LL
+	en := []byte{0, 2, 0, 0, 0x01, 0x37, 1, 2, 3, 4, 5, 6}       // DUID-EN
+	msg := func(typ byte, opts ...[]byte) []byte {
+		return cat(append([][]byte{{typ, 0x12, 0x34, 0x56}}, opts...)...)
+	}
+	elapsed := opt(8, []byte{0, 0})
+	d := NewDecoder()
+	for _, c := range []struct {
+		name         string
+		sport, dport uint16
+		payload      []byte
+		op           uint8
+		relayed      bool
+		client       [6]byte
+	}{
+		{"solicit with a link-layer DUID and time", 546, 547, msg(1, elapsed, opt(1, llt)), DHCPRequest, false, mac6(macC)},
+		{"request with a link-layer DUID", 546, 547, msg(3, opt(1, ll)), DHCPRequest, false, mac6(macC)},
+		{"solicit with an enterprise DUID", 546, 547, msg(1, opt(1, en)), DHCPRequest, false, [6]byte{}},
+		{"advertise from the server", 547, 546, msg(2, opt(1, llt)), DHCPReply, false, [6]byte{}},
+		{"relay-forward", 547, 547, msg(12), DHCPRequest, true, [6]byte{}},
+		{"a client message to the client port", 547, 546, msg(1, opt(1, llt)), DHCPNone, false, [6]byte{}},
+		{"an option cut short", 546, 547, msg(1, opt(1, llt)[:10]), DHCPRequest, false, [6]byte{}},
+	} {
+		b := frame(t, eth(layers.EthernetTypeIPv6), ip6("fe80::1", "ff02::1:2", layers.IPProtocolUDP), udp(c.sport, c.dport), gopacket.Payload(c.payload))
+		var p PacketInfo
+		d.Decode(LinkEthernet, b, &p)
+		if p.DHCPOp != c.op || p.DHCPRelayed != c.relayed {
+			t.Errorf("%s: op %d relayed %v, want %d %v", c.name, p.DHCPOp, p.DHCPRelayed, c.op, c.relayed)
+		}
+		switch {
+		case c.client != [6]byte{} && p.DHCPClient != c.client:
+			t.Errorf("%s: client %x, want the DUID's MAC %x", c.name, p.DHCPClient, c.client)
+		case c.name == "solicit with an enterprise DUID" && (p.DHCPClient == [6]byte{} || p.DHCPClient == duidClient(llt)):
+			t.Errorf("%s: client %x, want a hash of the DUID", c.name, p.DHCPClient)
+		case c.client == [6]byte{} && c.name != "solicit with an enterprise DUID" && p.DHCPClient != [6]byte{}:
+			t.Errorf("%s: client %x, want none", c.name, p.DHCPClient)
+		}
+	}
+}

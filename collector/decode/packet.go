@@ -152,13 +152,15 @@ type PacketInfo struct {
 	DNSNameEntropy uint8
 	DNSQType       uint16
 
-	// DHCPOp is a BOOTP message's op on UDP ports 67 and 68 over IPv4:
-	// DHCPRequest from a client (or a relay agent forwarding one),
-	// DHCPReply from a server; DHCPNone otherwise. DHCPRelayed is set when
-	// the gateway address is: a relay agent sent it on a client's behalf.
+	// DHCPOp is a BOOTP message's op on UDP ports 67 and 68 over IPv4, or
+	// a DHCPv6 message's kind on port 547: DHCPRequest from a client (or a
+	// relay agent forwarding one), DHCPReply from a server; DHCPNone
+	// otherwise. DHCPRelayed is set when a relay agent sent it on a
+	// client's behalf (a BOOTP gateway address, a DHCPv6 Relay-forward).
 	// DHCPClient is the client hardware address (chaddr) for Ethernet
-	// hardware, zero for other types: the identity a lease is given to,
-	// which a starvation tool forges. The message type option lies beyond
+	// hardware, or the MAC in a DHCPv6 link-layer DUID (a hash of other
+	// DUIDs); zero otherwise: the identity a lease is given to, which a
+	// starvation tool forges. The DHCPv4 message type option lies beyond
 	// the default snap length (it starts 282 bytes into the frame), so
 	// only the fixed header is read.
 	DHCPOp      uint8

@@ -284,8 +284,13 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 	if fromI {
 		c.Packets++
 		c.Bytes += size
-		s.Packets++
-		s.Bytes += size
+		if p.DHCPOp == decode.DHCPNone {
+			// A DHCP flood is the DHCP rule's, by the MACs it comes
+			// from: its forged senders would make the server's port a UDP
+			// flood target no claim on them could clear.
+			s.Packets++
+			s.Bytes += size
+		}
 		if echoRequest(p) {
 			e.echoLen = uint16(min(p.WireLen, 1<<16-1))
 			if pa != nil && p.EchoData != 0 && e.echoData != 0 && p.EchoData != e.echoData {

@@ -77,7 +77,13 @@ func TestDHCPForgedSendersBounded(t *testing.T) {
 		m := mac(0xaa, byte(i>>16), byte(i>>8), byte(i))
 		pkts[i] = dhcpPkt(at(1+5*float64(i)/n), decode.DHCPRequest, "0.0.0.0", "255.255.255.255", 68, 67, m, m)
 	}
-	d := behaviourOf(t, pkts, 10)[0].DHCP
+	b := behaviourOf(t, pkts, 10)[0]
+	for _, s := range b.Services {
+		if s.Key.Addr == addr("255.255.255.255") && s.Packets > 0 {
+			t.Errorf("the discovers count as %d UDP packets to the broadcast address: the DHCP rule's, not a UDP flood's", s.Packets)
+		}
+	}
+	d := b.DHCP
 	if d.Requests != n || len(d.Senders) != MaxDHCPSendersReported {
 		t.Fatalf("%d requests, %d senders reported; want %d, %d", d.Requests, len(d.Senders), n, MaxDHCPSendersReported)
 	}
