@@ -101,7 +101,7 @@ var (
 	attackConfDesc   = desc("", "attack_confidence", "Confidence that the attack in progress is of this type, in [0,1]; 0 when none is.", "interface", "type")
 	attacksDesc      = desc("", "attacks_total", "Attacks started, by type.", "interface", "type")
 	anomaliesDesc    = desc("", "anomalies_total", "Anomalous windows by attack type; unknown when no type was recognised.", "interface", "type")
-	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
+	attackSourceDesc = desc("", "attack_source_info", "Top addresses (or, for ARP spoofing and DHCP starvation, MACs) sending an attack in progress (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
 	topPairDesc      = desc("", "top_pair_packets", "Busiest conversations at the last window's close: initiator and responder, by the packets of their flows still open (opt-in with --features.top-k, capped, anonymized per --privacy.ip).", "interface", "rank", "source", "destination")
 	attackPathDesc   = desc("", "attack_path_info", "Attack paths of each attack in progress: its top sources times its top targets (opt-in with --detector.attack-sources, capped, anonymized per --privacy.ip).", "interface", "type", "source", "target")
 	attackTargetDesc = desc("", "attack_target_info", "Top addresses an attack in progress is aimed at (opt-in, capped, anonymized per --privacy.ip).", "interface", "type", "rank", "address")
