@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/netanomaly/netanomaly_exporter/collector/capture/pcapfile"
 )
 
@@ -29,6 +32,14 @@ func FuzzDecode(f *testing.F) {
 	for _, tc := range decodeCases(f) {
 		f.Add(tc.link, tc.data)
 	}
+	// DHCPv6 options and echo data, which the cases above lack.
+	duid := []byte{0, 1, 0, 6, 0, 1, 0, 1, 0x2c, 0x1d, 0, 1, 2, 0, 0, 0, 0, 0xcc}
+	f.Add(LinkEthernet, frame(f, eth(layers.EthernetTypeIPv6), ip6("fe80::1", "ff02::1:2", layers.IPProtocolUDP), udp(546, 547),
+		gopacket.Payload(append([]byte{1, 0, 0, 1, 0, 8, 0, 2, 0, 0}, duid...))))
+	f.Add(LinkEthernet, frame(f, eth(layers.EthernetTypeIPv6), ip6("2001:db8::1", "2001:db8::2", layers.IPProtocolICMPv6),
+		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1}, filler(56)))
+	f.Add(LinkEthernet, frame(f, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(0, 0), Id: 7, Seq: 1}, filler(56)))
 	used := NewDecoder()
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		orig := bytes.Clone(data)
