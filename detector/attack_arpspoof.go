@@ -46,13 +46,8 @@ func detectARPSpoofing(e *evidence) []Attack {
 			byMAC[k.claimant] = append(byMAC[k.claimant], claim{k.ip, a.owner, a.claims})
 		}
 	}
-	macs := make([][6]byte, 0, len(byMAC))
-	for m := range byMAC {
-		macs = append(macs, m)
-	}
-	slices.SortFunc(macs, func(a, b [6]byte) int { return slices.Compare(a[:], b[:]) })
 	var out []Attack
-	for _, m := range macs {
+	for _, m := range sortedMACs(byMAC) {
 		cs := byMAC[m]
 		slices.SortFunc(cs, func(a, b claim) int { return cmp.Or(cmp.Compare(b.claims, a.claims), compareAddr(a.ip, b.ip)) })
 		total := uint32(0)

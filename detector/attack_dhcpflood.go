@@ -1,11 +1,8 @@
 package detector
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-
-	"github.com/netanomaly/netanomaly_exporter/collector/features"
 )
 
 // DHCPFlood is the dhcp_flood attack type.
@@ -27,7 +24,7 @@ func init() {
 			"with fewer replies than half the requests (1,000 when answered: hosts coming back after an outage are).",
 		Names:  "Sources: the sending MAC (the messages come from 0.0.0.0), none for forged MACs; targets: the DHCP servers that answered.",
 		Floors: true,
-		order:  11, // before the UDP flood: the requests are a flood of their own; ties are taken by name
+		order:  11, // among the floods (DHCP requests are in no UDP flood's count); ties go by name
 		detect: detectDHCPFlood,
 	})
 }
@@ -104,11 +101,6 @@ func detectDHCPFlood(e *evidence) []Attack {
 				n, dur(e.h.short.seconds), from, answered(long)),
 		})
 	}
-	if len(out) > 0 {
-		// The requests are explained: the UDP flood rule leaves their IP
-		// senders (0.0.0.0, or a client's own address) alone.
-		e.claim(DHCPFlood, dhcpSenders(&e.h.short))
-	}
 	return out
 }
 
@@ -135,18 +127,11 @@ func namedClients(s *dhcpSum, named [][6]byte) float64 {
 // dhcpServers are the servers that answered over the span, most replies
 // first.
 func dhcpServers(s *dhcpSum) [][16]byte {
-	vs := make([]*dhcpServerSum, 0, len(s.servers))
+	rs := make([]ranked, 0, len(s.servers))
 	for _, v := range s.servers {
-		vs = append(vs, v)
+		rs = append(rs, ranked{v.Addr, float64(v.Replies)})
 	}
-	slices.SortFunc(vs, func(a, b *dhcpServerSum) int {
-		return cmp.Or(cmp.Compare(b.Replies, a.Replies), compareAddr(a.Addr, b.Addr))
-	})
-	var out [][16]byte
-	for _, v := range vs {
-		out = appendNew(out, v.Addr)
-	}
-	return out
+	return heaviest(rs, 0, 0, 0)
 }
 
 func answered(s *dhcpSum) string {
@@ -154,16 +139,4 @@ func answered(s *dhcpSum) string {
 		return "no server answered"
 	}
 	return fmt.Sprintf("servers answered %s", plural(float64(s.replies), "time", "times"))
-}
-
-// dhcpSenders are the IP sources of the span's DHCP and DHCPv6 client
-// messages.
-func dhcpSenders(s *span) [][16]byte {
-	var out [][16]byte
-	for k := range s.pairs {
-		if k.Proto == features.ProtoUDP && (k.Port == 67 || k.Port == 547) {
-			out = append(out, k.Src)
-		}
-	}
-	return out
 }

@@ -556,7 +556,7 @@ func dhcp6(p *PacketInfo, b []byte) {
 
 // duidClient is the client a DUID names: the Ethernet address of a
 // link-layer DUID (type 1 with a time, type 3 without; hardware type 1),
-// or 6 bytes of an FNV-1a hash of the DUID.
+// or 6 bytes of a hash of the DUID.
 func duidClient(d []byte) (m [6]byte) {
 	if len(d) >= 4 && binary.BigEndian.Uint16(d[2:4]) == 1 {
 		switch binary.BigEndian.Uint16(d[0:2]) {
@@ -572,27 +572,30 @@ func duidClient(d []byte) (m [6]byte) {
 			}
 		}
 	}
-	h := uint64(14695981039346656037)
-	for _, c := range d {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
+	h := fnv1a(d)
 	binary.BigEndian.PutUint16(m[0:2], uint16(h>>48))
 	binary.BigEndian.PutUint32(m[2:6], uint32(h))
 	return m
 }
 
 // echoData hashes an echo's data b (what follows the identifier and
-// sequence number) past its first 16 bytes, up to 48 bytes (FNV-1a);
-// 0 when there are none.
+// sequence number) past its first 16 bytes, up to 48 bytes; 0 when there
+// are none.
 func echoData(b []byte) uint32 {
 	if len(b) <= 16 {
 		return 0
 	}
-	h := uint32(2166136261)
-	for _, c := range b[16:min(len(b), 64)] {
-		h = (h ^ uint32(c)) * 16777619
+	return max(uint32(fnv1a(b[16:min(len(b), 64)])), 1)
+}
+
+// fnv1a is the 64-bit FNV-1a hash of b, for the few bytes the decoder
+// tells apart (an echo's data, a DUID) without a copy.
+func fnv1a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
 	}
-	return max(h, 1)
+	return h
 }
 
 // dhcpPorts reports whether a UDP datagram goes between the DHCP ports:
