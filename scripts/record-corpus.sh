@@ -954,6 +954,17 @@ dhcp_server_stop() {
 	wait "$DHCP_PID" 2>/dev/null || true
 	echo "leases taken: $(wc -l <"$RUN/dhcp.leases" 2>/dev/null || echo 0)" >>"$VLOG"
 }
+# attacker_link_limit on|off: the attacker's link held to 400 kbit/s by a
+# token bucket, for flooders with no rate option (yersinia, flood_dhcpc6):
+# unlimited, their seconds would not fit the corpus's size.
+attacker_link_limit() {
+	if [ "$1" = on ]; then
+		note tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+		nsx "$NS_ATTACKER" tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	else
+		nsx "$NS_ATTACKER" tc qdisc del dev eth0 root
+	fi
+}
 v_dhcp_flood_dhcpstarv() {
 	lan_attack "$ATTACKER" "$ROUTER" "dhcpstarv from the attacker's own MAC for 45 s: one forged client hardware address after another, each taken through discover, offer, request and acknowledgement, against a server (dnsmasq, defaults) that pings an address before offering it; the 40-address pool runs dry"
 	dhcp_server_start
@@ -969,13 +980,12 @@ v_dhcp_flood_dhcpstarv_no_ping() {
 v_dhcp_flood_yersinia_forged_macs() {
 	DESC="yersinia's DHCP DISCOVER flood for 8 s: every discover from a new forged MAC, asking for that MAC; the attacker's link is held to 400 kbit/s by a token bucket (about 150 discovers a second, where unlimited it sends 50,000): dnsmasq, which pings an address before offering it, offers two and leaves the rest unanswered"
 	ATTACKERS="" MACS="" SPOOF=true TARGETS=$ROUTER SEL="udp dst port 67"
-	note tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
-	nsx "$NS_ATTACKER" tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	attacker_link_limit on
 	dhcp_server_start
 	# (in RUN: yersinia writes yersinia.log where it runs)
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	run_in 15 "$NS_ATTACKER" bash -c 'cd "$1" && sleep 8 | yersinia dhcp -attack 1 -interface eth0' _ "$RUN"
-	nsx "$NS_ATTACKER" tc qdisc del dev eth0 root
+	attacker_link_limit off
 	dhcp_server_stop
 }
 v_dhcp_flood_one_client_discover_flood() {
@@ -987,11 +997,10 @@ v_dhcp_flood_one_client_discover_flood() {
 v_dhcp_flood_flood_dhcpc6_ipv6() {
 	DESC="THC's flood_dhcpc6 for 8 s: DHCPv6 solicits, each from a new forged MAC and link-local address with a DUID of that MAC, against dnsmasq's DHCPv6 on the router (40 addresses), which answers none of them; the attacker's link is held to 400 kbit/s by a token bucket (a few hundred solicits a second, where unlimited it sends 6,000)"
 	ATTACKERS="" MACS="" SPOOF=true TARGETS=$ROUTER6 SEL="udp dst port 547"
-	note tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
-	nsx "$NS_ATTACKER" tc qdisc add dev eth0 root tbf rate 400kbit burst 4kb latency 50ms
+	attacker_link_limit on
 	dhcp_server_start --dhcp-range="${LAN6}:1000,${LAN6}:1027,64,2m"
 	run_in 12 "$NS_ATTACKER" timeout -s INT 8 atk6-flood_dhcpc6 eth0
-	nsx "$NS_ATTACKER" tc qdisc del dev eth0 root
+	attacker_link_limit off
 	dhcp_server_stop
 }
 
