@@ -84,7 +84,7 @@ var (
 	presenceHostsDesc = desc("detector", "presence_hosts", "Regular hosts in the models' presence baseline (at most 1024).", "interface")
 	presenceLeftDesc  = desc("detector", "presence_hosts_left", "Regular hosts the models' presence baseline left out past its 1024.", "interface")
 	presenceUncDesc   = desc("detector", "presence_uncounted_sightings", "Sightings of hosts that the count behind the models' presence baseline had no room for (8192 hosts at once).", "interface")
-	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts); under a flood of forged addresses.", "interface", "table")
+	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts; dhcp_senders and dhcp_servers: DHCP requests and replies not counted by MAC or server); under a flood of forged addresses.", "interface", "table")
 	blocklistPktsDesc = desc("blocklist", "packets_total", "Packets to or from an address on each threat-intel list of the configuration file.", "interface", "list")
 	blocklistDropDesc = desc("blocklist", "pairs_dropped_packets_total", "Packets between local hosts and listed addresses that a full window's table (1024 pairs) had no room to name; they are still counted per list.", "interface")
 	arpReplacedDesc   = desc("arp", "table_replaced_total", "ARP owner entries taken over by another address in the fixed-size table.", "interface")
@@ -244,6 +244,8 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *pipeline.Pipeline, gr
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Pairs), "pairs")
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Services), "services")
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.Hosts), "hosts")
+	counter(behaviourDropDesc, float64(c.BehaviourDropped.DHCPSenders), "dhcp_senders")
+	counter(behaviourDropDesc, float64(c.BehaviourDropped.DHCPServers), "dhcp_servers")
 	counter(sendersDropDesc, float64(c.SendersDropped))
 	counter(arpReplacedDesc, float64(c.ARPReplaced))
 	if c.BlocklistPackets != nil {

@@ -971,6 +971,8 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	a.counters.SendersDropped += win.SendersDropped
 	win.Behaviour.ARP = slices.Clone(a.arpClaims)
 	win.Behaviour.DHCP = a.dhcp.emit()
+	win.Behaviour.Dropped.DHCPSenders = uint64(win.Behaviour.DHCP.SendersDropped)
+	win.Behaviour.Dropped.DHCPServers = uint64(win.Behaviour.DHCP.ServersDropped)
 	if a.geo != nil {
 		a.geo.total.Add(&a.geo.window)
 		a.geo.window.Reset()
@@ -985,6 +987,8 @@ func (a *Aggregator) closeWindow(upTo int64) {
 	d.Pairs += win.Behaviour.Dropped.Pairs
 	d.Services += win.Behaviour.Dropped.Services
 	d.Hosts += win.Behaviour.Dropped.Hosts
+	d.DHCPSenders += win.Behaviour.Dropped.DHCPSenders
+	d.DHCPServers += win.Behaviour.Dropped.DHCPServers
 
 	a.counters.Windows++
 	a.reset()

@@ -44,6 +44,10 @@ type Behaviour struct {
 // in one window.
 type BehaviourDrops struct {
 	Pairs, Services, Hosts uint64
+	// DHCPSenders and DHCPServers count the DHCP requests and replies of
+	// the senders and servers a window could not report (DHCP.SendersDropped,
+	// ServersDropped): still in the window's totals, not by MAC or address.
+	DHCPSenders, DHCPServers uint64
 }
 
 // Protocol is the layer-4 protocol of a pair or service.

@@ -26,8 +26,10 @@ type DHCP struct {
 	Senders        []DHCPSender
 	SendersDropped uint32
 	// Servers are the addresses that replied, most replies first, at most
-	// MaxDHCPServersReported.
-	Servers []DHCPServer
+	// MaxDHCPServersReported; ServersDropped counts the replies of the
+	// servers not reported.
+	Servers        []DHCPServer
+	ServersDropped uint32
 }
 
 // DHCPSender is one Ethernet source of DHCP client messages in a window.
@@ -142,7 +144,9 @@ func (d *dhcpState) server(addr [16]byte) {
 	}
 	if len(d.servers) < dhcpServersTracked {
 		d.servers = append(d.servers, DHCPServer{Addr: addr, Replies: 1})
+		return
 	}
+	d.w.ServersDropped++
 }
 
 // emit returns the window's DHCP, capped, and starts the next window.
@@ -163,6 +167,9 @@ func (d *dhcpState) emit() DHCP {
 		slices.SortFunc(s, func(x, y DHCPServer) int {
 			return cmp.Or(cmp.Compare(y.Replies, x.Replies), compareAddr(x.Addr, y.Addr))
 		})
+		for _, x := range s[min(len(s), MaxDHCPServersReported):] {
+			out.ServersDropped += x.Replies
+		}
 		out.Servers = s[:min(len(s), MaxDHCPServersReported)]
 	}
 	d.w = DHCP{}

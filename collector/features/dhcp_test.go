@@ -87,8 +87,8 @@ func TestDHCPForgedSendersBounded(t *testing.T) {
 	if d.Requests != n || len(d.Senders) != MaxDHCPSendersReported {
 		t.Fatalf("%d requests, %d senders reported; want %d, %d", d.Requests, len(d.Senders), n, MaxDHCPSendersReported)
 	}
-	if got := d.SendersDropped; got != n-MaxDHCPSendersReported {
-		t.Errorf("SendersDropped %d, want %d: every request not reported is counted", got, n-MaxDHCPSendersReported)
+	if got := d.SendersDropped; got != n-MaxDHCPSendersReported || b.Dropped.DHCPSenders != uint64(got) {
+		t.Errorf("SendersDropped %d (behaviour drops %d), want %d: every request not reported is counted", got, b.Dropped.DHCPSenders, n-MaxDHCPSendersReported)
 	}
 	if d.NewClients < n*98/100 || d.NewClients > n {
 		t.Errorf("%d new clients, want about %d (a filter's false positives at most 2%%)", d.NewClients, n)
@@ -97,6 +97,19 @@ func TestDHCPForgedSendersBounded(t *testing.T) {
 		if s.Requests != 1 || s.Clients != 1 || s.Foreign != 0 {
 			t.Errorf("sender %x: %+v, want one request for itself", s.MAC, s)
 		}
+	}
+}
+
+// TestDHCPServersBounded: replies from more servers than a window tracks
+// and reports are counted, not named.
+func TestDHCPServersBounded(t *testing.T) {
+	var pkts []decode.PacketInfo
+	for i := range 40 {
+		pkts = append(pkts, dhcpPkt(at(1+0.01*float64(i)), decode.DHCPReply, fmt.Sprintf("10.0.1.%d", i+1), "255.255.255.255", 67, 68, mac(0x99, byte(i)), mac(0x01)))
+	}
+	b := behaviourOf(t, pkts, 10)[0]
+	if len(b.DHCP.Servers) != MaxDHCPServersReported || b.DHCP.Replies != 40 || b.DHCP.ServersDropped != 40-MaxDHCPServersReported || b.Dropped.DHCPServers != 40-MaxDHCPServersReported {
+		t.Errorf("%d servers reported of %d replies, %d replies dropped (behaviour drops %d); want %d, 40, %d", len(b.DHCP.Servers), b.DHCP.Replies, b.DHCP.ServersDropped, b.Dropped.DHCPServers, MaxDHCPServersReported, 40-MaxDHCPServersReported)
 	}
 }
 
