@@ -45,6 +45,7 @@ func detectDHCPFlood(e *evidence) []Attack {
 	foreignBar := e.scale * dhcpForeignClients
 	requestBar := e.scale * dhcpSenderRequests
 	newBar := e.scale * dhcpNewClients
+	targets := dhcpServers(long)
 	var out []Attack
 	var named [][6]byte
 	for _, m := range sortedMACs(long.senders) {
@@ -76,7 +77,7 @@ func detectDHCPFlood(e *evidence) []Attack {
 			Confidence: c,
 			Evidence:   evs,
 			MACs:       [][6]byte{m},
-			Targets:    dhcpServers(long),
+			Targets:    slices.Clone(targets), // merged attacks append to it
 			Summary: fmt.Sprintf("one MAC sent %.0f DHCP requests in %s and %.0f in %s, for %s (%.0f not its own); %s",
 				req, dur(e.h.short.seconds), float64(x.Requests), dur(e.h.long.seconds), plural(float64(x.Clients), "client hardware address", "client hardware addresses"), foreign, answered(long)),
 		})
@@ -95,7 +96,7 @@ func detectDHCPFlood(e *evidence) []Attack {
 		out = append(out, Attack{
 			Confidence: confidence(n, newBar),
 			Evidence:   []Evidence{ev("dhcp_new_clients", n, newBar, 0), ev("dhcp_requests", float64(short.requests), 0, 0)},
-			Targets:    dhcpServers(long),
+			Targets:    slices.Clone(targets), // merged attacks append to it
 			Spoofed:    true,
 			Summary: fmt.Sprintf("%.0f client hardware addresses asked for a DHCP lease for the first time in %s, from %s (forged); %s",
 				n, dur(e.h.short.seconds), from, answered(long)),
@@ -104,6 +105,8 @@ func detectDHCPFlood(e *evidence) []Attack {
 	return out
 }
 
+// sortedMACs returns m's keys in order: rules iterate in a fixed order,
+// so replays give the same verdicts.
 func sortedMACs[V any](m map[[6]byte]V) [][6]byte {
 	out := make([][6]byte, 0, len(m))
 	for k := range m {
