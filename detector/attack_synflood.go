@@ -68,27 +68,36 @@ const (
 	scanRetries = 12
 )
 
+// floodSent is what TCP initiators sent that may have completed no
+// handshake: their SYNs, repeats included, or for an ACK or junk flood
+// (packets without SYN, most of them) the packets. A SYN flood's own
+// resets of the SYN-ACKs it gets are not more SYNs.
+func floodSent(c *features.Conns) uint32 {
+	if 2*c.Syns >= c.Packets {
+		return c.Syns
+	}
+	return c.Packets
+}
+
 // synFloodOn judges one TCP service, or one host's whole TCP when the
 // service is AllPorts.
 func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	s := &e.h.short
-	// SYNs, or for an ACK or junk flood the packets, that completed no
-	// handshake.
-	sent := max(v.Syns, v.Packets)
+	sent := floodSent(&v.Conns)
 	incomplete := float64(sent - min(sent, v.Established))
 	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
 	rate := s.rate(incomplete)
 	if incomplete < count {
 		return Attack{}, false
 	}
-	if l := e.h.last.services[v.Key]; l == nil || float64(max(l.Syns, l.Packets)-min(max(l.Syns, l.Packets), l.Established)) < stillAt*count {
+	if l := e.h.last.services[v.Key]; l == nil || float64(floodSent(&l.Conns)-min(floodSent(&l.Conns), l.Established)) < stillAt*count {
 		return Attack{}, false // it stopped
 	}
 	all := v.Key.AllPorts
 	rs, _ := senders(s, func(p *pairSum) bool {
 		return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && (all || p.Key.Port == v.Key.Port)
 	}, func(p *pairSum) float64 {
-		sent := max(p.Syns, p.Packets)
+		sent := floodSent(&p.Conns)
 		return float64(sent - min(sent, p.Established))
 	})
 	srcs := heaviest(rs, incomplete, 0.02, 10)

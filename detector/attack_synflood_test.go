@@ -71,6 +71,10 @@ func TestSynFlood(t *testing.T) {
 		pairs:    []features.PairActivity{tcp(reflector, victim, 443, features.Conns{Unsolicited: 3000}), tcp(ip("198.51.100.81"), victim, 80, features.Conns{Unsolicited: 2000})},
 		services: []features.ServiceActivity{hostWide(victim, features.ProtoTCP, features.Conns{Unsolicited: 5000})},
 	}
+	// An open port under 1000 SYNs: the sender's kernel resets each
+	// SYN-ACK, so it sends twice as many packets as SYNs.
+	resetsUnder := web(700)
+	resetsUnder.HalfOpen, resetsUnder.Packets = 700, 1400
 	half := flood(80, filtered)
 	half.pairs[0].Syns, half.services[0].Syns, half.services[1].Syns = 600, 600, 600
 
@@ -79,6 +83,7 @@ func TestSynFlood(t *testing.T) {
 		{name: "closed port, refused", windows: []bw{flood(81, closed)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "filtered port, silence", windows: []bw{flood(8081, filtered)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "forged sources, each a SYN", windows: []bw{spoofed}, want: true, targets: srcs(victim), spoofed: true},
+		{name: "700 SYNs and their resets are under the floor", windows: []bw{flood(80, resetsUnder)}},
 		{name: "a busy server completes its handshakes", windows: []bw{flood(80, busy)}},
 		{name: "a burst cut by the window grid", windows: []bw{half, half}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "half a burst is under the floor", windows: []bw{half}},
@@ -99,6 +104,12 @@ func TestSynFlood(t *testing.T) {
 	v := runRules(t, []bw{ackFlood})
 	if a := attackOf(v.Attacks, SynFlood); a == nil || !sameSet(a.Sources, srcs(attacker)) || !strings.Contains(a.Summary, "without SYN") || !strings.Contains(a.Summary, "refuses them with RSTs") {
 		t.Errorf("ACK flood: %+v, want a SYN flood of packets without SYN from the attacker, refused with RSTs", a)
+	}
+	// A flood's count is its SYNs, not the packets of its resets.
+	withResets := openReset
+	withResets.Packets = 6000
+	if a := attackOf(runRules(t, []bw{flood(80, withResets)}).Attacks, SynFlood); a == nil || !strings.HasPrefix(a.Summary, "3000 SYNs to port 80") {
+		t.Errorf("3000 SYNs, each SYN-ACK reset by the sender: %+v, want a SYN flood of 3000 SYNs", a)
 	}
 	// The walk at a flood's pace is named a scan as well.
 	if v := runRules(t, []bw{fastScan}); attackOf(v.Attacks, PortScan) == nil {
