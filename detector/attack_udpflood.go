@@ -20,7 +20,8 @@ func init() {
 		TechniqueName:  "Network Denial of Service: Direct Network Flood",
 		Recommendation: "Rate-limit or drop UDP to the targeted host and port at the edge, and ask the upstream provider to filter if the link saturates.",
 		Behaviour: "UDP sent to one host by others (not answers to its own requests) far above normal: before training at least 5,000 packets " +
-			"over the last two windows, mostly unanswered; after it, five times the busiest training window.",
+			"over the last two windows, mostly unanswered, or 5,000 DNS queries from one sender however answered (a DNS query flood: no client asks that fast); " +
+			"after it, five times the busiest training window.",
 		Names:  "Sources: the senders with a real share of the packets, or none when forged addresses each send a few; targets: the flooded host.",
 		Floors: true,
 		order:  12,
@@ -51,11 +52,11 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		if n < count {
 			continue
 		}
-		if !icmp && !e.trained() && float64(v.Replies) >= 0.5*n {
-			// Answered UDP: a busy service (DNS, syslog) until the trained
-			// baseline says otherwise. An answered ping flood is a flood.
-			continue
-		}
+		// Answered UDP is a busy service (DNS, syslog) until the trained
+		// baseline says otherwise, unless hosts ask it questions faster
+		// than any client does: a DNS query flood, counted in queries of
+		// those hosts alone. An answered ping flood is a flood.
+		queries := !icmp && !e.trained() && float64(v.Replies) >= 0.5*n
 		if l := e.h.last.services[v.Key]; l == nil || float64(l.Packets+l.Unsolicited*b2u(icmp)) < stillAt*count {
 			continue // it stopped
 		}
@@ -65,11 +66,24 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		}
 		rs, _ := senders(s, func(p *pairSum) bool { return p.Key.Dst == v.Key.Addr && p.Key.Proto == v.Key.Proto },
 			func(p *pairSum) float64 {
-				if icmp && !talked[p.Key.Src] {
+				switch {
+				case queries:
+					return float64(p.DNSQueries)
+				case icmp && !talked[p.Key.Src]:
 					return float64(p.Packets + p.Unsolicited)
 				}
 				return float64(p.Packets)
 			})
+		if queries {
+			rs = slices.DeleteFunc(rs, func(r ranked) bool { return r.weight < count })
+			n = 0
+			for _, r := range rs {
+				n += r.weight
+			}
+			if n == 0 {
+				continue
+			}
+		}
 		// What a rule that ran before explains (a DNS tunnel's queries)
 		// is not a flood.
 		rs = slices.DeleteFunc(rs, func(r ranked) bool {
@@ -89,14 +103,20 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		if spoofed {
 			who = "many senders each sending a few (forged or distributed)"
 		}
-		out = append(out, Attack{
+		a := Attack{
 			Confidence: confidence(n, count),
 			Evidence:   []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), count/max(s.seconds, 1), 0)},
 			Sources:    srcs,
 			Targets:    [][16]byte{v.Key.Addr},
 			Spoofed:    spoofed,
 			Summary:    fmt.Sprintf("%.0f %s a second received, %.0f%% answered, from %s", s.rate(n), what, 100*float64(v.Replies)/n, who),
-		})
+		}
+		if queries {
+			a.Evidence = []Evidence{ev("flood_dns_queries", n, count, 0), ev("flood_dns_queries_per_second", s.rate(n), count/max(s.seconds, 1), 0)}
+			a.Summary = fmt.Sprintf("%.0f DNS queries a second received from %s each asking %.0f or more a second (a DNS query flood), %.0f%% of its UDP answered",
+				s.rate(n), who, count/max(s.seconds, 1), 100*float64(v.Replies)/float64(v.Packets))
+		}
+		out = append(out, a)
 	}
 	return out
 }
