@@ -239,6 +239,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.HTTPMethod = httpMethod(payload)
 		p.SSH = sshBanner(payload)
 		p.SSHNewKeys = sshNewKeys(payload)
+		p.TLSSetup = tlsSetup(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -432,6 +433,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.HTTPMethod = httpMethod(d.tcp.Payload)
 			p.SSH = sshBanner(d.tcp.Payload)
 			p.SSHNewKeys = sshNewKeys(d.tcp.Payload)
+			p.TLSSetup = tlsSetup(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -807,6 +809,13 @@ func httpMethod(b []byte) HTTPMethod {
 		return HTTPOther
 	}
 	return HTTPNone
+}
+
+// tlsSetup recognises a TLS record that sets a connection up: a
+// handshake (content type 22) or change cipher spec (20) of TLS 1.x (RFC
+// 8446, 5.1). A request and its answer travel in application data (23).
+func tlsSetup(b []byte) bool {
+	return len(b) >= 3 && (b[0] == 22 || b[0] == 20) && b[1] == 3 && b[2] <= 4
 }
 
 // sshBanner recognises the identification string every SSH peer sends

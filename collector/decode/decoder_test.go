@@ -822,6 +822,39 @@ func TestLinkTypesAreGopacketValues(t *testing.T) {
 	}
 }
 
+// TestDecodeTLSSetup: a TLS handshake or change cipher spec record at the
+// start of a segment is a connection's set-up, in the fast path and the
+// layers alike; application data, and bytes that only begin like a
+// record, are not.
+func TestDecodeTLSSetup(t *testing.T) {
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		for _, c := range []struct {
+			name    string
+			payload []byte
+			want    bool
+		}{
+			{"client hello (TLS 1.0 record)", []byte{22, 3, 1, 0, 200, 1, 0, 0, 196}, true},
+			{"server hello (TLS 1.2 record)", []byte{22, 3, 3, 0, 90, 2, 0, 0, 86}, true},
+			{"change cipher spec", []byte{20, 3, 3, 0, 1, 1}, true},
+			{"application data", []byte{23, 3, 3, 0, 40, 9, 9, 9}, false},
+			{"alert", []byte{21, 3, 3, 0, 2, 2, 40}, false},
+			{"SSLv2-like version", []byte{22, 2, 0, 0, 10}, false},
+			{"unknown TLS version", []byte{22, 3, 9, 0, 10}, false},
+			{"too short", []byte{22, 3}, false},
+			{"HTTP", []byte("GET / HTTP/1.1\r\n"), false},
+		} {
+			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 443, TCPPsh|TCPAck), gopacket.Payload(c.payload))
+			p := PacketInfo{WireLen: uint32(len(data))}
+			d.Decode(LinkEthernet, data, &p)
+			if p.TLSSetup != c.want {
+				t.Errorf("layers only %v, %s: TLSSetup %v, want %v", layersOnly, c.name, p.TLSSetup, c.want)
+			}
+		}
+	}
+}
+
 // TestDecodeSSHLogin: an SSH_MSG_NEWKEYS packet is recognised at the start
 // of a segment, in the fast path and the layers alike, and a segment cut
 // by the capture's snap length keeps its length on the wire: the SSH

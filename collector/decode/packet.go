@@ -182,6 +182,9 @@ type PacketInfo struct {
 	// SSH_MSG_NEWKEYS packet: the last message sent in the clear, after
 	// which a connection's messages are encrypted.
 	SSHNewKeys bool
+	// TLSSetup is set when a TCP payload starts with a TLS handshake or
+	// change cipher spec record: a connection's set-up, not a request.
+	TLSSetup bool
 
 	// Refusal is set on an ICMP destination unreachable that a host sends
 	// about a TCP or UDP packet it was sent by the packet's receiver: the

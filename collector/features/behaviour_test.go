@@ -961,3 +961,36 @@ func TestNewProtocols(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSSetupIsNoRequest: a TLS connection's handshake flights, each
+// answered, are its set-up; its requests are the application data turns
+// after them, as over plain HTTP.
+func TestTLSSetupIsNoRequest(t *testing.T) {
+	var pkts []decode.PacketInfo
+	tls := func(p decode.PacketInfo, n uint32) decode.PacketInfo {
+		p.Payload, p.TLSSetup = n, true
+		return p
+	}
+	for c := range 10 {
+		s, port := float64(c), uint16(40000+c)
+		pkts = append(pkts,
+			tcpPkt(at(s), "10.0.0.101", "10.0.0.10", port, 443, decode.TCPSyn),
+			tcpPkt(at(s+0.01), "10.0.0.10", "10.0.0.101", 443, port, decode.TCPSyn|decode.TCPAck),
+			tcpPkt(at(s+0.02), "10.0.0.101", "10.0.0.10", port, 443, decode.TCPAck),
+			tls(tcpPkt(at(s+0.03), "10.0.0.101", "10.0.0.10", port, 443, pshAck), 300),  // client hello
+			tls(tcpPkt(at(s+0.04), "10.0.0.10", "10.0.0.101", 443, port, pshAck), 1400), // server hello ... finished
+			tls(tcpPkt(at(s+0.05), "10.0.0.101", "10.0.0.10", port, 443, pshAck), 80),   // change cipher spec, finished
+			tcpPkt(at(s+0.06), "10.0.0.10", "10.0.0.101", 443, port, decode.TCPAck),
+		)
+		// Three requests on the connection, each answered.
+		for r := range 3 {
+			q := s + 0.1 + 0.1*float64(r)
+			pkts = append(pkts,
+				withPayload(tcpPkt(at(q), "10.0.0.101", "10.0.0.10", port, 443, pshAck), 120, 0),
+				withPayload(tcpPkt(at(q+0.01), "10.0.0.10", "10.0.0.101", 443, port, pshAck), 900, 0))
+		}
+	}
+	if p := pairsOf(behaviourOf(t, pkts, 30))[tcpKey("10.0.0.101", "10.0.0.10", 443)]; p.Requests != 30 || p.Established != 10 {
+		t.Errorf("10 TLS connections of 3 requests each: %d requests, %d established; want 30, 10", p.Requests, p.Established)
+	}
+}

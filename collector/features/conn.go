@@ -180,7 +180,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if fin {
 				f.state |= stFinI
 			}
-			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 {
+			// A TLS handshake's flights are the connection's set-up: the
+			// request turns are the application data after them.
+			if p.Payload > 0 && f.state&stReqOpen == 0 && f.state&stEst != 0 && !p.TLSSetup {
 				f.state |= stReqOpen
 				if int64(f.age)-int64(f.reqAt)*100 >= slowTurn {
 					f.state |= stReqPaced
