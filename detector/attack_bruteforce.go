@@ -22,9 +22,10 @@ func init() {
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting; an SSH login seen to succeed, " +
 			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
-			"requests, on connections it does not hold open); counted over the horizon, so a guesser trying one password every few seconds " +
+			"requests, on connections it does not hold open), or getting many requests refused with HTTP 401 or 407 (a third of its answered requests or more, " +
+			"on any port); counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
-			"10 slow exchanges over three short sessions or more, 60 answered POSTs over the horizon or 20 over the last two windows.",
+			"10 slow exchanges over three short sessions or more, 60 answered POSTs or refused credentials over the horizon or 20 over the last two windows.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		Floors: true,
 		order:  21, // before the HTTP flood: a guesser's requests are guesses
@@ -84,7 +85,7 @@ func detectBruteForce(e *evidence) []Attack {
 	// port, known by its greeting.
 	login := func(p *pairSum) bool { return features.AuthPort(p.Key.Port) || p.SSH > 0 }
 	auth := func(p *pairSum) bool {
-		return p.Key.Proto == features.ProtoTCP && (login(p) || plainWebPorts[p.Key.Port])
+		return p.Key.Proto == features.ProtoTCP && (login(p) || plainWebPorts[p.Key.Port] || p.AuthRefused > 0)
 	}
 	for _, p := range activePairs(e.h, auth) {
 		if _, ok := e.claimed[p.Key.Src]; ok {
@@ -148,6 +149,10 @@ func detectBruteForce(e *evidence) []Attack {
 			})
 			continue
 		}
+		if a, ok := credentialsRefused(e, p, now); ok {
+			out = append(out, a)
+			continue
+		}
 		if plainWebPorts[p.Key.Port] {
 			if now == nil || now.Posts == 0 {
 				continue
@@ -178,4 +183,36 @@ func detectBruteForce(e *evidence) []Attack {
 		}
 	}
 	return out
+}
+
+// credentialsRefused judges the requests of one client that a web server
+// (on any port: it answered in HTTP) refused with 401 or 407: HTTP Basic,
+// Digest or proxy logins guessed at. Over the horizon or the last two
+// windows, at the POST bars, when they are a third of its answered
+// requests or more: a browser meets one before its user logs in, a client
+// with a stale token one a poll.
+func credentialsRefused(e *evidence, p, now *pairSum) (Attack, bool) {
+	if now == nil || now.AuthRefused == 0 {
+		return Attack{}, false
+	}
+	bar, burstBar := brutePosts*e.scale, brutePosts/3*e.scale
+	refused, burst := float64(p.AuthRefused), 0.0
+	if sp := e.h.short.pairs[p.Key]; sp != nil {
+		burst = float64(sp.AuthRefused)
+	}
+	if refused < bar && burst < burstBar || refused < brutePostShare*float64(max(p.Requests, p.AuthRefused)) {
+		return Attack{}, false
+	}
+	value, over := refused, bar
+	if refused < bar {
+		value, over = burst, burstBar
+	}
+	return Attack{
+		Confidence: confidence(value, over),
+		Evidence:   []Evidence{ev("http_credentials_refused", value, over, 0)},
+		Sources:    [][16]byte{p.Key.Src},
+		Targets:    [][16]byte{p.Key.Dst},
+		Summary: fmt.Sprintf("%.0f HTTP requests to port %d refused with 401 or 407 in the last %s (%.0f answered in all): credentials guessed at",
+			refused, p.Key.Port, dur(e.h.long.seconds), float64(p.Requests)),
+	}, true
 }

@@ -51,7 +51,19 @@ func TestBruteForce(t *testing.T) {
 		return b
 	}
 
+	// Requests a web server refused with 401 or 407, of requests answered.
+	refused := func(port uint16, n, requests uint32) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: port, Proto: features.ProtoTCP},
+			Conns: features.Conns{Attempts: n, Syns: n, Established: n, Requests: requests}, AuthRefused: n}}}
+	}
+
 	checkRuleCases(t, BruteForce, []ruleCase{
+		{name: "HTTP Basic logins guessed at, 25 refused in a window", windows: []bw{refused(80, 25, 25)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "refused logins on an admin console's port", windows: []bw{refused(9090, 25, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a slow guesser: 3 refused a window for 200 s", windows: repeat(20, refused(80, 3, 3)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a client with a stale token, refused every 5 s for 2 minutes", windows: repeat(12, refused(80, 2, 2))},
+		{name: "a browser refused before its user logs in", windows: repeat(3, refused(8080, 1, 40))},
+		{name: "refused requests among many answered", windows: []bw{refused(80, 25, 100)}},
 		{name: "fast SSH guessing", windows: []bw{guess(22, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a burst of 20 cut by the grid", windows: []bw{guess(22, 8), guess(22, 12)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		// Mirai's telnet guessing: one credential a connection, a

@@ -209,6 +209,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.Sessions = add32(x.Sessions, p.Sessions, sign)
 		x.ShortSessions = add32(x.ShortSessions, p.ShortSessions, sign)
 		x.Posts = add32(x.Posts, p.Posts, sign)
+		x.AuthRefused = add32(x.AuthRefused, p.AuthRefused, sign)
 		x.SlowTurns = add32(x.SlowTurns, p.SlowTurns, sign)
 		x.DNSQueries = add32(x.DNSQueries, p.DNSQueries, sign)
 		x.DNSTunnel = add32(x.DNSTunnel, p.DNSTunnel, sign)

@@ -240,6 +240,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.SSH = sshBanner(payload)
 		p.SSHNewKeys = sshNewKeys(payload)
 		p.TLSSetup = tlsSetup(payload)
+		p.HTTPAuthRefused = httpAuthRefused(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -434,6 +435,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SSH = sshBanner(d.tcp.Payload)
 			p.SSHNewKeys = sshNewKeys(d.tcp.Payload)
 			p.TLSSetup = tlsSetup(d.tcp.Payload)
+			p.HTTPAuthRefused = httpAuthRefused(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -809,6 +811,20 @@ func httpMethod(b []byte) HTTPMethod {
 		return HTTPOther
 	}
 	return HTTPNone
+}
+
+// httpAuthRefused recognises an HTTP/1 response refusing a request's
+// credentials: status 401 (Unauthorized) or 407 (Proxy Authentication
+// Required).
+func httpAuthRefused(b []byte) bool {
+	if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' || len(b) > 12 && b[12] != ' ' && b[12] != '\r' {
+		return false
+	}
+	switch string(b[9:12]) {
+	case "401", "407":
+		return true
+	}
+	return false
 }
 
 // tlsSetup recognises a TLS record that sets a connection up: a

@@ -822,6 +822,37 @@ func TestLinkTypesAreGopacketValues(t *testing.T) {
 	}
 }
 
+// TestDecodeHTTPAuthRefused: an HTTP/1 response refusing credentials
+// (401, 407) is recognised at the start of a segment, in the fast path and
+// the layers alike; other statuses and other bytes are not.
+func TestDecodeHTTPAuthRefused(t *testing.T) {
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		for _, c := range []struct {
+			payload string
+			want    bool
+		}{
+			{"HTTP/1.1 401 Unauthorized\r\n", true},
+			{"HTTP/1.0 401 Authorization Required\r\n", true},
+			{"HTTP/1.1 407 Proxy Authentication Required\r\n", true},
+			{"HTTP/1.1 403 Forbidden\r\n", false},
+			{"HTTP/1.1 200 OK\r\n", false},
+			{"HTTP/1.1 4010", false},
+			{"HTTP/2 401 ", false},
+			{"HTTP/1.1 40", false},
+			{"GET /401 HTTP/1.1\r\n", false},
+		} {
+			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(80, 51000, TCPPsh|TCPAck), gopacket.Payload(c.payload))
+			p := PacketInfo{WireLen: uint32(len(data))}
+			d.Decode(LinkEthernet, data, &p)
+			if p.HTTPAuthRefused != c.want {
+				t.Errorf("layers only %v, %q: HTTPAuthRefused %v, want %v", layersOnly, c.payload, p.HTTPAuthRefused, c.want)
+			}
+		}
+	}
+}
+
 // TestDecodeTLSSetup: a TLS handshake or change cipher spec record at the
 // start of a segment is a connection's set-up, in the fast path and the
 // layers alike; application data, and bytes that only begin like a

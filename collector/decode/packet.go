@@ -185,6 +185,9 @@ type PacketInfo struct {
 	// TLSSetup is set when a TCP payload starts with a TLS handshake or
 	// change cipher spec record: a connection's set-up, not a request.
 	TLSSetup bool
+	// HTTPAuthRefused is set when a TCP payload starts with an HTTP/1
+	// response of status 401 or 407: credentials refused.
+	HTTPAuthRefused bool
 
 	// Refusal is set on an ICMP destination unreachable that a host sends
 	// about a TCP or UDP packet it was sent by the packet's receiver: the

@@ -108,6 +108,9 @@ type PairActivity struct {
 	Sessions      uint32 // established connections that ended
 	ShortSessions uint32 // of which lasted under ShortSession
 	Posts         uint32 // answered requests that began with an HTTP POST
+	// AuthRefused counts the requests answered with HTTP 401 or 407: the
+	// credentials they carried (or their lack) refused.
+	AuthRefused uint32
 	// SlowTurns counts the request turns of sessions that ended within
 	// ShortSession which took 0.8 s or more in their first 30 s: the
 	// server delayed its answer (as servers delay a failed login) or the
@@ -420,7 +423,7 @@ func pairInterest(p *PairActivity) uint64 {
 	c := &p.Conns
 	return uint64(c.Syns) + uint64(c.Packets)/8 + uint64(c.Requests) + uint64(c.Unsolicited)/4 +
 		4*uint64(c.Refused+c.Unanswered+c.HalfOpen+c.Established) +
-		16*uint64(p.ShortSessions+p.Posts+c.Held+p.DNSTunnel+p.EchoMismatch+p.EchoVaried)
+		16*uint64(p.ShortSessions+p.Posts+p.AuthRefused+c.Held+p.DNSTunnel+p.EchoMismatch+p.EchoVaried)
 }
 
 func serviceInterest(s *ServiceActivity) uint64 {

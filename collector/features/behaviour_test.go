@@ -59,6 +59,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.Sessions += p.Sessions
 			s.ShortSessions += p.ShortSessions
 			s.Posts += p.Posts
+			s.AuthRefused += p.AuthRefused
 			s.SlowTurns += p.SlowTurns
 			s.DNSQueries += p.DNSQueries
 			s.DNSTunnel += p.DNSTunnel
@@ -992,5 +993,28 @@ func TestTLSSetupIsNoRequest(t *testing.T) {
 	}
 	if p := pairsOf(behaviourOf(t, pkts, 30))[tcpKey("10.0.0.101", "10.0.0.10", 443)]; p.Requests != 30 || p.Established != 10 {
 		t.Errorf("10 TLS connections of 3 requests each: %d requests, %d established; want 30, 10", p.Requests, p.Established)
+	}
+}
+
+// TestAuthRefused: a web server's 401 answers are counted on the pair of
+// the client whose requests they answer; its 200 answers are not.
+func TestAuthRefused(t *testing.T) {
+	var pkts []decode.PacketInfo
+	answer := func(p decode.PacketInfo, refused bool) decode.PacketInfo {
+		p.Payload, p.HTTPAuthRefused = 400, refused
+		return p
+	}
+	for c := range 12 {
+		s, port := float64(c), uint16(40000+c)
+		pkts = append(pkts,
+			tcpPkt(at(s), "10.0.0.66", "10.0.0.10", port, 80, decode.TCPSyn),
+			tcpPkt(at(s+0.01), "10.0.0.10", "10.0.0.66", 80, port, decode.TCPSyn|decode.TCPAck),
+			tcpPkt(at(s+0.02), "10.0.0.66", "10.0.0.10", port, 80, decode.TCPAck),
+			withPayload(tcpPkt(at(s+0.03), "10.0.0.66", "10.0.0.10", port, 80, pshAck), 150, decode.HTTPGet),
+			answer(tcpPkt(at(s+0.04), "10.0.0.10", "10.0.0.66", 80, port, pshAck), c%4 != 0), // every fourth guess's answer is a page
+		)
+	}
+	if p := pairsOf(behaviourOf(t, pkts, 30))[tcpKey("10.0.0.66", "10.0.0.10", 80)]; p.AuthRefused != 9 || p.Requests != 12 {
+		t.Errorf("12 requests, 9 answered 401: %d refused, %d requests; want 9, 12", p.AuthRefused, p.Requests)
 	}
 }

@@ -234,6 +234,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 				if f.state&stReqPost != 0 && pa != nil {
 					pa.Posts++
 				}
+				if p.HTTPAuthRefused && pa != nil {
+					pa.AuthRefused++
+				}
 				a.serviceConns(e, false).Requests++
 				if e.web {
 					a.w.httpRequests++
