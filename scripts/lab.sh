@@ -87,7 +87,7 @@ PY=$(command -v /usr/bin/python3 || command -v python3 || true)
 LAB_TOOLS="tcpdump:tcpdump ip:iproute2 bridge:iproute2 nmap:nmap hping3:hping3 hydra:hydra
 slowhttptest:slowhttptest sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client
 dnsmasq:dnsmasq-base nginx:nginx-light curl:curl dig:dnsutils brctl:bridge-utils
-arping:arping ping:iputils-ping timeout:coreutils python3:python3"
+arping:arping ping:iputils-ping timeout:coreutils python3:python3 openssl:openssl"
 
 # lab_install_missing INSTALL [cmd:pkg ...]: apt-get the packages of the
 # missing commands (LAB_TOOLS and the extra ones) when INSTALL is 1.
@@ -333,6 +333,12 @@ lab_services() {
 	printf 'OK\n' >"$RUN/www/health"
 	chmod -R a+rX "$RUN/www"
 	if have nginx; then
+		# /admin/ asks for HTTP Basic credentials (admin:s3cret-lab), for
+		# the brute-force variants that guess them.
+		mkdir -p "$RUN/www/admin"
+		printf 'admin area\n' >"$RUN/www/admin/index.html"
+		printf 'admin:%s\n' "$(openssl passwd -apr1 s3cret-lab)" >"$RUN/nginx/htpasswd"
+		chmod -R a+rX "$RUN/www/admin" "$RUN/nginx/htpasswd"
 		cat >"$RUN/nginx/nginx.conf" <<EOF
 worker_processes 1;
 worker_rlimit_nofile 8192;
@@ -354,6 +360,10 @@ http {
         listen $VICTIM:80;
         listen [$VICTIM6]:80;
         root $RUN/www;
+        location /admin/ {
+            auth_basic "admin";
+            auth_basic_user_file $RUN/nginx/htpasswd;
+        }
     }
 }
 EOF

@@ -106,6 +106,7 @@ def brute_force/ssh-ipv6 attack brute_force 60
 def brute_force/ftp-t4 attack brute_force 90
 def brute_force/http-post-t4 attack brute_force 90
 def brute_force/http-post-t16 attack brute_force 60
+def brute_force/http-basic-auth attack brute_force 5
 def slowloris/headers-300 attack slowloris 80
 def slowloris/headers-small-80 attack slowloris 80
 def slowloris/slow-read attack slowloris 80
@@ -711,6 +712,13 @@ v_brute_force_ssh_ipv6() {
 v_brute_force_ftp_t4() {
 	lan_attack "$ATTACKER" "$VICTIM" "hydra against vsftpd with 4 parallel tasks for 90 s: USER/PASS pairs answered 530 after a 1 s delay, a new connection after 3 failures"
 	hydra_in 90 -t 4 "ftp://$VICTIM"
+}
+v_brute_force_http_basic_auth() {
+	lan_attack "$ATTACKER" "$VICTIM" "hydra http-get against the HTTP Basic login of /admin/ on port 80 with 2 tasks: 40 passwords for admin, one connection a guess, each refused 401"
+	head -40 "$RUN/words.txt" >"$RUN/words40.txt"
+	cd "$RUN"
+	run_in 30 "$NS_ATTACKER" hydra -I -l admin -P "$RUN/words40.txt" -t 2 -s 80 "$VICTIM" http-get /admin/
+	cd "$REPO"
 }
 v_brute_force_http_post_t4() {
 	lan_attack "$ATTACKER" "$VICTIM" "hydra http-post-form against the login form on port 8080 with 4 parallel tasks for 90 s: one POST /login per connection, answered 200 Login failed after 1 s"
