@@ -144,6 +144,13 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 			continue
 		}
 		named[w.src] = true
+		// A walk whose services were first contacts earlier in the span
+		// (while a flood rule held its source) is a first pass, not a
+		// second.
+		again := "again (none new: it tried them before) "
+		if h := e.h.short.hosts[w.src]; h != nil && float64(h.NewPorts) >= w.services/2 {
+			again = ""
+		}
 		out = append(out, Attack{
 			Confidence: confidence(w.failed, failedBar),
 			Evidence: []Evidence{
@@ -152,8 +159,8 @@ func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64
 			},
 			Sources: [][16]byte{w.src},
 			Targets: [][16]byte{w.dst},
-			Summary: fmt.Sprintf("probed %.0f services of one host again (none new: it tried them before) in the last %s; %.0f refused, unanswered or left half-open",
-				w.services, dur(e.h.short.seconds), w.failed),
+			Summary: fmt.Sprintf("probed %.0f services of one host %sin the last %s; %.0f refused, unanswered or left half-open",
+				w.services, again, dur(e.h.short.seconds), w.failed),
 		})
 	}
 	return out

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
@@ -88,6 +89,16 @@ func TestPortScan(t *testing.T) {
 		{name: "a scan again that stopped", windows: []bw{rescan, {}}},
 		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
+	// A second pass says so; a first pass named only once its first
+	// contacts are a window old (a flood rule held its source while they
+	// were new) does not.
+	if a := attackOf(runRules(t, []bw{rescan}).Attacks, PortScan); a == nil || !strings.Contains(a.Summary, "again") {
+		t.Errorf("the same ports scanned again: %+v, want the summary to say again", a)
+	}
+	firstPass := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 100, Target: victim, TargetPorts: 100}}}
+	if a := attackOf(runRules(t, []bw{firstPass, rescan}).Attacks, PortScan); a == nil || strings.Contains(a.Summary, "again") {
+		t.Errorf("a walk over first contacts of the window before: %+v, want a port scan that does not say again", a)
+	}
 }
 
 // A host that scans slowly for longer than the horizon is remembered by the
