@@ -44,7 +44,7 @@ func detectHTTPFlood(e *evidence) []Attack {
 	secs := max(s.seconds, win)
 	var out []Attack
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
-		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && webPorts[v.Key.Port] && v.Requests > 0
+		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && features.WebPort(v.Key.Port) && v.Requests > 0
 	}) {
 		// Posting forms is guessing passwords, not flooding, and a host a
 		// rule that ran before named (slowloris, brute force) is explained.

@@ -38,15 +38,12 @@ const (
 	slowHeldShare   = 0.5
 )
 
-// webPorts are the ports slowloris goes for.
-var webPorts = map[uint16]bool{80: true, 443: true, 8000: true, 8008: true, 8080: true, 8443: true, 8888: true}
-
 func detectSlowloris(e *evidence) []Attack {
 	b := &e.h.latest().Behaviour
 	bar := e.bar(slowHeld, slowTrainedHeld, features.MaxServiceHeldConnections, 3, 1)
 	var out []Attack
 	for _, v := range b.Services {
-		if v.Key.Proto != features.ProtoTCP || v.Key.AllPorts || !webPorts[v.Key.Port] {
+		if v.Key.Proto != features.ProtoTCP || v.Key.AllPorts || !features.WebPort(v.Key.Port) {
 			continue
 		}
 		held := float64(v.Held)

@@ -1107,6 +1107,9 @@ var authPorts = portSet(21, 22, 23, 2323, 110, 143, 389, 445, 465, 587, 636, 993
 // AuthPort reports whether a TCP port is an authentication service's.
 func AuthPort(port uint16) bool { return authPorts.has(port) }
 
+// WebPort reports whether a TCP port is a web service's.
+func WebPort(port uint16) bool { return webPorts.has(port) }
+
 // ports is a set of ports as a bitmap: 8 KiB that stay in cache, where a
 // [65536]bool would cost a cache miss per packet on random ports.
 type ports [65536 / 64]uint64

@@ -54,36 +54,39 @@ func TestAttackFeatures(t *testing.T) {
 			t.Errorf("auth heavy hitters %v, want the attacker first with 40", h)
 		}
 	})
-	t.Run("slowloris", func(t *testing.T) {
-		var pkts []decode.PacketInfo
-		// 50 connections to port 80 opened at 0-1 s, one header every 15 s,
-		// plus 5 busy connections that carry 5 packets per second.
-		for c := range 50 {
-			// The handshake, then a header line every 15 s.
-			o := float64(c) * 0.02
-			pkts = append(pkts, tcpPkt(at(o), "203.0.113.9", "10.0.0.80", uint16(30000+c), 80, decode.TCPSyn),
-				tcpPkt(at(o+0.001), "10.0.0.80", "203.0.113.9", 80, uint16(30000+c), decode.TCPSyn|decode.TCPAck))
-			for s := 0.002; s < 40; s += 15 {
-				pkts = append(pkts, tcpPkt(at(s+float64(c)*0.02), "203.0.113.9", "10.0.0.80", uint16(30000+c), 80, decode.TCPAck))
+	// On every web port the detector judges: 8888 too.
+	for _, port := range []uint16{80, 8888} {
+		t.Run(fmt.Sprintf("slowloris on port %d", port), func(t *testing.T) {
+			var pkts []decode.PacketInfo
+			// 50 connections to the port opened at 0-1 s, one header every 15 s,
+			// plus 5 busy connections that carry 5 packets per second.
+			for c := range 50 {
+				// The handshake, then a header line every 15 s.
+				o := float64(c) * 0.02
+				pkts = append(pkts, tcpPkt(at(o), "203.0.113.9", "10.0.0.80", uint16(30000+c), port, decode.TCPSyn),
+					tcpPkt(at(o+0.001), "10.0.0.80", "203.0.113.9", port, uint16(30000+c), decode.TCPSyn|decode.TCPAck))
+				for s := 0.002; s < 40; s += 15 {
+					pkts = append(pkts, tcpPkt(at(s+float64(c)*0.02), "203.0.113.9", "10.0.0.80", uint16(30000+c), port, decode.TCPAck))
+				}
 			}
-		}
-		for c := range 5 {
-			for s := 0.0; s < 40; s += 0.2 {
-				pkts = append(pkts, tcpPkt(at(s+float64(c)*0.01), "10.0.0.5", "10.0.0.80", uint16(50000+c), 443, decode.TCPAck))
+			for c := range 5 {
+				for s := 0.0; s < 40; s += 0.2 {
+					pkts = append(pkts, tcpPkt(at(s+float64(c)*0.01), "10.0.0.5", "10.0.0.80", uint16(50000+c), 443, decode.TCPAck))
+				}
 			}
-		}
-		sortByTime(pkts)
-		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 40*sec) })
-		// At the end of the window [20, 30) the slow connections are 29 s old
-		// with 4 packets each: idle; the busy ones are not.
-		if got := wins[2].Features[HTTPIdleConnections]; got != 50 {
-			t.Errorf("idle web connections at 30 s: %v, want 50", got)
-		}
-		// At 10 s only the first connection, opened at 0 s, is 10 s old.
-		if got := wins[0].Features[HTTPIdleConnections]; got != 1 {
-			t.Errorf("idle web connections at 10 s: %v, want 1 (the others are younger)", got)
-		}
-	})
+			sortByTime(pkts)
+			wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 40*sec) })
+			// At the end of the window [20, 30) the slow connections are 29 s old
+			// with 4 packets each: idle; the busy ones are not.
+			if got := wins[2].Features[HTTPIdleConnections]; got != 50 {
+				t.Errorf("idle web connections at 30 s: %v, want 50", got)
+			}
+			// At 10 s only the first connection, opened at 0 s, is 10 s old.
+			if got := wins[0].Features[HTTPIdleConnections]; got != 1 {
+				t.Errorf("idle web connections at 10 s: %v, want 1 (the others are younger)", got)
+			}
+		})
+	}
 	t.Run("arp spoofing", func(t *testing.T) {
 		gw := func(t int64, mac byte) decode.PacketInfo {
 			p := arpPkt(t, 2, "10.0.0.1", "10.0.0.5")

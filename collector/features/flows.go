@@ -342,7 +342,10 @@ const embryonicIdle = int64(5 * time.Second)
 // idleHTTPAge is how old a web connection must be to count as idle.
 const idleHTTPAge = int64(10 * time.Second)
 
-var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443)
+// webPorts are the web services' ports, plain and TLS: their idle
+// connections count as held, their SYNs' sources as web clients, and the
+// detector's slowloris and HTTP flood rules judge these (WebPort).
+var webPorts = portSet(80, 443, 8000, 8008, 8080, 8443, 8888)
 
 // endAll ends every flow, as when the packet clock starts over.
 func (t *flowTable) endAll(now int64) {
