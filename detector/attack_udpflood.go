@@ -103,20 +103,22 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		if spoofed {
 			who = "many senders each sending a few (forged or distributed)"
 		}
-		a := Attack{
+		pace := count / max(s.seconds, 1)
+		evs := []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), pace, 0)}
+		summary := fmt.Sprintf("%.0f %s a second received, %.0f%% answered, from %s", s.rate(n), what, 100*float64(v.Replies)/n, who)
+		if queries {
+			evs = []Evidence{ev("flood_dns_queries", n, count, 0), ev("flood_dns_queries_per_second", s.rate(n), pace, 0)}
+			summary = fmt.Sprintf("%.0f DNS queries a second received from %s each asking %.0f or more a second (a DNS query flood), %.0f%% of its UDP answered",
+				s.rate(n), who, pace, 100*float64(v.Replies)/float64(v.Packets))
+		}
+		out = append(out, Attack{
 			Confidence: confidence(n, count),
-			Evidence:   []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), count/max(s.seconds, 1), 0)},
+			Evidence:   evs,
 			Sources:    srcs,
 			Targets:    [][16]byte{v.Key.Addr},
 			Spoofed:    spoofed,
-			Summary:    fmt.Sprintf("%.0f %s a second received, %.0f%% answered, from %s", s.rate(n), what, 100*float64(v.Replies)/n, who),
-		}
-		if queries {
-			a.Evidence = []Evidence{ev("flood_dns_queries", n, count, 0), ev("flood_dns_queries_per_second", s.rate(n), count/max(s.seconds, 1), 0)}
-			a.Summary = fmt.Sprintf("%.0f DNS queries a second received from %s each asking %.0f or more a second (a DNS query flood), %.0f%% of its UDP answered",
-				s.rate(n), who, count/max(s.seconds, 1), 100*float64(v.Replies)/float64(v.Packets))
-		}
-		out = append(out, a)
+			Summary:    summary,
+		})
 	}
 	return out
 }

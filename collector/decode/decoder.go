@@ -817,14 +817,14 @@ func httpMethod(b []byte) HTTPMethod {
 // credentials: status 401 (Unauthorized) or 407 (Proxy Authentication
 // Required).
 func httpAuthRefused(b []byte) bool {
-	if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' || len(b) > 12 && b[12] != ' ' && b[12] != '\r' {
+	if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' {
 		return false
 	}
-	switch string(b[9:12]) {
-	case "401", "407":
-		return true
+	if len(b) > 12 && b[12] != ' ' && b[12] != '\r' {
+		return false // a longer status code
 	}
-	return false
+	code := string(b[9:12])
+	return code == "401" || code == "407"
 }
 
 // tlsSetup recognises a TLS record that sets a connection up: a
