@@ -1,0 +1,84 @@
+#include "textflag.h"
+
+// The dense-layer kernels of nn.go with AVX: four float64 lanes a
+// register, each multiply and add rounded as the scalar code rounds them
+// (no fused multiply-add), so the results are the same to the bit.
+
+// func nnDotLanes4(w *float64, stride int, x *float64, blocks int, lanes *[16]float64)
+//
+// For the four rows of w that start stride elements apart, the four
+// running sums of nnDot over the first 4·blocks elements: lanes[4r+k]
+// sums w[r][i]·x[i] over i ≡ k (mod 4), in order of i.
+TEXT ·nnDotLanes4(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	SHLQ $3, DX
+	MOVQ x+16(FP), DI
+	MOVQ blocks+24(FP), CX
+	MOVQ lanes+32(FP), R8
+	LEAQ (SI)(DX*1), R9
+	LEAQ (R9)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ AX, AX
+	TESTQ CX, CX
+	JE dotdone
+
+dotloop:
+	VMOVUPD (DI)(AX*1), Y4
+	VMULPD (SI)(AX*1), Y4, Y5
+	VADDPD Y5, Y0, Y0
+	VMULPD (R9)(AX*1), Y4, Y6
+	VADDPD Y6, Y1, Y1
+	VMULPD (R10)(AX*1), Y4, Y7
+	VADDPD Y7, Y2, Y2
+	VMULPD (R11)(AX*1), Y4, Y8
+	VADDPD Y8, Y3, Y3
+	ADDQ $32, AX
+	DECQ CX
+	JNE dotloop
+
+dotdone:
+	VMOVUPD Y0, 0(R8)
+	VMOVUPD Y1, 32(R8)
+	VMOVUPD Y2, 64(R8)
+	VMOVUPD Y3, 96(R8)
+	VZEROUPPER
+	RET
+
+// func nnAxpyAVX(y, x *float64, n int, a float64)
+//
+// y[i] += a·x[i] for i < n; n is a multiple of 4.
+TEXT ·nnAxpyAVX(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD a+24(FP), Y0
+	XORQ AX, AX
+
+axpy8:
+	CMPQ CX, $8
+	JL axpy4
+	VMULPD (SI)(AX*8), Y0, Y1
+	VMULPD 32(SI)(AX*8), Y0, Y2
+	VADDPD (DI)(AX*8), Y1, Y1
+	VADDPD 32(DI)(AX*8), Y2, Y2
+	VMOVUPD Y1, (DI)(AX*8)
+	VMOVUPD Y2, 32(DI)(AX*8)
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JMP axpy8
+
+axpy4:
+	CMPQ CX, $4
+	JL axpydone
+	VMULPD (SI)(AX*8), Y0, Y1
+	VADDPD (DI)(AX*8), Y1, Y1
+	VMOVUPD Y1, (DI)(AX*8)
+
+axpydone:
+	VZEROUPPER
+	RET
