@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/decode"
 	"github.com/netanomaly/netanomaly_exporter/collector/features/sketch"
@@ -1145,4 +1146,23 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// Footprint is about how many bytes the window holds, its lists included:
+// what a window waiting to be judged costs (a quiet window a few
+// kilobytes, a flood's with every list full over a megabyte).
+func (w *Window) Footprint() int {
+	b := &w.Behaviour
+	h := &w.Heavy
+	return int(unsafe.Sizeof(*w)) + bytesOf(w.TopSources) + bytesOf(w.TopDests) + bytesOf(w.TopPairs) +
+		bytesOf(h.SourcesByPackets) + bytesOf(h.DestinationsByPackets) + bytesOf(h.PortFanout) +
+		bytesOf(h.HostFanout) + bytesOf(h.AuthAttempts) + bytesOf(h.WebConnections) +
+		bytesOf(b.Pairs) + bytesOf(b.Services) + bytesOf(b.Hosts) + bytesOf(b.ARP) +
+		bytesOf(b.DHCP.Senders) + bytesOf(b.DHCP.Servers) +
+		bytesOf(w.Senders) + bytesOf(w.Blocklisted) + bytesOf(w.Countries)
+}
+
+func bytesOf[T any](s []T) int {
+	var z T
+	return len(s) * int(unsafe.Sizeof(z))
 }

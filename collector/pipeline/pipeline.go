@@ -35,10 +35,14 @@ const (
 	// queueWait is longer than a window close stalls the feature stage,
 	// and short enough that the kernel ring does not overflow meanwhile.
 	queueWait = 250 * time.Millisecond
-	// detectorQueue is how many closed windows may wait for the detector:
-	// enough for a replay's features to run on while it trains.
-	detectorQueue   = 32
-	publishInterval = 100 * time.Millisecond
+	// detectorQueueWindows and detectorQueueBytes bound the closed windows
+	// waiting for the detector (their Footprint): enough for a replay's
+	// features to run on while it trains (a fifth of a second at the end
+	// of the warm-up, while quiet windows take tens of kilobytes), and no
+	// more memory than 20 windows of a flood with every list full.
+	detectorQueueWindows = 1024
+	detectorQueueBytes   = 32 << 20
+	publishInterval      = 100 * time.Millisecond
 	// batchSpan is the most packet time a batch covers before it is sent.
 	batchSpan     = int64(100 * time.Millisecond)
 	statsInterval = time.Second
@@ -169,7 +173,7 @@ type Pipeline struct {
 	// feature stage (and behind it capture) goes on meanwhile: a flood
 	// window takes tens of milliseconds to judge, a training at the end
 	// of a replay's warm-up hundreds.
-	windows    chan *features.Window
+	windows    *windowQueue
 	detDone    chan struct{}
 	detSnap    atomic.Pointer[DetectorSnapshot]
 	detStopped bool
@@ -226,7 +230,7 @@ func NewPipeline(cfg PipelineConfig, src capture.Source, logger *slog.Logger) *P
 	if cfg.Detector != nil {
 		// Models loaded from a file are neither news nor to be saved again.
 		p.savedSet = cfg.Detector.Models()
-		p.windows, p.detDone = make(chan *features.Window, detectorQueue), make(chan struct{})
+		p.windows, p.detDone = newWindowQueue(detectorQueueWindows, detectorQueueBytes), make(chan struct{})
 		p.detSnap.Store(p.detectorSnapshot())
 	}
 	p.snap.Store(&Snapshot{Interface: cfg.Interface, Group: cfg.Group, Counters: p.agg.Counters()})
@@ -378,9 +382,10 @@ func (p *Pipeline) Run(ctx context.Context) {
 // each, and at the end installs a training the last window started.
 func (p *Pipeline) detectorLoop() {
 	defer close(p.detDone)
-	for w := range p.windows {
-		p.judge(w)
+	for q := range p.windows.ch {
+		p.judge(q.w)
 		p.detSnap.Store(p.detectorSnapshot())
+		p.windows.judged(q)
 	}
 	p.cfg.Detector.Settle()
 	p.detSnap.Store(p.detectorSnapshot())
@@ -390,7 +395,7 @@ func (p *Pipeline) detectorLoop() {
 func (p *Pipeline) stopDetector() {
 	if p.windows != nil && !p.detStopped {
 		p.detStopped = true
-		close(p.windows)
+		close(p.windows.ch)
 		<-p.detDone
 	}
 }
@@ -451,7 +456,47 @@ func (p *Pipeline) onWindow(w *features.Window) {
 		p.cfg.OnWindow(w)
 	}
 	if p.windows != nil && !p.detStopped {
-		p.windows <- w
+		p.windows.put(w)
+	}
+}
+
+// windowQueue takes closed windows to the detector goroutine, at most so
+// many of them and so many bytes (their Footprint) at once.
+type windowQueue struct {
+	ch     chan queuedWindow
+	budget int64
+	queued atomic.Int64  // bytes of the windows in ch and in judgement
+	freed  chan struct{} // a token when the detector is done with a window
+}
+
+// queuedWindow is a closed window on its way to the detector, with its
+// footprint.
+type queuedWindow struct {
+	w     *features.Window
+	bytes int64
+}
+
+func newWindowQueue(windows int, budget int64) *windowQueue {
+	return &windowQueue{ch: make(chan queuedWindow, windows), budget: budget, freed: make(chan struct{}, 1)}
+}
+
+// put queues w, waiting while the windows queued and w would pass the
+// budget: one window alone always goes.
+func (q *windowQueue) put(w *features.Window) {
+	n := int64(w.Footprint())
+	for b := q.queued.Load(); b > 0 && b+n > q.budget; b = q.queued.Load() {
+		<-q.freed
+	}
+	q.queued.Add(n)
+	q.ch <- queuedWindow{w, n}
+}
+
+// judged gives back the bytes of a window the detector is done with.
+func (q *windowQueue) judged(w queuedWindow) {
+	q.queued.Add(-w.bytes)
+	select {
+	case q.freed <- struct{}{}:
+	default: // a token is there already, and wakes put to look again
 	}
 }
 
