@@ -168,9 +168,7 @@ func (h *horizon) add(w *features.Window) {
 	if h.n >= shortSpan {
 		h.short.apply(h.ring[(h.next-shortSpan+h.size)%h.size], -1)
 	}
-	if h.n >= 1 {
-		h.last.apply(h.ring[(h.next-1+h.size)%h.size], -1)
-	}
+	h.last.reset()
 	h.ring[h.next] = w
 	h.next = (h.next + 1) % h.size
 	h.n++
@@ -183,6 +181,19 @@ func (h *horizon) add(w *features.Window) {
 // latest returns the newest window.
 func (h *horizon) latest() *features.Window {
 	return h.ring[(h.next-1+h.size)%h.size]
+}
+
+// reset empties the span, as taking out its only window would, and keeps
+// its maps' room.
+func (s *span) reset() {
+	clear(s.pairs)
+	clear(s.services)
+	clear(s.hosts)
+	clear(s.arp)
+	clear(s.dhcp.senders)
+	clear(s.dhcp.servers)
+	*s = span{pairs: s.pairs, services: s.services, hosts: s.hosts, arp: s.arp,
+		dhcp: dhcpSum{senders: s.dhcp.senders, servers: s.dhcp.servers}}
 }
 
 // apply adds (sign 1) or takes out (sign -1) one window's behaviour.
