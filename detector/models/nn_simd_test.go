@@ -55,6 +55,37 @@ func TestNNKernelsMatchScalar(t *testing.T) {
 			}
 		}
 
+		// Rows of gradients: dst rows apart and one src row (dW += a ⊗ x),
+		// and one dst row gathering src rows (dx = Wᵀ·a); some of a is 0,
+		// which adds nothing, or NaN, which is not 0.
+		rows := rng.IntN(9)
+		coef := make([]float64, rows)
+		for r := range coef {
+			switch rng.IntN(6) {
+			case 0:
+				coef[r] = 0
+			case 1:
+				coef[r] = math.NaN()
+			default:
+				coef[r] = value()
+			}
+		}
+		for _, layout := range [][2]int{{in + 1, 0}, {0, in + 2}} {
+			ds, ss := layout[0], layout[1]
+			dst := fill(max(rows-1, 0)*ds + in)
+			src := fill(max(rows-1, 0)*ss + in)
+			want, got := append([]float64(nil), dst...), append([]float64(nil), dst...)
+			nnSIMD = false
+			nnAxpyRows(want, ds, src, ss, coef, in)
+			nnSIMD = true
+			nnAxpyRows(got, ds, src, ss, coef, in)
+			for i := range want {
+				if !same(got[i], want[i]) {
+					t.Fatalf("trial %d: nnAxpyRows %d rows of %d, strides %d and %d, element %d: AVX %v, scalar %v", trial, rows, in, ds, ss, i, got[i], want[i])
+				}
+			}
+		}
+
 		// y carries a little slack past x, as a gradient row does.
 		y0, a := fill(in+rng.IntN(3)), value()
 		want, got = append([]float64(nil), y0...), append([]float64(nil), y0...)
