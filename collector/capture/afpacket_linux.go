@@ -163,7 +163,15 @@ func loopbackIndex() int {
 }
 
 // ringSize splits the requested ring into TPACKET_V3 blocks. Frames hold
-// one snaplen-sized packet plus headers; blocks are 1 MiB or the ring.
+// one snaplen-sized packet plus headers. Blocks are 4 MiB when the ring
+// holds 8 of them (the default 32 MiB), down to 1 MiB for smaller rings
+// (a ring split between capture workers), larger only for a frame that
+// needs it. The kernel hands over a block when it is full, and the reader
+// sleeps in poll(2) when it has read them all: with 1 MiB blocks it did so
+// about 60 times a second at 300 k packets/s, and every such sleep keeps
+// the Go runtime's monitor thread waking every 20 µs for a millisecond
+// after it. 4 MiB blocks cost 8-16% less CPU a packet (alternating runs
+// side by side on one veth); 8 MiB, no less.
 func ringSize(snaplen, bufferBytes int) (frame, block, blocks int) {
 	page := os.Getpagesize()
 	frame = page
@@ -171,7 +179,7 @@ func ringSize(snaplen, bufferBytes int) (frame, block, blocks int) {
 		frame <<= 1
 	}
 	block = 1 << 20
-	for block < frame {
+	for block < frame || block < 4<<20 && bufferBytes/(block<<1) >= 8 {
 		block <<= 1
 	}
 	blocks = max(bufferBytes/block, 2)

@@ -697,3 +697,30 @@ func TestLiveLoopbackOnce(t *testing.T) {
 		}
 	})
 }
+
+// The ring is split into blocks of 4 MiB when it holds 8 of them, so that
+// the reader sleeps rarely at high rates, and never into fewer than 8
+// blocks when a smaller block does, so that the kernel has free blocks to
+// fill while the reader holds one.
+func TestRingSize(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		snaplen, buffer     int
+		frame, block, count int
+	}{
+		{256, 32 * mib, 4096, 4 * mib, 8},  // the defaults
+		{256, 64 * mib, 4096, 4 * mib, 16}, // a larger ring: more blocks
+		{256, 16 * mib, 4096, 2 * mib, 8},  // split between 2 workers
+		{256, 8 * mib, 4096, 1 * mib, 8},   // between 4
+		{256, 3 * mib, 4096, 1 * mib, 3},   // blocks stay at least 1 MiB
+		{256, 1 * mib, 4096, 1 * mib, 2},   // and at least 2 of them
+		{65535, 32 * mib, 128 << 10, 4 * mib, 8},
+		{262144, 32 * mib, 512 << 10, 4 * mib, 8},
+	} {
+		frame, block, count := ringSize(c.snaplen, c.buffer)
+		if frame != c.frame || block != c.block || count != c.count {
+			t.Errorf("ringSize(%d, %d MiB) = frame %d, %d blocks of %d KiB; want frame %d, %d blocks of %d KiB",
+				c.snaplen, c.buffer/mib, frame, count, block>>10, c.frame, c.count, c.block>>10)
+		}
+	}
+}
