@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -17,7 +16,7 @@ import (
 
 // afpacketSource reads a TPACKET_V3 ring.
 type afpacketSource struct {
-	tp    *afpacket.TPacket
+	r     *tpacketRing
 	link  uint16
 	iface string
 	// ifindex is the index of the capture interface (0 for "any"), and
@@ -25,8 +24,8 @@ type afpacketSource struct {
 	// the interface still exists (-1 if none).
 	ifindex int
 	ctl     int
-	// gopacket keeps 32-bit running totals that wrap.
-	recv, drop wrapCounter
+	// wait is how long Next waits for a packet before ErrTimeout.
+	wait time.Duration
 	// notBefore is when a fanout member joined its group: until then it
 	// received every packet of the interface, which the group's other
 	// members also count. Earlier packets in its ring are skipped.
@@ -37,22 +36,17 @@ type afpacketSource struct {
 func openAFPacket(cfg LiveConfig) (Source, error) {
 	var link uint16
 	ifindex := 0
-	poll, retire := PollInterval, 100*time.Millisecond
+	wait, retire := PollInterval, 100*time.Millisecond
 	if cfg.Fanout != 0 {
-		poll, retire = FanoutPoll, FanoutDelay
+		wait, retire = FanoutPoll, FanoutDelay
 	}
-	opts := []any{
-		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptPollTimeout(poll),
-		afpacket.OptBlockTimeout(retire),
-	}
+	rc := ringConfig{retire: retire, promisc: cfg.Promiscuous && cfg.Interface != "any"}
 	if cfg.Interface == "any" {
 		// Frames from all interfaces have different link headers: take
 		// them cooked, starting at the network header.
-		opts = append(opts, afpacket.SocketDgram)
+		rc.dgram = true
 		link = linkRaw
 	} else {
-		opts = append(opts, afpacket.OptInterface(cfg.Interface))
 		link = interfaceLinkType(cfg.Interface)
 		ifi, err := net.InterfaceByName(cfg.Interface)
 		if err != nil {
@@ -60,8 +54,8 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		}
 		ifindex = ifi.Index
 	}
-	frame, block, blocks := ringSize(cfg.Snaplen, cfg.BufferBytes)
-	opts = append(opts, afpacket.OptFrameSize(frame), afpacket.OptBlockSize(block), afpacket.OptNumBlocks(blocks))
+	rc.ifindex = ifindex
+	rc.frame, rc.block, rc.nr = ringSize(cfg.Snaplen, cfg.BufferBytes)
 
 	var prog []bpf.RawInstruction
 	if cfg.Filter != "" {
@@ -74,46 +68,35 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 		// (a compiled filter returns snaplen too).
 		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(cfg.Snaplen)}})
 	}
-	prog = append(skipLoopbackOutgoing(cfg.Interface), prog...)
-	tp, err := afpacket.NewTPacket(opts...)
+	rc.filter = append(skipLoopbackOutgoing(cfg.Interface), prog...)
+	if cfg.Fanout != 0 {
+		// Hash by flow, both directions alike (defragmented first, so a
+		// datagram's fragments go with it), into group cfg.Fanout.
+		rc.fanout = int(cfg.Fanout) | (unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16
+	}
+	r, err := openRing(rc)
 	if err != nil {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, os.ErrPermission) {
+		switch {
+		case errors.Is(err, syscall.EPERM) || errors.Is(err, os.ErrPermission):
 			return nil, liveErr(cfg.Interface, os.ErrPermission)
+		case errors.Is(err, errFanout):
+			return nil, fmt.Errorf("capture workers' fanout group %d on %q: %w (Linux 3.1 or later; another process may use the group: restart to pick another)", cfg.Fanout, cfg.Interface, err)
 		}
 		return nil, fmt.Errorf("open AF_PACKET socket on %q: %w", cfg.Interface, err)
 	}
-	if len(prog) > 0 {
-		if err := tp.SetBPF(prog); err != nil {
-			tp.Close()
-			return nil, fmt.Errorf("attach capture filter on %q: %w", cfg.Interface, err)
-		}
-	}
 	var joined int64
 	if cfg.Fanout != 0 {
-		if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, cfg.Fanout); err != nil {
-			tp.Close()
-			return nil, fmt.Errorf("join capture workers' fanout group %d on %q: %w (Linux 3.1 or later; another process may use the group: restart to pick another)", cfg.Fanout, cfg.Interface, err)
-		}
 		joined = time.Now().UnixNano()
-	}
-	if cfg.Promiscuous && cfg.Interface != "any" {
-		if err := tp.SetPromiscuous(true); err != nil {
-			tp.Close()
-			if errors.Is(err, syscall.EPERM) {
-				return nil, liveErr(cfg.Interface, os.ErrPermission)
-			}
-			return nil, fmt.Errorf("promiscuous mode on %q: %w", cfg.Interface, err)
-		}
 	}
 	ctl := -1
 	if ifindex != 0 {
-		// Created here, it lives in the same network namespace as tp.
+		// Created here, it lives in the same network namespace as the ring.
 		if ctl, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-			tp.Close()
+			r.close()
 			return nil, fmt.Errorf("open control socket for %q: %w", cfg.Interface, err)
 		}
 	}
-	return &afpacketSource{tp: tp, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl, notBefore: joined}, nil
+	return &afpacketSource{r: r, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl, notBefore: joined, wait: wait}, nil
 }
 
 // packetOutgoing is PACKET_OUTGOING, the sll_pkttype of a frame the host
@@ -187,33 +170,35 @@ func ringSize(snaplen, bufferBytes int) (frame, block, blocks int) {
 }
 
 func (s *afpacketSource) Next() (Packet, error) {
-	data, ci, err := s.tp.ZeroCopyReadPacketData()
-	for err == nil && s.notBefore != 0 {
-		if ci.Timestamp.UnixNano() >= s.notBefore {
-			s.notBefore = 0
-			break
+	for {
+		data, nanos, wire, err := s.r.next()
+		if err == nil {
+			if s.notBefore != 0 {
+				if nanos < s.notBefore {
+					s.skipped++
+					continue
+				}
+				s.notBefore = 0
+			}
+			return Packet{Data: data, TimeNanos: nanos, WireLen: wire, LinkType: s.link}, nil
 		}
-		s.skipped++
-		data, ci, err = s.tp.ZeroCopyReadPacketData()
-	}
-	if err != nil {
-		if errors.Is(err, afpacket.ErrTimeout) {
+		switch err := s.r.wait(s.wait); {
+		case err == nil:
+		case errors.Is(err, errRingEmpty):
 			return Packet{}, ErrTimeout
-		}
-		if errors.Is(err, afpacket.ErrPoll) {
+		case errors.Is(err, errSocket):
 			// POLLERR: the kernel set ENETDOWN on the socket because the
-			// interface went down or was removed. gopacket never reads
-			// that error, so every later poll fails at once.
+			// interface went down or was removed, and keeps reporting it.
 			if err := s.checkInterface(); err != nil {
 				return Packet{}, err
 			}
 			// Down: nothing to capture; wait as for a timeout, do not spin.
 			time.Sleep(PollInterval)
 			return Packet{}, ErrTimeout
+		default:
+			return Packet{}, fmt.Errorf("read packet on %q: %w", s.iface, err)
 		}
-		return Packet{}, fmt.Errorf("read packet on %q: %w", s.iface, err)
 	}
-	return Packet{Data: data, TimeNanos: ci.Timestamp.UnixNano(), WireLen: ci.Length, LinkType: s.link}, nil
 }
 
 // checkInterface is called when the socket reports an error. It returns an
@@ -243,19 +228,16 @@ func (s *afpacketSource) checkInterface() error {
 
 func (s *afpacketSource) Clock() (int64, bool) { return time.Now().UnixNano(), true }
 
-// Stats returns running totals: gopacket accumulates the kernel's
-// read-and-reset PACKET_STATISTICS counters in 32 bits, we widen them.
-// The kernel counts dropped packets in received too.
+// Stats returns running totals of the kernel's read-and-reset
+// PACKET_STATISTICS counters. The kernel counts dropped packets in
+// received too.
 func (s *afpacketSource) Stats() Stats {
-	if _, v3, err := s.tp.SocketStats(); err == nil {
-		s.recv.update(uint64(v3.Packets()))
-		s.drop.update(uint64(v3.Drops()))
-	}
-	return Stats{Received: s.recv.total - min(s.skipped, s.recv.total), KernelDropped: s.drop.total}
+	recv, drop := s.r.stats()
+	return Stats{Received: recv - min(s.skipped, recv), KernelDropped: drop}
 }
 
 func (s *afpacketSource) Close() error {
-	s.tp.Close()
+	s.r.close()
 	if s.ctl >= 0 {
 		_ = unix.Close(s.ctl)
 		s.ctl = -1
