@@ -27,7 +27,7 @@ func init() {
 			"or sending hosts 10 IP protocols or more besides TCP, UDP and ICMP (an IP protocol scan; stacks speak one or two). " +
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
 			"while the host still fails first contacts at a pace that would reach the bar in that half hour. " +
-			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows.",
+			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows, while it still fails them in the latest.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
 		Floors: true,
 		order:  30,
@@ -120,20 +120,16 @@ func dhcpReplies(s *span, host [16]byte) uint32 {
 // rescans names the sources walking a host's ports again. A second scan
 // while the first contacts are remembered (nmap run twice, a connect
 // scan after a SYN scan) finds no service new, but the ports it tries
-// and fails over the short span are as many as a scan's.
+// and fails over the short span are as many as a scan's. A walk is named
+// while it goes on: its source fails services of the host in the latest
+// window. A host that walked ports in the window before (a UDP flood over
+// changing ports, named as the flood) and now opens a connection that
+// works is not walking them.
 func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64) []Attack {
-	trying := map[[16]byte]bool{} // sources opening connections now
-	for k, p := range e.h.last.pairs {
-		if (k.Proto == features.ProtoTCP || k.Proto == features.ProtoUDP) && p.Attempts > 0 {
-			trying[k.Src] = true
-		}
-	}
-	if len(trying) == 0 {
-		return nil
-	}
+	now := e.h.last.sourceWalks()
 	var order []*walk
-	for _, w := range e.h.short.sourceWalks() {
-		if trying[w.src] && w.services >= contactBar {
+	for k, w := range e.h.short.sourceWalks() {
+		if l := now[k]; l != nil && l.failed > 0 && w.services >= contactBar {
 			order = append(order, w)
 		}
 	}

@@ -37,6 +37,14 @@ func TestPortScan(t *testing.T) {
 	for p := range 100 {
 		rescan.pairs = append(rescan.pairs, tcp(attacker, victim, uint16(1000+p), features.Conns{Attempts: 2, Syns: 2, Refused: 2}))
 	}
+	// The same host a window later: a connection that works (a walk that
+	// ended: hping3 sending UDP over changing ports, named as a flood,
+	// then the host's own web traffic), or more ports failed (it goes on).
+	var connects, walksOn bw
+	connects.pairs = []features.PairActivity{tcp(attacker, victim, 443, features.Conns{Attempts: 1, Syns: 1, Established: 1})}
+	for p := range 10 {
+		walksOn.pairs = append(walksOn.pairs, tcp(attacker, victim, uint16(2000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
+	}
 	// A client connecting again to 30 services it knows, all answered.
 	var reconnect bw
 	for p := range 30 {
@@ -87,6 +95,8 @@ func TestPortScan(t *testing.T) {
 		{name: "the same ports scanned again", windows: []bw{rescan}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a client back to services it knows", windows: []bw{reconnect}},
 		{name: "a scan again that stopped", windows: []bw{rescan, {}}},
+		{name: "a walk that stopped, then a connection that works", windows: []bw{rescan, connects}},
+		{name: "a walk that goes on failing ports", windows: []bw{rescan, walksOn}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
 	// A second pass says so; a first pass named only once its first
