@@ -25,8 +25,8 @@ func init() {
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer; " +
 			"or sending hosts 10 IP protocols or more besides TCP, UDP and ICMP (an IP protocol scan; stacks speak one or two). " +
-			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, and over half an hour with decay for slow scans " +
-			"while the host still fails first contacts at a pace that would reach the bar in that half hour. " +
+			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, named while the host still fails first contacts in the latest window; " +
+			"and over half an hour with decay for slow scans while the host fails them at a pace that would reach the bar in that half hour. " +
 			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows, while it still fails them in the latest.",
 		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
 		Floors: true,
@@ -65,9 +65,13 @@ func detectPortScan(e *evidence) []Attack {
 	failedBar := e.bar(scanFailed, scanFailed, features.MaxSourceFailedContacts, 2, 1)
 	var out []Attack
 	named := map[[16]byte]bool{}
-	scanning := func(h *hostSum) bool { // still at it in the latest window
+	// A host is still at it when it fails first contacts (or asks ARP, or
+	// tries IP protocols) in the latest window: a new service that answers
+	// is a client's, and would otherwise name again, for the horizon, a
+	// host whose walk ended (a flood over changing ports named as a flood).
+	scanning := func(h *hostSum) bool {
 		l := e.h.last.hosts[h.Addr]
-		return l != nil && l.NewPorts+l.NewHosts+l.FailedFirst+l.ARPRequests+l.NewProtocols > 0
+		return l != nil && l.FailedFirst+l.ARPRequests+l.NewProtocols > 0
 	}
 	for _, hs := range sortedHosts(&e.h.long, scanning) {
 		if floodTypes[e.claimed[hs.Addr]] {

@@ -45,6 +45,12 @@ func TestPortScan(t *testing.T) {
 	for p := range 10 {
 		walksOn.pairs = append(walksOn.pairs, tcp(attacker, victim, uint16(2000+p), features.Conns{Attempts: 1, Syns: 1, Refused: 1}))
 	}
+	// Whether a host whose first contacts failed by the thousand a minute
+	// ago (a flood over changing ports) is still at it: a new service that
+	// answers is not, more failed ones are.
+	walked := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 2000, NewHosts: 1, FailedFirst: 2000, Target: victim, TargetPorts: 2000}}}
+	newService := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 1, NewHosts: 1, OKFirst: 1}}}
+	moreFailed := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 5, FailedFirst: 5, Target: victim, TargetPorts: 5}}}
 	// A client connecting again to 30 services it knows, all answered.
 	var reconnect bw
 	for p := range 30 {
@@ -96,6 +102,8 @@ func TestPortScan(t *testing.T) {
 		{name: "a client back to services it knows", windows: []bw{reconnect}},
 		{name: "a scan again that stopped", windows: []bw{rescan, {}}},
 		{name: "a walk that stopped, then a connection that works", windows: []bw{rescan, connects}},
+		{name: "first contacts failed a minute ago, then a new service that answers", windows: append(append([]bw{walked}, repeat(5, bw{})...), newService)},
+		{name: "first contacts failed a minute ago, and more now", windows: append(append([]bw{walked}, repeat(5, bw{})...), moreFailed), want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "a walk that goes on failing ports", windows: []bw{rescan, walksOn}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "one direction of the link only: forty new services are not", windows: []bw{{oneWay: true, hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 40, FailedFirst: 40}}}}},
 	})
