@@ -46,6 +46,14 @@ func detectHTTPFlood(e *evidence) []Attack {
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
 		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && features.WebPort(v.Key.Port) && v.Requests > 0
 	}) {
+		totalBar, topBar := float64(httpFloodRate), float64(httpFloodSourceRate)
+		if e.trained() {
+			totalBar = max(httpFloodMinRate, httpFloodTrainedTotal*e.trainedMax(features.MaxServiceRequests)/win)
+			topBar = max(httpFloodMinRate, httpFloodTrainedPair*e.trainedMax(features.MaxPairRequests)/win)
+		}
+		if l := e.h.last.services[v.Key]; l == nil || e.h.last.rate(float64(l.Requests)) < stillAt*min(totalBar, topBar) {
+			continue // it stopped
+		}
 		// Posting forms is guessing passwords, not flooding, and a host a
 		// rule that ran before named (slowloris, brute force) is explained.
 		rs, _ := senders(s, func(p *pairSum) bool {
@@ -58,15 +66,7 @@ func detectHTTPFlood(e *evidence) []Attack {
 			total += r.weight
 			top = max(top, r.weight)
 		}
-		totalBar, topBar := float64(httpFloodRate), float64(httpFloodSourceRate)
-		if e.trained() {
-			totalBar = max(httpFloodMinRate, httpFloodTrainedTotal*e.trainedMax(features.MaxServiceRequests)/win)
-			topBar = max(httpFloodMinRate, httpFloodTrainedPair*e.trainedMax(features.MaxPairRequests)/win)
-		}
 		rate, topRate := total/secs, top/secs
-		if l := e.h.last.services[v.Key]; l == nil || e.h.last.rate(float64(l.Requests)) < stillAt*min(totalBar, topBar) {
-			continue // it stopped
-		}
 		var c float64
 		var evs []Evidence
 		switch {

@@ -130,10 +130,16 @@ func dhcpReplies(s *span, host [16]byte) uint32 {
 // changing ports, named as the flood) and now opens a connection that
 // works is not walking them.
 func rescans(e *evidence, named map[[16]byte]bool, contactBar, failedBar float64) []Attack {
-	now := e.h.last.sourceWalks()
 	var order []*walk
+	var now map[[2][16]byte]*walk
 	for k, w := range e.h.short.sourceWalks() {
-		if l := now[k]; l != nil && l.failed > 0 && w.services >= contactBar {
+		if w.services < contactBar {
+			continue
+		}
+		if now == nil {
+			now = e.h.last.sourceWalks()
+		}
+		if l := now[k]; l != nil && l.failed > 0 {
 			order = append(order, w)
 		}
 	}
