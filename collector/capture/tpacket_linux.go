@@ -128,10 +128,9 @@ func openRing(c ringConfig) (*tpacketRing, error) {
 			return fail("promiscuous mode", err)
 		}
 	}
-	// Counters from before the bind are not ours.
-	if _, err := unix.GetsockoptTpacketStatsV3(fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err != nil {
-		return fail("read the socket's counters", err)
-	}
+	// The counters start at the bind, with the first packet: nothing to
+	// clear (a fanout member's packets from before it joined are counted
+	// here and skipped by the source, which takes them out of Received).
 	r.file = os.NewFile(uintptr(fd), "packet socket")
 	if r.file.SetReadDeadline(time.Time{}) == nil {
 		r.conn, _ = r.file.SyscallConn()
