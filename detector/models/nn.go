@@ -187,9 +187,9 @@ func nnAxpyRows(dst []float64, dstStride int, src []float64, srcStride int, a []
 func nnAxpy(y, x []float64, a float64) {
 	y = y[:len(x)]
 	i := 0
-	if nnSIMD && len(x) >= 4 {
+	if nnSIMD && len(x) >= 4 && a != 0 { // the kernel skips a row of a 0
 		i = len(x) &^ 3
-		nnAxpyAVX(&y[0], &x[0], i, a)
+		nnAxpyRowsAVX(&y[0], 0, &x[0], 0, &a, 1, i)
 	}
 	for ; i+4 <= len(x); i += 4 {
 		xs, ys := x[i:i+4:i+4], y[i:i+4:i+4]

@@ -11,7 +11,4 @@ var nnSIMD = cpu.X86.HasAVX
 func nnDotLanes4(w *float64, stride int, x *float64, blocks int, lanes *[16]float64)
 
 //go:noescape
-func nnAxpyAVX(y, x *float64, n int, a float64)
-
-//go:noescape
 func nnAxpyRowsAVX(dst *float64, dstStride int, src *float64, srcStride int, a *float64, rows int, n int)

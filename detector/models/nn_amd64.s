@@ -49,40 +49,6 @@ dotdone:
 	VZEROUPPER
 	RET
 
-// func nnAxpyAVX(y, x *float64, n int, a float64)
-//
-// y[i] += a·x[i] for i < n; n is a multiple of 4.
-TEXT ·nnAxpyAVX(SB), NOSPLIT, $0-32
-	MOVQ y+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
-	VBROADCASTSD a+24(FP), Y0
-	XORQ AX, AX
-
-axpy8:
-	CMPQ CX, $8
-	JL axpy4
-	VMULPD (SI)(AX*8), Y0, Y1
-	VMULPD 32(SI)(AX*8), Y0, Y2
-	VADDPD (DI)(AX*8), Y1, Y1
-	VADDPD 32(DI)(AX*8), Y2, Y2
-	VMOVUPD Y1, (DI)(AX*8)
-	VMOVUPD Y2, 32(DI)(AX*8)
-	ADDQ $8, AX
-	SUBQ $8, CX
-	JMP axpy8
-
-axpy4:
-	CMPQ CX, $4
-	JL axpydone
-	VMULPD (SI)(AX*8), Y0, Y1
-	VADDPD (DI)(AX*8), Y1, Y1
-	VMOVUPD Y1, (DI)(AX*8)
-
-axpydone:
-	VZEROUPPER
-	RET
-
 // func nnAxpyRowsAVX(dst *float64, dstStride int, src *float64, srcStride int, a *float64, rows int, n int)
 //
 // For each row r < rows with a[r] ≠ 0 (NaN included), dst row r += a[r]·src

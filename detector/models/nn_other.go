@@ -9,10 +9,6 @@ func nnDotLanes4(w *float64, stride int, x *float64, blocks int, lanes *[16]floa
 	panic("models: no SIMD kernels on this architecture")
 }
 
-func nnAxpyAVX(y, x *float64, n int, a float64) {
-	panic("models: no SIMD kernels on this architecture")
-}
-
 func nnAxpyRowsAVX(dst *float64, dstStride int, src *float64, srcStride int, a *float64, rows int, n int) {
 	panic("models: no SIMD kernels on this architecture")
 }
