@@ -138,7 +138,11 @@ func openRing(c ringConfig) (*tpacketRing, error) {
 	return r, nil
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// htons returns v in network byte order, whatever the host's.
+func htons(v uint16) uint16 {
+	b := [2]byte{byte(v >> 8), byte(v)}
+	return *(*uint16)(unsafe.Pointer(&b[0]))
+}
 
 func (r *tpacketRing) u32(off int) uint32 { return *(*uint32)(unsafe.Pointer(&r.ring[off])) }
 
