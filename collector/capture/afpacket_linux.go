@@ -78,15 +78,11 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.EPERM) || errors.Is(err, os.ErrPermission):
-			return nil, liveErr(cfg.Interface, os.ErrPermission)
+			return nil, fmt.Errorf("%w (%v)", liveErr(cfg.Interface, os.ErrPermission), err)
 		case errors.Is(err, errFanout):
 			return nil, fmt.Errorf("capture workers' fanout group %d on %q: %w (Linux 3.1 or later; another process may use the group: restart to pick another)", cfg.Fanout, cfg.Interface, err)
 		}
 		return nil, fmt.Errorf("open AF_PACKET socket on %q: %w", cfg.Interface, err)
-	}
-	var joined int64
-	if cfg.Fanout != 0 {
-		joined = time.Now().UnixNano()
 	}
 	ctl := -1
 	if ifindex != 0 {
@@ -96,7 +92,7 @@ func openAFPacket(cfg LiveConfig) (Source, error) {
 			return nil, fmt.Errorf("open control socket for %q: %w", cfg.Interface, err)
 		}
 	}
-	return &afpacketSource{r: r, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl, notBefore: joined, wait: wait}, nil
+	return &afpacketSource{r: r, link: link, iface: cfg.Interface, ifindex: ifindex, ctl: ctl, notBefore: r.joined, wait: wait}, nil
 }
 
 // packetOutgoing is PACKET_OUTGOING, the sll_pkttype of a frame the host

@@ -724,3 +724,34 @@ func TestRingSize(t *testing.T) {
 		}
 	}
 }
+
+// An interface that goes down while the AF_PACKET reader waits for a block
+// ends the wait with the socket's error at once, not at the wait's end:
+// the poller reports POLLERR together with the socket's being writable.
+func TestLiveDownDuringWait(t *testing.T) {
+	l := newVethLab(t)
+	src, err := openIn(t, l.B, LiveConfig{Interface: "b0", Method: MethodAFPacket, Snaplen: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := src.(*afpacketSource).r
+	for {
+		if _, _, _, err := r.next(); errors.Is(err, errRingEmpty) {
+			break // nothing held: the wait below waits
+		}
+	}
+	down := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		down <- netnstest.IP("-n", l.B, "link", "set", "b0", "down")
+	}()
+	start := time.Now()
+	err = r.wait(5 * time.Second)
+	took := time.Since(start)
+	if err := <-down; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(err, errSocket) || took > 2*time.Second {
+		t.Errorf("wait while the interface went down: %v after %v; want errSocket within a second or so", err, took)
+	}
+}

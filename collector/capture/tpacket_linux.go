@@ -40,6 +40,8 @@ type tpacketRing struct {
 	// stats are the kernel's PACKET_STATISTICS, which reset when read,
 	// added up.
 	received, dropped uint64
+	// joined is when the socket joined its fanout group (0: none).
+	joined int64
 }
 
 // Offsets in struct tpacket_block_desc (with its tpacket_hdr_v1) and
@@ -121,6 +123,7 @@ func openRing(c ringConfig) (*tpacketRing, error) {
 			r.close()
 			return nil, fmt.Errorf("%w: %w", errFanout, err)
 		}
+		r.joined = time.Now().UnixNano()
 	}
 	if c.promisc {
 		mreq := unix.PacketMreq{Ifindex: int32(c.ifindex), Type: unix.PACKET_MR_PROMISC}
@@ -185,24 +188,26 @@ func (r *tpacketRing) packet() ([]byte, int64, int, bool) {
 		return nil, 0, 0, false
 	}
 	p := base + off
-	mac := int(*(*uint16)(unsafe.Pointer(&r.ring[p+pktMacOff])))
-	snap := int(r.u32(p + pktSnapOff))
-	if mac < pktHdrLen || off+mac+snap > r.blockSize {
+	// In 64 bits: a header's 32-bit fields overflow an int on 32-bit hosts.
+	mac := uint64(*(*uint16)(unsafe.Pointer(&r.ring[p+pktMacOff])))
+	snap, next := uint64(r.u32(p+pktSnapOff)), uint64(r.u32(p+pktNextOff))
+	if mac < pktHdrLen || uint64(off)+mac+snap > uint64(r.blockSize) {
 		return nil, 0, 0, false
 	}
-	next := int(r.u32(p + pktNextOff))
 	r.left--
-	if next == 0 {
+	if next == 0 || uint64(off)+next >= uint64(r.blockSize) {
 		r.left = 0 // the block's last packet, or a block that does not add up
 	}
-	r.off = off + next
+	r.off = off + int(min(next, uint64(r.blockSize)))
 	nanos := int64(r.u32(p+pktSecOff))*1e9 + int64(r.u32(p+pktNsecOff))
-	return r.ring[p+mac : p+mac+snap : p+mac+snap], nanos, int(r.u32(p + pktLenOff)), true
+	data := r.ring[p+int(mac) : p+int(mac+snap) : p+int(mac+snap)]
+	return data, nanos, int(r.u32(p + pktLenOff)), true
 }
 
 // wait waits up to d for the kernel to hand over a block. It returns nil
-// when one is there, errRingEmpty after d, and the socket's error (POLLERR:
-// the interface went down or away) otherwise.
+// when one is there, errRingEmpty after d, errSocket when the socket has
+// an error (POLLERR: the interface went down or away), and the poller's
+// error otherwise.
 func (r *tpacketRing) wait(d time.Duration) error {
 	ready := func() bool { return atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER != 0 }
 	if r.held || ready() {
@@ -226,14 +231,24 @@ func (r *tpacketRing) wait(d time.Duration) error {
 	if err := r.file.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
-	err := r.conn.Read(func(uintptr) bool { return ready() })
+	// The poller wakes the read on POLLERR too, but reports it as an
+	// error only when it comes alone: a packet socket is writable as well.
+	sockErr := false
+	err := r.conn.Read(func(uintptr) bool {
+		sockErr = !ready() && r.pollError()
+		return sockErr || ready()
+	})
 	switch {
+	case sockErr:
+		return errSocket
 	case err == nil:
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return errRingEmpty
+	case r.pollError():
+		return errSocket
 	}
-	return errSocket // the poller reports POLLERR as an error of the read
+	return err
 }
 
 // pollError reports whether the socket has an error (POLLERR) now. A raw
