@@ -7,8 +7,8 @@ import (
 )
 
 // The AVX kernels must give the scalar code's results to the bit: trained
-// models, and so verdicts, are reproducible across machines with and
-// without them.
+// models, and so verdicts, are the same on amd64 machines with and without
+// them (and the scalar code rounds every product, as they do).
 func TestNNKernelsMatchScalar(t *testing.T) {
 	if !nnSIMD {
 		t.Skip("no AVX here: the scalar code is the only path")
