@@ -42,15 +42,15 @@ func detectHTTPFlood(e *evidence) []Attack {
 	// Rates over a window at least: requests in the second or two a
 	// capture saw of its first window are no pace.
 	secs := max(s.seconds, win)
+	totalBar, topBar := float64(httpFloodRate), float64(httpFloodSourceRate)
+	if e.trained() {
+		totalBar = max(httpFloodMinRate, httpFloodTrainedTotal*e.trainedMax(features.MaxServiceRequests)/win)
+		topBar = max(httpFloodMinRate, httpFloodTrainedPair*e.trainedMax(features.MaxPairRequests)/win)
+	}
 	var out []Attack
 	for _, v := range sortedServices(s, func(v *serviceSum) bool {
 		return v.Key.Proto == features.ProtoTCP && !v.Key.AllPorts && features.WebPort(v.Key.Port) && v.Requests > 0
 	}) {
-		totalBar, topBar := float64(httpFloodRate), float64(httpFloodSourceRate)
-		if e.trained() {
-			totalBar = max(httpFloodMinRate, httpFloodTrainedTotal*e.trainedMax(features.MaxServiceRequests)/win)
-			topBar = max(httpFloodMinRate, httpFloodTrainedPair*e.trainedMax(features.MaxPairRequests)/win)
-		}
 		if l := e.h.last.services[v.Key]; l == nil || e.h.last.rate(float64(l.Requests)) < stillAt*min(totalBar, topBar) {
 			continue // it stopped
 		}

@@ -213,15 +213,6 @@ func (r *tpacketRing) wait(d time.Duration) error {
 	if r.held || ready() {
 		return nil
 	}
-	// The kernel sets the socket's error when the interface goes down and
-	// keeps it until the socket is closed: checked first, without waiting
-	// (the poller reports it once, when it is set).
-	if r.pollError() {
-		return errSocket
-	}
-	if ready() {
-		return nil
-	}
 	if r.conn == nil {
 		if err := r.poll(d); err != nil || ready() {
 			return err
@@ -231,12 +222,18 @@ func (r *tpacketRing) wait(d time.Duration) error {
 	if err := r.file.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
-	// The poller wakes the read on POLLERR too, but reports it as an
-	// error only when it comes alone: a packet socket is writable as well.
+	// The kernel sets the socket's error when the interface goes down and
+	// keeps it until the socket is closed. The poller wakes the read on it
+	// but reports it as an error only when it comes alone (a packet socket
+	// is writable as well): each look at the ring checks it too, the first
+	// at once.
 	sockErr := false
 	err := r.conn.Read(func(uintptr) bool {
-		sockErr = !ready() && r.pollError()
-		return sockErr || ready()
+		if ready() {
+			return true
+		}
+		sockErr = r.pollError()
+		return sockErr
 	})
 	switch {
 	case sockErr:
