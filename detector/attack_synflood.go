@@ -120,7 +120,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	}
 	what := "SYNs"
 	if float64(v.Syns) < 0.5*float64(sent) {
-		what = "TCP packets without SYN (an ACK or junk flood)"
+		what = "TCP packets without SYN (an ACK, FIN, RST or junk flood)"
 	}
 	where := fmt.Sprintf("port %d", v.Key.Port)
 	if all {

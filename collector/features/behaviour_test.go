@@ -200,6 +200,11 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.0001), victim, attacker, 80, sp, rst),
 			}
 		}, 80, Conns{Attempts: 200, Refused: 200, Packets: 200}, 0},
+		// A bare RST (no ACK) answers no SYN: it is the sender's own
+		// packet, not backscatter (hping3 -R).
+		{"a RST flood: bare RSTs from changing ports, nobody answers", func(i int, s float64) []decode.PacketInfo {
+			return []decode.PacketInfo{tcpPkt(at(s), attacker, victim, uint16(2000+i), 443, rst)}
+		}, 443, Conns{Attempts: 200, Unanswered: 200, Packets: 200}, 0},
 		// A capture of one direction only, begun mid-connection: a bare
 		// ACK, then data; the answers are on another link. Neither an ACK
 		// flood nor a service seen serving.

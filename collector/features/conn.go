@@ -771,16 +771,22 @@ func (a *Aggregator) serviceConns(e *flowEnds, all bool) *Conns {
 
 // opens reports whether a packet that starts a flow makes its sender the
 // initiator, or is an answer whose request we did not see: a SYN-ACK, an
-// RST, a DNS response, a UDP datagram from an amplifying service's port
-// or from a service port to an ephemeral one, an ICMP echo reply or
-// error.
+// RST with ACK, a DNS response, a UDP datagram from an amplifying
+// service's port or from a service port to an ephemeral one, an ICMP echo
+// reply or error.
+//
+// A reset that answers a SYN carries an ACK (RFC 9293, 3.10.7.1): a
+// refusal, or backscatter of SYNs forged in the receiver's name. A bare
+// reset answers a segment with an ACK; starting a flow, that segment was
+// not seen, and the reset is its sender's own: a RST flood (hping3 -R),
+// or a stale connection's reset, which a flood of them is not.
 func opens(p *decode.PacketInfo) bool {
 	switch p.Proto {
 	case decode.ProtoTCP:
 		if p.TCPFlags&decode.TCPSyn != 0 {
 			return p.TCPFlags&decode.TCPAck == 0
 		}
-		return p.TCPFlags&decode.TCPRst == 0
+		return p.TCPFlags&(decode.TCPRst|decode.TCPAck) != decode.TCPRst|decode.TCPAck
 	case decode.ProtoUDP:
 		switch {
 		case p.DNS && p.DNSResponse:
