@@ -28,7 +28,7 @@ func init() {
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, named while the host still fails first contacts in the latest window; " +
 			"and over half an hour with decay for slow scans while the host fails them at a pace that would reach the bar in that half hour. " +
 			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows, while it still fails them in the latest.",
-		Names:  "Sources: the scanning host; targets: the scanned host, or the first hosts of a sweep.",
+		Names:  "Sources: the scanning host; targets: the scanned host, or the hosts of a sweep it failed to reach most often (not a server it used).",
 		Floors: true,
 		order:  30,
 		detect: detectPortScan,
@@ -231,17 +231,20 @@ func protocolScan(h *hostSum, bar float64) (Attack, bool) {
 	}, true
 }
 
-// sweepTargets names the first hosts a sweeping source contacted.
+// sweepTargets names the hosts a sweeping source failed to reach most
+// often, the first in address order among equals. A server it also used
+// (every attempt completed) is no target of the sweep.
 func sweepTargets(e *evidence, src [16]byte) [][16]byte {
 	var rs []ranked
 	seen := map[[16]byte]int{}
-	for _, p := range sortedPairs(&e.h.long, func(p *pairSum) bool { return p.Key.Src == src && p.Attempts > 0 }) {
+	for _, p := range sortedPairs(&e.h.long, func(p *pairSum) bool { return p.Key.Src == src && p.Attempts > p.Established }) {
+		failed := float64(p.Attempts - p.Established)
 		if i, ok := seen[p.Key.Dst]; ok {
-			rs[i].weight += float64(p.Attempts)
+			rs[i].weight += failed
 			continue
 		}
 		seen[p.Key.Dst] = len(rs)
-		rs = append(rs, ranked{p.Key.Dst, float64(p.Attempts)})
+		rs = append(rs, ranked{p.Key.Dst, failed})
 	}
 	return heaviest(rs, 0, 0, 0)
 }

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,10 @@ func TestPortScan(t *testing.T) {
 		}
 		horizontal.pairs = append(horizontal.pairs, tcp(attacker, h, 22, features.Conns{Attempts: attempts, Syns: attempts, Unanswered: attempts}))
 	}
+	// The sweeping host also fetched pages from a web server it uses: the
+	// server is no target of the sweep.
+	usesServer := horizontal
+	usesServer.pairs = append(slices.Clone(horizontal.pairs), tcp(attacker, lanAddr(80), 443, features.Conns{Attempts: 20, Syns: 20, Established: 20}))
 	busyClient := bw{hosts: []features.HostActivity{{Addr: lanAddr(7), NewPorts: 40, NewHosts: 30, FailedFirst: 2, OKFirst: 38}}}
 	slow := bw{hosts: []features.HostActivity{{Addr: attacker, NewPorts: 3, NewHosts: 0, FailedFirst: 3, Target: victim, TargetPorts: 3}}}
 	arp := bw{hosts: []features.HostActivity{{Addr: attacker, ARPRequests: 254, ARPAnswered: 12}}}
@@ -89,6 +94,7 @@ func TestPortScan(t *testing.T) {
 		{name: "the same pings and ARP requests from a host that serves nothing", windows: repeat(2, sweeping), want: true, sources: srcs(lanAddr(1))},
 		{name: "vertical: a thousand ports of one host", windows: []bw{vertical}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "horizontal: one port of 254 hosts", windows: []bw{horizontal}, want: true, sources: srcs(attacker), targets: swept},
+		{name: "horizontal, from a host that also uses a web server", windows: []bw{usesServer}, want: true, sources: srcs(attacker), targets: swept},
 		{name: "a client's many new services, answered", windows: []bw{busyClient}},
 		{name: "slow: three failed probes a window add up", windows: repeat(9, slow), want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "slow, not yet enough", windows: repeat(6, slow)},
