@@ -25,6 +25,7 @@ func init() {
 		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer; " +
 			"or sending hosts 10 IP protocols or more besides TCP, UDP and ICMP (an IP protocol scan; stacks speak one or two). " +
+			"A path trace's probes (traceroute, mtr: a time to live climbing from 1 or 2 at the sensor, each probe to a new port) are not contacts. " +
 			"At least 25 first contacts, of which 20 and 80% failed, over the horizon, named while the host still fails first contacts in the latest window; " +
 			"and over half an hour with decay for slow scans while the host fails them at a pace that would reach the bar in that half hour. " +
 			"A host walking again the ports of a host it probed before (none is a first contact while they are remembered) is a scan when as many of them fail over the last two windows, while it still fails them in the latest.",

@@ -176,6 +176,7 @@ def benign/keepalive-clients benign - 540
 def benign/busy-hour benign - 1200
 def benign/config-management benign - 1500
 def benign/dhcp-rejoin benign - 200
+def benign/path-traces benign - 110
 
 # selected NAME ROLE TYPE: whether --only picks the variant.
 selected() {
@@ -235,7 +236,8 @@ fi
 
 # ---------------------------------------------------------------- setup
 lab_install_missing "$INSTALL" vsftpd:vsftpd memcached:memcached ab:apache2-utils nft:nftables \
-	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng atk6-flood_dhcpc6:thc-ipv6 dnsperf:dnsperf arpspoof:dsniff
+	ethtool:ethtool nc:netcat-openbsd capinfos:tshark dhcpstarv:dhcpstarv yersinia:yersinia udhcpc:udhcpc ptunnel-ng:ptunnel-ng atk6-flood_dhcpc6:thc-ipv6 dnsperf:dnsperf arpspoof:dsniff \
+	traceroute:traceroute mtr:mtr-tiny
 for c in ip tcpdump timeout curl "$PY" nft; do have "$c" || die "$c is required and not installed"; done
 
 mkdir -p "$OUTDIR"
@@ -1273,6 +1275,20 @@ v_benign_dhcp_rejoin() {
 	for i in $(seq 1 "$n"); do ip -n "$ns" link del "dh$i" 2>/dev/null || true; done
 	dhcp_server_stop
 	until_t 195
+}
+
+v_benign_path_traces() {
+	local ns=${NS_CLIENTS[1]} src=$LAN4.104 silent=$WAN4.200
+	DESC="an administrator tracing paths: UDP traceroutes and mtr, each probe to a new port with a time to live climbing from 1, to an outside host that answers and to one behind a hop that drops everything (the router drops the probes: 30 hops of 3 probes, 90 new ports of one host, none answered)"
+	ip -n "$NS_ROUTER" route add blackhole "$silent/32"
+	until_t 10
+	run_in 30 "$ns" traceroute -n -s "$src" "$OUTSIDE"
+	run_in 60 "$ns" traceroute -n -s "$src" "$silent"
+	run_in 30 "$ns" mtr -u -n -r -c 10 -a "$src" "$OUTSIDE"
+	run_in 30 "$ns" mtr -u -n -r -c 5 -a "$src" "$silent"
+	run_in 30 "$ns" traceroute -6 -n -s "${LAN6}:104" "$OUTSIDE6"
+	ip -n "$NS_ROUTER" route del blackhole "$silent/32"
+	until_t 105
 }
 
 # ---------------------------------------------------------------- manifest

@@ -281,11 +281,11 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		copy(p.SrcMAC[:], data[6:12])
 	}
 	if v6 {
-		p.L3 = L3IPv6
+		p.L3, p.TTL = L3IPv6, ip[7]
 		copy(p.Src[:], ip[8:24])
 		copy(p.Dst[:], ip[24:40])
 	} else {
-		p.L3 = L3IPv4
+		p.L3, p.TTL = L3IPv4, ip[8]
 		setMapped4(&p.Src, ip[12:16])
 		setMapped4(&p.Dst, ip[16:20])
 	}
@@ -402,7 +402,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 				continue
 			}
 			ipSeen = true
-			p.L3 = L3IPv4
+			p.L3, p.TTL = L3IPv4, d.ip4.TTL
 			setMapped4(&p.Src, d.ip4.SrcIP)
 			setMapped4(&p.Dst, d.ip4.DstIP)
 		case layers.LayerTypeIPv6:
@@ -414,7 +414,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 				continue
 			}
 			ipSeen = true
-			p.L3 = L3IPv6
+			p.L3, p.TTL = L3IPv6, d.ip6.HopLimit
 			copy(p.Src[:], d.ip6.SrcIP)
 			copy(p.Dst[:], d.ip6.DstIP)
 		case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:

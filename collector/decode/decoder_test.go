@@ -340,6 +340,28 @@ func decodeCases(tb testing.TB) []decodeCase {
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppQUIC, Src: v4a, Dst: v4b, SrcPort: 50000, DstPort: 443, SrcMAC: srcMAC, Payload: 20},
 		},
 		{
+			// A traceroute's first probe: the time to live as sent, on the
+			// fast path and on the layers' (a VLAN tag) alike.
+			name: "ipv4 time to live 1", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), func() *layers.IPv4 { h := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP); h.TTL = 1; return h }(), tcp(51000, 80, TCPSyn)),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.TTL = 1; return p }(),
+		},
+		{
+			name: "ipv4 time to live 2 behind a vlan tag", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+				func() *layers.IPv4 { h := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP); h.TTL = 2; return h }(), tcp(51000, 80, TCPSyn)),
+			want: func() PacketInfo { p := withMAC(tcpSYN); p.HasVLAN, p.VLAN, p.TTL = true, 100, 2; return p }(),
+		},
+		{
+			name: "ipv6 hop limit 3", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), func() *layers.IPv6 {
+				h := ip6("2001:db8::1", "2001:db8::53", layers.IPProtocolUDP)
+				h.HopLimit = 3
+				return h
+			}(), udp(40000, 33434), filler(12)),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 33434, SrcMAC: srcMAC, Payload: 12, TTL: 3},
+		},
+		{
 			name: "802.1q", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
 				ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn)),
@@ -620,6 +642,9 @@ func TestDecode(t *testing.T) {
 			}
 			want := tc.want
 			want.Time, want.WireLen, want.CapLen = -5, wire, uint32(len(tc.data))
+			if (want.L3 == L3IPv4 || want.L3 == L3IPv6) && want.TTL == 0 {
+				want.TTL = 64 // as ip4 and ip6 build them
+			}
 			if p != want {
 				t.Errorf("PacketInfo mismatch\n got %+v\nwant %+v", p, want)
 			}

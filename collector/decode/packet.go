@@ -130,6 +130,9 @@ type PacketInfo struct {
 	Fragment         bool     // any IP fragment
 	NonFirstFragment bool     // a fragment without the layer-4 header
 	FragmentProto    Protocol // for fragments: the IP header's protocol
+	// TTL is the IPv4 time to live or IPv6 hop limit, as the capture saw
+	// it, of the header the addresses come from; 0 without IP.
+	TTL uint8
 
 	VLAN    uint16 // outermost 802.1Q VLAN id
 	HasVLAN bool

@@ -241,6 +241,7 @@ type Aggregator struct {
 	geo            *geoState           // nil without a country database
 	bh             *behaviour
 	contacts       rotatingBloom // first contacts with hosts and services
+	traces         traceTable    // senders tracing the path to a destination
 	horizonWindows int           // windows since the contact filters rotated
 	seq            uint32        // windows closed: the behaviour tables' generation
 	visit          func(i int, now int64)
@@ -269,6 +270,9 @@ type packetHashes struct {
 	cHost, cPort, pair uint64
 	fromA              bool // the packet goes from the flow's A endpoint to B
 	l4ports            bool // TCP or UDP: has ports
+	// trace is set on a packet that opens a flow as a path trace's
+	// climbing probe (traceTable): no attempt on the destination.
+	trace bool
 }
 
 // NewAggregator returns an aggregator for one interface. emit is called

@@ -49,8 +49,10 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 	i, isNew := t.lookup(h.flow, p.Time)
 	f := &t.slots[i]
 	e := &t.ends[i]
+	h.trace = false
 	if isNew {
 		opener := opens(p)
+		h.trace = opener && a.traces.probe(p, h.src, h.dst)
 		*f = flowSlot{hash: h.flow, last: p.Time}
 		if h.fromA == opener {
 			f.state = stInitA
@@ -355,8 +357,9 @@ func dataRecordType(t uint16) bool {
 // first contact with the responder's service or host within the horizon.
 func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, h *packetHashes, syn bool) {
 	f.state |= stAttempt
-	if groupAddr(e.resp) {
-		// Multicast and broadcast are not one host's service: no outcome.
+	if groupAddr(e.resp) || h.trace {
+		// Multicast and broadcast are not one host's service, and a path
+		// trace's probe dies on the way to its destination: no outcome.
 		f.state |= stDecided
 		return
 	}
