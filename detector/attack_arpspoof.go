@@ -17,8 +17,9 @@ func init() {
 		Severity:       3,
 		Technique:      "T1557.002",
 		TechniqueName:  "Adversary-in-the-Middle: ARP Cache Poisoning",
-		Recommendation: "A second MAC is answering for an address: find the port of the offending MAC on the switch, isolate it, and enable dynamic ARP inspection.",
-		Behaviour: "An IPv4 address claimed in ARP, three times or more over the horizon, by a MAC other than its owner (the first MAC heard claiming it, " +
+		Recommendation: "A second MAC is answering for an address: find the port of the offending MAC on the switch, isolate it, and enable dynamic ARP inspection (for IPv6, RA guard and ND inspection).",
+		Behaviour: "An address claimed in ARP, or in IPv6 neighbour discovery (the link-layer address a solicitation, a router advertisement or an advertisement for its own source gives), " +
+			"three times or more over the horizon, by a MAC other than its owner (the first MAC heard claiming it, " +
 			"or that an ARP reply to it was addressed to: a spoofer's own replies show where its victims are) " +
 			"while the owner is still heard from; an owner silent for a whole horizon hands the address over (a replaced host, a failover).",
 		Names:  "Sources: the claiming MAC; targets: the addresses it claims.",

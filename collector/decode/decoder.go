@@ -293,6 +293,9 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 	if upper == 1 || upper == 58 {
 		refusal(p, l4[min(8, len(l4)):])
 	}
+	if upper == 58 {
+		neighbourClaim(p, l4[4:])
+	}
 	return true
 }
 
@@ -327,6 +330,47 @@ func refusal(p *PacketInfo, q []byte) {
 	}
 	p.Refusal, p.RefusedProto = true, proto
 	p.RefusedSrc, p.RefusedDst = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+}
+
+// neighbourClaim reads an IPv6 neighbour discovery message's claim: the
+// MAC its link-layer address option gives for the message's source
+// address, as ARP's sender fields give one (RFC 4861: a source
+// link-layer address in router and neighbour solicitations and router
+// advertisements, a target link-layer address in a neighbour
+// advertisement, taken when its target is its source: a proxy's
+// advertisement for another address is left). body is the message past
+// its 4-byte header. Only a message sent on the link (hop limit 255, as
+// receivers require) from an address (not the unspecified one of
+// duplicate address detection) claims.
+func neighbourClaim(p *PacketInfo, body []byte) {
+	if p.L3 != L3IPv6 || p.Proto != ProtoICMPv6 || p.TTL != 255 || p.Src == ([16]byte{}) {
+		return
+	}
+	var opts []byte
+	want := byte(1) // source link-layer address
+	switch {
+	case p.ICMPType == 133 && len(body) >= 4:
+		opts = body[4:]
+	case p.ICMPType == 134 && len(body) >= 12:
+		opts = body[12:]
+	case p.ICMPType == 135 && len(body) >= 20:
+		opts = body[20:]
+	case p.ICMPType == 136 && len(body) >= 20 && [16]byte(body[4:20]) == p.Src:
+		opts, want = body[20:], 2 // target link-layer address
+	default:
+		return
+	}
+	for len(opts) >= 8 {
+		n := int(opts[1]) * 8
+		if n == 0 || n > len(opts) {
+			return
+		}
+		if opts[0] == want && n == 8 {
+			copy(p.ARPTargetMAC[:], opts[2:8])
+			return
+		}
+		opts = opts[n:]
+	}
 }
 
 // failedLayer names the layer that DecodeLayers was working on when it
@@ -463,6 +507,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			}
 			d.finishL4(p, upper, inner6, nil)
 			refusal(p, d.icmp6.Payload[min(4, len(d.icmp6.Payload)):])
+			neighbourClaim(p, d.icmp6.Payload)
 			return
 		}
 	}

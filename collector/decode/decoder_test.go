@@ -227,6 +227,22 @@ func decodeCases(tb testing.TB) []decodeCase {
 	ihl4 := frame(tb, ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolTCP), tcp(51000, 80, TCPSyn))
 	ihl4[0] = 0x44
 
+	// IPv6 neighbour discovery: the link-layer address a message gives for
+	// its source (PacketInfo.ARPTargetMAC).
+	ll, spoof := addr16("fe80::ff:fe00:10"), [6]byte{0x3e, 0xf0, 0xfd, 0x46, 0xc5, 0x08}
+	ndOpt := func(typ byte, mac [6]byte) []byte { return cat([]byte{typ, 1}, mac[:]) }
+	ndNA := func(target [16]byte, opt byte) []byte { return cat(make([]byte, 4), target[:], ndOpt(opt, spoof)) }
+	nd := func(name string, typ uint8, hops uint8, src [16]byte, body []byte, want [6]byte, vlan ...bool) decodeCase {
+		h := ip6("::", "ff02::1", layers.IPProtocolICMPv6)
+		h.SrcIP, h.HopLimit = net.IP(src[:]), hops
+		ls := []gopacket.SerializableLayer{eth(layers.EthernetTypeIPv6), h, &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}, gopacket.Payload(body)}
+		w := PacketInfo{L3: L3IPv6, Proto: ProtoICMPv6, IPProto: 58, Src: src, Dst: addr16("ff02::1"), SrcMAC: srcMAC, ICMPType: typ, Payload: uint32(len(body)), TTL: hops, ARPTargetMAC: want}
+		if len(vlan) > 0 {
+			ls = append([]gopacket.SerializableLayer{eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv6}}, ls[1:]...)
+			w.HasVLAN, w.VLAN = true, 100
+		}
+		return decodeCase{name: name, link: LinkEthernet, data: frame(tb, ls...), want: w}
+	}
 	tcpSYN := PacketInfo{L3: L3IPv4, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v4a, Dst: v4b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn, TCPWindow: 64240}
 	withMAC := func(p PacketInfo) PacketInfo { p.SrcMAC = srcMAC; return p }
 	tcpSYNv6 := PacketInfo{L3: L3IPv6, Proto: ProtoTCP, IPProto: 6, App: AppHTTP, Src: v6a, Dst: v6b, SrcPort: 51000, DstPort: 80, TCPFlags: TCPSyn, TCPWindow: 64240}
@@ -339,6 +355,15 @@ func decodeCases(tb testing.TB) []decodeCase {
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(50000, 443), filler(20)),
 			want: PacketInfo{L3: L3IPv4, Proto: ProtoUDP, IPProto: 17, App: AppQUIC, Src: v4a, Dst: v4b, SrcPort: 50000, DstPort: 443, SrcMAC: srcMAC, Payload: 20},
 		},
+		nd("a neighbour advertisement for its own address", 136, 255, ll, ndNA(ll, 2), spoof),
+		nd("a neighbour advertisement behind a vlan tag (the layers' path)", 136, 255, ll, ndNA(ll, 2), spoof, true),
+		nd("a neighbour solicitation with its source's link-layer address", 135, 255, ll, ndNA(v6b, 1), spoof),
+		nd("a router advertisement", 134, 255, ll, cat(make([]byte, 12), ndOpt(1, spoof)), spoof),
+		nd("a router solicitation", 133, 255, ll, cat(make([]byte, 4), ndOpt(1, spoof)), spoof),
+		nd("an advertisement not sent on the link (hop limit 64)", 136, 64, ll, ndNA(ll, 2), [6]byte{}),
+		nd("a proxy's advertisement for another address", 136, 255, ll, ndNA(v6b, 2), [6]byte{}),
+		nd("duplicate address detection: a solicitation from the unspecified address", 135, 255, [16]byte{}, ndNA(ll, 1), [6]byte{}),
+		nd("a solicitation whose option is cut", 135, 255, ll, ndNA(v6b, 1)[:26], [6]byte{}),
 		{
 			// A traceroute's first probe: the time to live as sent, on the
 			// fast path and on the layers' (a VLAN tag) alike.

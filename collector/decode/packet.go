@@ -124,7 +124,13 @@ type PacketInfo struct {
 	ICMPCode  uint8
 	ARPOp     uint16
 	// ARPTargetMAC is an ARP packet's target hardware address: in a reply,
-	// the MAC the answering host reached the target address at.
+	// the MAC the answering host reached the target address at. On an
+	// IPv6 neighbour discovery message (router solicitation or
+	// advertisement, neighbour solicitation, or an advertisement for its
+	// own source address), with a hop limit of 255 and a link-layer
+	// address option, it is that option's MAC: where the message says its
+	// source address is, as an ARP packet's sender fields say (see
+	// neighbourClaim). Zero otherwise.
 	ARPTargetMAC [6]byte
 
 	Fragment         bool     // any IP fragment

@@ -675,6 +675,9 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 	case decode.ProtoARP:
 		a.arpPacket(p)
 	}
+	if p.Proto == decode.ProtoICMPv6 {
+		a.neighbourPacket(p)
+	}
 	if p.DNS {
 		if p.DNSResponse {
 			w.dnsR++
@@ -785,21 +788,39 @@ func (a *Aggregator) arpPacket(p *decode.PacketInfo) {
 			a.arp.reached(p.Dst, p.ARPTargetMAC, p.Time)
 		}
 	}
-	owner, ownerLast, conflict := a.arp.claim(p.Src, p.SrcMAC, p.Time)
+	a.claim(p.Src, p.SrcMAC, p.Time)
+}
+
+// neighbourPacket counts an IPv6 neighbour discovery message's claim on
+// its source address (decode.PacketInfo.ARPTargetMAC), as an ARP
+// packet's sender makes one: a second MAC advertising an address whose
+// owner is still heard from is neighbour spoofing, ARP spoofing's IPv6
+// form. A packet's Ethernet source is no claim: VRRP's advertisements
+// come from a router's own link-local address and the virtual MAC.
+func (a *Aggregator) neighbourPacket(p *decode.PacketInfo) {
+	if p.ARPTargetMAC != ([6]byte{}) {
+		a.claim(p.Src, p.ARPTargetMAC, p.Time)
+	}
+}
+
+// claim records mac's claim on the address ip, and a conflict with the
+// address's owner in the window's claims.
+func (a *Aggregator) claim(ip [16]byte, mac [6]byte, now int64) {
+	owner, ownerLast, conflict := a.arp.claim(ip, mac, now)
 	if !conflict {
 		return
 	}
-	w.arpConflicts++
+	a.w.arpConflicts++
 	for i := range a.arpClaims {
 		c := &a.arpClaims[i]
-		if c.IP == p.Src && c.Claimant == p.SrcMAC {
+		if c.IP == ip && c.Claimant == mac {
 			c.Claims++
 			c.OwnerLast = ownerLast
 			return
 		}
 	}
 	if len(a.arpClaims) < MaxARPReported {
-		a.arpClaims = append(a.arpClaims, ARPClaim{IP: p.Src, Owner: owner, Claimant: p.SrcMAC, Claims: 1, OwnerLast: ownerLast})
+		a.arpClaims = append(a.arpClaims, ARPClaim{IP: ip, Owner: owner, Claimant: mac, Claims: 1, OwnerLast: ownerLast})
 	}
 }
 

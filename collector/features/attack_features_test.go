@@ -133,6 +133,29 @@ func TestAttackFeatures(t *testing.T) {
 			t.Errorf("ARP claims %+v, want %+v", got, want)
 		}
 	})
+	t.Run("neighbour spoofing over IPv6", func(t *testing.T) {
+		// The router solicits and advertises from fe80::1 at ..:01; another
+		// MAC advertises fe80::1 as its own twice (THC's fake_advertise6).
+		// A packet without a link-layer address claim (decode leaves
+		// ARPTargetMAC zero) claims nothing, whatever its Ethernet source.
+		nd := func(t int64, typ uint8, mac byte) decode.PacketInfo {
+			p := icmpPkt(t, decode.ProtoICMPv6, "fe80::1", "ff02::1", typ, 0)
+			p.SrcMAC = [6]byte{2, 0, 0, 0, 0, mac}
+			if typ >= 133 && typ <= 136 {
+				p.ARPTargetMAC = p.SrcMAC
+			}
+			return p
+		}
+		pkts := []decode.PacketInfo{nd(at(0), 134, 1), nd(at(1), 135, 1), nd(at(2), 136, 0x66), nd(at(3), 135, 1), nd(at(4), 136, 0x66), nd(at(5), 143, 0x77)}
+		wins, _ := run(t, cfg10s(), pkts, func(a *Aggregator) { a.Advance(t0 + 10*sec) })
+		want := []ARPClaim{{IP: addr("fe80::1"), Owner: [6]byte{2, 0, 0, 0, 0, 1}, Claimant: [6]byte{2, 0, 0, 0, 0, 0x66}, Claims: 2, OwnerLast: at(3)}}
+		if got := wins[0].Behaviour.ARP; !reflect.DeepEqual(got, want) {
+			t.Errorf("claims %+v, want %+v", got, want)
+		}
+		if got := wins[0].Features[ARPAddressConflicts]; got != 2 {
+			t.Errorf("address conflicts %v, want 2", got)
+		}
+	})
 	t.Run("port scan heavy hitter", func(t *testing.T) {
 		var pkts []decode.PacketInfo
 		for p := range 300 {

@@ -363,15 +363,16 @@ func (t *flowTable) resetWindow() {
 	t.created, t.endedCount, t.endedNanos = 0, 0, 0
 }
 
-// arpTable remembers the owner of each IPv4 address: the MAC that claimed
-// it first and has kept claiming it, in a fixed table (a flood of ARP from
-// random addresses overwrites slots, it does not grow the table). A claim
-// by another MAC while the owner is still heard from is a conflict,
-// however far apart the two claims fall; an owner silent for longer than
-// ownerTimeout hands the address over without one (a replaced host, a
-// router failover).
+// arpTable remembers the owner of each address on the link: the MAC that
+// claimed it first (an ARP packet's sender, an IPv6 neighbour discovery
+// message's link-layer address option) and has kept claiming it, in a
+// fixed table (a flood of ARP from random addresses overwrites slots, it
+// does not grow the table). A claim by another MAC while the owner is
+// still heard from is a conflict, however far apart the two claims fall;
+// an owner silent for longer than ownerTimeout hands the address over
+// without one (a replaced host, a router failover).
 type arpTable struct {
-	ips       [arpSlots]uint32
+	ips       [arpSlots][16]byte
 	owners    [arpSlots][6]byte
 	ownerLast [arpSlots]int64
 	used      [arpSlots]bool
@@ -384,49 +385,49 @@ type arpTable struct {
 
 const arpSlots = 4096
 
-// take returns the slot of the IPv4 address v4, given to it with owner
-// mac heard at now, and true, when the slot held no address or another.
-func (t *arpTable) take(v4 uint32, mac [6]byte, now int64) (uint64, bool) {
-	i := sketch.Mix64(uint64(v4)) & (arpSlots - 1)
-	if t.used[i] && t.ips[i] == v4 {
+// take returns the slot of the address ip, given to it with owner mac
+// heard at now, and true, when the slot held no address or another.
+func (t *arpTable) take(ip [16]byte, mac [6]byte, now int64) (uint64, bool) {
+	i := sketch.HashAddr(ip) & (arpSlots - 1)
+	if t.used[i] && t.ips[i] == ip {
 		return i, false
 	}
 	if t.used[i] {
 		t.replaced++
 	}
-	t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = v4, mac, now, true
+	t.ips[i], t.owners[i], t.ownerLast[i], t.used[i] = ip, mac, now, true
 	return i, true
 }
 
-// ipv4Of is the IPv4 address of an IPv4-mapped one, as a number.
-func ipv4Of(ip [16]byte) uint32 {
-	return uint32(ip[12])<<24 | uint32(ip[13])<<16 | uint32(ip[14])<<8 | uint32(ip[15])
+// unspecified reports whether ip is 0.0.0.0 (IPv4-mapped) or ::, the
+// address of a host that has none yet (an ARP probe, duplicate address
+// detection).
+func unspecified(ip [16]byte) bool {
+	return ip == [16]byte{} || ip == [16]byte{10: 0xff, 11: 0xff}
 }
 
-// reached records that another host answered the IPv4-mapped address ip
-// at mac (an ARP reply's target): evidence of its owner, never a claim.
+// reached records that another host answered the address ip at mac (an
+// ARP reply's target): evidence of its owner, never a claim.
 // It makes mac the owner of an address not known yet and keeps an owner
 // that is still reached there as heard from; it changes nothing when the
 // address has another owner.
 func (t *arpTable) reached(ip [16]byte, mac [6]byte, now int64) {
-	v4 := ipv4Of(ip)
-	if v4 == 0 || mac == ([6]byte{}) || mac == ([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
+	if unspecified(ip) || mac == ([6]byte{}) || mac == ([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
 		return
 	}
-	if i, fresh := t.take(v4, mac, now); !fresh && t.owners[i] == mac {
+	if i, fresh := t.take(ip, mac, now); !fresh && t.owners[i] == mac {
 		t.ownerLast[i] = max(t.ownerLast[i], now)
 	}
 }
 
-// claim records that mac claims the IPv4-mapped address ip at now, and
-// returns the address's owner with the time it last claimed it, and
-// whether mac's claim conflicts with it.
+// claim records that mac claims the address ip at now, and returns the
+// address's owner with the time it last claimed it, and whether mac's
+// claim conflicts with it.
 func (t *arpTable) claim(ip [16]byte, mac [6]byte, now int64) (owner [6]byte, ownerLast int64, conflict bool) {
-	v4 := ipv4Of(ip)
-	if v4 == 0 || mac == ([6]byte{}) {
+	if unspecified(ip) || mac == ([6]byte{}) {
 		return owner, 0, false // probes and unanswered requests claim nothing
 	}
-	i, fresh := t.take(v4, mac, now)
+	i, fresh := t.take(ip, mac, now)
 	switch {
 	case fresh:
 	case t.owners[i] == mac:

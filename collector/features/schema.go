@@ -153,7 +153,7 @@ var Schema = [NumFeatures]Feature{
 	AuthAttempts:              {"auth_connection_attempts_per_window", "connections/window", "TCP SYNs to authentication ports (SSH, Telnet, FTP, RDP, VNC, mail, LDAP, databases, WinRM)."},
 	MaxSourceAuthAttempts:     {"max_source_auth_attempts_per_window", "connections/window", "Most TCP SYNs to authentication ports from one source."},
 	HTTPIdleConnections:       {"http_idle_connections", "connections", "Open web connections older than 10 s carrying under one packet per second."},
-	ARPAddressConflicts:       {"arp_address_conflicts_per_window", "packets/window", "ARP packets claiming an IPv4 address for another MAC than its owner (the first MAC heard for it, while it is still heard from)."},
+	ARPAddressConflicts:       {"arp_address_conflicts_per_window", "packets/window", "ARP packets, and IPv6 neighbour discovery messages, claiming an address for another MAC than its owner (the first MAC heard for it, while it is still heard from)."},
 	TopDestinationShare:       {"top_destination_share_ratio", "ratio", "Share of the window's packets sent to the busiest destination."},
 	MaxSourceWebConnections:   {"max_source_web_connections_per_window", "connections/window", "Most TCP SYNs to web ports (HTTP, HTTPS) from one source."},
 	TCPEstablished:            {"tcp_established_connections_per_window", "connections/window", "TCP connection attempts whose handshake completed."},
