@@ -99,7 +99,13 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		srcs := heaviest(rs, n, 0.02, 10)
 		spoofed := namedShare(rs, srcs, n) < 0.5
 		who := plural(float64(len(srcs)), "sender", "senders")
-		spoofed = spoofed && len(rs) >= manySources
+		// Many senders: many held in pairs, or most of the packets from
+		// senders the pair table could not hold.
+		var held float64
+		for _, r := range rs {
+			held += r.weight
+		}
+		spoofed = spoofed && (len(rs) >= manySources || held < n/2)
 		if spoofed {
 			who = "many senders each sending a few (forged or distributed)"
 		}
@@ -142,8 +148,22 @@ type hostProto struct {
 // unaskedAll answers unaskedICMP for every host at once, in three walks
 // of the span's pairs: one walk per host would make a window in which
 // many hosts receive ICMP (backscatter) cost the square of its pairs.
+// What the host received from senders the pair table could not hold (a
+// flood from forged addresses, each new) is in its service's count and
+// in no pair's: those senders are none it talked to.
 func unaskedAll(s *span) map[hostProto]float64 {
 	out := map[hostProto]float64{}
+	for k, v := range s.services {
+		if k.AllPorts && isICMP(k.Proto) && v.Unsolicited > 0 {
+			out[hostProto{k.Addr, k.Proto}] = float64(v.Unsolicited)
+		}
+	}
+	for k, p := range s.pairs {
+		if p.Unsolicited > 0 && isICMP(k.Proto) {
+			hp := hostProto{k.Dst, k.Proto}
+			out[hp] = max(0, out[hp]-float64(p.Unsolicited))
+		}
+	}
 	// The hosts that received unsolicited ICMP, and whom they talked to.
 	talked := map[[16]byte]map[[16]byte]bool{}
 	for k, p := range s.pairs {
