@@ -19,7 +19,8 @@ func init() {
 		TechniqueName:  "Network Denial of Service: Reflection Amplification",
 		Recommendation: "The target is receiving DNS answers it did not ask for: filter inbound UDP from source port 53 to it at the edge or upstream; if your own resolvers are the reflectors, stop open recursion.",
 		Behaviour: "DNS answers from port 53 that the target never asked for, arriving in bulk: before training at least 200 of them and 10 kB/s; " +
-			"after it, five times the busiest training window of unsolicited bytes. Over the last two windows.",
+			"after it, five times the busiest training window of unsolicited bytes. Over the last two windows. " +
+			"Or servers seen answering one address's DNS queries with 10 times their bytes or more, on the same bars: a resolver of ours abused, the queries forged in the target's name.",
 		Names:  "Sources: the reflectors sending the answers; targets: the host they are aimed at.",
 		Floors: true,
 		order:  16,
@@ -72,6 +73,75 @@ func amplification(e *evidence, dns bool) []Attack {
 			Spoofed:    false,
 			Summary: fmt.Sprintf("%.0f answers (%.0f kB/s) the target never asked for, from %s on %s",
 				float64(v.Unsolicited), s.rate(total)/1e3, plural(float64(len(rs)), "reflector", "reflectors"), plural(float64(len(ports)), "service port", "service ports")),
+		})
+	}
+	return append(out, abusedReflectors(e, dns, bytesBar)...)
+}
+
+// ampFactor is how many times the bytes of the requests an abused
+// reflector's answers to one address outweigh. Ordinary DNS answers are
+// two to four times their question.
+const ampFactor = 10
+
+// abusedReflectors judges the other side of reflection: servers seen
+// answering one address's requests with ampFactor times their bytes or
+// more, in bulk (the requests forged in the target's name reach them,
+// the answers go to it). A sensor beside an open resolver or an exposed
+// NTP, SSDP or memcached server sees it abused.
+func abusedReflectors(e *evidence, dns bool, bytesBar float64) []Attack {
+	type aimed struct {
+		answers, answerBytes, askedBytes float64
+		reflectors                       []ranked
+	}
+	amplified := func(p *pairSum) bool {
+		return p.Key.Proto == features.ProtoUDP && features.ReflectionPort(p.Key.Port) && (p.Key.Port == 53) == dns &&
+			float64(p.ReplyBytes) >= ampFactor*float64(p.Bytes)
+	}
+	sum := func(s *span) (map[[16]byte]*aimed, [][16]byte) {
+		m := map[[16]byte]*aimed{}
+		var order [][16]byte
+		for _, p := range sortedPairs(s, amplified) {
+			a := m[p.Key.Src]
+			if a == nil {
+				a = &aimed{}
+				m[p.Key.Src] = a
+				order = append(order, p.Key.Src)
+			}
+			a.answers += float64(p.Replies)
+			a.answerBytes += float64(p.ReplyBytes)
+			a.askedBytes += float64(p.Bytes)
+			a.reflectors = append(a.reflectors, ranked{p.Key.Dst, float64(p.ReplyBytes)})
+		}
+		return m, order
+	}
+	s := &e.h.short
+	byTarget, order := sum(s)
+	var last map[[16]byte]*aimed
+	var out []Attack
+	for _, t := range order {
+		a := byTarget[t]
+		if a.answers < ampAnswers && !e.trained() || a.answerBytes < bytesBar || s.rate(a.answerBytes) < ampRate/10 || (!e.trained() && s.rate(a.answerBytes) < ampRate) {
+			continue
+		}
+		if last == nil {
+			last, _ = sum(&e.h.last)
+		}
+		if l := last[t]; l == nil || l.answerBytes < stillAt*bytesBar {
+			continue // it stopped
+		}
+		what := "requests"
+		if dns {
+			what = "DNS queries"
+		}
+		srcs := heaviest(a.reflectors, a.answerBytes, 0.02, 0)
+		out = append(out, Attack{
+			Confidence: confidence(a.answerBytes, bytesBar),
+			Evidence:   []Evidence{ev("amplified_answer_bytes", a.answerBytes, bytesBar, 0), ev("amplification_factor", a.answerBytes/max(a.askedBytes, 1), ampFactor, 0)},
+			Sources:    srcs,
+			Targets:    [][16]byte{t},
+			Summary: fmt.Sprintf("%s answered %.0f %s from the target with %.0f times their bytes (%.0f kB/s): used as %s against it, by requests forged in its name",
+				plural(float64(len(a.reflectors)), "server", "servers"), a.answers, what, a.answerBytes/max(a.askedBytes, 1), s.rate(a.answerBytes)/1e3,
+				map[bool]string{true: "an amplifier", false: "amplifiers"}[len(a.reflectors) == 1]),
 		})
 	}
 	return out

@@ -35,8 +35,23 @@ func reflectorAddrs(k int) [][16]byte {
 	return out
 }
 
+// asked writes n requests of reqSize bytes from the victim's address to
+// a server of ours on port, each answered with size bytes: what a sensor
+// beside an abused reflector sees (the requests forged in the victim's
+// name), or an ordinary client.
+func asked(port uint16, n uint32, reqSize, size uint64) bw {
+	server := lanAddr(53)
+	c := features.Conns{Attempts: n, Established: n, Packets: n, Bytes: uint64(n) * reqSize, Replies: n, ReplyBytes: uint64(n) * size}
+	return bw{pairs: []features.PairActivity{pair(victim, server, port, features.ProtoUDP, c)}}
+}
+
 func TestDNSAmplification(t *testing.T) {
 	checkRuleCases(t, DNSAmplification, []ruleCase{
+		{name: "our resolver answers forged queries with 19 times their bytes", windows: repeat(2, asked(53, 1500, 79, 1500)), want: true, sources: srcs(lanAddr(53)), targets: srcs(victim)},
+		{name: "a busy client's answers, 3 times its questions", windows: repeat(2, asked(53, 1500, 70, 210))},
+		{name: "a validating resolver's DNSSEC answers, 15 times, a few a second", windows: repeat(2, asked(53, 40, 80, 1200))},
+		{name: "an amplified burst that stopped", windows: []bw{asked(53, 3000, 79, 1500), {}}},
+		{name: "our NTP server abused is reflection, not DNS", windows: repeat(2, asked(123, 1500, 76, 468*10))},
 		{name: "four resolvers answer what the victim never asked", windows: []bw{answers(53, 4, 2000, 1100)}, want: true, sources: reflectorAddrs(4), targets: srcs(victim)},
 		{name: "memcached is reflection, not DNS", windows: []bw{answers(11211, 2, 2000, 1400)}},
 		{name: "a few late answers", windows: []bw{answers(53, 1, 20, 300)}},
@@ -48,5 +63,7 @@ func TestReflection(t *testing.T) {
 		{name: "memcached", windows: []bw{answers(11211, 2, 2000, 1400)}, want: true, sources: reflectorAddrs(2), targets: srcs(victim)},
 		{name: "NTP", windows: []bw{answers(123, 3, 3000, 468)}, want: true, sources: reflectorAddrs(3), targets: srcs(victim)},
 		{name: "DNS is DNS amplification", windows: []bw{answers(53, 4, 2000, 1100)}},
+		{name: "our NTP server answers monlist requests forged in the victim's name", windows: repeat(2, asked(123, 1500, 76, 4680)), want: true, sources: srcs(lanAddr(53)), targets: srcs(victim)},
+		{name: "an SSDP discovery answered by six services", windows: repeat(2, asked(1900, 2, 130, 1800))},
 	})
 }

@@ -1130,6 +1130,10 @@ var reflectionPorts = portSet(17, 19, 53, 111, 123, 161, 389, 500, 1900, 3702, 4
 // submission, POP3, IMAP, LDAP, SMB, databases, RDP, VNC, WinRM.
 var authPorts = portSet(21, 22, 23, 2323, 110, 143, 389, 445, 465, 587, 636, 993, 995, 1433, 3306, 3389, 5432, 5900, 5985, 5986)
 
+// ReflectionPort reports whether a UDP port is an amplification-prone
+// service's.
+func ReflectionPort(port uint16) bool { return reflectionPorts.has(port) }
+
 // AuthPort reports whether a TCP port is an authentication service's.
 func AuthPort(port uint16) bool { return authPorts.has(port) }
 
