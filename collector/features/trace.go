@@ -10,15 +10,19 @@ import (
 // Path probes. traceroute sends probes whose time to live climbs one hop
 // at a time from 1, three to a hop, each to a new UDP port (33434 and
 // up): past a hop that stays silent, 30 hops are 90 new services of one
-// host, all unanswered, a port scan's behaviour. A probe that passes the
-// sensor with a time to live of traceStartTTL or less dies a hop or two
-// further on: its sender is tracing the path to that destination, and
-// its probes there with a higher time to live, up to traceMaxTTL, are the
-// trace climbing. They are no attempts on the destination's services.
+// host, all unanswered, a port scan's behaviour; mtr -u climbs the same
+// ladder once a second. A probe that passes the sensor with a time to
+// live of traceStartTTL or less dies a hop or two further on: its sender
+// may be tracing the path to that destination. Its probes there that
+// climb from it, one hop at a time up to traceMaxTTL, and a ladder's
+// next round from the bottom again, are the trace: no attempts on the
+// destination's services.
+//
 // A scan's probes reach their target: they leave a sensor on the
 // scanner's LAN with 37 or more (nmap draws 37 to 59, stacks send 64, 128
-// or 255), and a scan at one low time to live (nmap --ttl 1) does not
-// climb, so it is counted.
+// or 255). A scan at one low time to live (nmap --ttl 1), or one at
+// another after a probe at 1, does not climb, so it is counted. One that
+// climbs a ladder from 1 to 32 over and over is taken for a trace.
 const (
 	traceStartTTL = 2
 	traceMaxTTL   = 32
@@ -30,33 +34,38 @@ const (
 	traceSlots = 1024
 )
 
-// traceTable remembers, per sender and destination, the lowest time to
-// live a trace began with and when its last probe went by.
+// traceTable remembers, per sender and destination, the lowest and the
+// highest time to live of a trace's probes and when its last probe went
+// by.
 type traceTable struct {
-	key   [traceSlots]uint64
-	at    [traceSlots]int64
-	start [traceSlots]uint8
+	key        [traceSlots]uint64
+	at         [traceSlots]int64
+	start, top [traceSlots]uint8
 }
 
 // probe reports whether p, which opens a flow from src to dst (their
-// address hashes), is a climbing probe of a path trace.
+// address hashes), is a probe of a path trace past its first.
 func (t *traceTable) probe(p *decode.PacketInfo, src, dst uint64) bool {
 	if p.TTL == 0 || p.TTL > traceMaxTTL {
 		return false
 	}
 	k := max(sketch.Mix64(src^sketch.Mix64(dst+0x5851f42d4c957f2d)), 1)
 	i := k & (traceSlots - 1)
-	live := t.key[i] == k && p.Time-t.at[i] <= traceMemory
-	switch {
-	case p.TTL <= traceStartTTL:
-		if !live || p.TTL < t.start[i] {
-			t.key[i], t.start[i] = k, p.TTL
+	switch live := t.key[i] == k && p.Time-t.at[i] <= traceMemory; {
+	case !live:
+		if p.TTL <= traceStartTTL {
+			t.key[i], t.at[i], t.start[i], t.top[i] = k, p.Time, p.TTL, p.TTL
 		}
+		return false
+	case p.TTL <= t.start[i]:
+		// The bottom again: a hop's next probe, or the ladder's next
+		// round once it has climbed.
 		t.at[i] = p.Time
-		return live && p.TTL > t.start[i]
-	case live:
-		t.at[i] = p.Time
+		t.start[i] = p.TTL
+		return t.top[i] > p.TTL
+	case p.TTL <= t.top[i]+1:
+		t.at[i], t.top[i] = p.Time, max(t.top[i], p.TTL)
 		return true
 	}
-	return false
+	return false // a jump: no ladder
 }

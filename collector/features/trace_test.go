@@ -53,6 +53,22 @@ func TestPathTrace(t *testing.T) {
 			}
 			return pkts
 		}()...), 3 + 60, 3 + 60},
+		{"a scan at 10 after a probe at 1 does not climb", append([]decode.PacketInfo{probe(1, tracer, far, 33434, 1)}, func() []decode.PacketInfo {
+			var pkts []decode.PacketInfo
+			for i := range 100 {
+				pkts = append(pkts, probe(2+float64(i)*0.01, tracer, far, uint16(1+i), 10))
+			}
+			return pkts
+		}()...), 1 + 100, 1 + 100},
+		{"mtr -u: the ladder climbed again and again, a new port each probe", func() []decode.PacketInfo {
+			var pkts []decode.PacketInfo
+			for round := range 20 {
+				for hop := range 10 {
+					pkts = append(pkts, probe(1+float64(round)+float64(hop)*0.05, tracer, far, uint16(33000+round*10+hop), uint8(hop+1)))
+				}
+			}
+			return pkts
+		}(), 1, 1},
 		{"a trace forgotten 30 s after its last probe", append(trace(1, tracer, far, 1), probe(50, tracer, far, 2000, 20)), 3 + 1, 3 + 1},
 	}
 	for _, c := range cases {
