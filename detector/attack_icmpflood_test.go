@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/netanomaly/netanomaly_exporter/collector/features"
@@ -43,6 +44,16 @@ func TestICMPFloodCountsUnheldSenders(t *testing.T) {
 	a := attackOf(runRules(t, []bw{forged, forged}).Attacks, ICMPFlood)
 	if a == nil {
 		t.Fatal("no ICMP flood")
+	}
+	if strings.Contains(a.Summary, "multicast") {
+		t.Errorf("a host's flood said multicast: %s", a.Summary)
+	}
+	// The same advertisements to all nodes of the link (flood_router26):
+	// the summary says every host receives them.
+	allNodes := ip("ff02::1")
+	toAll := bw{services: []features.ServiceActivity{hostWide(allNodes, features.ProtoICMPv6, features.Conns{Unsolicited: 100000})}}
+	if b := attackOf(runRules(t, []bw{toAll, toAll}).Attacks, ICMPFlood); b == nil || !strings.Contains(b.Summary, "every host of the link") {
+		t.Errorf("a flood of ff02::1: %+v, want its summary to say every host receives it", b)
 	}
 	if got := a.Evidence[0].Value; got != 200000 || !a.Spoofed {
 		t.Errorf("%v packets over the last two windows (spoofed %v), want 200000 from forged senders: %s", got, a.Spoofed, a.Summary)

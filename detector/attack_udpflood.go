@@ -112,6 +112,12 @@ func volumeFlood(e *evidence, proto features.Protocol, baseline features.Index, 
 		pace := count / max(s.seconds, 1)
 		evs := []Evidence{ev("packets", n, count, 0), ev("packets_per_second", s.rate(n), pace, 0)}
 		summary := fmt.Sprintf("%.0f %s a second received, %.0f%% answered, from %s", s.rate(n), what, 100*float64(v.Replies)/n, who)
+		if features.GroupAddr(v.Key.Addr) {
+			// A router advertisement or neighbour advertisement flood
+			// (THC's flood_router26), a broadcast storm: every host on the
+			// link takes each packet.
+			summary += ", sent to a multicast or broadcast address: every host of the link or group receives them"
+		}
 		if queries {
 			evs = []Evidence{ev("flood_dns_queries", n, count, 0), ev("flood_dns_queries_per_second", s.rate(n), pace, 0)}
 			summary = fmt.Sprintf("%.0f DNS queries a second received from %s each asking %.0f or more a second (a DNS query flood), %.0f%% of its UDP answered",

@@ -749,7 +749,7 @@ func (a *Aggregator) account(p *decode.PacketInfo, h *packetHashes) {
 // of its destination: a host speaks one or two of them to a peer, a
 // protocol scan (nmap -sO) tries them all on one host.
 func (a *Aggregator) otherProtocol(p *decode.PacketInfo, h *packetHashes) {
-	if groupAddr(p.Dst) {
+	if GroupAddr(p.Dst) {
 		return // OSPF, VRRP, PIM, IGMP go to groups
 	}
 	host, _ := contactKeys(h.src, h.dst, 0, decode.ProtoOther)

@@ -357,7 +357,7 @@ func dataRecordType(t uint16) bool {
 // first contact with the responder's service or host within the horizon.
 func (a *Aggregator) attempt(f *flowSlot, e *flowEnds, h *packetHashes, syn bool) {
 	f.state |= stAttempt
-	if groupAddr(e.resp) || h.trace {
+	if GroupAddr(e.resp) || h.trace {
 		// Multicast and broadcast are not one host's service, and a path
 		// trace's probe dies on the way to its destination: no outcome.
 		f.state |= stDecided
@@ -841,8 +841,9 @@ func servicePort(port uint16) bool {
 	return port < 1024 || reflectionPorts.has(port)
 }
 
-// groupAddr reports whether an address is multicast or broadcast.
-func groupAddr(a [16]byte) bool {
+// GroupAddr reports whether a is a multicast or the IPv4 broadcast
+// address: one that every host of a group (or of the link) receives.
+func GroupAddr(a [16]byte) bool {
 	if a[0] == 0xff {
 		return true // IPv6 multicast
 	}
