@@ -11,6 +11,7 @@ import (
 // sends them with.
 func TestPathTrace(t *testing.T) {
 	const tracer, far, other = "10.0.0.66", "198.51.100.7", "198.51.100.8"
+	const tracer6, far6 = "2001:db8::66", "2001:db8:1::7"
 	probe := func(s float64, src, dst string, port uint16, ttl uint8) decode.PacketInfo {
 		p := udpPkt(at(s), src, dst, 40000, port)
 		p.TTL = ttl
@@ -30,6 +31,7 @@ func TestPathTrace(t *testing.T) {
 		pkts               []decode.PacketInfo
 		newPorts, attempts uint32
 	}{
+		{"traceroute -6: the hop limit climbs as a time to live does", trace(1, tracer6, far6, 1), 3, 3},
 		{"traceroute past a silent hop: the first hop's three probes are first contacts", trace(1, tracer, far, 1), 3, 3},
 		{"a trace seen from a sensor two hops on (its time to live starts at 2 here)", trace(1, tracer, far, 2), 3, 3},
 		{"a scan at one low time to live (nmap --ttl 1) does not climb", func() []decode.PacketInfo {
@@ -74,10 +76,11 @@ func TestPathTrace(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			bs := behaviourOf(t, c.pkts, 70)
-			h := hostsOf(bs)[addr(tracer)]
+			src := c.pkts[0].Src
+			h := hostsOf(bs)[src]
 			var attempts uint32
 			for k, p := range pairsOf(bs) {
-				if k.Src == addr(tracer) {
+				if k.Src == src {
 					attempts += p.Attempts
 				}
 			}
