@@ -20,7 +20,7 @@ func init() {
 		Recommendation: "The target is receiving DNS answers it did not ask for: filter inbound UDP from source port 53 to it at the edge or upstream; if your own resolvers are the reflectors, stop open recursion.",
 		Behaviour: "DNS answers from port 53 that the target never asked for, arriving in bulk: before training at least 200 of them and 10 kB/s; " +
 			"after it, five times the busiest training window of unsolicited bytes. Over the last two windows. " +
-			"Or servers seen answering one address's DNS queries with 10 times their bytes or more, on the same bars: a resolver of ours abused, the queries forged in the target's name.",
+			"Or servers seen answering one address's DNS queries with 10 times their bytes or more, 512 bytes an answer or more, on the same bars: a resolver of ours abused, the queries forged in the target's name.",
 		Names:  "Sources: the reflectors sending the answers; targets: the host they are aimed at.",
 		Floors: true,
 		order:  16,
@@ -83,6 +83,18 @@ func amplification(e *evidence, dns bool) []Attack {
 // two to four times their question.
 const ampFactor = 10
 
+// ampAnswerSize is the least average size of an abused resolver's
+// answers: an amplifier is asked for the largest (ANY, TXT, DNSKEY over
+// EDNS), where a client's answers, even a mail server's SPF and DKIM
+// records at ten times their question, are mostly under 512 bytes.
+const ampAnswerSize = 512
+
+// ampDataPorts are amplification-prone ports whose ordinary use moves
+// bulk one way: SNMP walks (GetBulk answers 20 times the request), IPsec
+// and NAT-T (a VPN's downloads), mDNS. Their servers are not judged from
+// their side.
+var ampDataPorts = map[uint16]bool{161: true, 500: true, 4500: true, 5353: true}
+
 // abusedReflectors judges the other side of reflection: servers seen
 // answering one address's requests with ampFactor times their bytes or
 // more, in bulk (the requests forged in the target's name reach them,
@@ -94,8 +106,8 @@ func abusedReflectors(e *evidence, dns bool, bytesBar float64) []Attack {
 		reflectors                       []ranked
 	}
 	amplified := func(p *pairSum) bool {
-		return p.Key.Proto == features.ProtoUDP && features.ReflectionPort(p.Key.Port) && (p.Key.Port == 53) == dns &&
-			float64(p.ReplyBytes) >= ampFactor*float64(p.Bytes)
+		return p.Key.Proto == features.ProtoUDP && features.ReflectionPort(p.Key.Port) && !ampDataPorts[p.Key.Port] && (p.Key.Port == 53) == dns &&
+			float64(p.ReplyBytes) >= ampFactor*float64(p.Bytes) && (!dns || p.ReplyBytes >= ampAnswerSize*uint64(p.Replies))
 	}
 	sum := func(s *span) (map[[16]byte]*aimed, [][16]byte) {
 		m := map[[16]byte]*aimed{}

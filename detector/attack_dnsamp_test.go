@@ -50,6 +50,7 @@ func TestDNSAmplification(t *testing.T) {
 		{name: "our resolver answers forged queries with 19 times their bytes", windows: repeat(2, asked(53, 1500, 79, 1500)), want: true, sources: srcs(lanAddr(53)), targets: srcs(victim)},
 		{name: "a busy client's answers, 3 times its questions", windows: repeat(2, asked(53, 1500, 70, 210))},
 		{name: "a validating resolver's DNSSEC answers, 15 times, a few a second", windows: repeat(2, asked(53, 40, 80, 1200))},
+		{name: "a mail server's SPF and DKIM lookups: TXT answers of 450 bytes, 11 times, 20 a second", windows: repeat(2, asked(53, 400, 40, 450))},
 		{name: "an amplified burst that stopped", windows: []bw{asked(53, 3000, 79, 1500), {}}},
 		{name: "our NTP server abused is reflection, not DNS", windows: repeat(2, asked(123, 1500, 76, 468*10))},
 		{name: "four resolvers answer what the victim never asked", windows: []bw{answers(53, 4, 2000, 1100)}, want: true, sources: reflectorAddrs(4), targets: srcs(victim)},
@@ -65,5 +66,7 @@ func TestReflection(t *testing.T) {
 		{name: "DNS is DNS amplification", windows: []bw{answers(53, 4, 2000, 1100)}},
 		{name: "our NTP server answers monlist requests forged in the victim's name", windows: repeat(2, asked(123, 1500, 76, 4680)), want: true, sources: srcs(lanAddr(53)), targets: srcs(victim)},
 		{name: "an SSDP discovery answered by six services", windows: repeat(2, asked(1900, 2, 130, 1800))},
+		{name: "an SNMP poller's bulk walk: answers 23 times its requests, 20 a second", windows: repeat(2, asked(161, 400, 60, 1400))},
+		{name: "a download through an IPsec tunnel over NAT-T", windows: repeat(2, asked(4500, 2000, 100, 1400))},
 	})
 }
