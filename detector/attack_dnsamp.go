@@ -141,9 +141,12 @@ func abusedReflectors(e *evidence, dns bool, bytesBar float64) []Attack {
 		if l := last[t]; l == nil || l.answerBytes < stillAt*bytesBar {
 			continue // it stopped
 		}
-		what := "requests"
+		what, as := "requests", "amplifiers"
 		if dns {
 			what = "DNS queries"
+		}
+		if len(a.reflectors) == 1 {
+			as = "an amplifier"
 		}
 		srcs := heaviest(a.reflectors, a.answerBytes, 0.02, 0)
 		out = append(out, Attack{
@@ -152,8 +155,7 @@ func abusedReflectors(e *evidence, dns bool, bytesBar float64) []Attack {
 			Sources:    srcs,
 			Targets:    [][16]byte{t},
 			Summary: fmt.Sprintf("%s answered %.0f %s from the target with %.0f times their bytes (%.0f kB/s): used as %s against it, by requests forged in its name",
-				plural(float64(len(a.reflectors)), "server", "servers"), a.answers, what, a.answerBytes/max(a.askedBytes, 1), s.rate(a.answerBytes)/1e3,
-				map[bool]string{true: "an amplifier", false: "amplifiers"}[len(a.reflectors) == 1]),
+				plural(float64(len(a.reflectors)), "server", "servers"), a.answers, what, a.answerBytes/max(a.askedBytes, 1), s.rate(a.answerBytes)/1e3, as),
 		})
 	}
 	return out

@@ -164,17 +164,14 @@ func unaskedAll(s *span) map[hostProto]float64 {
 			out[hostProto{k.Addr, k.Proto}] = float64(v.Unsolicited)
 		}
 	}
-	for k, p := range s.pairs {
-		if p.Unsolicited > 0 && isICMP(k.Proto) {
-			hp := hostProto{k.Dst, k.Proto}
-			out[hp] = max(0, out[hp]-float64(p.Unsolicited))
-		}
-	}
-	// The hosts that received unsolicited ICMP, and whom they talked to.
+	// The hosts that received unsolicited ICMP, and whom they talked to;
+	// what their pairs hold is counted below, sender by sender.
 	talked := map[[16]byte]map[[16]byte]bool{}
 	for k, p := range s.pairs {
 		if p.Unsolicited > 0 && isICMP(k.Proto) {
 			talked[k.Dst] = nil
+			hp := hostProto{k.Dst, k.Proto}
+			out[hp] = max(0, out[hp]-float64(p.Unsolicited))
 		}
 	}
 	if len(talked) == 0 {
