@@ -87,7 +87,8 @@ var (
 	behaviourDropDesc = desc("behaviour", "dropped_events_total", "Connection events not counted because a window's behaviour table was full, by table (pairs, services, hosts; dhcp_senders and dhcp_servers: DHCP requests and replies not counted by MAC or server); under a flood of forged addresses.", "interface", "table")
 	blocklistPktsDesc = desc("blocklist", "packets_total", "Packets to or from an address on each threat-intel list of the configuration file.", "interface", "list")
 	blocklistDropDesc = desc("blocklist", "pairs_dropped_packets_total", "Packets between local hosts and listed addresses that a full window's table (1024 pairs) had no room to name; they are still counted per list.", "interface")
-	arpReplacedDesc   = desc("arp", "table_replaced_total", "ARP owner entries taken over by another address in the fixed-size table.", "interface")
+	arpReplacedDesc   = desc("arp", "table_replaced_total", "ARP and IPv6 neighbour owner entries taken over by another address in the fixed-size table.", "interface")
+	traceReplacedDesc = desc("trace", "table_replaced_total", "Path traces (traceroute, mtr) forgotten while live, their slot in the fixed-size table taken by another sender and destination; their next probes count as contacts.", "interface")
 )
 
 var (
@@ -248,6 +249,7 @@ func (e *Exporter) collect(ch chan<- prometheus.Metric, p *pipeline.Pipeline, gr
 	counter(behaviourDropDesc, float64(c.BehaviourDropped.DHCPServers), "dhcp_servers")
 	counter(sendersDropDesc, float64(c.SendersDropped))
 	counter(arpReplacedDesc, float64(c.ARPReplaced))
+	counter(traceReplacedDesc, float64(c.TraceReplaced))
 	if c.BlocklistPackets != nil {
 		for name, n := range c.BlocklistPackets {
 			counter(blocklistPktsDesc, float64(n), name)

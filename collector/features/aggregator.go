@@ -156,7 +156,8 @@ type Counters struct {
 	// BehaviourDropped counts connection events lost because a behaviour
 	// table was full, by table.
 	BehaviourDropped BehaviourDrops
-	ARPReplaced      uint64 // ARP owner slots taken over by another address
+	ARPReplaced      uint64 // ARP and IPv6 neighbour owner slots taken over by another address
+	TraceReplaced    uint64 // live path traces whose slot another sender and destination took
 	// BlocklistPackets counts packets to or from an address on each
 	// threat-intel list, by list name; nil without lists.
 	BlocklistPackets map[string]uint64
@@ -360,6 +361,7 @@ func (a *Aggregator) Counters() Counters {
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
 	c.ARPReplaced = a.arp.replaced
+	c.TraceReplaced = a.traces.replaced
 	return c
 }
 
@@ -380,6 +382,7 @@ func (a *Aggregator) CountersInto(c *Counters) {
 	c.Flows = a.flows.stats
 	c.FlowsActive = a.flows.used
 	c.ARPReplaced = a.arp.replaced
+	c.TraceReplaced = a.traces.replaced
 }
 
 // Add accounts one decoded packet.

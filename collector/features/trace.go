@@ -41,6 +41,10 @@ type traceTable struct {
 	key        [traceSlots]uint64
 	at         [traceSlots]int64
 	start, top [traceSlots]uint8
+	// replaced counts traces forgotten while live, their slot taken by
+	// another sender and destination's (their next probes count as
+	// contacts again).
+	replaced uint64
 }
 
 // probe reports whether p, which opens a flow from src to dst (their
@@ -54,6 +58,9 @@ func (t *traceTable) probe(p *decode.PacketInfo, src, dst uint64) bool {
 	switch live := t.key[i] == k && p.Time-t.at[i] <= traceMemory; {
 	case !live:
 		if p.TTL <= traceStartTTL {
+			if t.key[i] != 0 && t.key[i] != k && p.Time-t.at[i] <= traceMemory {
+				t.replaced++
+			}
 			t.key[i], t.at[i], t.start[i], t.top[i] = k, p.Time, p.TTL, p.TTL
 		}
 		return false

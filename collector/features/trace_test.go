@@ -90,3 +90,27 @@ func TestPathTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceTableBounded: traces from more senders at once than the table
+// holds take each other's slots, counted; the table does not grow.
+func TestTraceTableBounded(t *testing.T) {
+	var tt traceTable
+	for i := range 4 * traceSlots {
+		p := decode.PacketInfo{Time: at(1 + float64(i)*0.001), TTL: 1}
+		tt.probe(&p, uint64(i)+1, 7)
+	}
+	// After the first thousand or so, nearly every start lands on a live
+	// slot of another pair.
+	if tt.replaced < traceSlots || tt.replaced >= 4*traceSlots {
+		t.Errorf("%d live traces replaced by %d starts in %d slots", tt.replaced, 4*traceSlots, traceSlots)
+	}
+	// The same sender and destination again is its own trace: its first
+	// start may take another's slot, its second replaces nothing.
+	before := tt.replaced
+	p := decode.PacketInfo{Time: at(6), TTL: 1}
+	tt.probe(&p, 1, 7)
+	tt.probe(&p, 1, 7)
+	if tt.replaced > before+1 {
+		t.Errorf("a trace's own second start counted as replacing: %d -> %d", before, tt.replaced)
+	}
+}
