@@ -22,7 +22,7 @@ func init() {
 		Technique:      "T1046",
 		TechniqueName:  "Network Service Discovery",
 		Recommendation: "Identify the scanning source in the top sources; block it at the perimeter if it is not an authorised scanner, and check the targeted hosts for exposed services.",
-		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP or ICMP), " +
+		Behaviour: "One host contacting many services it never contacted before (ports of one host, or one port on many hosts, by TCP, UDP, SCTP or ICMP), " +
 			"most of them refused, unanswered or left half-open; or asking ARP for many addresses that mostly do not answer; " +
 			"or sending hosts 10 IP protocols or more besides TCP, UDP and ICMP (an IP protocol scan; stacks speak one or two). " +
 			"A path trace's probes (traceroute, mtr: a time to live climbing from 1 or 2 at the sensor, each probe to a new port) are not contacts. " +

@@ -58,13 +58,13 @@ type span struct {
 type walk struct {
 	src, dst [16]byte
 	tcpPorts float64 // TCP ports, whatever became of them
-	// services are the TCP and UDP services it opened flows to, and
+	// services are the TCP, UDP and SCTP services it opened flows to, and
 	// failed and good those refused, unanswered or left half-open and
 	// those answered.
 	services, failed, good float64
 }
 
-// sourceWalks groups the span's TCP and UDP pairs by source and target
+// sourceWalks groups the span's TCP, UDP and SCTP pairs by source and target
 // host, once a window: the SYN flood rule asks how many of a host's ports
 // one source walked, the port scan rule whether a source walks them again.
 func (s *span) sourceWalks() map[[2][16]byte]*walk {
@@ -73,7 +73,7 @@ func (s *span) sourceWalks() map[[2][16]byte]*walk {
 	}
 	s.walks = map[[2][16]byte]*walk{}
 	for k, p := range s.pairs {
-		if k.Proto != features.ProtoTCP && k.Proto != features.ProtoUDP {
+		if k.Proto != features.ProtoTCP && k.Proto != features.ProtoUDP && k.Proto != features.ProtoSCTP {
 			continue
 		}
 		key := [2][16]byte{k.Src, k.Dst}

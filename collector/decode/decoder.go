@@ -274,6 +274,10 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		if (p.ICMPType == 128 || p.ICMPType == 129) && len(l4) >= 8 {
 			p.EchoData = echoData(l4[8:])
 		}
+	case upper == 132: // SCTP
+		if !sctp(p, l4) {
+			return false
+		}
 	default:
 		return false
 	}
@@ -325,7 +329,7 @@ func refusal(p *PacketInfo, q []byte) {
 	default:
 		return
 	}
-	if (proto != 6 && proto != 17) || len(l4) < 4 || src != p.Dst || dst != p.Src {
+	if (proto != 6 && proto != 17 && proto != 132) || len(l4) < 4 || src != p.Dst || dst != p.Src {
 		return
 	}
 	p.Refusal, p.RefusedProto = true, proto
@@ -398,7 +402,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 	// is decoded, so the outer VLAN tag is read from the bytes after the
 	// link header, and a fragment's payload is taken from the header that
 	// fragments the packet.
-	var linkPayload, fragPayload []byte
+	var linkPayload, fragPayload, ipPayload []byte
 	for _, typ := range d.decoded {
 		switch typ {
 		case layers.LayerTypeEthernet:
@@ -434,7 +438,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			// first IP header, which is the inner one; so do we. The layer
 			// object then holds the inner header, so its addresses are
 			// reported: rare enough not to keep a second set of layers.
-			upper, inner6 = d.ip4.Protocol, false
+			upper, inner6, ipPayload = d.ip4.Protocol, false, d.ip4.Payload
 			// A fragment ends the parse, so this is the header that
 			// fragments, also when it is inside an IPv6 tunnel.
 			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
@@ -450,7 +454,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			setMapped4(&p.Src, d.ip4.SrcIP)
 			setMapped4(&p.Dst, d.ip4.DstIP)
 		case layers.LayerTypeIPv6:
-			upper, inner6 = d.ip6.NextHeader, true
+			upper, inner6, ipPayload = d.ip6.NextHeader, true, d.ip6.Payload
 			if d.ip6.HopByHop != nil {
 				upper = d.ip6.HopByHop.NextHeader
 			}
@@ -462,14 +466,14 @@ func (d *Decoder) fill(p *PacketInfo) {
 			copy(p.Src[:], d.ip6.SrcIP)
 			copy(p.Dst[:], d.ip6.DstIP)
 		case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
-			upper = d.ip6ext.NextHeader
+			upper, ipPayload = d.ip6ext.NextHeader, d.ip6ext.Payload
 		case layers.LayerTypeIPv6Fragment:
-			upper = d.ip6frag.NextHeader
+			upper, ipPayload = d.ip6frag.NextHeader, d.ip6frag.Payload
 			p.Fragment = true
 			p.NonFirstFragment = p.NonFirstFragment || d.ip6frag.FragmentOffset != 0
 			fragPayload = d.ip6frag.Payload
 		case layers.LayerTypeIPSecAH:
-			upper = d.ah.NextHeader
+			upper, ipPayload = d.ah.NextHeader, d.ah.Payload
 		case layers.LayerTypeTCP:
 			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.TCPFlags = tcpFlags(d.tcp.Contents)
@@ -519,10 +523,30 @@ func (d *Decoder) fill(p *PacketInfo) {
 	// do not decode, or a malformed header. The protocol still comes from
 	// the IP header, as tshark reports it.
 	d.finishL4(p, upper, inner6, nil)
-	if p.Fragment && !p.NonFirstFragment {
+	switch {
+	case p.Fragment && !p.NonFirstFragment:
 		// A first fragment carries the layer-4 header: read what it has.
 		d.firstFragmentL4(p, fragPayload)
+	case !p.Fragment && upper == 132:
+		sctp(p, ipPayload)
 	}
+}
+
+// sctp reads an SCTP packet's ports and the type of its first chunk from
+// l4, the IP payload, and reports whether its 12-byte common header was
+// there. SCTP is not one of the protocols counted by name, but its
+// associations open as TCP's connections do: an INIT answered by an INIT
+// ACK, or refused by an ABORT (RFC 9260), so nmap's INIT scan (-sY) is a
+// scan of ports.
+func sctp(p *PacketInfo, l4 []byte) bool {
+	if len(l4) < 12 {
+		return false
+	}
+	p.SrcPort, p.DstPort = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+	if len(l4) > 12 {
+		p.SCTPChunk = l4[12]
+	}
+	return true
 }
 
 // finishL4 sets the protocol, application and DNS fields once the layer-4
@@ -749,6 +773,10 @@ func (d *Decoder) firstFragmentL4(p *PacketInfo, payload []byte) {
 	case ProtoICMP, ProtoICMPv6:
 		if len(payload) >= 2 {
 			p.ICMPType, p.ICMPCode = payload[0], payload[1]
+		}
+	case ProtoOther:
+		if p.IPProto == 132 {
+			sctp(p, payload)
 		}
 	}
 }

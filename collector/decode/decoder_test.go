@@ -250,6 +250,18 @@ func decodeCases(tb testing.TB) []decodeCase {
 	dnsQueryV6 := PacketInfo{L3: L3IPv6, Proto: ProtoUDP, IPProto: 17, App: AppDNS, Src: v6a, Dst: v6b, SrcPort: 5353, DstPort: 53,
 		Payload: uint32(len(query)), DNS: true, DNSQueries: 1, DNSNameLen: 11, DNSLabelMax: 7, DNSNameEntropy: 47, DNSQType: 1}
 
+	// SCTP: a common header (ports, verification tag, checksum) and the
+	// first chunk's header, an INIT or an ABORT; behind a destination
+	// options header for the layers' path.
+	sctpHdr := func(src, dst uint16, chunk byte) []byte {
+		b := binary.BigEndian.AppendUint16(nil, src)
+		b = binary.BigEndian.AppendUint16(b, dst)
+		return cat(b, make([]byte, 8), []byte{chunk, 0, 0, 20}, filler(16))
+	}
+	sctpInit := PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 132, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 2905, SrcMAC: srcMAC, SCTPChunk: 1}
+	quotedInit := frame(tb, ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolSCTP), gopacket.Payload(sctpHdr(40000, 2905, 1)))
+	sctpExt := []byte{byte(layers.IPProtocolSCTP), 0, 1, 4, 0, 0, 0, 0}
+
 	return []decodeCase{
 		{
 			name: "ethernet ipv4 tcp syn", link: LinkEthernet,
@@ -536,6 +548,40 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "ipv6 non-first fragment", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Fragment), v6frag2, filler(500)),
 			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 17, Src: v6b, Dst: v6a, SrcMAC: srcMAC, Fragment: true, FragmentProto: ProtoUDP, NonFirstFragment: true},
+		},
+		{
+			name: "ipv4 sctp init reads the ports and the chunk", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolSCTP), gopacket.Payload(sctpHdr(40000, 2905, 1))),
+			want: sctpInit,
+		},
+		{
+			name: "ipv6 sctp abort behind destination options", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv6), ip6("2001:db8::53", "2001:db8::1", layers.IPProtocolIPv6Destination),
+				gopacket.Payload(cat(sctpExt, sctpHdr(2905, 40000, 6)))),
+			want: PacketInfo{L3: L3IPv6, Proto: ProtoOther, IPProto: 132, Src: v6b, Dst: v6a, SrcPort: 2905, DstPort: 40000, SrcMAC: srcMAC, SCTPChunk: 6},
+		},
+		{
+			name: "sctp header cut to 8 bytes has no ports", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolSCTP), gopacket.Payload(sctpHdr(40000, 2905, 1)[:8])),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoOther, IPProto: 132, Src: v4a, Dst: v4b, SrcMAC: srcMAC},
+		},
+		{
+			name: "ipv4 first fragment of an sctp init", link: LinkEthernet,
+			data: func() []byte {
+				ip := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolSCTP)
+				ip.Flags = layers.IPv4MoreFragments
+				return frame(tb, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(sctpHdr(40000, 2905, 1)))
+			}(),
+			want: func() PacketInfo { p := sctpInit; p.Fragment, p.FragmentProto = true, ProtoOther; return p }(),
+		},
+		{
+			// A host without SCTP answers an INIT scan so: the quote
+			// names the refused association.
+			name: "icmp protocol unreachable quoting an sctp init", link: LinkEthernet,
+			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 2)}, gopacket.Payload(quotedInit)),
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 3, ICMPCode: 2,
+				Payload: uint32(len(quotedInit)), Refusal: true, RefusedProto: 132, RefusedSrc: 40000, RefusedDst: 2905},
 		},
 		{
 			name: "ipv6 hop-by-hop and destination options before tcp", link: LinkEthernet,

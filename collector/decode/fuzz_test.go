@@ -108,6 +108,7 @@ func decodeChecked(t *testing.T, d *Decoder, link uint16, data []byte) PacketInf
 
 	ip := p.L3 == L3IPv4 || p.L3 == L3IPv6
 	l4 := p.Proto == ProtoTCP || p.Proto == ProtoUDP
+	sctp := ip && p.Proto == ProtoOther && p.IPProto == 132 && !p.NonFirstFragment
 	// An ICMP header behind the other IP version is read but counted as
 	// other, as tshark does; its type and payload length stay.
 	icmp := p.Proto == ProtoICMP || p.Proto == ProtoICMPv6 || (ip && (p.IPProto == 1 || p.IPProto == 58))
@@ -126,8 +127,10 @@ func decodeChecked(t *testing.T, d *Decoder, link uint16, data []byte) PacketInf
 		fail("ARP protocol and ARP network layer disagree")
 	case p.NonFirstFragment && !p.Fragment, p.Fragment && !ip:
 		fail("fragment flags inconsistent")
-	case !l4 && (p.SrcPort != 0 || p.DstPort != 0 || p.App != AppNone):
+	case !l4 && p.App != AppNone, !l4 && !sctp && (p.SrcPort != 0 || p.DstPort != 0):
 		fail("ports or application without TCP or UDP")
+	case p.SCTPChunk != 0 && !sctp:
+		fail("an SCTP chunk without SCTP")
 	case p.Proto != ProtoTCP && p.TCPFlags != 0:
 		fail("TCP flags without TCP")
 	case !icmp && (p.ICMPType != 0 || p.ICMPCode != 0):

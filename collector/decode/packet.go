@@ -142,6 +142,10 @@ type PacketInfo struct {
 
 	VLAN    uint16 // outermost 802.1Q VLAN id
 	HasVLAN bool
+	// SCTPChunk is the type of an SCTP packet's first chunk (RFC 9260:
+	// 0 DATA, 1 INIT, 2 INIT ACK, 6 ABORT, ...), whose ports are in
+	// SrcPort and DstPort; 0 otherwise. The protocol stays other.
+	SCTPChunk uint8
 
 	// Payload is the layer-4 payload's length: as claimed by the UDP
 	// header, and for TCP what was captured plus what the capture's snap
@@ -199,7 +203,7 @@ type PacketInfo struct {
 	HTTPAuthRefused bool
 
 	// Refusal is set on an ICMP destination unreachable that a host sends
-	// about a TCP or UDP packet it was sent by the packet's receiver: the
+	// about a TCP, UDP or SCTP packet it was sent by the packet's receiver: the
 	// host itself refusing (a closed UDP port, a firewall's reject). The
 	// quoted packet's ports and IP protocol name the refused flow. An
 	// unreachable sent by a router about another host is not one.

@@ -59,6 +59,9 @@ const (
 	ProtoUDP    = decode.ProtoUDP
 	ProtoICMP   = decode.ProtoICMP
 	ProtoICMPv6 = decode.ProtoICMPv6
+	// ProtoSCTP is SCTP's: the only protocol counted as other whose
+	// associations are tracked (decode.PacketInfo.SCTPChunk).
+	ProtoSCTP = decode.ProtoOther
 )
 
 // PairKey is an initiator and the service it talks to. For unsolicited
@@ -366,7 +369,7 @@ func pairHashFrom(hs, hd uint64, port uint16, proto Protocol) uint64 {
 
 // pairPort is the port a pair is keyed by: none for ICMP.
 func pairPort(proto Protocol, port uint16) uint16 {
-	if proto != ProtoTCP && proto != ProtoUDP {
+	if proto != ProtoTCP && proto != ProtoUDP && proto != ProtoSCTP {
 		return 0
 	}
 	return port

@@ -968,6 +968,77 @@ func TestNewProtocols(t *testing.T) {
 	}
 }
 
+// TestSCTPAssociations: an SCTP INIT opens an attempt on its port as a
+// SYN does (nmap -sY, -sZ): an INIT ACK answers it, an ABORT or an ICMP
+// unreachable refuses it, silence leaves it unanswered; each port is a
+// first contact.
+func TestSCTPAssociations(t *testing.T) {
+	const scanner, target, peer, server = "10.0.0.66", "10.0.0.10", "10.0.0.20", "10.0.0.30"
+	chunk := func(s float64, src, dst string, sport, dport uint16, c uint8) decode.PacketInfo {
+		p := ipPkt(at(s), decode.ProtoOther, addr(src), addr(dst), sport, dport)
+		p.IPProto, p.SCTPChunk, p.SrcPort, p.DstPort = 132, c, sport, dport
+		return p
+	}
+	var pkts []decode.PacketInfo
+	for i := range 30 {
+		port, s := uint16(2900+i), 1+0.01*float64(i)
+		pkts = append(pkts, chunk(s, scanner, target, 40000, port, 1))
+		switch i % 3 {
+		case 0: // closed: ABORT
+			pkts = append(pkts, chunk(s+0.001, target, scanner, port, 40000, 6))
+		case 1: // no SCTP on the host: protocol unreachable
+			p := icmpPkt(at(s+0.001), decode.ProtoICMP, target, scanner, 3, 2)
+			p.Refusal, p.RefusedProto, p.RefusedSrc, p.RefusedDst = true, 132, 40000, port
+			pkts = append(pkts, p)
+		}
+	}
+	// A signalling peer's association: INIT, INIT ACK, COOKIE ECHO,
+	// COOKIE ACK, then DATA both ways.
+	for i, c := range []struct {
+		from, to string
+		chunk    uint8
+	}{{peer, server, 1}, {server, peer, 2}, {peer, server, 10}, {server, peer, 11}, {peer, server, 0}, {server, peer, 0}} {
+		sp, dp := uint16(2905), uint16(2905)
+		pkts = append(pkts, chunk(2+0.01*float64(i), c.from, c.to, sp, dp, c.chunk))
+	}
+	// Backscatter: INIT ACKs and ABORTs answering INITs forged in the
+	// scanner's name; the hosts that send them open nothing.
+	const reflector = "10.0.0.40"
+	for i := range 30 {
+		pkts = append(pkts, chunk(3+0.01*float64(i), reflector, scanner, 80, uint16(1000+i), uint8(2+4*(i%2))))
+	}
+	bs := behaviourOf(t, pkts, 30)
+	hs := hostsOf(bs)
+	if h := hs[addr(reflector)]; h.NewPorts+h.FailedFirst+h.OKFirst > 0 {
+		t.Errorf("answers to forged INITs made their sender an initiator: %+v", h)
+	}
+	if sc := hs[addr(scanner)]; sc.NewPorts != 30 || sc.FailedFirst != 30 || sc.OKFirst != 0 || sc.Target != addr(target) {
+		t.Errorf("scanner: %d new ports, %d failed, %d ok, target %v; want 30, 30, 0, the target", sc.NewPorts, sc.FailedFirst, sc.OKFirst, sc.Target)
+	}
+	ps := pairsOf(bs)
+	key := func(src, dst string, port uint16) PairKey {
+		return PairKey{Src: addr(src), Dst: addr(dst), Port: port, Proto: ProtoSCTP}
+	}
+	for _, c := range []struct {
+		name                    string
+		key                     PairKey
+		refused, unanswered, ok uint32
+	}{
+		{"closed port", key(scanner, target, 2900), 1, 0, 0},
+		{"no SCTP", key(scanner, target, 2901), 1, 0, 0},
+		{"filtered", key(scanner, target, 2902), 0, 1, 0},
+		{"an association", key(peer, server, 2905), 0, 0, 1},
+	} {
+		if p := ps[c.key]; p.Attempts != 1 || p.Refused != c.refused || p.Unanswered != c.unanswered || p.Established != c.ok {
+			t.Errorf("%s: %d attempts, %d refused, %d unanswered, %d established; want 1, %d, %d, %d",
+				c.name, p.Attempts, p.Refused, p.Unanswered, p.Established, c.refused, c.unanswered, c.ok)
+		}
+	}
+	if h := hs[addr(target)]; h.NewPorts+h.FailedFirst+h.OKFirst > 0 {
+		t.Errorf("the target's ABORTs made it an initiator: %+v", h)
+	}
+}
+
 // TestTLSSetupIsNoRequest: a TLS connection's handshake flights, each
 // answered, are its set-up; its requests are the application data turns
 // after them, as over plain HTTP.

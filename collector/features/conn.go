@@ -81,6 +81,13 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 		a.trackTCP(f, e, p, h, isNew, fromI)
 	case decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
 		a.trackDatagram(f, e, p, h, isNew, fromI)
+	case decode.ProtoOther:
+		if p.IPProto == 132 && !p.NonFirstFragment {
+			// SCTP: an INIT opens an association to a port as a SYN
+			// opens a connection; an INIT ACK answers it, an ABORT or an
+			// ICMP unreachable refuses it.
+			a.trackDatagram(f, e, p, h, isNew, fromI)
+		}
 	}
 }
 
@@ -326,7 +333,7 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 		pa.EchoMismatch++
 	}
 	if f.state&stDecided == 0 {
-		if icmpError(p) {
+		if icmpError(p) || p.IPProto == 132 && p.SCTPChunk == sctpAbort {
 			a.outcome(f, e, outRefused)
 		} else {
 			a.outcome(f, e, outEstablished)
@@ -657,11 +664,7 @@ func (a *Aggregator) finishFlow(i int, now int64) {
 
 // pairKeyOf is the pair of a flow: initiator to responder's service.
 func pairKeyOf(e *flowEnds) PairKey {
-	k := PairKey{Src: e.init, Dst: e.resp, Port: e.rport, Proto: e.proto}
-	if e.proto != decode.ProtoTCP && e.proto != decode.ProtoUDP {
-		k.Port = 0
-	}
-	return k
+	return PairKey{Src: e.init, Dst: e.resp, Port: pairPort(e.proto, e.rport), Proto: e.proto}
 }
 
 // serviceKeyOf is the responder's service of a flow: for TCP the port, or
@@ -810,9 +813,22 @@ func opens(p *decode.PacketInfo) bool {
 		case 1, 2, 3, 4, 129, 136:
 			return false
 		}
+	case decode.ProtoOther:
+		if p.IPProto == 132 {
+			// An association's answers: INIT ACK, ABORT, SHUTDOWN ACK,
+			// COOKIE ACK, SHUTDOWN COMPLETE (RFC 9260, 3.2).
+			switch p.SCTPChunk {
+			case 2, sctpAbort, 8, 11, 14:
+				return false
+			}
+		}
 	}
 	return true
 }
+
+// sctpAbort is the SCTP ABORT chunk's type: a host refusing an INIT to a
+// port without a listener, as a reset refuses a SYN.
+const sctpAbort = 6
 
 // echoRequest and echoReply report whether a packet is an ICMP or ICMPv6
 // echo request or reply.
