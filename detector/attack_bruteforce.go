@@ -23,9 +23,12 @@ func init() {
 			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
 			"requests, on connections it does not hold open), or getting many requests refused with HTTP 401 or 407 (a third of its answered requests or more, " +
-			"on any port); counted over the horizon, so a guesser trying one password every few seconds " +
+			"on any port), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
+			"and an agent drops a request with a wrong one; a poller and its retries use one community, a guesser changes it from request to request); " +
+			"counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
-			"10 slow exchanges over three short sessions or more, 60 answered POSTs or refused credentials over the horizon or 20 over the last two windows.",
+			"10 slow exchanges over three short sessions or more, 60 answered POSTs or refused credentials over the horizon or 20 over the last two windows, " +
+			"20 communities tried over the horizon or 10 over the last two windows, at most half the requests answered.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		Floors: true,
 		order:  21, // before the HTTP flood: a guesser's requests are guesses
@@ -181,6 +184,45 @@ func detectBruteForce(e *evidence) []Attack {
 				Summary:    fmt.Sprintf("%.0f HTTP POSTs to port %d in the last %s (%.0f requests answered): a login form guessed at", float64(p.Posts), p.Key.Port, dur(l.seconds), float64(p.Requests)),
 			})
 		}
+	}
+	return append(out, communityGuesses(e)...)
+}
+
+// communityGuesses names the hosts guessing an SNMP agent's community:
+// the community changed from request to request (PairActivity.Communities)
+// at the connection bars, and the agent answered at most half the
+// requests, as it drops those with a wrong community (RFC 3584). A network
+// management system trying its few known communities on each device it
+// discovers tries a handful per agent, and a poller's are answered.
+func communityGuesses(e *evidence) []Attack {
+	bar, burstBar := bruteConnections*e.scale, bruteConnections/2*e.scale
+	var out []Attack
+	for _, p := range activePairs(e.h, func(p *pairSum) bool { return p.Key.Proto == features.ProtoUDP && p.Communities > 0 }) {
+		if _, ok := e.claimed[p.Key.Src]; ok {
+			continue
+		}
+		if now := e.h.last.pairs[p.Key]; now == nil || now.Communities == 0 {
+			continue // the guesser stopped
+		}
+		tried, burst := float64(p.Communities), 0.0
+		if sp := e.h.short.pairs[p.Key]; sp != nil {
+			burst = float64(sp.Communities)
+		}
+		if tried < bar && burst < burstBar || 2*p.Replies > p.Packets {
+			continue
+		}
+		value, over := tried, bar
+		if tried < bar {
+			value, over = burst, burstBar
+		}
+		out = append(out, Attack{
+			Confidence: confidence(value, over),
+			Evidence:   []Evidence{ev("snmp_communities_tried", value, over, 0)},
+			Sources:    [][16]byte{p.Key.Src},
+			Targets:    [][16]byte{p.Key.Dst},
+			Summary: fmt.Sprintf("tried %.0f SNMP communities on port %d in the last %s, %d of its %d requests answered: the agent's community (its password) guessed at",
+				tried, p.Key.Port, dur(e.h.long.seconds), p.Replies, p.Packets),
+		})
 	}
 	return out
 }

@@ -57,6 +57,13 @@ func TestBruteForce(t *testing.T) {
 			Conns: features.Conns{Attempts: n, Syns: n, Established: n, Requests: requests}, AuthRefused: n}}}
 	}
 
+	// SNMP requests to an agent: communities changed from request to
+	// request, requests sent and answered.
+	snmp := func(tried, requests, replies uint32) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: 161, Proto: features.ProtoUDP},
+			Conns: features.Conns{Attempts: 1, Packets: requests, Replies: replies}, Communities: tried}}}
+	}
+
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "HTTP Basic logins guessed at, 25 refused in a window", windows: []bw{refused(80, 25, 25)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "refused logins on an admin console's port", windows: []bw{refused(9090, 25, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -90,6 +97,17 @@ func TestBruteForce(t *testing.T) {
 		{name: "two short sessions with pauses", windows: []bw{pauses, {}, pauses}},
 		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
 		{name: "a file server answering slowly", windows: []bw{slowSMB, slowSMB}},
+		// onesixtyone: 500 communities in 5 s, none right.
+		{name: "SNMP communities guessed, 499 in a window", windows: []bw{snmp(499, 500, 0)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		// hydra: 4 tasks, each community sent 3 times as it waits.
+		{name: "a slow community guesser: 4 a window for 60 s", windows: repeat(6, snmp(4, 14, 0)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a burst of 10 communities cut by the grid", windows: []bw{snmp(4, 4, 0), snmp(6, 6, 0)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "one that found the community among 30", windows: []bw{snmp(30, 31, 1)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a discovery trying its 3 communities", windows: repeat(3, snmp(2, 3, 1))},
+		{name: "a poller alternating its read and write communities, answered", windows: repeat(3, snmp(30, 30, 30))},
+		{name: "nine communities", windows: []bw{snmp(9, 9, 0)}},
+		{name: "a community guesser that stopped", windows: []bw{snmp(100, 100, 0), {}}},
+		{name: "a guesser that found the community and now polls with it", windows: []bw{snmp(100, 100, 0), snmp(0, 60, 60)}},
 	})
 	// Where connections and slow exchanges both hold, the evidence named
 	// is the one furthest over its bar, and the confidence its.

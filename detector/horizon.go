@@ -229,6 +229,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.SSHLogins = add32(x.SSHLogins, p.SSHLogins, sign)
 		x.EchoMismatch = add32(x.EchoMismatch, p.EchoMismatch, sign)
 		x.EchoVaried = add32(x.EchoVaried, p.EchoVaried, sign)
+		x.Communities = add32(x.Communities, p.Communities, sign)
 		if x.windows += sign; x.windows <= 0 {
 			delete(s.pairs, p.Key)
 		}

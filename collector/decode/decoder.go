@@ -263,7 +263,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.ICMPType, p.ICMPCode = l4[0], l4[1]
 		p.Payload = uint32(len(l4) - 8)
 		if p.ICMPType == 8 || p.ICMPType == 0 {
-			p.EchoData = echoData(l4[8:])
+			p.DataHash = echoData(l4[8:])
 		}
 	case upper == 58 && v6: // ICMPv6
 		if len(l4) < 4 {
@@ -272,7 +272,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.ICMPType, p.ICMPCode = l4[0], l4[1]
 		p.Payload = uint32(len(l4) - 4)
 		if (p.ICMPType == 128 || p.ICMPType == 129) && len(l4) >= 8 {
-			p.EchoData = echoData(l4[8:])
+			p.DataHash = echoData(l4[8:])
 		}
 	case upper == 132: // SCTP
 		if !sctp(p, l4) {
@@ -498,7 +498,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.ICMPType, p.ICMPCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp4.Payload))
 			if p.ICMPType == 8 || p.ICMPType == 0 {
-				p.EchoData = echoData(d.icmp4.Payload)
+				p.DataHash = echoData(d.icmp4.Payload)
 			}
 			d.finishL4(p, upper, inner6, nil)
 			refusal(p, d.icmp4.Payload)
@@ -507,7 +507,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.ICMPType, p.ICMPCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
 			p.Payload = uint32(len(d.icmp6.Payload))
 			if (p.ICMPType == 128 || p.ICMPType == 129) && len(d.icmp6.Payload) >= 4 {
-				p.EchoData = echoData(d.icmp6.Payload[4:]) // past the identifier and sequence number
+				p.DataHash = echoData(d.icmp6.Payload[4:]) // past the identifier and sequence number
 			}
 			d.finishL4(p, upper, inner6, nil)
 			refusal(p, d.icmp6.Payload[min(4, len(d.icmp6.Payload)):])
@@ -577,6 +577,9 @@ func (d *Decoder) finishL4(p *PacketInfo, upper layers.IPProtocol, v6 bool, payl
 		}
 		if p.Proto == ProtoUDP && v6 && (p.DstPort == 547 || p.SrcPort == 547) {
 			dhcp6(p, payload)
+		}
+		if p.Proto == ProtoUDP && p.DstPort == 161 {
+			p.DataHash = snmpCommunity(payload)
 		}
 	}
 }
@@ -659,6 +662,33 @@ func echoData(b []byte) uint32 {
 		return 0
 	}
 	return max(uint32(fnv1a(b[16:min(len(b), 64)])), 1)
+}
+
+// snmpCommunity hashes the community of an SNMPv1 or v2c message b (RFC
+// 1157, 3416: a BER SEQUENCE of the version, 0 or 1, the community as an
+// OCTET STRING, then the PDU); 0 for anything else, SNMPv3 included.
+// Definite lengths only, each within b.
+func snmpCommunity(b []byte) uint32 {
+	if len(b) < 2 || b[0] != 0x30 {
+		return 0
+	}
+	i := 2
+	switch {
+	case b[1] == 0x81:
+		i = 3
+	case b[1] == 0x82:
+		i = 4
+	case b[1] >= 0x80:
+		return 0
+	}
+	if len(b) < i+5 || b[i] != 0x02 || b[i+1] != 0x01 || b[i+2] > 1 || b[i+3] != 0x04 {
+		return 0
+	}
+	n, c := int(b[i+4]), b[i+5:]
+	if n >= 0x80 || n > len(c) {
+		return 0
+	}
+	return max(uint32(fnv1a(c[:n])), 1)
 }
 
 // fnv1a is the 64-bit FNV-1a hash of b, for the few bytes the decoder

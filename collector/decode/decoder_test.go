@@ -459,7 +459,7 @@ func decodeCases(tb testing.TB) []decodeCase {
 			name: "icmp echo request", link: LinkEthernet,
 			data: frame(tb, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
 				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}, filler(32)),
-			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 8, Payload: 32, EchoData: echoData(filler(32))},
+			want: PacketInfo{L3: L3IPv4, Proto: ProtoICMP, IPProto: 1, Src: v4a, Dst: v4b, SrcMAC: srcMAC, ICMPType: 8, Payload: 32, DataHash: echoData(filler(32))},
 		},
 		{
 			name: "icmp port unreachable quoting a tcp syn counts the outer header only", link: LinkEthernet,
@@ -1015,10 +1015,10 @@ func TestDecodeSSHLogin(t *testing.T) {
 	}
 }
 
-// TestDecodeEchoData: an echo's data is told apart past its first 16
+// TestDecodeDataHash: an echo's data is told apart past its first 16
 // bytes (a pinger's timestamp), in the fast path and the layers alike,
 // over IPv4 and IPv6; short data has none.
-func TestDecodeEchoData(t *testing.T) {
+func TestDecodeDataHash(t *testing.T) {
 	data := func(first, rest byte, n int) []byte {
 		b := make([]byte, n)
 		for i := range b {
@@ -1043,7 +1043,7 @@ func TestDecodeEchoData(t *testing.T) {
 			}
 			var p PacketInfo
 			d.Decode(LinkEthernet, b, &p)
-			return p.EchoData
+			return p.DataHash
 		}
 		for _, v6 := range []bool{false, true} {
 			req, rep := uint8(8), uint8(0)
@@ -1059,6 +1059,64 @@ func TestDecodeEchoData(t *testing.T) {
 			}
 			if s := echo(v6, req, data(1, 9, 16)); s != 0 {
 				t.Errorf("layers only %v, IPv6 %v: 16 bytes of data hash to %d, want 0", layersOnly, v6, s)
+			}
+		}
+	}
+}
+
+// TestDecodeSNMPCommunity: an SNMPv1 or v2c request's community (its
+// password) is hashed, in both paths, over IPv4 and IPv6; SNMPv3, other
+// ports, answers and malformed messages have none.
+func TestDecodeSNMPCommunity(t *testing.T) {
+	// A GetRequest for sysDescr.0, as snmpget and onesixtyone send it.
+	pdu := []byte{0xa0, 0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c,
+		0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00}
+	msg := func(version byte, community string, longForm bool) []byte {
+		body := cat([]byte{0x02, 0x01, version, 0x04, byte(len(community))}, []byte(community), pdu)
+		if longForm {
+			return cat([]byte{0x30, 0x81, byte(len(body))}, body)
+		}
+		return cat([]byte{0x30, byte(len(body))}, body)
+	}
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		hash := func(v6 bool, sport, dport uint16, payload []byte) uint32 {
+			ip := gopacket.SerializableLayer(ip4("10.0.0.66", "10.0.0.10", layers.IPProtocolUDP))
+			if v6 {
+				ip = ip6("2001:db8::66", "2001:db8::10", layers.IPProtocolUDP)
+			}
+			et := layers.EthernetTypeIPv4
+			if v6 {
+				et = layers.EthernetTypeIPv6
+			}
+			var p PacketInfo
+			d.Decode(LinkEthernet, frame(t, eth(et), ip, udp(sport, dport), gopacket.Payload(payload)), &p)
+			return p.DataHash
+		}
+		for _, v6 := range []bool{false, true} {
+			public := hash(v6, 40000, 161, msg(0, "public", false))
+			for _, c := range []struct {
+				name    string
+				got     uint32
+				samePub bool // equal to public's hash, else 0 or another
+				zero    bool
+			}{
+				{"v2c public", hash(v6, 40001, 161, msg(1, "public", false)), true, false},
+				{"long form length", hash(v6, 40001, 161, msg(1, "public", true)), true, false},
+				{"private", hash(v6, 40000, 161, msg(0, "private", false)), false, false},
+				{"SNMPv3", hash(v6, 40000, 161, msg(3, "public", false)), false, true},
+				{"to the trap port", hash(v6, 40000, 162, msg(1, "public", false)), false, true},
+				{"the agent's answer", hash(v6, 161, 40000, msg(1, "public", false)), false, true},
+				{"community past the datagram", hash(v6, 40000, 161, msg(1, "public", false)[:9]), false, true},
+				{"not BER", hash(v6, 40000, 161, []byte("public")), false, true},
+			} {
+				switch {
+				case public == 0:
+					t.Fatalf("layers only %v, IPv6 %v: public's community hashes to 0", layersOnly, v6)
+				case c.samePub && c.got != public, c.zero && c.got != 0, !c.samePub && !c.zero && (c.got == 0 || c.got == public):
+					t.Errorf("layers only %v, IPv6 %v, %s: hash %d (public's %d)", layersOnly, v6, c.name, c.got, public)
+				}
 			}
 		}
 	}

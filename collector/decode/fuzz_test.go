@@ -40,6 +40,9 @@ func FuzzDecode(f *testing.F) {
 		&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1}, filler(56)))
 	f.Add(LinkEthernet, frame(f, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(0, 0), Id: 7, Seq: 1}, filler(56)))
+	// An SNMPv2c GetRequest with its community.
+	f.Add(LinkEthernet, frame(f, eth(layers.EthernetTypeIPv4), ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP), udp(40000, 161),
+		gopacket.Payload([]byte{0x30, 0x1a, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b', 'l', 'i', 'c', 0xa0, 0x0d, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x02, 0x30, 0x00})))
 	used := NewDecoder()
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		orig := bytes.Clone(data)

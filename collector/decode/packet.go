@@ -180,11 +180,14 @@ type PacketInfo struct {
 	DHCPRelayed bool
 	DHCPClient  [6]byte
 
-	// EchoData is a hash of an ICMP or ICMPv6 echo's data past its first
-	// 16 bytes (where pingers keep a timestamp), up to 48 bytes of it; 0
-	// when there is none. A pinger sends one pattern over and over; a
-	// tunnel's data changes from packet to packet.
-	EchoData uint32
+	// DataHash is a hash of an ICMP or ICMPv6 echo's data past its first
+	// 16 bytes (where pingers keep a timestamp), up to 48 bytes of it, or
+	// of the community string of an SNMPv1 or v2c message to UDP port 161
+	// (its password, sent in the clear); 0 when there is none. A pinger
+	// sends one pattern over and over, and a poller one community; a
+	// tunnel's data changes from packet to packet, and a guesser's
+	// community from request to request.
+	DataHash uint32
 
 	// HTTPMethod is the request method a TCP payload starts with.
 	HTTPMethod HTTPMethod

@@ -136,6 +136,11 @@ type PairActivity struct {
 	// pinger's timestamp) differed from the request before them: a
 	// pinger sends one pattern; a tunnel's requests carry data.
 	EchoVaried uint32
+	// Communities counts the SNMPv1 and v2c requests whose community (the
+	// agent's password, in the clear) differed from the request before
+	// them on their flow: a poller and its retries use one, a guesser
+	// (onesixtyone, hydra) tries the next of its list.
+	Communities uint32
 }
 
 // ServiceActivity is what one responder received and answered in a
@@ -426,7 +431,7 @@ func pairInterest(p *PairActivity) uint64 {
 	c := &p.Conns
 	return uint64(c.Syns) + uint64(c.Packets)/8 + uint64(c.Requests) + uint64(c.Unsolicited)/4 +
 		4*uint64(c.Refused+c.Unanswered+c.HalfOpen+c.Established) +
-		16*uint64(p.ShortSessions+p.Posts+p.AuthRefused+c.Held+p.DNSTunnel+p.EchoMismatch+p.EchoVaried)
+		16*uint64(p.ShortSessions+p.Posts+p.AuthRefused+c.Held+p.DNSTunnel+p.EchoMismatch+p.EchoVaried+p.Communities)
 }
 
 func serviceInterest(s *ServiceActivity) uint64 {

@@ -67,6 +67,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.SSHLogins += p.SSHLogins
 			s.EchoMismatch += p.EchoMismatch
 			s.EchoVaried += p.EchoVaried
+			s.Communities += p.Communities
 			m[p.Key] = s
 		}
 	}
@@ -890,11 +891,11 @@ func TestEchoMismatch(t *testing.T) {
 		// request, and the far end echoes it; a pinger's timestamp
 		// changes, not its data.
 		up := echo(s, decode.ProtoICMP, "10.0.0.7", "10.0.0.8", 8, 1094)
-		up.EchoData = uint32(1000 + i)
+		up.DataHash = uint32(1000 + i)
 		upReply := echo(s+0.01, decode.ProtoICMP, "10.0.0.8", "10.0.0.7", 0, 1094)
-		upReply.EchoData = up.EchoData
+		upReply.DataHash = up.DataHash
 		ping := echo(s, decode.ProtoICMP, "10.0.0.9", "10.0.0.8", 8, 98)
-		ping.EchoData = 77
+		ping.DataHash = 77
 		pkts = append(pkts, up, upReply, ping)
 		// Replies whose requests the capture did not see.
 		pkts = append(pkts, echo(s, decode.ProtoICMP, "10.0.0.6", "10.0.0.5", 0, 300))
@@ -1036,6 +1037,41 @@ func TestSCTPAssociations(t *testing.T) {
 	}
 	if h := hs[addr(target)]; h.NewPorts+h.FailedFirst+h.OKFirst > 0 {
 		t.Errorf("the target's ABORTs made it an initiator: %+v", h)
+	}
+}
+
+// TestSNMPCommunities: a guesser's community changes from request to
+// request on its socket; a poller's retries and a discovery trying a few
+// communities, each from a new socket, change none.
+func TestSNMPCommunities(t *testing.T) {
+	const guesser, poller, nms, agent = "10.0.0.66", "10.0.0.5", "10.0.0.6", "10.0.0.10"
+	req := func(s float64, src string, sport uint16, community uint32) decode.PacketInfo {
+		p := udpPkt(at(s), src, agent, sport, 161)
+		p.DataHash = community
+		return p
+	}
+	var pkts []decode.PacketInfo
+	for i := range 30 {
+		s := 1 + 0.1*float64(i)
+		pkts = append(pkts,
+			req(s, guesser, 40000, uint32(100+i)), // onesixtyone: one socket, the next community each time
+			req(s, poller, 40001, 7),              // one community, answered
+			udpPkt(at(s+0.001), agent, poller, 161, 40001),
+			req(s, poller, 40002, 8), // a wrong one, retried unanswered
+		)
+	}
+	for i := range 3 { // a discovery: one socket a community
+		pkts = append(pkts, req(5+float64(i), nms, uint16(41000+i), uint32(200+i)))
+	}
+	ps := pairsOf(behaviourOf(t, pkts, 30))
+	for _, c := range []struct {
+		src  string
+		want uint32
+	}{{guesser, 29}, {poller, 0}, {nms, 0}} {
+		k := PairKey{Src: addr(c.src), Dst: addr(agent), Port: 161, Proto: decode.ProtoUDP}
+		if got := ps[k].Communities; got != c.want {
+			t.Errorf("%s: %d communities changed, want %d", c.src, got, c.want)
+		}
 	}
 }
 

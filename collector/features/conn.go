@@ -307,12 +307,19 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 		}
 		if echoRequest(p) {
 			e.echoLen = uint16(min(p.WireLen, 1<<16-1))
-			if pa != nil && p.EchoData != 0 && e.echoData != 0 && p.EchoData != e.echoData {
+			if pa != nil && p.DataHash != 0 && e.data != 0 && p.DataHash != e.data {
 				// A pinger repeats one pattern: data that changes from
 				// request to request is data being sent.
 				pa.EchoVaried++
 			}
-			e.echoData = p.EchoData
+			e.data = p.DataHash
+		} else if p.Proto == decode.ProtoUDP && p.DataHash != 0 {
+			// An SNMP request: a poller (and its retries) uses one
+			// community; a guesser tries the next of its list.
+			if pa != nil && e.data != 0 && p.DataHash != e.data {
+				pa.Communities++
+			}
+			e.data = p.DataHash
 		}
 		if pa != nil && p.DNS && !p.DNSResponse {
 			pa.DNSQueries++

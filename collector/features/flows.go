@@ -58,8 +58,9 @@ type flowEnds struct {
 	// echoLen is the wire length of the ICMP flow's last echo request,
 	// 0 before one: an echo reply repeats its request's data.
 	echoLen uint16
-	// echoData is the data hash of the flow's last echo request.
-	echoData uint32
+	// data is the data hash of the flow's last echo request, or the
+	// community hash of its last SNMP request (decode.PacketInfo.DataHash).
+	data uint32
 	// Slots of the flow's pair, service, host-wide service and initiator
 	// in the behaviour tables of window seq: notLooked, or noRoom.
 	seq uint32
