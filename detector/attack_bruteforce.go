@@ -22,8 +22,8 @@ func init() {
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting; an SSH login seen to succeed, " +
 			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
-			"requests, on connections it does not hold open), or getting many requests refused with HTTP 401 or 407 (a third of its answered requests or more, " +
-			"on any port), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
+			"requests, on connections it does not hold open), or getting many requests refused their credentials, however many a connection tries (a third of its answered requests or more, " +
+			"on any port, as the server says so in the clear: HTTP 401 or 407, Redis WRONGPASS, SMTP 535, FTP 530, POP3 -ERR [AUTH], IMAP AUTHENTICATIONFAILED, MySQL 1045, PostgreSQL 28P01, LDAP 49), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
 			"and an agent drops a request with a wrong one; a poller and its retries use one community, a guesser changes it from request to request); " +
 			"counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
@@ -71,6 +71,20 @@ var authNames = map[uint16]string{
 	1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc", 5985: "winrm", 5986: "winrm",
 }
 
+// refusingService names the service on port for a summary of refused
+// credentials.
+func refusingService(port uint16) string {
+	switch {
+	case authNames[port] != "":
+		return authNames[port]
+	case port == 6379:
+		return "redis"
+	case features.WebPort(port):
+		return "HTTP"
+	}
+	return "the service"
+}
+
 // plainWebPorts are web ports whose requests can be read (not TLS).
 var plainWebPorts = map[uint16]bool{80: true, 8000: true, 8008: true, 8080: true, 8888: true}
 
@@ -96,61 +110,10 @@ func detectBruteForce(e *evidence) []Attack {
 		}
 		now := e.h.last.pairs[p.Key]
 		if login(p) {
-			if now == nil || now.Attempts+now.Established == 0 {
-				continue // the guesser stopped
-			}
-			name := authNames[p.Key.Port]
-			if p.SSH > 0 {
-				name = "ssh"
-			}
-			// An SSH login seen to succeed is no guess (a key login running
-			// one command, as configuration management does, is as short).
-			est, sessions, short := float64(p.Established-min(p.Established, p.SSHLogins)), float64(p.Sessions), float64(p.ShortSessions)
-			burst := 0.0
-			if sp := e.h.short.pairs[p.Key]; sp != nil {
-				burst = float64(sp.Established - min(sp.Established, sp.SSHLogins))
-			}
-			slow := float64(p.SlowTurns)
-			if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {
-				slow = 0
-			}
-			// The evidence that holds and supports it most: completed
-			// connections over the horizon or in a burst, mostly short;
-			// or slow login exchanges.
-			bar, value, what := 0.0, 0.0, ""
-			pick := func(b, v float64, w string) {
-				if v >= b && (what == "" || v/b > value/bar) {
-					bar, value, what = b, v, w
-				}
-			}
-			if sessions == 0 || short >= bruteShortShare*sessions {
-				pick(connBar, est, "completed_connections")
-				pick(burstBar, burst, "completed_connections_20s")
-			}
-			pick(bruteSlowTurns, slow, "slow_login_turns")
-			if what == "" {
+			if a, ok := loginGuess(e, p, now, connBar, burstBar); ok {
+				out = append(out, a)
 				continue
 			}
-			summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
-				est, name, p.Key.Port, dur(l.seconds), short, sessions, features.ShortSession)
-			if p.SSHLogins > 0 {
-				summary += fmt.Sprintf("; %d more logged in", p.SSHLogins)
-			}
-			if what == "slow_login_turns" {
-				summary = fmt.Sprintf("%.0f slow exchanges with %s (port %d) in %.0f short sessions in the last %s: one login tried every second or more, answered late as servers answer failed logins or paced by the client",
-					slow, name, p.Key.Port, short, dur(l.seconds))
-			}
-			out = append(out, Attack{
-				Confidence: confidence(value, bar),
-				Evidence: []Evidence{
-					ev(what, value, bar, 0),
-					ev("short_sessions", short, bruteShortShare*sessions, 0),
-				},
-				Sources: [][16]byte{p.Key.Src},
-				Targets: [][16]byte{p.Key.Dst},
-				Summary: summary,
-			})
-			continue
 		}
 		if a, ok := credentialsRefused(e, p, now); ok {
 			out = append(out, a)
@@ -186,6 +149,66 @@ func detectBruteForce(e *evidence) []Attack {
 		}
 	}
 	return append(out, communityGuesses(e)...)
+}
+
+// loginGuess judges one client of an authentication service by its
+// connections: many completed and mostly short over the horizon or the
+// short span, or slow login exchanges.
+func loginGuess(e *evidence, p, now *pairSum, connBar, burstBar float64) (Attack, bool) {
+	if now == nil || now.Attempts+now.Established == 0 {
+		return Attack{}, false // the guesser stopped
+	}
+	name := authNames[p.Key.Port]
+	if p.SSH > 0 {
+		name = "ssh"
+	}
+	// An SSH login seen to succeed is no guess (a key login running
+	// one command, as configuration management does, is as short).
+	est, sessions, short := float64(p.Established-min(p.Established, p.SSHLogins)), float64(p.Sessions), float64(p.ShortSessions)
+	burst := 0.0
+	if sp := e.h.short.pairs[p.Key]; sp != nil {
+		burst = float64(sp.Established - min(sp.Established, sp.SSHLogins))
+	}
+	slow := float64(p.SlowTurns)
+	if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {
+		slow = 0
+	}
+	// The evidence that holds and supports it most: completed
+	// connections over the horizon or in a burst, mostly short;
+	// or slow login exchanges.
+	bar, value, what := 0.0, 0.0, ""
+	pick := func(b, v float64, w string) {
+		if v >= b && (what == "" || v/b > value/bar) {
+			bar, value, what = b, v, w
+		}
+	}
+	if sessions == 0 || short >= bruteShortShare*sessions {
+		pick(connBar, est, "completed_connections")
+		pick(burstBar, burst, "completed_connections_20s")
+	}
+	pick(bruteSlowTurns, slow, "slow_login_turns")
+	if what == "" {
+		return Attack{}, false
+	}
+	summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
+		est, name, p.Key.Port, dur(e.h.long.seconds), short, sessions, features.ShortSession)
+	if p.SSHLogins > 0 {
+		summary += fmt.Sprintf("; %d more logged in", p.SSHLogins)
+	}
+	if what == "slow_login_turns" {
+		summary = fmt.Sprintf("%.0f slow exchanges with %s (port %d) in %.0f short sessions in the last %s: one login tried every second or more, answered late as servers answer failed logins or paced by the client",
+			slow, name, p.Key.Port, short, dur(e.h.long.seconds))
+	}
+	return Attack{
+		Confidence: confidence(value, bar),
+		Evidence: []Evidence{
+			ev(what, value, bar, 0),
+			ev("short_sessions", short, bruteShortShare*sessions, 0),
+		},
+		Sources: [][16]byte{p.Key.Src},
+		Targets: [][16]byte{p.Key.Dst},
+		Summary: summary,
+	}, true
 }
 
 // communityGuesses names the hosts guessing an SNMP agent's community:
@@ -227,12 +250,13 @@ func communityGuesses(e *evidence) []Attack {
 	return out
 }
 
-// credentialsRefused judges the requests of one client that a web server
-// (on any port: it answered in HTTP) refused with 401 or 407: HTTP Basic,
-// Digest or proxy logins guessed at. Over the horizon or the last two
-// windows, at the POST bars, when they are a third of its answered
-// requests or more: a browser meets one before its user logs in, a client
-// with a stale token one a poll.
+// credentialsRefused judges the requests of one client that a server
+// refused the credentials of (decode.PacketInfo.AuthRefused, on any port:
+// the server said so): HTTP Basic, Digest or proxy logins, Redis, mail,
+// database or directory logins guessed at, however many a connection
+// tries. Over the horizon or the last two windows, at the POST bars, when
+// they are a third of its answered requests or more: a browser meets one
+// before its user logs in, a client with a stale token one a poll.
 func credentialsRefused(e *evidence, p, now *pairSum) (Attack, bool) {
 	if now == nil || now.AuthRefused == 0 {
 		return Attack{}, false
@@ -251,10 +275,10 @@ func credentialsRefused(e *evidence, p, now *pairSum) (Attack, bool) {
 	}
 	return Attack{
 		Confidence: confidence(value, over),
-		Evidence:   []Evidence{ev("http_credentials_refused", value, over, 0)},
+		Evidence:   []Evidence{ev("credentials_refused", value, over, 0)},
 		Sources:    [][16]byte{p.Key.Src},
 		Targets:    [][16]byte{p.Key.Dst},
-		Summary: fmt.Sprintf("%.0f HTTP requests to port %d refused with 401 or 407 in the last %s (%.0f answered in all): credentials guessed at",
-			refused, p.Key.Port, dur(e.h.long.seconds), float64(p.Requests)),
+		Summary: fmt.Sprintf("%.0f requests to %s (port %d) refused their credentials in the last %s (%.0f answered in all): credentials guessed at",
+			refused, refusingService(p.Key.Port), p.Key.Port, dur(e.h.long.seconds), float64(p.Requests)),
 	}, true
 }

@@ -57,6 +57,13 @@ func TestBruteForce(t *testing.T) {
 			Conns: features.Conns{Attempts: n, Syns: n, Established: n, Requests: requests}, AuthRefused: n}}}
 	}
 
+	// Logins refused on a few connections, each trying many passwords
+	// (hydra against Redis; IMAP and SMTP allow several tries a login).
+	refusedOn := func(port uint16, conns, requests, n uint32) bw {
+		return bw{pairs: []features.PairActivity{{Key: features.PairKey{Src: attacker, Dst: server, Port: port, Proto: features.ProtoTCP},
+			Conns: features.Conns{Attempts: conns, Syns: conns, Established: conns, Requests: requests}, Sessions: conns, AuthRefused: n}}}
+	}
+
 	// SNMP requests to an agent: communities changed from request to
 	// request, requests sent and answered.
 	snmp := func(tried, requests, replies uint32) bw {
@@ -97,6 +104,9 @@ func TestBruteForce(t *testing.T) {
 		{name: "two short sessions with pauses", windows: []bw{pauses, {}, pauses}},
 		{name: "a user's mistyped password", windows: []bw{typo, {}, typo}},
 		{name: "a file server answering slowly", windows: []bw{slowSMB, slowSMB}},
+		{name: "Redis passwords tried, 25 a connection", windows: []bw{refusedOn(6379, 4, 101, 100)}, want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "IMAP logins refused on three long sessions", windows: repeat(3, refusedOn(143, 1, 30, 20)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a mail client with a stale password, refused once a minute", windows: repeat(12, refusedOn(143, 1, 20, 1))},
 		// onesixtyone: 500 communities in 5 s, none right.
 		{name: "SNMP communities guessed, 499 in a window", windows: []bw{snmp(499, 500, 0)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		// hydra: 4 tasks, each community sent 3 times as it waits.

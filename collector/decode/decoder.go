@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 
@@ -240,7 +241,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.SSH = sshBanner(payload)
 		p.SSHNewKeys = sshNewKeys(payload)
 		p.TLSSetup = tlsSetup(payload)
-		p.HTTPAuthRefused = httpAuthRefused(payload)
+		p.AuthRefused = authRefused(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -483,7 +484,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SSH = sshBanner(d.tcp.Payload)
 			p.SSHNewKeys = sshNewKeys(d.tcp.Payload)
 			p.TLSSetup = tlsSetup(d.tcp.Payload)
-			p.HTTPAuthRefused = httpAuthRefused(d.tcp.Payload)
+			p.AuthRefused = authRefused(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -916,18 +917,102 @@ func httpMethod(b []byte) HTTPMethod {
 	return HTTPNone
 }
 
-// httpAuthRefused recognises an HTTP/1 response refusing a request's
-// credentials: status 401 (Unauthorized) or 407 (Proxy Authentication
-// Required).
-func httpAuthRefused(b []byte) bool {
-	if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' {
+// authRefused recognises a server's answer refusing the credentials a
+// client sent, in the protocols that say so in the clear at the start of
+// a segment, whatever the port:
+//   - HTTP/1: status 401 (Unauthorized) or 407 (Proxy Authentication
+//     Required);
+//   - Redis: -WRONGPASS (6.0 and later), -ERR invalid password;
+//   - SMTP: 535, authentication credentials invalid (RFC 4954); FTP: 530,
+//     not logged in (RFC 959);
+//   - POP3: -ERR [AUTH] (RFC 3206); IMAP: a tagged NO
+//     [AUTHENTICATIONFAILED] (RFC 5530);
+//   - MySQL: an ERR packet of error 1045, access denied;
+//   - PostgreSQL: an ErrorResponse of SQLSTATE 28P01 (invalid password)
+//     or 28000 (invalid authorization);
+//   - LDAP: a bind response of result 49, invalid credentials (RFC 4511).
+//
+// A request refused for want of credentials (Redis -NOAUTH) is no guess.
+func authRefused(b []byte) bool {
+	if len(b) < 5 {
 		return false
 	}
-	if len(b) > 12 && b[12] != ' ' && b[12] != '\r' {
-		return false // a longer status code
+	switch b[0] {
+	case 'H':
+		if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' {
+			return false
+		}
+		if len(b) > 12 && b[12] != ' ' && b[12] != '\r' {
+			return false // a longer status code
+		}
+		code := string(b[9:12])
+		return code == "401" || code == "407"
+	case '-':
+		return hasPrefix(b, "-WRONGPASS") || hasPrefix(b, "-ERR invalid password") || hasPrefix(b, "-ERR [AUTH]")
+	case '5':
+		return (hasPrefix(b, "535") || hasPrefix(b, "530")) && (b[3] == ' ' || b[3] == '-')
+	case 'E':
+		// Type, a 4-byte length, then fields, each a code byte and a
+		// string ending in 0: severity first, the SQLSTATE (C) after.
+		f := b[5:min(len(b), 64)]
+		return bytes.Contains(f, []byte("\x00C28P01\x00")) || bytes.Contains(f, []byte("\x00C28000\x00"))
+	case 0x30:
+		return ldapBindRefused(b)
 	}
-	code := string(b[9:12])
-	return code == "401" || code == "407"
+	if len(b) >= 7 && b[2] == 0 && b[3] <= 4 && b[4] == 0xff && b[5] == 0x15 && b[6] == 0x04 {
+		// A MySQL packet: a 3-byte length, the login exchange's sequence
+		// number (the server's greeting 0, the client's answer 1, an
+		// authentication switch 2 and 3), ERR, error 1045.
+		return true
+	}
+	// IMAP: a tag of letters and digits, then the refusal.
+	if i := bytes.IndexByte(b[:min(len(b), 24)], ' '); i > 0 {
+		return hasPrefix(b[i+1:], "NO [AUTHENTICATIONFAILED]")
+	}
+	return false
+}
+
+// hasPrefix is bytes.HasPrefix for a string prefix, without converting.
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+// ldapBindRefused recognises an LDAP message holding a bind response of
+// result 49 (invalidCredentials): a BER SEQUENCE of the message ID and
+// a [APPLICATION 1] whose first element is the result code.
+func ldapBindRefused(b []byte) bool {
+	// berLen skips a tag and its definite length at b[i:], returning the
+	// offset of the contents and their length.
+	berLen := func(i int) (int, int, bool) {
+		if i+2 > len(b) {
+			return 0, 0, false
+		}
+		l := int(b[i+1])
+		if l < 0x80 {
+			return i + 2, l, true
+		}
+		// The long form, up to 4 length bytes (Active Directory
+		// always uses 4).
+		m := l & 0x7f
+		if m == 0 || m > 4 || i+2+m > len(b) {
+			return 0, 0, false
+		}
+		n := 0
+		for _, c := range b[i+2 : i+2+m] {
+			n = n<<8 | int(c)
+		}
+		return i + 2 + m, n, true
+	}
+	i, _, ok := berLen(0) // the SEQUENCE
+	if !ok || i >= len(b) || b[i] != 0x02 {
+		return false
+	}
+	j, n, ok := berLen(i) // the message ID
+	if !ok || j+n >= len(b) || b[j+n] != 0x61 {
+		return false
+	}
+	k, _, ok := berLen(j + n) // the bind response
+	return ok && k+3 <= len(b) && b[k] == 0x0a && b[k+1] == 0x01 && b[k+2] == 49
 }
 
 // tlsSetup recognises a TLS record that sets a connection up: a

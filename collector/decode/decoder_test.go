@@ -918,10 +918,11 @@ func TestLinkTypesAreGopacketValues(t *testing.T) {
 	}
 }
 
-// TestDecodeHTTPAuthRefused: an HTTP/1 response refusing credentials
-// (401, 407) is recognised at the start of a segment, in the fast path and
-// the layers alike; other statuses and other bytes are not.
-func TestDecodeHTTPAuthRefused(t *testing.T) {
+// TestDecodeAuthRefused: a server's answer refusing credentials is
+// recognised at the start of a segment, in the fast path and the layers
+// alike, in each protocol that says so in the clear (the bytes as the
+// servers send them); other answers and requests are not.
+func TestDecodeAuthRefused(t *testing.T) {
 	for _, layersOnly := range []bool{false, true} {
 		d := NewDecoder()
 		d.layersOnly = layersOnly
@@ -938,12 +939,44 @@ func TestDecodeHTTPAuthRefused(t *testing.T) {
 			{"HTTP/2 401 ", false},
 			{"HTTP/1.1 40", false},
 			{"GET /401 HTTP/1.1\r\n", false},
+			// Redis 7, Redis 5, and a command sent before AUTH.
+			{"-WRONGPASS invalid username-password pair or user is disabled.\r\n", true},
+			{"-ERR invalid password\r\n", true},
+			{"-NOAUTH Authentication required.\r\n", false},
+			{"-ERR unknown command 'FOO'\r\n", false},
+			// Postfix, Gmail's multi-line reply, and success.
+			{"535 5.7.8 Error: authentication failed: authentication failure\r\n", true},
+			{"535-5.7.8 Username and Password not accepted.\r\n", true},
+			{"235 2.7.0 Authentication successful\r\n", false},
+			{"5350 ", false},
+			// vsftpd after PASS, and before it.
+			{"530 Login incorrect.\r\n", true},
+			{"331 Please specify the password.\r\n", false},
+			// Dovecot's POP3 and IMAP.
+			{"-ERR [AUTH] Authentication failed.\r\n", true},
+			{"-ERR Unknown command.\r\n", false},
+			{"a001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", true},
+			{"a001 OK [CAPABILITY IMAP4rev1] Logged in\r\n", false},
+			{"* OK [CAPABILITY IMAP4rev1 LITERAL+] Dovecot ready.\r\n", false},
+			// MySQL: ERR 1045 (access denied), ERR 1064 (a syntax error).
+			{"\x4a\x00\x00\x02\xff\x15\x04#28000Access denied for user 'root'@'10.0.0.1' (using password: YES)", true},
+			{"\x30\x00\x00\x01\xff\x28\x04#42000You have an error in your SQL syntax", false},
+			// PostgreSQL: a wrong password, and a syntax error.
+			{"E\x00\x00\x00\x64SFATAL\x00VFATAL\x00C28P01\x00Mpassword authentication failed for user \"postgres\"\x00\x00", true},
+			{"E\x00\x00\x00\x40SERROR\x00VERROR\x00C42601\x00Msyntax error at or near \"x\"\x00\x00", false},
+			// LDAP bind responses: invalid credentials from OpenLDAP
+			// (short lengths) and Active Directory (4-byte lengths), and
+			// a success.
+			{"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x31\x04\x00\x04\x00", true},
+			{"\x30\x84\x00\x00\x00\x10\x02\x01\x01\x61\x84\x00\x00\x00\x07\x0a\x01\x31\x04\x00\x04\x00", true},
+			{"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00", false},
+			{"\x30\x0c\x02\x01", false},
 		} {
 			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(80, 51000, TCPPsh|TCPAck), gopacket.Payload(c.payload))
 			p := PacketInfo{WireLen: uint32(len(data))}
 			d.Decode(LinkEthernet, data, &p)
-			if p.HTTPAuthRefused != c.want {
-				t.Errorf("layers only %v, %q: HTTPAuthRefused %v, want %v", layersOnly, c.payload, p.HTTPAuthRefused, c.want)
+			if p.AuthRefused != c.want {
+				t.Errorf("layers only %v, %q: AuthRefused %v, want %v", layersOnly, c.payload, p.AuthRefused, c.want)
 			}
 		}
 	}

@@ -201,9 +201,12 @@ type PacketInfo struct {
 	// TLSSetup is set when a TCP payload starts with a TLS handshake or
 	// change cipher spec record: a connection's set-up, not a request.
 	TLSSetup bool
-	// HTTPAuthRefused is set when a TCP payload starts with an HTTP/1
-	// response of status 401 or 407: credentials refused.
-	HTTPAuthRefused bool
+	// AuthRefused is set when a TCP payload starts with a server's
+	// refusal of the credentials it was sent (see authRefused): HTTP 401
+	// or 407, Redis WRONGPASS, SMTP 535, FTP 530, POP3 -ERR [AUTH], IMAP
+	// NO [AUTHENTICATIONFAILED], MySQL's access denied, PostgreSQL's
+	// invalid password, an LDAP bind's invalid credentials.
+	AuthRefused bool
 
 	// Refusal is set on an ICMP destination unreachable that a host sends
 	// about a TCP, UDP or SCTP packet it was sent by the packet's receiver: the

@@ -1113,7 +1113,7 @@ func TestTLSSetupIsNoRequest(t *testing.T) {
 func TestAuthRefused(t *testing.T) {
 	var pkts []decode.PacketInfo
 	answer := func(p decode.PacketInfo, refused bool) decode.PacketInfo {
-		p.Payload, p.HTTPAuthRefused = 400, refused
+		p.Payload, p.AuthRefused = 400, refused
 		return p
 	}
 	for c := range 12 {

@@ -243,7 +243,7 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 				if f.state&stReqPost != 0 && pa != nil {
 					pa.Posts++
 				}
-				if p.HTTPAuthRefused && pa != nil {
+				if p.AuthRefused && pa != nil {
 					pa.AuthRefused++
 				}
 				a.serviceConns(e, false).Requests++
