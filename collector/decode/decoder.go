@@ -966,6 +966,11 @@ func authRefused(b []byte) bool {
 		return true
 	}
 	// IMAP: a tag of letters and digits, then the refusal.
+	if c := b[0] | 0x20; c < 'a' || c > 'z' {
+		if b[0] < '0' || b[0] > '9' {
+			return false
+		}
+	}
 	if i := bytes.IndexByte(b[:min(len(b), 24)], ' '); i > 0 {
 		return hasPrefix(b[i+1:], "NO [AUTHENTICATIONFAILED]")
 	}
