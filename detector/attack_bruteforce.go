@@ -18,7 +18,7 @@ func init() {
 		Technique:      "T1110",
 		TechniqueName:  "Brute Force",
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
-		Behaviour: "One host opening many connections that complete their handshake and end quickly to one authentication service " +
+		Behaviour: "One host opening many connections that complete their handshake, carry a dialogue (at least one answered request each, on average) and end quickly to one authentication service " +
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting; an SSH login seen to succeed, " +
 			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
@@ -165,9 +165,19 @@ func loginGuess(e *evidence, p, now *pairSum, connBar, burstBar float64) (Attack
 	// An SSH login seen to succeed is no guess (a key login running
 	// one command, as configuration management does, is as short).
 	est, sessions, short := float64(p.Established-min(p.Established, p.SSHLogins)), float64(p.Sessions), float64(p.ShortSessions)
-	burst := 0.0
+	burst, burstRequests := 0.0, 0.0
 	if sp := e.h.short.pairs[p.Key]; sp != nil {
-		burst = float64(sp.Established - min(sp.Established, sp.SSHLogins))
+		burst, burstRequests = float64(sp.Established-min(sp.Established, sp.SSHLogins)), float64(sp.Requests)
+	}
+	// A login is a dialogue: the client sends a name, a password or a
+	// key exchange, and the server answers, on every connection. Connections
+	// on which nothing is said (a connection flood, nping --tcp-connect)
+	// are no tries.
+	if float64(p.Requests) < est {
+		est = 0
+	}
+	if burstRequests < burst {
+		burst = 0
 	}
 	slow := float64(p.SlowTurns)
 	if !loginPorts[p.Key.Port] && p.SSH == 0 || p.ShortSessions < bruteSlowSessions {

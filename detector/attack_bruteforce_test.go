@@ -71,6 +71,13 @@ func TestBruteForce(t *testing.T) {
 			Conns: features.Conns{Attempts: 1, Packets: requests, Replies: replies}, Communities: tried}}}
 	}
 
+	// A connection flood (nping --tcp-connect): handshakes complete, held
+	// or closed, and the client says nothing.
+	silent := guess(22, 300)
+	silent.pairs[0].Requests, silent.pairs[0].Sessions, silent.pairs[0].ShortSessions = 0, 0, 0
+	silentClosed := guess(22, 300)
+	silentClosed.pairs[0].Requests = 0
+
 	checkRuleCases(t, BruteForce, []ruleCase{
 		{name: "HTTP Basic logins guessed at, 25 refused in a window", windows: []bw{refused(80, 25, 25)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "refused logins on an admin console's port", windows: []bw{refused(9090, 25, 30)}, want: true, sources: srcs(attacker), targets: srcs(server)},
@@ -107,6 +114,8 @@ func TestBruteForce(t *testing.T) {
 		{name: "Redis passwords tried, 25 a connection", windows: []bw{refusedOn(6379, 4, 101, 100)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "IMAP logins refused on three long sessions", windows: repeat(3, refusedOn(143, 1, 30, 20)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a mail client with a stale password, refused once a minute", windows: repeat(12, refusedOn(143, 1, 20, 1))},
+		{name: "a connection flood on SSH, the connections held", windows: []bw{silent}},
+		{name: "a connection flood on SSH, each closed at once", windows: repeat(2, silentClosed)},
 		// onesixtyone: 500 communities in 5 s, none right.
 		{name: "SNMP communities guessed, 499 in a window", windows: []bw{snmp(499, 500, 0)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		// hydra: 4 tasks, each community sent 3 times as it waits.
