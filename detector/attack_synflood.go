@@ -19,7 +19,8 @@ func init() {
 		TechniqueName:  "Network Denial of Service: Direct Network Flood",
 		Recommendation: "Enable SYN cookies on the target, rate-limit SYNs per source at the edge, and ask the upstream provider for filtering if the link saturates.",
 		Behaviour: "TCP SYNs to one service, or to one host over changing ports, far above normal and not completing a handshake: " +
-			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers. " +
+			"whether the target answers with SYN-ACKs, refuses with RSTs or stays silent, and whether the sender resets the answers; " +
+			"or connections to one service completing a handshake and carrying nothing from the client, closed or held for 5 s (a connection flood: nping --tcp-connect). " +
 			"Also SYN-ACKs and RSTs that nobody asked for arriving in bulk (reflection, backscatter). Over the last two windows: before training " +
 			"at least 1,000; after it three times the busiest training service and at least 200. One source trying each of many ports up to a dozen times (a scanner's retries) is a scan, " +
 			"unless it keeps up a flood's pace over them (10,000 SYNs in the last two windows): then it is named a SYN flood and a scan.",
@@ -79,27 +80,33 @@ func floodSent(c *features.Conns) uint32 {
 	return c.Packets
 }
 
+// fruitless is what a TCP initiator sent that came to nothing: the SYNs
+// (or packets) of floodSent that completed no handshake, and the
+// connections that completed one and carried nothing from the initiator
+// (a connection flood's; counted per port, not for a host's whole TCP).
+func fruitless(c *features.Conns) float64 {
+	sent := floodSent(c)
+	return float64(sent-min(sent, c.Established)) + float64(c.Silent)
+}
+
 // synFloodOn judges one TCP service, or one host's whole TCP when the
 // service is AllPorts.
 func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	s := &e.h.short
 	sent := floodSent(&v.Conns)
-	incomplete := float64(sent - min(sent, v.Established))
+	incomplete := fruitless(&v.Conns)
 	count := e.bar(synFloodCount, synFloodTrainedCount, features.MaxServiceIncompleteSyns, 3, shortSpan)
 	rate := s.rate(incomplete)
 	if incomplete < count {
 		return Attack{}, false
 	}
-	if l := e.h.last.services[v.Key]; l == nil || float64(floodSent(&l.Conns)-min(floodSent(&l.Conns), l.Established)) < stillAt*count {
+	if l := e.h.last.services[v.Key]; l == nil || fruitless(&l.Conns) < stillAt*count {
 		return Attack{}, false // it stopped
 	}
 	all := v.Key.AllPorts
 	rs, _ := senders(s, func(p *pairSum) bool {
 		return p.Key.Proto == features.ProtoTCP && p.Key.Dst == v.Key.Addr && (all || p.Key.Port == v.Key.Port)
-	}, func(p *pairSum) float64 {
-		sent := floodSent(&p.Conns)
-		return float64(sent - min(sent, p.Established))
-	})
+	}, func(p *pairSum) float64 { return fruitless(&p.Conns) })
 	srcs := heaviest(rs, incomplete, 0.02, 10)
 	// One source over changing ports, each port tried up to a dozen times
 	// (a scanner's retries): a scan, the port scan rule's, unless at a
@@ -137,6 +144,11 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 	if spoofed {
 		who = fmt.Sprintf("%.0f new source ports and addresses, most sending a few each (forged or distributed)", float64(v.NewSources))
 	}
+	summary := fmt.Sprintf("%.0f %s to %s in %.0f s completed no handshake (%s), from %s", incomplete, what, where, s.seconds, how, who)
+	if silent := float64(v.Silent); silent >= 0.5*incomplete {
+		summary = fmt.Sprintf("%.0f connections to %s in %.0f s completed a handshake and carried nothing from the client (a connection flood), %.0f more SYNs completed none, from %s",
+			silent, where, s.seconds, incomplete-silent, who)
+	}
 	return Attack{
 		Confidence: confidence(incomplete, count),
 		Evidence: []Evidence{
@@ -146,7 +158,7 @@ func synFloodOn(e *evidence, v *serviceSum) (Attack, bool) {
 		Sources: srcs,
 		Targets: [][16]byte{v.Key.Addr},
 		Spoofed: spoofed,
-		Summary: fmt.Sprintf("%.0f %s to %s in %.0f s completed no handshake (%s), from %s", incomplete, what, where, s.seconds, how, who),
+		Summary: summary,
 		shared:  sweep,
 	}, true
 }

@@ -78,7 +78,20 @@ func TestSynFlood(t *testing.T) {
 	half := flood(80, filtered)
 	half.pairs[0].Syns, half.services[0].Syns, half.services[1].Syns = 600, 600, 600
 
+	// A connection flood (nping --tcp-connect): handshakes complete, the
+	// client sends nothing. Health checks: a handshake every second from
+	// each of 20 load balancers, nothing said.
+	connFlood := web(3000)
+	connFlood.Established, connFlood.Silent = 3000, 3000
+	checks := web(400)
+	checks.Established, checks.Silent = 400, 400
+	busySilent := busy
+	busySilent.Silent = 40
+
 	checkRuleCases(t, SynFlood, []ruleCase{
+		{name: "a connection flood: handshakes completed, nothing sent", windows: []bw{flood(6379, connFlood)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
+		{name: "health checks from load balancers", windows: repeat(3, flood(8080, checks))},
+		{name: "a busy server, a few clients saying nothing", windows: []bw{flood(80, busySilent)}},
 		{name: "open port, the sender's kernel resets the SYN-ACKs", windows: []bw{open}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "closed port, refused", windows: []bw{flood(81, closed)}, want: true, sources: srcs(attacker), targets: srcs(victim)},
 		{name: "filtered port, silence", windows: []bw{flood(8081, filtered)}, want: true, sources: srcs(attacker), targets: srcs(victim)},

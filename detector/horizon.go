@@ -385,6 +385,7 @@ func addConns(x, c *features.Conns, sign int) {
 	x.Syns = add32(x.Syns, c.Syns, sign)
 	x.Requests = add32(x.Requests, c.Requests, sign)
 	x.Held = add32(x.Held, c.Held, sign)
+	x.Silent = add32(x.Silent, c.Silent, sign)
 	x.Packets = add32(x.Packets, c.Packets, sign)
 	x.Replies = add32(x.Replies, c.Replies, sign)
 	x.Bytes = add64(x.Bytes, c.Bytes, sign)

@@ -92,6 +92,10 @@ type Conns struct {
 	Syns        uint32 // TCP SYN packets, repeats and retransmissions included
 	Requests    uint32 // request-response turns: initiator data answered by responder data
 	Held        uint32 // long-lived, nearly idle established TCP connections at window close
+	// Silent counts the TCP connections that completed a handshake and
+	// ended without the initiator sending a byte: a connection flood's
+	// (nping --tcp-connect), or a TCP health check's.
+	Silent uint32
 	// Packets and Bytes are what initiators sent: every UDP and ICMP
 	// packet, and for TCP the packets of attempts that had not completed
 	// a handshake (SYNs, probes, the ACKs of an ACK flood; not the data
@@ -569,7 +573,7 @@ func (a *Aggregator) behaviourFeatures(f *Vector) {
 		s := &bh.services.vals[i]
 		switch {
 		case s.Key.Proto == decode.ProtoTCP && !s.Key.AllPorts:
-			maxOf(&f[MaxServiceIncompleteSyns], uint64(s.Syns-min(s.Syns, s.Established)))
+			maxOf(&f[MaxServiceIncompleteSyns], uint64(s.Syns-min(s.Syns, s.Established)+s.Silent))
 			maxOf(&f[MaxServiceHeldConnections], uint64(s.Held))
 			maxOf(&f[MaxServiceRequests], uint64(s.Requests))
 		case s.Key.Proto == decode.ProtoUDP:

@@ -52,6 +52,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.Syns += p.Syns
 			s.Requests += p.Requests
 			s.Held = max(s.Held, p.Held)
+			s.Silent += p.Silent
 			s.Packets += p.Packets
 			s.Replies += p.Replies
 			s.Unsolicited += p.Unsolicited
@@ -89,6 +90,7 @@ func servicesOf(bs []Behaviour) map[ServiceKey]ServiceActivity {
 			x.SynAcks += s.SynAcks
 			x.Requests += s.Requests
 			x.Held = max(x.Held, s.Held)
+			x.Silent += s.Silent
 			x.Packets += s.Packets
 			x.Unsolicited += s.Unsolicited
 			x.UnsolicitedDNSBytes += s.UnsolicitedDNSBytes
@@ -183,6 +185,32 @@ func TestConnectionOutcomes(t *testing.T) {
 				tcpPkt(at(s+0.006), victim, attacker, 8080, sp, finAck),
 			}
 		}, 8080, Conns{Attempts: 200, Established: 200, Syns: 200, Requests: 200, Packets: 200}, 200},
+		// A connection flood (nping --tcp-connect): the handshake, then
+		// nothing from the client; a server greeting first (SSH, SMTP)
+		// changes nothing.
+		{"a connection flood: each connection closed with nothing sent", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 6379, syn),
+				tcpPkt(at(s+0.001), victim, attacker, 6379, sp, synAck),
+				tcpPkt(at(s+0.002), attacker, victim, sp, 6379, ack),
+				withPayload(tcpPkt(at(s+0.003), victim, attacker, 6379, sp, pshAck), 40, 0),
+				tcpPkt(at(s+0.004), attacker, victim, sp, 6379, finAck),
+				tcpPkt(at(s+0.005), victim, attacker, 6379, sp, finAck),
+			}
+		}, 6379, Conns{Attempts: 200, Established: 200, Syns: 200, Packets: 200, Silent: 200}, 200},
+		// Held silent past stallAge at the window close (counted then),
+		// closed in the next window (not counted again).
+		{"a connection flood holding its connections, then closing them", func(i int, s float64) []decode.PacketInfo {
+			sp := uint16(2000 + i)
+			return []decode.PacketInfo{
+				tcpPkt(at(s), attacker, victim, sp, 6380, syn),
+				tcpPkt(at(s+0.001), victim, attacker, 6380, sp, synAck),
+				tcpPkt(at(s+0.002), attacker, victim, sp, 6380, ack),
+				tcpPkt(at(s+12), attacker, victim, sp, 6380, finAck),
+				tcpPkt(at(s+12.001), victim, attacker, 6380, sp, finAck),
+			}
+		}, 6380, Conns{Attempts: 200, Established: 200, Syns: 200, Packets: 200, Silent: 200}, 200},
 		{"slow POSTs: bodies the server never answers", func(i int, s float64) []decode.PacketInfo {
 			sp := uint16(2000 + i)
 			return []decode.PacketInfo{

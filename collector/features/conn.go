@@ -183,6 +183,9 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if p.TCPWindow == 0 && f.state&stEst != 0 {
 				e.zeroWindow = true
 			}
+			if p.Payload > 0 && f.state&stEst != 0 {
+				f.state |= stHeard
+			}
 			if e.ssh && e.sshAuth == sshKex && p.SSHNewKeys {
 				e.sshAuth = sshWaitAccept
 			}
@@ -563,6 +566,9 @@ func (a *Aggregator) sessionEnd(f *flowSlot, e *flowEnds, now int64) {
 	if f.state&stAttempt == 0 {
 		return
 	}
+	if e.proto == decode.ProtoTCP && f.state&(stEst|stHeard|stMid) == stEst {
+		a.silence(f, e) // a handshake and nothing said: a connection flood's
+	}
 	if _, pa := a.pairConns(e); pa != nil {
 		pa.Sessions++
 		if max(now, f.last)-f.first() <= ShortSession*int64(time.Second) {
@@ -626,7 +632,22 @@ func (a *Aggregator) visitFlow(i int, now int64) {
 			a.serviceConns(e, false).Held++
 		}
 		e.zeroWindow = false
+		if f.state&(stHeard|stMid) == 0 && age >= stallAge {
+			// Held stallAge with nothing said: counted now, as a flood
+			// holding its connections (nping) may close them all at its
+			// end only.
+			a.silence(f, e)
+		}
 	}
+}
+
+// silence counts a TCP connection that completed its handshake and
+// carried nothing from its initiator (Conns.Silent), once.
+func (a *Aggregator) silence(f *flowSlot, e *flowEnds) {
+	f.state |= stHeard
+	c, _ := a.pairConns(e)
+	c.Silent++
+	a.serviceConns(e, false).Silent++
 }
 
 // decidePending counts the attempts still waiting for an answer when the

@@ -100,6 +100,7 @@ const (
 	stMid                            // it began mid-connection, or with a probe without SYN
 	stReqPost                        // the request under way is an HTTP POST
 	stReqPaced                       // the request under way came slowTurn after the responder last spoke
+	stHeard                          // the initiator sent data after the handshake, or its silence was counted (Conns.Silent)
 )
 
 // FlowStats are the flow table's counters, cumulative over its life.

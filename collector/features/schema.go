@@ -164,7 +164,7 @@ var Schema = [NumFeatures]Feature{
 	DNSQueryNameEntropyMean:   {"dns_query_name_entropy_mean_bits", "bits", "Mean Shannon entropy per character of the names DNS queries ask for."},
 	DNSTunnelQueries:          {"dns_tunnel_like_queries_per_window", "queries/window", "DNS queries that look like a tunnel's: a name that looks like encoded data (long, with a long random-looking label), or a question for a NULL or private-use record."},
 	MaxSourceFailedContacts:   {"max_source_failed_contacts_per_window", "contacts/window", "Most first contacts with a service that one source saw refused, unanswered or left half-open."},
-	MaxServiceIncompleteSyns:  {"max_service_incomplete_syns_per_window", "packets/window", "Most TCP SYNs to one service (address and port) that did not complete a handshake."},
+	MaxServiceIncompleteSyns:  {"max_service_incomplete_syns_per_window", "packets/window", "Most TCP SYNs to one service (address and port) that did not complete a handshake, or completed one on which the client sent nothing."},
 	MaxPairAuthConnections:    {"max_pair_auth_connections_per_window", "connections/window", "Most connections from one source to one authentication service (SSH, FTP, Telnet, RDP, ...) that completed their handshake, SSH logins seen to succeed left out."},
 	MaxServiceHeldConnections: {"max_service_held_connections", "connections", "Most long-lived TCP connections carrying under one packet per second held open to one service."},
 	MaxPairRequests:           {"max_pair_requests_per_window", "requests/window", "Most request-response turns from one source to one service."},
