@@ -20,7 +20,7 @@ func init() {
 		Recommendation: "Block the source, enforce key-based or multi-factor authentication and account lockout on the targeted service, and review its logs for a successful login.",
 		Behaviour: "One host opening many connections that complete their handshake, carry a dialogue (at least one answered request each, on average) and end quickly to one authentication service " +
 			"(SSH, FTP, Telnet, RDP, VNC, SMB, SMTP/IMAP/POP, LDAP, databases, WinRM by their ports; SSH on any port by its greeting; an SSH login seen to succeed, " +
-			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess), or getting many of its answers late as servers delay " +
+			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess, nor is a login the server accepts in the clear: SMTP 235, FTP 230, PostgreSQL, MySQL, an LDAP bind), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
 			"requests, on connections it does not hold open), or getting many requests refused their credentials, however many a connection tries (a third of its answered requests or more, " +
 			"on any port, as the server says so in the clear: HTTP 401 or 407, Redis WRONGPASS, SMTP 535, FTP 530, POP3 -ERR [AUTH], IMAP AUTHENTICATIONFAILED, MySQL 1045, PostgreSQL 28P01, LDAP 49), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
@@ -164,10 +164,10 @@ func loginGuess(e *evidence, p, now *pairSum, connBar, burstBar float64) (Attack
 	}
 	// An SSH login seen to succeed is no guess (a key login running
 	// one command, as configuration management does, is as short).
-	est, sessions, short := float64(p.Established-min(p.Established, p.SSHLogins)), float64(p.Sessions), float64(p.ShortSessions)
+	est, sessions, short := float64(p.Established-min(p.Established, p.Logins)), float64(p.Sessions), float64(p.ShortSessions)
 	burst, burstRequests := 0.0, 0.0
 	if sp := e.h.short.pairs[p.Key]; sp != nil {
-		burst, burstRequests = float64(sp.Established-min(sp.Established, sp.SSHLogins)), float64(sp.Requests)
+		burst, burstRequests = float64(sp.Established-min(sp.Established, sp.Logins)), float64(sp.Requests)
 	}
 	// A login is a dialogue: the client sends a name, a password or a
 	// key exchange, and the server answers, on every connection. Connections
@@ -202,8 +202,8 @@ func loginGuess(e *evidence, p, now *pairSum, connBar, burstBar float64) (Attack
 	}
 	summary := fmt.Sprintf("%.0f connections to %s (port %d) completed their handshake in the last %s; %.0f of the %.0f that ended lasted under %d s",
 		est, name, p.Key.Port, dur(e.h.long.seconds), short, sessions, features.ShortSession)
-	if p.SSHLogins > 0 {
-		summary += fmt.Sprintf("; %d more logged in", p.SSHLogins)
+	if p.Logins > 0 {
+		summary += fmt.Sprintf("; %d more logged in", p.Logins)
 	}
 	if what == "slow_login_turns" {
 		summary = fmt.Sprintf("%.0f slow exchanges with %s (port %d) in %.0f short sessions in the last %s: one login tried every second or more, answered late as servers answer failed logins or paced by the client",

@@ -47,7 +47,7 @@ func TestBruteForce(t *testing.T) {
 	// guesser that got in once is still guessing.
 	logins := func(n, ok uint32) bw {
 		b := sshGreeted(22, n)
-		b.pairs[0].SSHLogins = ok
+		b.pairs[0].Logins = ok
 		return b
 	}
 
@@ -115,6 +115,9 @@ func TestBruteForce(t *testing.T) {
 		{name: "IMAP logins refused on three long sessions", windows: repeat(3, refusedOn(143, 1, 30, 20)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a mail client with a stale password, refused once a minute", windows: repeat(12, refusedOn(143, 1, 20, 1))},
 		{name: "a connection flood on SSH, the connections held", windows: []bw{silent}},
+		// An application sending mail through an authenticated submission
+		// server, one connection a mail: every login accepted (235).
+		{name: "an application's mail, each connection logged in", windows: repeat(6, func() bw { b := guess(587, 8); b.pairs[0].Logins = 8; return b }())},
 		{name: "a connection flood on SSH, each closed at once", windows: repeat(2, silentClosed)},
 		// onesixtyone: 500 communities in 5 s, none right.
 		{name: "SNMP communities guessed, 499 in a window", windows: []bw{snmp(499, 500, 0)}, want: true, sources: srcs(attacker), targets: srcs(server)},

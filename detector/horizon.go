@@ -226,7 +226,7 @@ func (s *span) apply(w *features.Window, sign int) {
 		x.DNSTunnel = add32(x.DNSTunnel, p.DNSTunnel, sign)
 		x.DNSNameBytes = add32(x.DNSNameBytes, p.DNSNameBytes, sign)
 		x.SSH = add32(x.SSH, p.SSH, sign)
-		x.SSHLogins = add32(x.SSHLogins, p.SSHLogins, sign)
+		x.Logins = add32(x.Logins, p.Logins, sign)
 		x.EchoMismatch = add32(x.EchoMismatch, p.EchoMismatch, sign)
 		x.EchoVaried = add32(x.EchoVaried, p.EchoVaried, sign)
 		x.Communities = add32(x.Communities, p.Communities, sign)

@@ -241,7 +241,7 @@ func (d *Decoder) fast(link uint16, data []byte, p *PacketInfo) bool {
 		p.SSH = sshBanner(payload)
 		p.SSHNewKeys = sshNewKeys(payload)
 		p.TLSSetup = tlsSetup(payload)
-		p.AuthRefused = authRefused(payload)
+		p.AuthRefused, p.AuthAccepted = authAnswer(payload)
 	case upper == 17: // UDP
 		if len(l4) < 8 {
 			return false
@@ -484,7 +484,7 @@ func (d *Decoder) fill(p *PacketInfo) {
 			p.SSH = sshBanner(d.tcp.Payload)
 			p.SSHNewKeys = sshNewKeys(d.tcp.Payload)
 			p.TLSSetup = tlsSetup(d.tcp.Payload)
-			p.AuthRefused = authRefused(d.tcp.Payload)
+			p.AuthRefused, p.AuthAccepted = authAnswer(d.tcp.Payload)
 			d.finishL4(p, upper, inner6, d.tcp.Payload)
 			return
 		case layers.LayerTypeUDP:
@@ -957,7 +957,8 @@ func authRefused(b []byte) bool {
 		f := b[5:min(len(b), 64)]
 		return bytes.Contains(f, []byte("\x00C28P01\x00")) || bytes.Contains(f, []byte("\x00C28000\x00"))
 	case 0x30:
-		return ldapBindRefused(b)
+		code, ok := ldapBindResult(b)
+		return ok && code == 49
 	}
 	if len(b) >= 7 && b[2] == 0 && b[3] <= 4 && b[4] == 0xff && b[5] == 0x15 && b[6] == 0x04 {
 		// A MySQL packet: a 3-byte length, the login exchange's sequence
@@ -977,15 +978,47 @@ func authRefused(b []byte) bool {
 	return false
 }
 
+// authAnswer reads a server's answer to a login at the start of a TCP
+// payload b: refused (see authRefused) or accepted (see authAccepted).
+func authAnswer(b []byte) (refused, accepted bool) {
+	if authRefused(b) {
+		return true, false
+	}
+	return false, authAccepted(b)
+}
+
+// authAccepted recognises a server's answer accepting the credentials a
+// client sent, in the protocols whose answer says so unmistakably in the
+// clear: SMTP 235 (RFC 4954), FTP 230 (RFC 959), PostgreSQL's
+// AuthenticationOk, MySQL's OK closing the login exchange (sequence 2,
+// or 3 after a fast authentication), an LDAP bind's result 0.
+func authAccepted(b []byte) bool {
+	if len(b) < 5 {
+		return false
+	}
+	switch b[0] {
+	case '2':
+		return (hasPrefix(b, "235") || hasPrefix(b, "230")) && (b[3] == ' ' || b[3] == '-')
+	case 'R':
+		return len(b) >= 9 && string(b[1:9]) == "\x00\x00\x00\x08\x00\x00\x00\x00"
+	case 0x30:
+		code, ok := ldapBindResult(b)
+		return ok && code == 0
+	}
+	// A MySQL OK packet: a short 3-byte length, the sequence, 0x00.
+	return len(b) >= 11 && b[0] < 64 && b[1] == 0 && b[2] == 0 && (b[3] == 2 || b[3] == 3) && b[4] == 0 && int(b[0]) == len(b)-4
+}
+
 // hasPrefix is bytes.HasPrefix for a string prefix, without converting.
 func hasPrefix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[:len(s)]) == s
 }
 
-// ldapBindRefused recognises an LDAP message holding a bind response of
-// result 49 (invalidCredentials): a BER SEQUENCE of the message ID and
-// a [APPLICATION 1] whose first element is the result code.
-func ldapBindRefused(b []byte) bool {
+// ldapBindResult reads the result code of an LDAP message holding a bind
+// response (0 success, 49 invalidCredentials): a BER SEQUENCE of the
+// message ID and a [APPLICATION 1] whose first element is the result
+// code, an ENUMERATED of one byte.
+func ldapBindResult(b []byte) (int, bool) {
 	// berLen skips a tag and its definite length at b[i:], returning the
 	// offset of the contents and their length.
 	berLen := func(i int) (int, int, bool) {
@@ -1010,14 +1043,17 @@ func ldapBindRefused(b []byte) bool {
 	}
 	i, _, ok := berLen(0) // the SEQUENCE
 	if !ok || i >= len(b) || b[i] != 0x02 {
-		return false
+		return 0, false
 	}
 	j, n, ok := berLen(i) // the message ID
 	if !ok || j+n >= len(b) || b[j+n] != 0x61 {
-		return false
+		return 0, false
 	}
 	k, _, ok := berLen(j + n) // the bind response
-	return ok && k+3 <= len(b) && b[k] == 0x0a && b[k+1] == 0x01 && b[k+2] == 49
+	if !ok || k+3 > len(b) || b[k] != 0x0a || b[k+1] != 0x01 {
+		return 0, false
+	}
+	return int(b[k+2]), true
 }
 
 // tlsSetup recognises a TLS record that sets a connection up: a

@@ -1097,6 +1097,47 @@ func TestDecodeDataHash(t *testing.T) {
 	}
 }
 
+// TestDecodeAuthAccepted: a server's answer accepting a login, in the
+// protocols that say so unmistakably in the clear, in both paths; other
+// answers, refusals and a MySQL command's OK or a result row are not.
+func TestDecodeAuthAccepted(t *testing.T) {
+	for _, layersOnly := range []bool{false, true} {
+		d := NewDecoder()
+		d.layersOnly = layersOnly
+		for _, c := range []struct {
+			payload  string
+			accepted bool
+		}{
+			{"235 2.7.0 Authentication successful\r\n", true},
+			{"230 Login successful.\r\n", true},
+			{"230-Welcome to the archive\r\n", true},
+			{"250 2.0.0 OK\r\n", false},
+			{"2350 ", false},
+			{"535 5.7.8 Authentication credentials invalid\r\n", false},
+			// PostgreSQL: AuthenticationOk, and the server asking for an
+			// MD5 password.
+			{"R\x00\x00\x00\x08\x00\x00\x00\x00S\x00\x00\x00\x1a", true},
+			{"R\x00\x00\x00\x0c\x00\x00\x00\x05salt", false},
+			// LDAP: a bind's success, and its refusal.
+			{"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00", true},
+			{"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x31\x04\x00\x04\x00", false},
+			// MySQL: the OK closing a login (sequence 2), a command's OK
+			// (sequence 1), a result row whose first column is empty.
+			{"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00", true},
+			{"\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00", false},
+			{"\x05\x00\x00\x04\x00abcd", false},
+			{"HTTP/1.1 200 OK\r\n", false},
+		} {
+			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(587, 51000, TCPPsh|TCPAck), gopacket.Payload(c.payload))
+			p := PacketInfo{WireLen: uint32(len(data))}
+			d.Decode(LinkEthernet, data, &p)
+			if p.AuthAccepted != c.accepted {
+				t.Errorf("layers only %v, %q: AuthAccepted %v, want %v", layersOnly, c.payload, p.AuthAccepted, c.accepted)
+			}
+		}
+	}
+}
+
 // TestDecodeSNMPCommunity: an SNMPv1 or v2c request's community (its
 // password) is hashed, in both paths, over IPv4 and IPv6; SNMPv3, other
 // ports, answers and malformed messages have none.

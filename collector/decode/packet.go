@@ -207,6 +207,11 @@ type PacketInfo struct {
 	// NO [AUTHENTICATIONFAILED], MySQL's access denied, PostgreSQL's
 	// invalid password, an LDAP bind's invalid credentials.
 	AuthRefused bool
+	// AuthAccepted is set when a TCP payload starts with a server's
+	// acceptance of a login (see authAccepted): SMTP 235, FTP 230,
+	// PostgreSQL's AuthenticationOk, MySQL's login OK, an LDAP bind's
+	// success.
+	AuthAccepted bool
 
 	// Refusal is set on an ICMP destination unreachable that a host sends
 	// about a TCP, UDP or SCTP packet it was sent by the packet's receiver: the

@@ -129,9 +129,11 @@ type PairActivity struct {
 	// SSH counts the connections whose server greeted in SSH: an
 	// authentication service on whatever port it listens.
 	SSH uint32
-	// SSHLogins counts the SSH connections whose login succeeded, by the
-	// size of the server's answer to it (see sshAnswer): not guesses.
-	SSHLogins uint32
+	// Logins counts the connections whose login was seen to succeed: SSH
+	// by the size of the server's answer (see sshAnswer), SMTP, FTP,
+	// PostgreSQL, MySQL and LDAP by the server's acceptance in the clear
+	// (decode.PacketInfo.AuthAccepted). Not guesses.
+	Logins uint32
 	// EchoMismatch counts the ICMP echo replies that were not as long as
 	// the request before them: a ping's reply repeats its data; a
 	// tunnel's carries its own.
@@ -564,7 +566,7 @@ func (a *Aggregator) behaviourFeatures(f *Vector) {
 	for _, i := range bh.pairs.used {
 		p := &bh.pairs.vals[i]
 		if p.Key.Proto == ProtoTCP && (authPorts.has(p.Key.Port) || p.SSH > 0) {
-			maxOf(&f[MaxPairAuthConnections], uint64(p.Established-min(p.Established, p.SSHLogins)))
+			maxOf(&f[MaxPairAuthConnections], uint64(p.Established-min(p.Established, p.Logins)))
 		}
 		maxOf(&f[MaxPairRequests], uint64(p.Requests))
 		maxOf(&f[MaxPairPosts], uint64(p.Posts))

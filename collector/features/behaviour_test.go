@@ -65,7 +65,7 @@ func pairsOf(bs []Behaviour) map[PairKey]PairActivity {
 			s.DNSQueries += p.DNSQueries
 			s.DNSTunnel += p.DNSTunnel
 			s.SSH += p.SSH
-			s.SSHLogins += p.SSHLogins
+			s.Logins += p.Logins
 			s.EchoMismatch += p.EchoMismatch
 			s.EchoVaried += p.EchoVaried
 			s.Communities += p.Communities
@@ -739,8 +739,8 @@ func TestSSHLogin(t *testing.T) {
 		logins, conn uint32
 	}{{22, 6, 7}, {2222, 0, 4}, {8080, 0, 1}} {
 		p := ps[tcpKey(client, server, w.port)]
-		if p.SSHLogins != w.logins || p.Established != w.conn {
-			t.Errorf("port %d: %d logins of %d connections, want %d of %d", w.port, p.SSHLogins, p.Established, w.logins, w.conn)
+		if p.Logins != w.logins || p.Established != w.conn {
+			t.Errorf("port %d: %d logins of %d connections, want %d of %d", w.port, p.Logins, p.Established, w.logins, w.conn)
 		}
 	}
 }
@@ -1065,6 +1065,54 @@ func TestSCTPAssociations(t *testing.T) {
 	}
 	if h := hs[addr(target)]; h.NewPorts+h.FailedFirst+h.OKFirst > 0 {
 		t.Errorf("the target's ABORTs made it an initiator: %+v", h)
+	}
+}
+
+// TestLoginsAccepted: a login the server accepts in the clear (an
+// authenticated mail submission's 235) counts once a connection; a
+// refused one, and an acceptance sent by the client, do not.
+func TestLoginsAccepted(t *testing.T) {
+	const server, app, guesser = "10.0.0.10", "10.0.0.20", "10.0.0.66"
+	conn := func(s float64, client string, sp uint16, answers ...decode.PacketInfo) []decode.PacketInfo {
+		pkts := []decode.PacketInfo{
+			tcpPkt(at(s), client, server, sp, 587, syn),
+			tcpPkt(at(s+0.001), server, client, 587, sp, synAck),
+			tcpPkt(at(s+0.002), client, server, sp, 587, ack),
+		}
+		for i, a := range answers {
+			q := withPayload(tcpPkt(at(s+0.01+0.01*float64(i)), client, server, sp, 587, pshAck), 30, 0)
+			a.Time = at(s + 0.015 + 0.01*float64(i))
+			pkts = append(pkts, q, a)
+		}
+		return pkts
+	}
+	answer := func(client string, sp uint16, accepted, refused bool) decode.PacketInfo {
+		p := withPayload(tcpPkt(0, server, client, 587, sp, pshAck), 40, 0)
+		p.AuthAccepted, p.AuthRefused = accepted, refused
+		return p
+	}
+	var pkts []decode.PacketInfo
+	for i := range 5 {
+		sp := uint16(40000 + i)
+		// EHLO, AUTH: accepted (twice: counted once), MAIL.
+		pkts = append(pkts, conn(1+float64(i), app, sp, answer(app, sp, false, false), answer(app, sp, true, false), answer(app, sp, true, false), answer(app, sp, false, false))...)
+		sp = uint16(41000 + i)
+		pkts = append(pkts, conn(1.5+float64(i), guesser, sp, answer(guesser, sp, false, false), answer(guesser, sp, false, true))...)
+	}
+	// A client whose data happens to read as an acceptance.
+	c := conn(8, guesser, 42000)
+	p := withPayload(tcpPkt(at(8.01), guesser, server, 42000, 587, pshAck), 30, 0)
+	p.AuthAccepted = true
+	pkts = append(pkts, append(c, p)...)
+	ps := pairsOf(behaviourOf(t, pkts, 20))
+	for _, w := range []struct {
+		client          string
+		logins, refused uint32
+	}{{app, 5, 0}, {guesser, 0, 5}} {
+		p := ps[tcpKey(w.client, server, 587)]
+		if p.Logins != w.logins || p.AuthRefused != w.refused {
+			t.Errorf("%s: %d logins, %d refused; want %d and %d", w.client, p.Logins, p.AuthRefused, w.logins, w.refused)
+		}
 	}
 }
 

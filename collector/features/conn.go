@@ -238,6 +238,14 @@ func (a *Aggregator) trackTCP(f *flowSlot, e *flowEnds, p *decode.PacketInfo, h 
 			if e.ssh && e.sshAuth != sshKex && e.sshAuth < sshLogin && p.Payload > 0 {
 				a.sshAnswer(e, p)
 			}
+			if p.AuthAccepted && e.sshAuth != sshLogin {
+				// A login the server accepted in the clear (SMTP 235, FTP
+				// 230, a database's): no guess, as an SSH login seen.
+				e.sshAuth = sshLogin
+				if pa := a.pairOf(e); pa != nil {
+					pa.Logins++
+				}
+			}
 			if p.Payload > 0 && f.state&stReqOpen != 0 {
 				c, pa := a.pairConns(e)
 				c.Requests++
@@ -551,7 +559,7 @@ func (a *Aggregator) sshAnswer(e *flowEnds, p *decode.PacketInfo) {
 	case p.Payload+16 == uint32(e.sshAccept):
 		e.sshAuth = sshLogin
 		if pa := a.pairOf(e); pa != nil {
-			pa.SSHLogins++
+			pa.Logins++
 		}
 	case e.sshAuth-sshWaitAccept >= sshAnswers:
 		e.sshAuth = sshDone

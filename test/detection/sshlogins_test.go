@@ -11,7 +11,7 @@ import (
 	"github.com/netanomaly/netanomaly_exporter/internal/testpcap"
 )
 
-// TestSSHLoginsLikeZeek reads the outcome of SSH logins in real captures
+// TestLoginsLikeZeek reads the outcome of SSH logins in real captures
 // nobody here recorded and holds it to what Zeek says of them. zeek/ssh.pcap
 // is Zeek's own SSH test trace: 24 sessions of OpenSSH 3.4 to 6.7 and
 // paramiko, with AES-CTR, AES-CBC, arcfour and chacha20-poly1305, and
@@ -21,7 +21,7 @@ import (
 // guessers (nmap's ssh-brute on port 902, hydra with one task) log in
 // nowhere: every connection of theirs stays a guess for the brute-force
 // rule.
-func TestSSHLoginsLikeZeek(t *testing.T) {
+func TestLoginsLikeZeek(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sharedPcaps, "expected.json")); err != nil {
 		t.Skipf("real captures not found at %s (the project's shared/ folder beside the repo): skipping", sharedPcaps)
 	}
@@ -70,13 +70,13 @@ func sshPairs(t *testing.T, path string) map[string]struct{ conns, logins uint32
 	out := map[string]struct{ conns, logins uint32 }{}
 	agg := features.NewAggregator(features.DefaultConfig(), "real", func(w *features.Window) {
 		for _, p := range w.Behaviour.Pairs {
-			if p.Key.Proto != features.ProtoTCP || p.SSH == 0 && p.SSHLogins == 0 {
+			if p.Key.Proto != features.ProtoTCP || p.SSH == 0 && p.Logins == 0 {
 				continue
 			}
 			k := fmt.Sprintf("%s->%s:%d", netip.AddrFrom16(p.Key.Src).Unmap(), netip.AddrFrom16(p.Key.Dst).Unmap(), p.Key.Port)
 			v := out[k]
 			v.conns += p.Established
-			v.logins += p.SSHLogins
+			v.logins += p.Logins
 			out[k] = v
 		}
 	})

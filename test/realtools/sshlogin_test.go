@@ -192,7 +192,7 @@ func pairsOf(t *testing.T, path, port string) (logins, conns map[[16]byte]uint32
 	agg := features.NewAggregator(features.DefaultConfig(), "lo", func(w *features.Window) {
 		for _, p := range w.Behaviour.Pairs {
 			if fmt.Sprint(p.Key.Port) == port && p.Key.Proto == features.ProtoTCP {
-				logins[p.Key.Dst] += p.SSHLogins
+				logins[p.Key.Dst] += p.Logins
 				conns[p.Key.Dst] += p.Established
 			}
 		}
