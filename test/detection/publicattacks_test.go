@@ -1,8 +1,10 @@
 package detection
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -137,6 +139,12 @@ type publicRun struct {
 // was never trained and collects what it names; typ's senders and
 // targets apart.
 func replayPublic(t *testing.T, c publicAttack, shift time.Duration) publicRun {
+	return replayCapture(t, filepath.Join(sharedPcaps, c.file), c, shift)
+}
+
+// replayCapture is replayPublic for the capture at path, gzipped when its
+// name ends in .gz.
+func replayCapture(t *testing.T, path string, c publicAttack, shift time.Duration) publicRun {
 	cfg := detector.DefaultConfig()
 	cfg.Synchronous = true
 	det := detector.New(cfg, "real", nil)
@@ -171,7 +179,18 @@ func replayPublic(t *testing.T, c publicAttack, shift time.Duration) publicRun {
 			}
 		}
 	})
-	if err := testpcap.AggregateFileShifted(filepath.Join(sharedPcaps, c.file), agg, int64(shift)); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var in io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		if in, err = gzip.NewReader(f); err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+	}
+	if err := testpcap.AggregateShifted(in, agg, int64(shift)); err != nil && !errors.Is(err, pcapfile.ErrTruncated) {
 		t.Fatalf("%s: %v", c.file, err)
 	}
 	slices.Sort(r.types)
