@@ -71,6 +71,19 @@ var authNames = map[uint16]string{
 	1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc", 5985: "winrm", 5986: "winrm",
 }
 
+// horizonOrBurst picks the evidence that holds: n over the horizon at
+// its bar, else burst over the last two windows at burstBar; ok is false
+// when neither does.
+func horizonOrBurst(n, bar, burst, burstBar float64) (value, over float64, ok bool) {
+	switch {
+	case n >= bar:
+		return n, bar, true
+	case burst >= burstBar:
+		return burst, burstBar, true
+	}
+	return 0, 0, false
+}
+
 // refusingService names the service on port for a summary of refused
 // credentials.
 func refusingService(port uint16) string {
@@ -128,20 +141,15 @@ func detectBruteForce(e *evidence) []Attack {
 			if sp := e.h.short.pairs[p.Key]; sp != nil {
 				burst = float64(sp.Posts)
 			}
-			if posts < postBar && burst < postBurstBar || posts < brutePostShare*float64(max(p.Requests, p.Posts)) {
-				continue
-			}
+			value, over, ok := horizonOrBurst(posts, postBar, burst, postBurstBar)
 			// A guesser waits for each answer and moves on; a slow POST
 			// holds its connections open (a slowloris, named by its rule).
-			if 2*p.Held >= p.Established {
+			if !ok || posts < brutePostShare*float64(max(p.Requests, p.Posts)) || 2*p.Held >= p.Established {
 				continue
 			}
-			if posts < postBar {
-				postBar, posts = postBurstBar, burst
-			}
 			out = append(out, Attack{
-				Confidence: confidence(posts, postBar),
-				Evidence:   []Evidence{ev("http_posts", posts, postBar, 0)},
+				Confidence: confidence(value, over),
+				Evidence:   []Evidence{ev("http_posts", value, over, 0)},
 				Sources:    [][16]byte{p.Key.Src},
 				Targets:    [][16]byte{p.Key.Dst},
 				Summary:    fmt.Sprintf("%.0f HTTP POSTs to port %d in the last %s (%.0f requests answered): a login form guessed at", float64(p.Posts), p.Key.Port, dur(l.seconds), float64(p.Requests)),
@@ -241,12 +249,9 @@ func communityGuesses(e *evidence) []Attack {
 		if sp := e.h.short.pairs[p.Key]; sp != nil {
 			burst = float64(sp.Communities)
 		}
-		if tried < bar && burst < burstBar || 2*p.Replies > p.Packets {
+		value, over, ok := horizonOrBurst(tried, bar, burst, burstBar)
+		if !ok || 2*p.Replies > p.Packets {
 			continue
-		}
-		value, over := tried, bar
-		if tried < bar {
-			value, over = burst, burstBar
 		}
 		out = append(out, Attack{
 			Confidence: confidence(value, over),
@@ -276,12 +281,9 @@ func credentialsRefused(e *evidence, p, now *pairSum) (Attack, bool) {
 	if sp := e.h.short.pairs[p.Key]; sp != nil {
 		burst = float64(sp.AuthRefused)
 	}
-	if refused < bar && burst < burstBar || refused < brutePostShare*float64(max(p.Requests, p.AuthRefused)) {
+	value, over, ok := horizonOrBurst(refused, bar, burst, burstBar)
+	if !ok || refused < brutePostShare*float64(max(p.Requests, p.AuthRefused)) {
 		return Attack{}, false
-	}
-	value, over := refused, bar
-	if refused < bar {
-		value, over = burst, burstBar
 	}
 	return Attack{
 		Confidence: confidence(value, over),
