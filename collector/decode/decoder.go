@@ -937,6 +937,13 @@ func authRefused(b []byte) bool {
 	if len(b) < 5 {
 		return false
 	}
+	if len(b) >= 7 && b[2] == 0 && b[3] <= 4 && b[4] == 0xff && b[5] == 0x15 && b[6] == 0x04 {
+		// A MySQL packet: a 3-byte length (any first byte, 'H' for 72),
+		// the login exchange's sequence number (the server's greeting 0,
+		// the client's answer 1, an authentication switch 2 and 3), ERR,
+		// error 1045.
+		return true
+	}
 	switch b[0] {
 	case 'H':
 		if len(b) < 12 || string(b[:7]) != "HTTP/1." || b[8] != ' ' {
@@ -959,12 +966,6 @@ func authRefused(b []byte) bool {
 	case 0x30:
 		code, ok := ldapBindResult(b)
 		return ok && code == 49
-	}
-	if len(b) >= 7 && b[2] == 0 && b[3] <= 4 && b[4] == 0xff && b[5] == 0x15 && b[6] == 0x04 {
-		// A MySQL packet: a 3-byte length, the login exchange's sequence
-		// number (the server's greeting 0, the client's answer 1, an
-		// authentication switch 2 and 3), ERR, error 1045.
-		return true
 	}
 	// IMAP: a tag of letters and digits, then the refusal.
 	if c := b[0] | 0x20; c < 'a' || c > 'z' {
@@ -996,6 +997,9 @@ func authAccepted(b []byte) bool {
 	if len(b) < 5 {
 		return false
 	}
+	if len(b) >= 11 && b[0] < 64 && b[1] == 0 && b[2] == 0 && (b[3] == 2 || b[3] == 3) && b[4] == 0 && int(b[0]) == len(b)-4 {
+		return true // a MySQL OK packet: a short 3-byte length, the sequence, 0x00
+	}
 	switch b[0] {
 	case '2':
 		return (hasPrefix(b, "235") || hasPrefix(b, "230")) && (b[3] == ' ' || b[3] == '-')
@@ -1005,8 +1009,7 @@ func authAccepted(b []byte) bool {
 		code, ok := ldapBindResult(b)
 		return ok && code == 0
 	}
-	// A MySQL OK packet: a short 3-byte length, the sequence, 0x00.
-	return len(b) >= 11 && b[0] < 64 && b[1] == 0 && b[2] == 0 && (b[3] == 2 || b[3] == 3) && b[4] == 0 && int(b[0]) == len(b)-4
+	return false
 }
 
 // hasPrefix is bytes.HasPrefix for a string prefix, without converting.

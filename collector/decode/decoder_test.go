@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -961,6 +962,10 @@ func TestDecodeAuthRefused(t *testing.T) {
 			// MySQL: ERR 1045 (access denied), ERR 1064 (a syntax error).
 			{"\x4a\x00\x00\x02\xff\x15\x04#28000Access denied for user 'root'@'10.0.0.1' (using password: YES)", true},
 			{"\x30\x00\x00\x01\xff\x28\x04#42000You have an error in your SQL syntax", false},
+			// MariaDB 10.11's refusal, as hydra met it: its length, 72, is
+			// an 'H'.
+			{"\x48\x00\x00\x02\xff\x15\x04#28000Access denied for user 'app'@'10.99.0.66' (using password: YES)", true},
+			{"\x2d\x00\x00\x02\xff\x15\x04#28000Access denied for user 'x'@'h' (using password: YES)", true},
 			// PostgreSQL: a wrong password, and a syntax error.
 			{"E\x00\x00\x00\x64SFATAL\x00VFATAL\x00C28P01\x00Mpassword authentication failed for user \"postgres\"\x00\x00", true},
 			{"E\x00\x00\x00\x40SERROR\x00VERROR\x00C42601\x00Msyntax error at or near \"x\"\x00\x00", false},
@@ -1124,6 +1129,9 @@ func TestDecodeAuthAccepted(t *testing.T) {
 			// MySQL: the OK closing a login (sequence 2), a command's OK
 			// (sequence 1), a result row whose first column is empty.
 			{"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00", true},
+			// An OK whose length, 48 or 50, is a BER SEQUENCE's tag or a '2'.
+			{"\x30\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00" + strings.Repeat("\x00", 41), true},
+			{"\x32\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00" + strings.Repeat("\x00", 43), true},
 			{"\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00", false},
 			{"\x05\x00\x00\x04\x00abcd", false},
 			{"HTTP/1.1 200 OK\r\n", false},

@@ -30,6 +30,9 @@ var probeCaptures = []publicAttack{
 	{file: "snmp-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// hydra -t 4 redis: 100 passwords over 4 connections. Was nothing.
 	{file: "redis-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
+	// hydra -t 4 mysql against MariaDB 10.11: 100 passwords, each
+	// refused with error 1045.
+	{file: "mysql-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// hydra -t 4 postgres: 100 passwords, each refused 28P01.
 	{file: "pg-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// nping --tcp-connect -p 6379 --rate 300 -c 1500 against Redis: every
@@ -42,6 +45,10 @@ var probeCaptures = []publicAttack{
 	// submission server (swaks, aiosmtpd on 587), one connection a mail
 	// every 2 s, each login accepted 235. Was brute_force.
 	{file: "smtp-mailer.pcap.gz"},
+	// Benign: an application's 30 database connections, one every 2 s,
+	// each logging in (MariaDB's OK) and running a query. Was
+	// brute_force.
+	{file: "mysql-app.pcap.gz"},
 	// Benign: SNMP polling with the right community (bulk walk, v1 walk,
 	// gets), a poller retrying a wrong one, a discovery trying three.
 	{file: "snmp-benign.pcap.gz"},
