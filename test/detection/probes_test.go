@@ -33,6 +33,9 @@ var probeCaptures = []publicAttack{
 	// hydra -t 4 mysql against MariaDB 10.11: 100 passwords, each
 	// refused with error 1045.
 	{file: "mysql-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
+	// hydra -t 4 ldap3 against slapd: 100 simple binds, each refused
+	// with result 49.
+	{file: "ldap-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// hydra -t 4 postgres: 100 passwords, each refused 28P01.
 	{file: "pg-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// nping --tcp-connect -p 6379 --rate 300 -c 1500 against Redis: every
@@ -49,6 +52,10 @@ var probeCaptures = []publicAttack{
 	// each logging in (MariaDB's OK) and running a query. Was
 	// brute_force.
 	{file: "mysql-app.pcap.gz"},
+	// Benign: an application authenticating its users against slapd, a
+	// bind a login every 2 s, 27 accepted and 3 mistyped. Was
+	// brute_force.
+	{file: "ldap-app.pcap.gz"},
 	// Benign: SNMP polling with the right community (bulk walk, v1 walk,
 	// gets), a poller retrying a wrong one, a discovery trying three.
 	{file: "snmp-benign.pcap.gz"},
