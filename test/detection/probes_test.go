@@ -56,6 +56,11 @@ var probeCaptures = []publicAttack{
 	// bind a login every 2 s, 27 accepted and 3 mistyped. Was
 	// brute_force.
 	{file: "ldap-app.pcap.gz"},
+	// Benign: a script fetching a 20 kB report by anonymous FTP from
+	// vsftpd, a connection every 2 s, 30 times (230 Login successful;
+	// the passive data connections carry nothing from the client). Was
+	// brute_force.
+	{file: "ftp-app.pcap.gz"},
 	// Benign: SNMP polling with the right community (bulk walk, v1 walk,
 	// gets), a poller retrying a wrong one, a discovery trying three.
 	{file: "snmp-benign.pcap.gz"},
