@@ -23,11 +23,11 @@ func init() {
 			"its server's answer after the key exchange 16 bytes shorter than the first as Zeek reads it, is no guess, nor is a login the server accepts in the clear: SMTP 235, FTP 230, PostgreSQL, MySQL, an LDAP bind), or getting many of its answers late as servers delay " +
 			"failed logins or the client paces its tries (SSH on any port, FTP, Telnet, POP3, IMAP; exchanges of 0.8 s or more in sessions under 30 s), or posting many HTTP forms that the web server answers (POSTs at least a third of its " +
 			"requests, on connections it does not hold open), or getting many requests refused their credentials, however many a connection tries (a third of its answered requests or more, " +
-			"on any port, as the server says so in the clear: HTTP 401 or 407, Redis WRONGPASS, SMTP 535, FTP 530, POP3 -ERR [AUTH], IMAP AUTHENTICATIONFAILED, MySQL 1045, PostgreSQL 28P01, LDAP 49), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
+			"on any port, as the server says so in the clear: HTTP 401 or 407, Redis WRONGPASS, SMTP 535, FTP 530, POP3 -ERR [AUTH], IMAP AUTHENTICATIONFAILED, MySQL 1045, PostgreSQL 28P01, LDAP 49; on a web port at the POST bars, elsewhere at the connection bars and a tenth of its answered requests), or trying many SNMP communities on an agent that leaves most of its requests unanswered (SNMPv1 and v2c carry the community, the agent's password, in the clear, " +
 			"and an agent drops a request with a wrong one; a poller and its retries use one community, a guesser changes it from request to request); " +
 			"counted over the horizon, so a guesser trying one password every few seconds " +
 			"adds up as surely as a fast one. Before training: 20 completed connections over the horizon or 10 over the last two windows, " +
-			"10 slow exchanges over three short sessions or more, 60 answered POSTs or refused credentials over the horizon or 20 over the last two windows, " +
+			"10 slow exchanges over three short sessions or more, 60 answered POSTs or credentials refused by a web server over the horizon or 20 over the last two windows (20 and 10 by another server), " +
 			"20 communities tried over the horizon or 10 over the last two windows, at most half the requests answered.",
 		Names:  "Sources: the guessing host; targets: the service's host.",
 		Floors: true,
@@ -58,6 +58,9 @@ const (
 	// and follow a redirect around each POST: a third; a browser's POSTs
 	// are a few among its page loads.
 	brutePostShare = 0.3
+	// bruteRefusedShare: logins refused by a server other than a web
+	// server are at least this share of the pair's answered requests.
+	bruteRefusedShare = 0.1
 )
 
 // loginPorts are the services whose early answers are logins: SSH, FTP,
@@ -269,20 +272,30 @@ func communityGuesses(e *evidence) []Attack {
 // refused the credentials of (decode.PacketInfo.AuthRefused, on any port:
 // the server said so): HTTP Basic, Digest or proxy logins, Redis, mail,
 // database or directory logins guessed at, however many a connection
-// tries. Over the horizon or the last two windows, at the POST bars, when
-// they are a third of its answered requests or more: a browser meets one
-// before its user logs in, a client with a stale token one a poll.
+// tries. Over the horizon or the last two windows. On a web port at the
+// POST bars, a third of its answered requests or more: a browser meets a
+// 401 before its user logs in, a client with a stale token one a poll.
+// Elsewhere at the connection bars, a tenth of its answered requests or
+// more: a refused login is a failed one, which a user repeats a few times
+// (fail2ban bans at 5 in 10 minutes); a server that delays its refusals
+// (Dovecot 2 s) holds a guesser to a few a minute; and a guess takes a few
+// exchanges of a line protocol (IMAP's capabilities and login, SMTP's
+// EHLO, AUTH, name and password), where a webmail front end's users
+// mistyping among its thousands of requests stay under a tenth.
 func credentialsRefused(e *evidence, p, now *pairSum) (Attack, bool) {
 	if now == nil || now.AuthRefused == 0 {
 		return Attack{}, false
 	}
-	bar, burstBar := brutePosts*e.scale, brutePosts/3*e.scale
+	bar, burstBar, share := brutePosts*e.scale, brutePosts/3*e.scale, brutePostShare
+	if !features.WebPort(p.Key.Port) {
+		bar, burstBar, share = bruteConnections*e.scale, bruteConnections/2*e.scale, bruteRefusedShare
+	}
 	refused, burst := float64(p.AuthRefused), 0.0
 	if sp := e.h.short.pairs[p.Key]; sp != nil {
 		burst = float64(sp.AuthRefused)
 	}
 	value, over, ok := horizonOrBurst(refused, bar, burst, burstBar)
-	if !ok || refused < brutePostShare*float64(max(p.Requests, p.AuthRefused)) {
+	if !ok || refused < share*float64(max(p.Requests, p.AuthRefused)) {
 		return Attack{}, false
 	}
 	return Attack{

@@ -64,6 +64,17 @@ func TestBruteForce(t *testing.T) {
 			Conns: features.Conns{Attempts: conns, Syns: conns, Established: conns, Requests: requests}, Sessions: conns, AuthRefused: n}}}
 	}
 
+	// A refusal every third window (every 30 s), the phone's session
+	// held open between.
+	var phoneRetries []bw
+	for i := range 30 {
+		w := bw{}
+		if i%3 == 2 {
+			w = refusedOn(143, 1, 1, 1)
+		}
+		phoneRetries = append(phoneRetries, w)
+	}
+
 	// SNMP requests to an agent: communities changed from request to
 	// request, requests sent and answered.
 	snmp := func(tried, requests, replies uint32) bw {
@@ -114,6 +125,11 @@ func TestBruteForce(t *testing.T) {
 		{name: "Redis passwords tried, 25 a connection", windows: []bw{refusedOn(6379, 4, 101, 100)}, want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "IMAP logins refused on three long sessions", windows: repeat(3, refusedOn(143, 1, 30, 20)), want: true, sources: srcs(attacker), targets: srcs(server)},
 		{name: "a mail client with a stale password, refused once a minute", windows: repeat(12, refusedOn(143, 1, 20, 1))},
+		// hydra against Dovecot, which delays each refusal 2 s: 4 tasks,
+		// 24 tries a minute on 8 connections.
+		{name: "IMAP guessing slowed by the server, 4 refused a window for 60 s", windows: repeat(6, refusedOn(143, 1, 14, 4)), want: true, sources: srcs(attacker), targets: srcs(server)},
+		{name: "a webmail front end, its users mistyping among thousands of requests", windows: repeat(6, refusedOn(143, 40, 2000, 5))},
+		{name: "a phone retrying a wrong IMAP password every 30 s for 5 minutes", windows: phoneRetries},
 		{name: "a connection flood on SSH, the connections held", windows: []bw{silent}},
 		// An application sending mail through an authenticated submission
 		// server, one connection a mail: every login accepted (235).

@@ -36,6 +36,9 @@ var probeCaptures = []publicAttack{
 	// hydra -t 4 ldap3 against slapd: 100 simple binds, each refused
 	// with result 49.
 	{file: "ldap-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
+	// hydra -t 4 imap against Dovecot, which delays each refusal: 24
+	// tries a minute on 8 connections, stopped after 60 s. Was nothing.
+	{file: "imap-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// hydra -t 4 postgres: 100 passwords, each refused 28P01.
 	{file: "pg-hydra.pcap.gz", typ: detector.BruteForce, sources: []string{"10.99.0.66/32"}, targets: []string{"10.99.0.10/32"}},
 	// nping --tcp-connect -p 6379 --rate 300 -c 1500 against Redis: every
