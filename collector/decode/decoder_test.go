@@ -919,6 +919,15 @@ func TestLinkTypesAreGopacketValues(t *testing.T) {
 	}
 }
 
+// serverAnswer decodes a TCP segment from a server's port carrying
+// payload, as a server's answer to a client.
+func serverAnswer(t *testing.T, d *Decoder, port uint16, payload string) PacketInfo {
+	data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(port, 51000, TCPPsh|TCPAck), gopacket.Payload(payload))
+	p := PacketInfo{WireLen: uint32(len(data))}
+	d.Decode(LinkEthernet, data, &p)
+	return p
+}
+
 // TestDecodeAuthRefused: a server's answer refusing credentials is
 // recognised at the start of a segment, in the fast path and the layers
 // alike, in each protocol that says so in the clear (the bytes as the
@@ -977,10 +986,7 @@ func TestDecodeAuthRefused(t *testing.T) {
 			{"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00", false},
 			{"\x30\x0c\x02\x01", false},
 		} {
-			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(80, 51000, TCPPsh|TCPAck), gopacket.Payload(c.payload))
-			p := PacketInfo{WireLen: uint32(len(data))}
-			d.Decode(LinkEthernet, data, &p)
-			if p.AuthRefused != c.want {
+			if p := serverAnswer(t, d, 80, c.payload); p.AuthRefused != c.want {
 				t.Errorf("layers only %v, %q: AuthRefused %v, want %v", layersOnly, c.payload, p.AuthRefused, c.want)
 			}
 		}
@@ -1136,10 +1142,7 @@ func TestDecodeAuthAccepted(t *testing.T) {
 			{"\x05\x00\x00\x04\x00abcd", false},
 			{"HTTP/1.1 200 OK\r\n", false},
 		} {
-			data := frame(t, eth(layers.EthernetTypeIPv4), ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolTCP), tcp(587, 51000, TCPPsh|TCPAck), gopacket.Payload(c.payload))
-			p := PacketInfo{WireLen: uint32(len(data))}
-			d.Decode(LinkEthernet, data, &p)
-			if p.AuthAccepted != c.accepted {
+			if p := serverAnswer(t, d, 587, c.payload); p.AuthAccepted != c.accepted {
 				t.Errorf("layers only %v, %q: AuthAccepted %v, want %v", layersOnly, c.payload, p.AuthAccepted, c.accepted)
 			}
 		}

@@ -82,7 +82,7 @@ func (a *Aggregator) track(p *decode.PacketInfo, h *packetHashes) {
 	case decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
 		a.trackDatagram(f, e, p, h, isNew, fromI)
 	case decode.ProtoOther:
-		if p.IPProto == 132 && !p.NonFirstFragment {
+		if sctpPacket(p) {
 			// SCTP: an INIT opens an association to a port as a SYN
 			// opens a connection; an INIT ACK answers it, an ABORT or an
 			// ICMP unreachable refuses it.
@@ -351,7 +351,7 @@ func (a *Aggregator) trackDatagram(f *flowSlot, e *flowEnds, p *decode.PacketInf
 		pa.EchoMismatch++
 	}
 	if f.state&stDecided == 0 {
-		if icmpError(p) || p.IPProto == 132 && p.SCTPChunk == sctpAbort {
+		if icmpError(p) || sctpPacket(p) && p.SCTPChunk == sctpAbort {
 			a.outcome(f, e, outRefused)
 		} else {
 			a.outcome(f, e, outEstablished)
@@ -850,7 +850,7 @@ func opens(p *decode.PacketInfo) bool {
 			return false
 		}
 	case decode.ProtoOther:
-		if p.IPProto == 132 {
+		if sctpPacket(p) {
 			// An association's answers: INIT ACK, ABORT, SHUTDOWN ACK,
 			// COOKIE ACK, SHUTDOWN COMPLETE (RFC 9260, 3.2).
 			switch p.SCTPChunk {
@@ -860,6 +860,12 @@ func opens(p *decode.PacketInfo) bool {
 		}
 	}
 	return true
+}
+
+// sctpPacket reports whether p is an SCTP packet whose common header the
+// decoder read (decode.PacketInfo.SCTPChunk and the ports).
+func sctpPacket(p *decode.PacketInfo) bool {
+	return p.Proto == decode.ProtoOther && p.IPProto == 132 && !p.NonFirstFragment
 }
 
 // sctpAbort is the SCTP ABORT chunk's type: a host refusing an INIT to a

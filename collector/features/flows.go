@@ -74,7 +74,7 @@ type flowEnds struct {
 	// last window closed; it keeps the responder's data waiting.
 	zeroWindow bool
 	ssh        bool  // the responder greeted in SSH: counted in its pair
-	sshAuth    uint8 // sshKex, sshWaitAccept, the answers read after it, sshLogin or sshDone
+	sshAuth    uint8 // sshKex, sshWaitAccept, the answers read after it, sshLogin (also a login any server accepted in the clear) or sshDone
 }
 
 // Cached slot values in flowEnds.
